@@ -1,0 +1,1 @@
+"""Limestone's domain library: DICOM model, analytic store, vault, ingest. Imports no UI."""

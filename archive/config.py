@@ -1,0 +1,92 @@
+"""Limestone's settings: one declarative table, read from ``LIMESTONE_*`` environment variables.
+
+Every setting has a name, a default and a help text. ``Settings.load()`` resolves them from the
+environment (``LIMESTONE_<NAME>`` in upper case) with explicit overrides taking precedence, so the
+CLI's ``--home DIR`` simply overrides ``home``. Paths that are not absolute are resolved against the
+home; the home itself, when relative, against the current directory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    kind: type = str
+
+    @property
+    def env_var(self) -> str:
+        return f"LIMESTONE_{self.name.upper()}"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("home", str(PROJECT_ROOT / "data"),
+            "Folder holding the analytic store, the vault, the state database and the keys."),
+    Setting("master_key", "",
+            "Base64 of a 32-byte vault master key. When empty, the key is kept in <home>/keys/ "
+            "(created on first use, mode 0600)."),
+    Setting("master_key_id", "",
+            "Key id of the master key given in LIMESTONE_MASTER_KEY (required with it)."),
+    Setting("import_workers", 0,
+            "Worker processes for import; 0 means one per CPU core.", int),
+    Setting("batch_size", 2000,
+            "Instances written to the store per commit (one Parquet file per commit).", int),
+    Setting("ae_title", "LIMESTONE", "Our own DICOM Application Entity title."),
+    Setting("dicom_port", 11112, "Port of our storage SCP (limestone listen).", int),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    values: dict[str, Any]
+
+    @classmethod
+    def load(cls, env: dict[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Resolve every setting: explicit overrides, then the environment, then the default."""
+        env = os.environ if env is None else env
+        unknown = set(overrides) - set(_BY_NAME)
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            raw = overrides.get(setting.name)
+            if raw is None:
+                raw = env.get(setting.env_var, setting.default)
+            try:
+                values[setting.name] = setting.kind(raw)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{setting.env_var} must be a {setting.kind.__name__}, got {raw!r}")
+        return cls(values)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self.values["home"]).expanduser().resolve()
+
+
+def describe() -> list[dict[str, str]]:
+    """The settings table as rows (name, environment variable, default, help) for docs and CLIs."""
+    return [
+        {"name": s.name, "env": s.env_var, "default": str(s.default), "help": s.help}
+        for s in SETTINGS
+    ]

@@ -1,0 +1,1 @@
+"""DICOM knowledge: keyword-to-column map, records read from datasets, enums, pixels."""

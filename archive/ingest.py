@@ -1,0 +1,128 @@
+"""Taking one received file into the archive: recognise, parse, check, and store its original bytes.
+
+Shared by every way images arrive (import, demo, pull, listen). ``ingest_bytes`` never raises for
+bad input: it returns an ``Outcome`` saying the file was stored, is not DICOM (skipped), or is
+damaged DICOM (quarantined with its reason under ``<home>/quarantine``). The caller hands stored
+records to the store writer, which decides whether the instance is new.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.uid import UID
+
+from archive.clock import now_utc
+from archive.dicom.models import InvalidDataset, Record
+from archive.vault import Vault, content_hash
+
+DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima"}
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+
+
+@dataclass
+class Outcome:
+    kind: str                      # stored | skipped | quarantined
+    name: str                      # file name only (no folders: paths may carry patient names)
+    size: int = 0
+    digest: str | None = None
+    record: Record | None = None
+    reason: str | None = None
+    written: bool = False          # the vault file was written now (not already there)
+
+
+def _looks_like_dicom(data: bytes, name: str) -> bool:
+    if len(data) >= 132 and data[128:132] == b"DICM":
+        return True
+    if Path(name).suffix.lower() in DICOM_SUFFIXES:
+        return True
+    # Files without preamble (old CDs, raw datasets) start with a group 0002 or 0008 tag.
+    return len(data) >= 8 and data[:2] in (b"\x02\x00", b"\x08\x00", b"\x00\x02", b"\x00\x08")
+
+
+def parse(data: bytes) -> Dataset:
+    """Parse a whole file from memory without decoding its pixel data."""
+    return pydicom.dcmread(io.BytesIO(data), force=True)
+
+
+def _pixel_problem(ds: Dataset) -> str | None:
+    """Why the pixel data cannot be whole (truncated file), or None."""
+    if "PixelData" not in ds:
+        return None
+    syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    if syntax and UID(syntax).is_compressed:
+        return None if ds.PixelData else "empty compressed pixel data"
+    try:
+        samples = int(ds.get("SamplesPerPixel", 1) or 1)
+        if ds.get("PhotometricInterpretation") == "YBR_FULL_422":
+            samples = 2  # two chroma samples shared by each pair of pixels
+        expected = (int(ds.Rows) * int(ds.Columns) * samples
+                    * int(ds.get("NumberOfFrames", 1) or 1) * int(ds.BitsAllocated))
+    except (AttributeError, TypeError, ValueError):
+        return None  # the size cannot be known: let the viewer report what it cannot decode
+    expected = (expected + 7) // 8
+    actual = len(ds.PixelData)
+    if actual < expected:
+        return f"truncated pixel data ({actual} of {expected} bytes)"
+    return None
+
+
+def read_record(data: bytes, name: str) -> tuple[Record | None, str, str | None]:
+    """Classify a file: ('stored'-able record, 'skipped' non-DICOM, or 'quarantined' with a reason)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # invalid values are read as absent, not reported per file
+        return _classify(data, name)
+
+
+def _classify(data: bytes, name: str) -> tuple[Record | None, str, str | None]:
+    dicomish = _looks_like_dicom(data, name)
+    try:
+        ds = parse(data)
+    except Exception as exc:  # pydicom raises many exception types on damaged input
+        if dicomish:
+            return None, "quarantined", f"unreadable DICOM: {type(exc).__name__}: {str(exc)[:200]}"
+        return None, "skipped", "not DICOM"
+    meta = getattr(ds, "file_meta", None)
+    sop_class = ds.get("SOPClassUID") or (meta.get("MediaStorageSOPClassUID") if meta is not None else None)
+    if str(sop_class or "") == MEDIA_STORAGE_DIRECTORY:
+        return None, "skipped", "DICOMDIR (index of a medium, not an image)"
+    if not dicomish and not ds.get("SOPInstanceUID"):
+        return None, "skipped", "not DICOM"
+    try:
+        record = Record.from_dataset(ds)
+    except InvalidDataset as exc:
+        return None, "quarantined", str(exc)
+    problem = _pixel_problem(ds)
+    if problem:
+        return None, "quarantined", problem
+    return record, "stored", None
+
+
+def quarantine(quarantine_dir: Path, data: bytes, digest: str, name: str, reason: str) -> None:
+    """Keep a damaged file and its reason so nothing received is ever lost."""
+    quarantine_dir.mkdir(parents=True, exist_ok=True)
+    target = quarantine_dir / f"{digest}.dcm"
+    if not target.exists():
+        target.write_bytes(data)
+    note = {"source_name": name, "reason": reason, "quarantined_at": now_utc().isoformat()}
+    (quarantine_dir / f"{digest}.json").write_text(json.dumps(note, indent=1))
+
+
+def ingest_bytes(data: bytes, name: str, vault: Vault, quarantine_dir: Path) -> Outcome:
+    """Recognise, check and store one file's original bytes; never raises for bad input."""
+    name = Path(name).name
+    record, kind, reason = read_record(data, name)
+    if kind == "skipped":
+        return Outcome("skipped", name, len(data), reason=reason)
+    digest = content_hash(data)
+    if kind == "quarantined":
+        quarantine(quarantine_dir, data, digest, name, reason)
+        return Outcome("quarantined", name, len(data), digest, reason=reason)
+    _, written = vault.put(data, digest)
+    return Outcome("stored", name, len(data), digest, record, written=written)

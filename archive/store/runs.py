@@ -1,0 +1,60 @@
+"""Ingest runs: one row per pipeline run, with its counts and outcome."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+import duckdb
+
+from archive.clock import now_utc
+from archive.store.connection import retrying
+
+
+@dataclass
+class IngestRun:
+    run_id: str
+    kind: str
+    source: str
+    site: str | None = None
+    started_at: datetime = field(default_factory=now_utc)
+    finished_at: datetime | None = None
+    files_seen: int = 0
+    imported: int = 0
+    already_present: int = 0
+    skipped: int = 0
+    quarantined: int = 0
+    failed: int = 0
+    bytes: int = 0
+    status: str = "running"
+
+
+def _replace(con: duckdb.DuckDBPyConnection, run: IngestRun) -> None:
+    row = asdict(run)
+    columns = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+
+    def write():
+        con.execute("BEGIN")
+        try:
+            con.execute("DELETE FROM ingest_runs WHERE run_id = ?", [run.run_id])
+            con.execute(f"INSERT INTO ingest_runs ({columns}) VALUES ({marks})", list(row.values()))
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    retrying(write)
+
+
+def start_run(con: duckdb.DuckDBPyConnection, run: IngestRun) -> IngestRun:
+    """Record that a run has started (status 'running')."""
+    _replace(con, run)
+    return run
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, run: IngestRun, status: str) -> IngestRun:
+    """Record a run's final counts and status ('ok', 'failed' or 'interrupted')."""
+    run.finished_at = now_utc()
+    run.status = status
+    _replace(con, run)
+    return run

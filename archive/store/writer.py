@@ -1,0 +1,256 @@
+"""Writing to the analytic store in large batches, idempotent on SOP Instance UID.
+
+Every pipeline (import, demo, pull, listen) hands ``Record``s to one ``StoreWriter``. A batch is
+committed in one transaction: instances not yet in the store are inserted, and the series, studies
+and patients they touch are merged (metadata already known is kept; counts and sizes are recounted
+from the instances). A file lock in the home serialises batch commits of all local processes, so
+two pipelines never insert the same instance twice; lock and conflict errors are retried, never
+dropped.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import duckdb
+import pyarrow as pa
+
+from archive.clock import now_utc
+from archive.dicom.models import Record
+from archive.home import Home
+from archive.store.connection import retrying
+
+_ARROW_TYPES = {
+    "VARCHAR": pa.string(), "DATE": pa.date32(), "TIME": pa.time64("us"),
+    "TIMESTAMP": pa.timestamp("us"), "INTEGER": pa.int32(), "BIGINT": pa.int64(),
+    "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_(),
+    "DOUBLE[]": pa.list_(pa.float64()), "VARCHAR[]": pa.list_(pa.string()),
+}
+
+
+def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> pa.Schema:
+    """The Arrow schema of a store table, so batches are typed exactly like the table."""
+    rows = con.execute(f"DESCRIBE {table}").fetchall()
+    return pa.schema([(name, _ARROW_TYPES[kind]) for name, kind, *_ in rows])
+
+
+def to_arrow(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_pylist([{f.name: r.get(f.name) for f in schema} for r in rows], schema=schema)
+
+
+@dataclass
+class Site:
+    site: str
+    name: str | None = None
+    ae_titles: list[str] = field(default_factory=list)
+    issuer_of_patient_id: str | None = None
+    institution_names: list[str] = field(default_factory=list)
+
+
+def upsert_sites(con: duckdb.DuckDBPyConnection, sites: Iterable[Site]) -> None:
+    """Add or replace sites (hospitals of the region) by their code."""
+    rows = [dict(site.__dict__, created_at=now_utc()) for site in sites]
+    if not rows:
+        return
+    batch = to_arrow(rows, table_schema(con, "sites"))
+
+    def write():
+        con.execute("BEGIN")
+        try:
+            con.register("new_sites", batch)
+            con.execute("DELETE FROM sites WHERE site IN (SELECT site FROM new_sites)")
+            con.execute("INSERT INTO sites BY NAME SELECT * FROM new_sites")
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.unregister("new_sites")
+    retrying(write)
+
+
+class SiteResolver:
+    """Which site a study belongs to: the explicit one, else by issuer, institution or AE title."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, explicit: str | None = None):
+        self.explicit = explicit
+        self.by_issuer: dict[str, str] = {}
+        self.by_name: dict[str, str] = {}
+        self.by_ae: dict[str, str] = {}
+        for site, issuer, names, aes in con.execute(
+                "SELECT site, issuer_of_patient_id, institution_names, ae_titles FROM sites").fetchall():
+            if issuer:
+                self.by_issuer[issuer.upper()] = site
+            for name in names or []:
+                self.by_name[name.upper()] = site
+            for ae in aes or []:
+                self.by_ae[ae.upper()] = site
+
+    def resolve(self, record: Record, source_ae: str | None = None) -> str | None:
+        if self.explicit:
+            return self.explicit
+        issuer = (record.patient.row.get("issuer_of_patient_id") or "").upper()
+        institution = (record.study.row.get("institution_name") or "").upper()
+        return (self.by_issuer.get(issuer) or self.by_name.get(institution)
+                or self.by_ae.get((source_ae or "").upper()))
+
+
+@dataclass
+class BatchResult:
+    inserted: int = 0
+    already_present: int = 0
+    bytes: int = 0
+
+
+class StoreWriter:
+    """Accumulates records and quarantine entries and commits them in batches."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, home: Home, run_id: str,
+                 site: str | None = None, batch_size: int = 2000):
+        self.con = con
+        self.home = home
+        self.run_id = run_id
+        self.batch_size = batch_size
+        self.sites = SiteResolver(con, site)
+        self.schemas = {t: table_schema(con, t) for t in
+                        ("patients", "studies", "series", "instances", "quarantine")}
+        self._records: list[tuple[Record, int, str, str | None]] = []
+        self._quarantine: list[dict[str, Any]] = []
+        self.totals = BatchResult()
+
+    def add(self, record: Record, size: int, digest: str, source_ae: str | None = None) -> None:
+        self._records.append((record, size, digest, source_ae))
+        if len(self._records) >= self.batch_size:
+            self.flush()
+
+    def quarantined(self, digest: str, source_name: str, reason: str, size: int) -> None:
+        self._quarantine.append({"content_hash": digest, "ingest_run_id": self.run_id,
+                                 "source_name": source_name, "reason": reason, "bytes": size,
+                                 "quarantined_at": now_utc()})
+
+    def flush(self) -> BatchResult:
+        """Commit what has accumulated; return what this batch changed."""
+        records, self._records = self._records, []
+        quarantine, self._quarantine = self._quarantine, []
+        if not records and not quarantine:
+            return BatchResult()
+        with open(self.home.store_dir / ".write.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            result = retrying(lambda: self._commit(records, quarantine))
+        self.totals.inserted += result.inserted
+        self.totals.already_present += result.already_present
+        self.totals.bytes += result.bytes
+        return result
+
+    # ---- one transaction ------------------------------------------------------------------------
+    def _commit(self, records, quarantine) -> BatchResult:
+        con = self.con
+        unique: dict[str, tuple] = {}
+        for item in records:
+            unique.setdefault(item[0].instance.row["sop_instance_uid"], item)
+        con.execute("BEGIN")
+        registered = []
+        try:
+            def register(name, rows, table):
+                con.register(name, to_arrow(rows, self.schemas[table]))
+                registered.append(name)
+
+            if quarantine:
+                register("b_quarantine", quarantine, "quarantine")
+                con.execute("INSERT INTO quarantine BY NAME SELECT * FROM b_quarantine")
+            if not unique:
+                con.execute("COMMIT")
+                return BatchResult()
+            con.register("b_uids", pa.table({"uid": list(unique)}))
+            registered.append("b_uids")
+            present = {r[0] for r in con.execute(
+                "SELECT sop_instance_uid FROM instances WHERE sop_instance_uid IN (SELECT uid FROM b_uids)"
+            ).fetchall()}
+            new = [item for uid, item in unique.items() if uid not in present]
+            result = BatchResult(len(new), len(records) - len(new), sum(i[1] for i in new))
+            if not new:
+                con.execute("COMMIT")
+                return result
+            now = now_utc()
+            instances, series, studies, patients = [], {}, {}, {}
+            for record, size, digest, source_ae in new:
+                site = self.sites.resolve(record, source_ae)
+                instances.append(dict(record.instance.row, bytes=size, content_hash=digest,
+                                      ingest_run_id=self.run_id, ingested_at=now))
+                series.setdefault(record.series.row["series_instance_uid"], dict(record.series.row, updated_at=now))
+                studies.setdefault(record.study.row["study_instance_uid"],
+                                   dict(record.study.row, site=site, first_ingested_at=now, updated_at=now))
+                patients.setdefault(record.patient.row["patient_key"],
+                                    dict(record.patient.row, site=site, updated_at=now))
+            register("b_instances", instances, "instances")
+            register("b_series", list(series.values()), "series")
+            register("b_studies", list(studies.values()), "studies")
+            register("b_patients", list(patients.values()), "patients")
+            con.execute("INSERT INTO instances BY NAME SELECT * FROM b_instances")
+            self._merge_series(con)
+            self._merge_studies(con)
+            self._merge_patients(con)
+            con.execute("COMMIT")
+            return result
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            for name in registered:
+                con.unregister(name)
+
+    def _merge_keep_known(self, con, table: str, key: str, batch: str, counted: dict[str, str]) -> None:
+        """Replace the batch's rows of ``table``: known values win, gaps are filled, counts recounted."""
+        columns = [f.name for f in self.schemas[table]]
+        select = []
+        for column in columns:
+            if column == key:
+                select.append(f"b.{key}")
+            elif column in counted:
+                select.append(f"{counted[column]} AS {column}")
+            elif column == "updated_at":
+                select.append(f"b.{column}")
+            else:
+                select.append(f"coalesce(t.{column}, b.{column}) AS {column}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE merged_{table} AS SELECT {', '.join(select)} "
+                    f"FROM {batch} b LEFT JOIN {table} t USING ({key})"
+                    + self._count_joins(table))
+        con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {batch})")
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM temp.merged_{table}")
+        con.execute(f"DROP TABLE temp.merged_{table}")
+
+    @staticmethod
+    def _count_joins(table: str) -> str:
+        if table == "series":
+            return (" LEFT JOIN (SELECT series_instance_uid, count(*) n, sum(bytes) sz FROM instances"
+                    " WHERE series_instance_uid IN (SELECT series_instance_uid FROM b_series)"
+                    " GROUP BY ALL) c USING (series_instance_uid)")
+        if table == "studies":
+            return (" LEFT JOIN (SELECT study_instance_uid, count(*) n_series,"
+                    " sum(number_of_instances) n, sum(bytes) sz,"
+                    " list_sort(list_distinct(list(modality))) mods, mode(body_part_examined) part"
+                    " FROM series WHERE study_instance_uid IN (SELECT study_instance_uid FROM b_studies)"
+                    " GROUP BY ALL) c USING (study_instance_uid)")
+        return ""
+
+    def _merge_series(self, con) -> None:
+        self._merge_keep_known(con, "series", "series_instance_uid", "b_series",
+                               {"number_of_instances": "c.n", "bytes": "c.sz"})
+
+    def _merge_studies(self, con) -> None:
+        self._merge_keep_known(con, "studies", "study_instance_uid", "b_studies", {
+            "number_of_series": "c.n_series", "number_of_instances": "c.n", "bytes": "c.sz",
+            "modalities": "c.mods", "body_part_examined": "coalesce(t.body_part_examined, c.part)",
+            "study_datetime": "coalesce(t.study_datetime, b.study_datetime)",
+        })
+
+    def _merge_patients(self, con) -> None:
+        self._merge_keep_known(con, "patients", "patient_key", "b_patients", {})
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:16]

@@ -1,0 +1,308 @@
+"""The vault: the original DICOM bytes of every instance, encrypted, stored once by content hash.
+
+Each file is named by the SHA-256 of its plaintext and encrypted with AES-256-GCM under a random
+data key of its own. The data key is wrapped (AES-256-GCM) by a master key that has a key id, so
+master keys can rotate: rotation re-wraps the data keys and copies the ciphertext unchanged.
+
+The plaintext is encrypted in segments (1 MiB) so that a file can be decrypted as a stream with
+flat memory. Each segment's nonce holds its index and a last-segment flag, and every segment is
+authenticated with the file header as associated data, so truncation, reordering, a swapped file
+or a flipped bit are all detected.
+
+File layout::
+
+    b"LSV1" | u16 header length | header | segment ciphertexts (each followed by its 16-byte tag)
+    header = u8 key-id length | key id | wrap nonce (12) | wrapped data key (48)
+             | segment nonce prefix (7) | u32 segment size | u64 plaintext length
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from archive.home import Home
+
+MAGIC = b"LSV1"
+SEGMENT = 1 << 20
+TAG = 16
+SUFFIX = ".lsv"
+
+
+class VaultError(RuntimeError):
+    """A vault file is missing, damaged or cannot be authenticated."""
+
+
+class VaultKeyError(VaultError):
+    """The master key is missing or wrong."""
+
+
+@dataclass(frozen=True)
+class _Header:
+    key_id: str
+    wrap_nonce: bytes
+    wrapped_key: bytes
+    nonce_prefix: bytes
+    segment_size: int
+    length: int
+
+    def encode(self) -> bytes:
+        kid = self.key_id.encode()
+        return (struct.pack("B", len(kid)) + kid + self.wrap_nonce + self.wrapped_key
+                + self.nonce_prefix + struct.pack(">IQ", self.segment_size, self.length))
+
+    @classmethod
+    def decode(cls, raw: bytes) -> "_Header":
+        try:
+            n = raw[0]
+            kid = raw[1:1 + n].decode()
+            rest = raw[1 + n:]
+            segment_size, length = struct.unpack(">IQ", rest[67:79])
+            return cls(kid, rest[0:12], rest[12:60], rest[60:67], segment_size, length)
+        except (IndexError, struct.error, UnicodeDecodeError):
+            raise VaultError("damaged vault file header") from None
+
+
+def content_hash(data: bytes) -> str:
+    """The vault's name for a file: the SHA-256 of its original bytes, in hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class KeyRing:
+    """Master keys by key id: files ``<home>/keys/<key id>.key`` (base64, mode 0600) and ``current``."""
+
+    def __init__(self, keys_dir: Path, env_key: str = "", env_key_id: str = ""):
+        self.keys_dir = keys_dir
+        self._keys: dict[str, bytes] = {}
+        self._current: str | None = None
+        if keys_dir.is_dir():
+            for path in keys_dir.glob("*.key"):
+                self._keys[path.stem] = self._decode(path.read_text().strip(), str(path))
+            current = keys_dir / "current"
+            if current.exists():
+                self._current = current.read_text().strip()
+        if env_key:
+            if not env_key_id:
+                raise VaultKeyError("LIMESTONE_MASTER_KEY is set without LIMESTONE_MASTER_KEY_ID")
+            self._keys[env_key_id] = self._decode(env_key, "LIMESTONE_MASTER_KEY")
+            self._current = env_key_id
+        if self._current is not None and self._current not in self._keys:
+            raise VaultKeyError(f"master key '{self._current}' named as current is not in {keys_dir}")
+
+    @staticmethod
+    def _decode(text: str, where: str) -> bytes:
+        try:
+            key = base64.b64decode(text, validate=True)
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise VaultKeyError(f"master key in {where} is not 32 bytes of base64")
+        return key
+
+    @property
+    def current_id(self) -> str | None:
+        return self._current
+
+    def get(self, key_id: str) -> bytes:
+        try:
+            return self._keys[key_id]
+        except KeyError:
+            raise VaultKeyError(f"master key '{key_id}' is not available (restore it to {self.keys_dir} "
+                                "or set LIMESTONE_MASTER_KEY)") from None
+
+    def create(self) -> str:
+        """Make a new master key, store it with mode 0600 and make it current; return its id."""
+        self.keys_dir.mkdir(parents=True, exist_ok=True)
+        key_id = f"mk-{secrets.token_hex(6)}"
+        key = AESGCM.generate_key(bit_length=256)
+        path = self.keys_dir / f"{key_id}.key"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(base64.b64encode(key).decode())
+        _atomic_write(self.keys_dir / "current", key_id.encode(), mode=0o600)
+        self._keys[key_id] = key
+        self._current = key_id
+        return key_id
+
+
+def _atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Vault:
+    """Encrypted, content-addressed storage of original DICOM files under ``<home>/vault``."""
+
+    def __init__(self, home: Home, master_key: str = "", master_key_id: str = ""):
+        self.root = home.vault_dir
+        self.keys = KeyRing(home.keys_dir, master_key, master_key_id)
+
+    # ---- naming -------------------------------------------------------------------------------
+    def path_for(self, digest: str) -> Path:
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise VaultError(f"not a content hash: {digest[:80]!r}")
+        return self.root / digest[:2] / digest[2:4] / (digest + SUFFIX)
+
+    def has(self, digest: str) -> bool:
+        return self.path_for(digest).exists()
+
+    def hashes(self) -> Iterator[str]:
+        """Every content hash stored in the vault."""
+        if not self.root.is_dir():
+            return
+        for path in self.root.glob(f"??/??/*{SUFFIX}"):
+            yield path.name[: -len(SUFFIX)]
+
+    def is_empty(self) -> bool:
+        return next(self.hashes(), None) is None
+
+    def _writing_key(self) -> tuple[str, bytes]:
+        key_id = self.keys.current_id
+        if key_id is None:
+            if not self.is_empty():
+                raise VaultKeyError(f"the vault holds encrypted files but no master key was found in "
+                                    f"{self.keys.keys_dir}; restore the key or set LIMESTONE_MASTER_KEY")
+            key_id = self.keys.create()
+        return key_id, self.keys.get(key_id)
+
+    # ---- writing ------------------------------------------------------------------------------
+    def put(self, data: bytes, digest: str | None = None) -> tuple[str, bool]:
+        """Store ``data``; return (content hash, True if written now / False if already stored)."""
+        digest = digest or content_hash(data)
+        path = self.path_for(digest)
+        if path.exists():
+            return digest, False
+        key_id, master = self._writing_key()
+        data_key = AESGCM.generate_key(bit_length=256)
+        wrap_nonce = os.urandom(12)
+        wrapped = AESGCM(master).encrypt(wrap_nonce, data_key, _wrap_aad(key_id, digest))
+        header = _Header(key_id, wrap_nonce, wrapped, os.urandom(7), SEGMENT, len(data))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path, _seal(header, data_key, data, digest), mode=0o600)
+        return digest, True
+
+    # ---- reading ------------------------------------------------------------------------------
+    def _open(self, digest: str) -> tuple[Path, _Header, bytes, int]:
+        path = self.path_for(digest)
+        try:
+            with open(path, "rb") as f:
+                prefix = f.read(6)
+                if len(prefix) < 6 or prefix[:4] != MAGIC:
+                    raise VaultError(f"vault file {digest[:12]}… is damaged (bad magic)")
+                (header_len,) = struct.unpack(">H", prefix[4:6])
+                raw_header = f.read(header_len)
+        except FileNotFoundError:
+            raise VaultError(f"vault file {digest[:12]}… is missing") from None
+        header = _Header.decode(raw_header)
+        master = self.keys.get(header.key_id)
+        try:
+            data_key = AESGCM(master).decrypt(header.wrap_nonce, header.wrapped_key,
+                                              _wrap_aad(header.key_id, digest))
+        except InvalidTag:
+            raise VaultError(f"vault file {digest[:12]}… failed authentication "
+                             f"(damaged, or the master key '{header.key_id}' is wrong)") from None
+        return path, header, data_key, 6 + header_len
+
+    def stream(self, digest: str) -> Iterator[bytes]:
+        """The original bytes, segment by segment, each authenticated before it is yielded."""
+        path, header, data_key, offset = self._open(digest)
+        aead = AESGCM(data_key)
+        aad = _segment_aad(header, digest)
+        count = max(1, -(-header.length // header.segment_size))
+        with open(path, "rb") as f:
+            f.seek(offset)
+            for index in range(count):
+                size = min(header.segment_size, header.length - index * header.segment_size) + TAG
+                sealed = f.read(size)
+                try:
+                    yield aead.decrypt(_nonce(header, index, index == count - 1), sealed, aad)
+                except InvalidTag:
+                    raise VaultError(f"vault file {digest[:12]}… is damaged (segment {index})") from None
+            if f.read(1):
+                raise VaultError(f"vault file {digest[:12]}… is damaged (trailing data)")
+
+    def get(self, digest: str) -> bytes:
+        """The original bytes, exactly as imported."""
+        data = b"".join(self.stream(digest))
+        if content_hash(data) != digest:
+            raise VaultError(f"vault file {digest[:12]}… does not match its content hash")
+        return data
+
+    def size(self, digest: str) -> int:
+        """Length of the original file, from the header (no decryption of the data)."""
+        return self._open(digest)[1].length
+
+    def verify(self, digest: str) -> None:
+        """Authenticate every segment and re-check the content hash; raise VaultError if damaged."""
+        hasher = hashlib.sha256()
+        for chunk in self.stream(digest):
+            hasher.update(chunk)
+        if hasher.hexdigest() != digest:
+            raise VaultError(f"vault file {digest[:12]}… does not match its content hash")
+
+    # ---- key rotation -------------------------------------------------------------------------
+    def rewrap(self, digest: str, key_id: str) -> bool:
+        """Re-wrap one file's data key under master key ``key_id``; the ciphertext is copied as is."""
+        path, header, data_key, offset = self._open(digest)
+        if header.key_id == key_id:
+            return False
+        wrap_nonce = os.urandom(12)
+        wrapped = AESGCM(self.keys.get(key_id)).encrypt(wrap_nonce, data_key, _wrap_aad(key_id, digest))
+        new_header = _Header(key_id, wrap_nonce, wrapped, header.nonce_prefix,
+                             header.segment_size, header.length)
+        # The segments' associated data leaves out the key id, so the ciphertext stays valid.
+        body = path.read_bytes()[offset:]
+        _atomic_write(path, _frame(new_header) + body, mode=0o600)
+        return True
+
+    def rotate(self) -> tuple[str, int]:
+        """Create a new master key, make it current, re-wrap every file; return (key id, files)."""
+        key_id = self.keys.create()
+        return key_id, sum(self.rewrap(digest, key_id) for digest in self.hashes())
+
+
+def _wrap_aad(key_id: str, digest: str) -> bytes:
+    return b"limestone-vault-key|" + key_id.encode() + b"|" + digest.encode()
+
+
+def _segment_aad(header: _Header, digest: str) -> bytes:
+    return (b"limestone-vault-data|" + digest.encode() + header.nonce_prefix
+            + struct.pack(">IQ", header.segment_size, header.length))
+
+
+def _nonce(header: _Header, index: int, last: bool) -> bytes:
+    return header.nonce_prefix + struct.pack(">I", index) + (b"\x01" if last else b"\x00")
+
+
+def _frame(header: _Header) -> bytes:
+    raw = header.encode()
+    return MAGIC + struct.pack(">H", len(raw)) + raw
+
+
+def _seal(header: _Header, data_key: bytes, data: bytes, digest: str) -> bytes:
+    aead = AESGCM(data_key)
+    aad = _segment_aad(header, digest)
+    count = max(1, -(-len(data) // header.segment_size))
+    view = memoryview(data)
+    parts = [_frame(header)]
+    for index in range(count):
+        segment = view[index * header.segment_size:(index + 1) * header.segment_size]
+        parts.append(aead.encrypt(_nonce(header, index, index == count - 1), bytes(segment), aad))
+    return b"".join(parts)
