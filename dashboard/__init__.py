@@ -1,0 +1,1 @@
+"""Limestone's staff dashboard: thin Streamlit pages over ``archive`` (never over ``pipelines``)."""

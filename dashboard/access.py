@@ -1,0 +1,54 @@
+"""Who may use which page: the one table of pages and roles.
+
+The router shows a user only the pages their roles allow, and every page refuses a user whose
+roles do not allow it (a typed-in URL gets a plain refusal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ROLES = ("manager", "technologist", "quality", "clerk", "admin")
+ALL = frozenset(ROLES)
+PAGES_DIR = Path(__file__).parent / "pages"
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    name: str            # the page's key: also its widget-key prefix and URL path
+    file: str            # file name under dashboard/pages/
+    title: str
+    icon: str
+    section: str
+    roles: frozenset[str]
+
+    @property
+    def path(self) -> Path:
+        return PAGES_DIR / self.file
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("home", "home.py", "Home", ":material/home:", "Archive", ALL),
+    PageSpec("browse", "browse.py", "Browse studies", ":material/search:", "Archive", ALL),
+    PageSpec("study", "study.py", "Study", ":material/folder_open:", "Archive", ALL),
+    PageSpec("viewer", "viewer.py", "Image viewer", ":material/visibility:", "Archive",
+             frozenset({"technologist", "quality", "admin"})),
+    PageSpec("metrics", "metrics.py", "Department metrics", ":material/monitoring:", "Department",
+             frozenset({"manager", "quality", "admin"})),
+)
+SIGN_IN = PageSpec("sign_in", "sign_in.py", "Sign in", ":material/login:", "Account", ALL)
+BY_NAME = {p.name: p for p in PAGES + (SIGN_IN,)}
+
+# Roles that may see image pixels (the viewer and the study page's thumbnails).
+IMAGE_ROLES = BY_NAME["viewer"].roles
+
+
+def allowed(page: str, roles: frozenset[str] | set[str]) -> bool:
+    """True when any of ``roles`` may use ``page``."""
+    spec = BY_NAME.get(page)
+    return spec is not None and bool(spec.roles & set(roles))
+
+
+def pages_for(roles: frozenset[str] | set[str]) -> list[PageSpec]:
+    return [p for p in PAGES if p.roles & set(roles)]

@@ -1,0 +1,93 @@
+"""Staff identity: OIDC through ``st.login`` in production, a local sign-in in demo mode.
+
+Production is on when ``.streamlit/secrets.toml`` has an ``[auth]`` section (see
+``.streamlit/secrets.toml.example``). A signed-in user's roles come from a claim of the identity
+token (``[limestone] role_claim``, default ``roles``) or, failing that, from the
+``[limestone.user_roles]`` table (e-mail -> role). Without an identity provider the app runs in
+demo mode: anyone at this computer picks a name and a role; the app then only serves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import streamlit as st
+
+from dashboard.access import ROLES
+
+DEMO_NAME_KEY = "auth.demo_name"
+DEMO_ROLE_KEY = "auth.demo_role"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: str                 # e-mail or subject; goes into audit events
+    name: str
+    roles: frozenset[str]
+    demo: bool
+
+    @property
+    def role_label(self) -> str:
+        return ", ".join(sorted(self.roles)) or "no role"
+
+
+def _secrets() -> Mapping[str, Any]:
+    try:
+        return st.secrets.to_dict()
+    except Exception:  # no secrets file: that simply means demo mode
+        return {}
+
+
+def demo_mode() -> bool:
+    """True when no identity provider is configured."""
+    return "auth" not in _secrets()
+
+
+def roles_from_claims(claims: Mapping[str, Any], settings: Mapping[str, Any]) -> frozenset[str]:
+    """The known roles of a signed-in user, from a token claim or the e-mail table."""
+    claim = settings.get("role_claim", "roles")
+    raw = claims.get(claim)
+    values = [raw] if isinstance(raw, str) else list(raw or [])
+    if not values:
+        table = {k.lower(): v for k, v in (settings.get("user_roles") or {}).items()}
+        mapped = table.get(str(claims.get("email", "")).lower())
+        values = [mapped] if isinstance(mapped, str) else list(mapped or [])
+    return frozenset(str(v).strip().lower() for v in values if str(v).strip().lower() in ROLES)
+
+
+def current_user() -> User | None:
+    """The signed-in user, or None."""
+    info = st.user
+    if info.get("is_logged_in"):
+        claims = info.to_dict()
+        roles = roles_from_claims(claims, _secrets().get("limestone", {}))
+        user_id = str(claims.get("email") or claims.get("sub") or "unknown")
+        return User(user_id, str(claims.get("name") or user_id), roles, demo=False)
+    if demo_mode() and st.session_state.get(DEMO_ROLE_KEY) in ROLES:
+        name = st.session_state.get(DEMO_NAME_KEY) or "Demo user"
+        role = st.session_state[DEMO_ROLE_KEY]
+        return User(f"demo:{name}", name, frozenset({role}), demo=True)
+    return None
+
+
+def demo_sign_in(name: str, role: str) -> User:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    st.session_state[DEMO_NAME_KEY] = name.strip() or "Demo user"
+    st.session_state[DEMO_ROLE_KEY] = role
+    return current_user()
+
+
+def sign_out() -> None:
+    if st.user.get("is_logged_in"):
+        st.logout()
+    for key in (DEMO_NAME_KEY, DEMO_ROLE_KEY):
+        st.session_state.pop(key, None)
+
+
+def bound_to_loopback() -> bool:
+    """Demo mode must never be reachable from the network."""
+    address = st.get_option("server.address")
+    return bool(address) and str(address) in LOOPBACK

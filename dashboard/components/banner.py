@@ -1,0 +1,43 @@
+"""The patient identity banner, shown wherever a patient's studies or images are on screen."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Mapping
+
+import streamlit as st
+
+
+def format_name(name: str | None) -> str:
+    """DICOM 'FAMILY^GIVEN^MIDDLE' as 'FAMILY, Given Middle'."""
+    if not name:
+        return "(no name)"
+    parts = [p for p in str(name).split("^")]
+    family = parts[0].strip().upper()
+    given = " ".join(p.strip().title() for p in parts[1:3] if p.strip())
+    return f"{family}, {given}" if given else family
+
+
+def _age(birth: date | None, on: date | None = None) -> str:
+    if not birth:
+        return ""
+    on = on or date.today()
+    years = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+    return f" ({years} y)"
+
+
+def patient_banner(row: Mapping[str, Any]) -> None:
+    """Name, patient ID, issuer/site, birth date and sex, in one always-visible strip."""
+    birth = row.get("patient_birth_date")
+    birth = birth.date() if hasattr(birth, "date") and not isinstance(birth, date) else birth
+    birth_text = (birth.strftime("%d %b %Y") + _age(birth)) if birth else "unknown"
+    sex = {"F": "Female", "M": "Male", "O": "Other"}.get(str(row.get("patient_sex") or "").upper(), "unknown")
+    issuer = row.get("issuer_of_patient_id") or "no issuer"
+    site = row.get("patient_site") or row.get("site") or "no site"
+    with st.container(border=True, key="patient_banner"):
+        cols = st.columns([3, 2, 2, 2, 1])
+        cols[0].markdown(f"**{format_name(row.get('patient_name'))}**")
+        cols[1].markdown(f"ID **{row.get('patient_id') or '(none)'}**")
+        cols[2].markdown(f"{issuer} · {site}")
+        cols[3].markdown(f"Born {birth_text}")
+        cols[4].markdown(sex)

@@ -1,0 +1,105 @@
+"""``page_setup()``: the first call of every page.
+
+It sets the page title, checks who is signed in and whether their roles allow this page (a
+refused page stops with a plain message), says "demo mode" when there is no identity provider,
+and shows the user and a sign-out button in the sidebar. It also turns any unexpected error
+inside a page into a plain message (details go to the log, never a stack trace to the page).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+import streamlit as st
+
+from dashboard import auth, data
+from dashboard.access import BY_NAME, allowed
+
+log = logging.getLogger("limestone.dashboard")
+
+
+@dataclass(frozen=True)
+class PageContext:
+    page: str
+    user: auth.User
+    home: str
+
+    def may(self, page: str) -> bool:
+        return allowed(page, self.user.roles)
+
+
+def _set_config(title: str) -> None:
+    try:
+        st.set_page_config(page_title=f"{title} · Limestone", page_icon=":material/radiology:",
+                           layout="wide")
+    except st.errors.StreamlitAPIException:
+        pass  # already set by the router on this run
+
+
+def demo_notice() -> None:
+    st.info("**Demo mode**: no identity provider is configured; this app only serves this computer "
+            "(127.0.0.1).", icon=":material/science:")
+
+
+def page_setup(page: str, require_user: bool = True) -> PageContext | None:
+    """Set up ``page`` (a name from dashboard.access) and return who is using it.
+
+    Stops the script (after a plain message) when nobody is signed in or the page is not allowed.
+    """
+    spec = BY_NAME[page]
+    _set_config(spec.title)
+    demo = auth.demo_mode()
+    if demo:
+        if not auth.bound_to_loopback():
+            st.error("Demo mode only serves this computer. Start the app with "
+                     "--server.address 127.0.0.1, or configure an identity provider.")
+            st.stop()
+        demo_notice()
+    user = auth.current_user()
+    if user is None:
+        if not require_user:
+            return None
+        st.warning("Please sign in to use Limestone.")
+        _link_sign_in()
+        st.stop()
+    with st.sidebar:
+        st.caption(f"Signed in as **{user.name}** · {user.role_label}" + (" · demo mode" if demo else ""))
+        if st.button("Sign out", key=f"{page}.sign_out"):
+            auth.sign_out()
+            st.rerun()
+    if not allowed(page, user.roles):
+        st.error(f"Your role ({user.role_label}) does not give access to {spec.title}.")
+        st.stop()
+    return PageContext(page, user, data.home_dir())
+
+
+def _link_sign_in() -> None:
+    try:
+        st.page_link(str(BY_NAME["sign_in"].path), label="Go to sign-in", icon=":material/login:")
+    except Exception:  # the page runs on its own (tests): there is no router to link through
+        pass
+
+
+def guarded(page: str) -> Callable:
+    """Decorator for a page's body: NoArchive shows the empty state; any other error a plain message."""
+    def wrap(body: Callable[[PageContext], None]) -> Callable[[PageContext], None]:
+        @functools.wraps(body)
+        def run(ctx: PageContext) -> None:
+            try:
+                body(ctx)
+            except data.NoArchive:
+                empty_archive()
+            except Exception:  # st.stop()/st.rerun() are BaseExceptions and pass through
+                log.exception("page %s failed", page)
+                st.error("Something went wrong on this page. The details were written to the "
+                         "server log; please try again or tell the archive administrator.")
+        return run
+    return wrap
+
+
+def empty_archive() -> None:
+    st.info("The archive is empty. Import studies with `limestone import PATH` or build the demo "
+            "archive with `limestone demo`, then reload this page.", icon=":material/inventory_2:")

@@ -1,0 +1,135 @@
+"""The dashboard's data access: one cached read-only store connection per home, cached queries.
+
+Pages call these functions only; each opens a cursor on the shared read-only DuckDB connection
+(a cursor is safe to use from the session's own thread). Results are cached for a short time,
+keyed on the home and the query inputs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import date
+from typing import Any
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from archive.config import Settings
+from archive.context import Archive
+from archive.store import StoreError
+from archive.store import queries
+from archive.store.connection import LAKE
+from archive.store.queries import browse, metrics
+
+log = logging.getLogger("limestone.dashboard")
+TTL = 30  # seconds: staff see a new ingest within half a minute
+
+
+class NoArchive(Exception):
+    """There is no store in the home yet (or it cannot be read): pages show an empty state."""
+
+
+def home_dir() -> str:
+    return str(Settings.load().home_path)
+
+
+@st.cache_resource(show_spinner=False)
+def archive(home: str) -> Archive:
+    return Archive.load(home=home)
+
+
+_lock = threading.Lock()
+
+
+@st.cache_resource(show_spinner=False, ttl=600)
+def _connection(home: str) -> duckdb.DuckDBPyConnection:
+    return archive(home).store(read_only=True)
+
+
+def cursor(home: str) -> duckdb.DuckDBPyConnection:
+    """A cursor on the home's store, or NoArchive with a plain reason."""
+    try:
+        with _lock:
+            con = _connection(home)
+        cur = con.cursor()
+        cur.execute(f"USE {LAKE}")
+        return cur
+    except StoreError as exc:
+        _connection.clear()
+        log.warning("store not readable: %s", exc)
+        raise NoArchive(str(exc).replace(home, "the archive home")) from None
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def stats(home: str) -> dict[str, int]:
+    with cursor(home) as cur:
+        return queries.stats(cur)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def last_run(home: str) -> dict[str, Any] | None:
+    with cursor(home) as cur:
+        df = metrics.ingest_runs(cur, limit=1)
+    return None if df.empty else df.iloc[0].to_dict()
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def filter_options(home: str) -> dict[str, list[str]]:
+    with cursor(home) as cur:
+        return browse.filter_options(cur)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def search(home: str, **filters) -> browse.SearchResult:
+    with cursor(home) as cur:
+        return browse.search_studies(cur, browse.StudySearch(**filters))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def study(home: str, study_instance_uid: str) -> dict[str, Any] | None:
+    with cursor(home) as cur:
+        return browse.study(cur, study_instance_uid)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def study_series(home: str, study_instance_uid: str) -> pd.DataFrame:
+    with cursor(home) as cur:
+        return browse.study_series(cur, study_instance_uid)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def series_instances(home: str, study_instance_uid: str, series_instance_uid: str) -> pd.DataFrame:
+    with cursor(home) as cur:
+        return browse.series_instances(cur, study_instance_uid, series_instance_uid)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def patient_timeline(home: str, patient_key: str) -> pd.DataFrame:
+    with cursor(home) as cur:
+        return browse.patient_timeline(cur, patient_key)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def metric_date_range(home: str) -> tuple[date | None, date | None]:
+    with cursor(home) as cur:
+        return metrics.date_range(cur)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def metric(home: str, name: str, date_from: date, date_to: date, sites: tuple[str, ...],
+           modalities: tuple[str, ...], **extra) -> pd.DataFrame:
+    """One metric query (``exam_volume``, ``workload``, ``turnaround``, ``storage``, ``quarantine``)."""
+    f = metrics.MetricFilter(date_from, date_to, sites, modalities)
+    function = {"exam_volume": metrics.exam_volume, "workload": metrics.workload,
+                "turnaround": metrics.turnaround, "storage": metrics.storage,
+                "quarantine": metrics.quarantine}[name]
+    with cursor(home) as cur:
+        return function(cur, f, **extra)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def ingest_runs(home: str, sites: tuple[str, ...] = (), limit: int = 50) -> pd.DataFrame:
+    with cursor(home) as cur:
+        return metrics.ingest_runs(cur, sites, limit)

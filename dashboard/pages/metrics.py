@@ -1,0 +1,141 @@
+"""Department metrics for managers: volumes, workload, turnaround, storage, ingest health.
+
+Every number comes from the metric views in the store (migration 0003), the same ones the
+notebooks read; each chart offers its data as CSV.
+"""
+
+from datetime import date, timedelta
+
+import plotly.express as px
+import streamlit as st
+
+from dashboard import data
+from dashboard.components.charts import chart_with_csv, csv_bytes
+from dashboard.components.setup import guarded, page_setup
+
+ctx = page_setup("metrics")
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def _filters(ctx):
+    first, last = data.metric_date_range(ctx.home)
+    if first is None:
+        return None
+    options = data.filter_options(ctx.home)
+    c = st.columns([2, 2, 2, 1])
+    default_from = max(first, last - timedelta(days=365 * 2))
+    picked = c[0].date_input("Exam dates", value=(default_from, last), min_value=date(1900, 1, 1),
+                             key="metrics.dates", format="YYYY-MM-DD")
+    sites = c[1].multiselect("Sites", options["site"], key="metrics.sites", placeholder="All sites")
+    modalities = c[2].multiselect("Modalities", options["modality"], key="metrics.modalities",
+                                  placeholder="All modalities")
+    grain = c[3].selectbox("Per", ["day", "week", "month"], index=1, key="metrics.grain")
+    if not isinstance(picked, (tuple, list)) or len(picked) != 2:
+        st.info("Pick the end date of the range.")
+        return None
+    return dict(date_from=picked[0], date_to=picked[1], sites=tuple(sites),
+                modalities=tuple(modalities)), grain
+
+
+def _empty(what: str) -> None:
+    st.info(f"No {what} for these filters.", icon=":material/filter_alt_off:")
+
+
+@guarded("metrics")
+def body(ctx):
+    st.title("Department metrics")
+    picked = _filters(ctx)
+    if picked is None:
+        if data.metric_date_range(ctx.home)[0] is None:
+            st.info("No exams in the archive yet: metrics appear after the first import.",
+                    icon=":material/monitoring:")
+        return
+    f, grain = picked
+
+    volume = data.metric(ctx.home, "exam_volume", grain=grain, **f)
+    total = int(volume["studies"].sum()) if not volume.empty else 0
+    st.subheader("Exam volumes")
+    st.caption(f"{total:,} studies in the range.")
+    if volume.empty:
+        _empty("exams")
+    else:
+        fig = px.bar(volume, x="period", y="studies", color="modality", hover_data=["site"],
+                     labels={"period": grain.title(), "studies": "Studies", "modality": "Modality"})
+        fig.update_layout(barmode="stack", height=340, margin=dict(l=10, r=10, t=10, b=10))
+        chart_with_csv(fig, volume, f"exam_volume_by_{grain}", "metrics.volume")
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Workload by weekday and hour")
+        work = data.metric(ctx.home, "workload", **f)
+        if work.empty:
+            _empty("exams with a time of day")
+        else:
+            grid = (work.pivot_table(index="weekday", columns="hour", values="studies", aggfunc="sum")
+                    .reindex(index=range(1, 8), columns=range(24)).fillna(0))
+            fig = px.imshow(grid.values, x=[f"{h:02d}" for h in range(24)], y=WEEKDAYS,
+                            color_continuous_scale="Blues", aspect="auto",
+                            labels={"x": "Hour", "y": "", "color": "Studies"})
+            fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10))
+            chart_with_csv(fig, work, "workload_weekday_hour", "metrics.workload")
+    with right:
+        st.subheader("Turnaround: exam to archive")
+        turn = data.metric(ctx.home, "turnaround", **f)
+        if turn.empty:
+            _empty("studies with both an exam time and an arrival time")
+        else:
+            fig = px.bar(turn, x="modality", y="median_hours", color="site", barmode="group",
+                         hover_data=["p90_hours", "studies"],
+                         labels={"median_hours": "Median hours", "modality": "Modality", "site": "Site"})
+            fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10))
+            chart_with_csv(fig, turn, "turnaround_exam_to_archive", "metrics.turnaround")
+            st.caption("Hours from the exam's date and time to its first arrival in the archive. "
+                       "Imports of older studies show as long delays; report times are not in the store.")
+
+    st.subheader("Storage")
+    storage = data.metric(ctx.home, "storage", **f)
+    if storage.empty:
+        _empty("stored studies")
+    else:
+        by_modality = (storage.groupby(["month", "modality"], as_index=False)["bytes"].sum()
+                       .sort_values("month"))
+        by_modality["cumulative_gb"] = by_modality.groupby("modality")["bytes"].cumsum() / 1e9
+        left, right = st.columns(2)
+        with left:
+            fig = px.area(by_modality, x="month", y="cumulative_gb", color="modality",
+                          labels={"month": "Month of exam", "cumulative_gb": "GB (cumulative)",
+                                  "modality": "Modality"})
+            fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10))
+            chart_with_csv(fig, by_modality, "storage_growth_by_modality", "metrics.storage_growth")
+        with right:
+            by_site = storage.groupby(["site", "modality"], as_index=False)[["studies", "bytes"]].sum()
+            by_site["gb"] = by_site["bytes"] / 1e9
+            fig = px.bar(by_site, x="site", y="gb", color="modality",
+                         labels={"site": "Site", "gb": "GB", "modality": "Modality"})
+            fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10))
+            chart_with_csv(fig, by_site, "storage_by_site", "metrics.storage_site")
+
+    st.subheader("Ingest health")
+    runs = data.ingest_runs(ctx.home, f["sites"])
+    # Ingest health is about arrivals, not exam dates: quarantine counts cover all time.
+    quarantine = data.metric(ctx.home, "quarantine", date(1900, 1, 1), date.today() + timedelta(days=1),
+                             (), ())
+    c = st.columns(4)
+    c[0].metric("Runs shown", len(runs))
+    c[1].metric("Runs not ok", int((runs["status"] != "ok").sum()) if not runs.empty else 0)
+    c[2].metric("Failed files", int(runs["failed"].sum()) if not runs.empty else 0)
+    c[3].metric("Quarantined files", int(quarantine["files"].sum()) if not quarantine.empty else 0)
+    if runs.empty:
+        st.info("No ingest runs recorded yet.")
+    else:
+        st.dataframe(runs.drop(columns=["run_id"]), hide_index=True, key="metrics.runs", width="stretch")
+        st.download_button("Download CSV", csv_bytes(runs), "ingest_runs.csv", "text/csv",
+                           key="metrics.runs.csv", icon=":material/download:")
+    if not quarantine.empty:
+        fig = px.bar(quarantine, x="files", y="reason_kind", orientation="h",
+                     labels={"files": "Files", "reason_kind": "Reason"})
+        fig.update_layout(height=80 + 40 * len(quarantine), margin=dict(l=10, r=10, t=10, b=10))
+        chart_with_csv(fig, quarantine, "quarantine_reasons", "metrics.quarantine")
+
+
+body(ctx)

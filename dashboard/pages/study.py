@@ -1,0 +1,112 @@
+"""A study: the patient banner, the study's details, its series with thumbnails, and the
+patient's timeline of all studies across sites."""
+
+import plotly.express as px
+import streamlit as st
+
+from archive import study_keys
+from dashboard import data
+from dashboard.access import BY_NAME, IMAGE_ROLES
+from dashboard.components.banner import patient_banner
+from dashboard.components.setup import guarded, page_setup
+from dashboard.components.viewer import thumbnail
+
+ctx = page_setup("study")
+
+
+def _link(page: str, label: str, icon: str, **params) -> None:
+    try:
+        st.page_link(str(BY_NAME[page].path), label=label, icon=icon, query_params=params)
+    except Exception:  # the page runs on its own (tests)
+        st.markdown(f"[{label}]({page}?" + "&".join(f"{k}={v}" for k, v in params.items()) + ")")
+
+
+@guarded("study")
+def body(ctx):
+    archive = data.archive(ctx.home)
+    key = st.query_params.get("study")
+    uid = study_keys.decode(archive.home, key)
+    if uid is None:
+        st.title("Study")
+        st.info("Open a study from **Browse studies**." if not key else
+                "This study link is not valid here. Open the study from **Browse studies**.")
+        return
+    study = data.study(ctx.home, uid)
+    if study is None:
+        st.title("Study")
+        st.warning("This study is no longer in the archive.")
+        return
+    patient_banner(study)
+    st.title(study.get("study_description") or "Study without description")
+    details = {
+        "Date": f"{study['study_date'] or 'unknown'}" + (f" {study['study_time']:%H:%M}" if study.get("study_time") else ""),
+        "Accession": study.get("accession_number") or "—",
+        "Modalities": ", ".join(study.get("modalities") or []) or "—",
+        "Body part": study.get("body_part_examined") or "—",
+        "Site": f"{study.get('site') or '—'}" + (f" ({study['site_name']})" if study.get("site_name") else ""),
+        "Referring": (study.get("referring_physician_name") or "—").replace("^", " "),
+        "Series / images": f"{study.get('number_of_series') or 0} / {study.get('number_of_instances') or 0}",
+    }
+    cols = st.columns(len(details))
+    for col, (label, value) in zip(cols, details.items()):
+        col.caption(label)
+        col.markdown(f"**{value}**")
+
+    st.subheader("Series")
+    series = data.study_series(ctx.home, uid)
+    if series.empty:
+        st.info("No series of this study are in the store.")
+    images = bool(ctx.user.roles & IMAGE_ROLES)
+    per_row = 4
+    for start in range(0, len(series), per_row):
+        cols = st.columns(per_row)
+        for col, (i, s) in zip(cols, list(series.iloc[start:start + per_row].iterrows())):
+            with col.container(border=True):
+                if images:
+                    png = thumbnail(s["thumbnail_hash"], archive.vault.get) if s["thumbnail_hash"] else None
+                    if png:
+                        st.image(png, width=128, output_format="PNG")
+                    else:
+                        st.caption(":material/broken_image: no preview (file missing or not an image)")
+                number = "" if s["series_number"] is None or s["series_number"] != s["series_number"] else f"#{int(s['series_number'])} "
+                st.markdown(f"**{number}{s['modality'] or ''}** {s['series_description'] or ''}")
+                frames = int(s["frames"] or 0)
+                count = int(s["number_of_instances"] or 0)
+                st.caption(f"{count} image{'s' if count != 1 else ''}"
+                           + (f" · {frames} frames" if frames > count else ""))
+                if ctx.may("viewer"):
+                    _link("viewer", "View", ":material/visibility:", study=key, series=str(i + 1))
+
+    st.subheader("Patient timeline")
+    timeline = data.patient_timeline(ctx.home, study["patient_key"])
+    if timeline.empty:
+        st.info("No other studies of this patient.")
+        return
+    sites = timeline["site"].fillna("(no site)").nunique()
+    st.caption(f"{len(timeline)} studies at {sites} site{'s' if sites != 1 else ''}. Studies under "
+               "another MRN are matched on name, birth date and sex.")
+    plot = timeline.assign(
+        modality=timeline["modalities"].map(lambda m: ", ".join(m) if m is not None else ""),
+        site=timeline["site"].fillna("(no site)"),
+        current=timeline["study_instance_uid"] == uid)
+    fig = px.scatter(plot, x="study_date", y="site", color="modality", symbol="current",
+                     hover_data={"study_description": True, "accession_number": True, "current": False},
+                     labels={"study_date": "Date", "site": "Site", "modality": "Modality"}, height=260)
+    fig.update_traces(marker_size=14)
+    fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), legend_title_text="")
+    st.plotly_chart(fig, width="stretch", key="study.timeline")
+    for r in timeline.itertuples():
+        c = st.columns([2, 2, 4, 2, 2])
+        c[0].write(f"{r.study_date:%Y-%m-%d}" if r.study_date == r.study_date and r.study_date is not None else "no date")
+        c[1].write(f"{r.site or '—'} · MRN {r.patient_id or '—'}")
+        c[2].write(r.study_description or "")
+        c[3].write(", ".join(r.modalities) if r.modalities is not None else "")
+        with c[4]:
+            if r.study_instance_uid == uid:
+                st.caption("this study")
+            else:
+                _link("study", "Open", ":material/folder_open:",
+                      study=study_keys.encode(archive.home, r.study_instance_uid))
+
+
+body(ctx)

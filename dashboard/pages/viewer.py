@@ -1,0 +1,67 @@
+"""The image viewer page: one study's series, read from the vault. Opening it is audited."""
+
+import streamlit as st
+
+from archive import study_keys
+from archive.audit import AuditEvent, record
+from dashboard import data
+from dashboard.access import BY_NAME
+from dashboard.components.banner import patient_banner
+from dashboard.components.setup import guarded, page_setup
+from dashboard.components.viewer import image_viewer
+
+ctx = page_setup("viewer")
+AUDITED = "viewer.audited"
+
+
+def _audit_view(ctx, archive, study) -> None:
+    """One 'view' event per study per session, written when the viewer opens it."""
+    seen = st.session_state.setdefault(AUDITED, set())
+    if study["study_instance_uid"] in seen:
+        return
+    if record(archive.home, AuditEvent("view", ctx.user.user_id, ctx.user.role_label,
+                                       study["study_instance_uid"], study["patient_key"])):
+        seen.add(study["study_instance_uid"])
+
+
+@guarded("viewer")
+def body(ctx):
+    archive = data.archive(ctx.home)
+    key = st.query_params.get("study")
+    uid = study_keys.decode(archive.home, key)
+    study = data.study(ctx.home, uid) if uid else None
+    if study is None:
+        st.title("Image viewer")
+        st.info("Open a study from **Browse studies**, then choose a series to view.")
+        return
+    patient_banner(study)
+    _audit_view(ctx, archive, study)
+    series = data.study_series(ctx.home, uid)
+    if series.empty:
+        st.info("This study has no series in the store.")
+        return
+    labels = [f"#{'' if s.series_number != s.series_number or s.series_number is None else int(s.series_number)} "
+              f"{s.modality or ''} {s.series_description or ''} ({int(s.number_of_instances or 0)})"
+              for s in series.itertuples()]
+    try:
+        wanted = min(max(int(st.query_params.get("series", "1")), 1), len(series)) - 1
+    except ValueError:
+        wanted = 0
+    top = st.columns([3, 1])
+    with top[0]:
+        chosen = st.selectbox("Series", range(len(series)), index=wanted, format_func=labels.__getitem__,
+                              key="viewer.series")
+    with top[1]:
+        try:
+            st.page_link(str(BY_NAME["study"].path), label="Back to study", icon=":material/arrow_back:",
+                         query_params={"study": key})
+        except Exception:
+            pass
+    if chosen != wanted:
+        st.query_params["series"] = str(chosen + 1)
+    s = series.iloc[chosen]
+    instances = data.series_instances(ctx.home, uid, s["series_instance_uid"])
+    image_viewer(instances, archive.vault.get, key=f"viewer.{chosen}")
+
+
+body(ctx)

@@ -1,0 +1,67 @@
+import pytest
+
+from conftest import page, texts
+
+
+def search(at, **fields):
+    for key, value in fields.items():
+        widget = at.text_input(key=f"browse.{key}") if key in (
+            "patient_name", "patient_id", "accession", "description") else at.selectbox(key=f"browse.{key}")
+        widget.input(value) if hasattr(widget, "input") else widget.select(value)
+    at.button[0].click()  # the form's Search button
+    return at.run()
+
+
+def test_total_count_and_pages(home):
+    at = page("browse").run()
+    assert not at.exception
+    assert "35 studies match" in texts(at)
+    assert "page 1 of 2" in texts(at)
+    assert len(at.dataframe[0].value) == 25
+    at.button(key="browse.next").click().run()
+    assert "page 2 of 2" in texts(at)
+    assert len(at.dataframe[0].value) == 10
+
+
+@pytest.mark.parametrize("name, expected", [("test^al*", 3), ("TEST ALPHA", 3), ("te?t^b*", 2),
+                                            ("*gamma", 30), ("nobody", 0)])
+def test_patient_name_wildcards_case_insensitive(home, name, expected):
+    at = search(page("browse").run(), patient_name=name)
+    assert not at.exception
+    if expected:
+        assert f"{expected} studies match" in texts(at)
+        assert len(at.dataframe[0].value) == min(expected, 25)
+    else:
+        assert "No studies match" in texts(at)
+
+
+def test_filters_combine(home):
+    at = search(page("browse").run(), modality="CT", site="NORTH")
+    assert "2 studies match" in texts(at)
+    at = search(page("browse").run(), accession="ACC-MR-1")
+    assert "1 studies match" in texts(at)
+    assert list(at.dataframe[0].value["Description"]) == ["MR KNEE LEFT"]
+    at = search(page("browse").run(), description="follow-up 30")
+    assert list(at.dataframe[0].value["Accession"]) == ["ACC-B-029"]
+
+
+def test_sort_by_patient_name(home):
+    at = search(page("browse").run(), sort="patient_name")
+    names = list(at.dataframe[0].value["Patient"])
+    assert names[:3] == ["TEST, Alpha"] * 3
+
+
+def test_opening_a_study_shows_the_banner_and_an_opaque_link(home):
+    at = page("browse").run()
+    at.selectbox(key="browse.open.1.None").select(0).run()
+    assert not at.exception
+    shown = texts(at)
+    assert "TEST, Beta" in shown  # newest study: the banner of its patient
+    assert "Open study" in shown
+    assert "1.2.826" not in shown  # no UID in the link
+
+
+def test_empty_archive(empty_home):
+    at = page("browse").run()
+    assert not at.exception and not at.error
+    assert "archive is empty" in texts(at)

@@ -1,0 +1,35 @@
+from conftest import page, texts
+
+
+def test_home_shows_the_archive_counts(home):
+    at = page("home").run()
+    assert not at.exception
+    values = {m.label: m.value for m in at.metric}
+    assert values["Patients"] == "4"
+    assert values["Studies"] == "35"
+    assert values["Series"] == "36"
+    assert values["Images"] == "51"
+    assert "Demo mode" in texts(at)
+    assert "1 quarantined" in texts(at)
+
+
+def test_empty_archive_is_an_empty_state_not_an_error(empty_home):
+    at = page("home").run()
+    assert not at.exception
+    assert not at.error
+    assert "archive is empty" in texts(at)
+
+
+def test_nobody_signed_in_is_asked_to_sign_in(home):
+    at = page("home", role=None).run()
+    assert not at.exception
+    assert "Please sign in" in texts(at)
+    assert not at.metric
+
+
+def test_user_without_a_known_role_is_refused(home):
+    at = page("home", role=None)
+    at.user = {"is_logged_in": True, "email": "x@example.org", "roles": ["visitor"]}
+    at.run()
+    assert "does not give access" in texts(at)
+    assert not at.metric

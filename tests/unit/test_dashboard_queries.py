@@ -1,0 +1,107 @@
+"""The browser's and metrics' queries against a real seeded store."""
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
+import seed  # noqa: E402
+
+from archive.context import Archive  # noqa: E402
+from archive.store.queries import browse, metrics  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    return seed.build(tmp_path_factory.mktemp("q") / "home")
+
+
+@pytest.fixture
+def con(seeded):
+    con = Archive.load(home=str(seeded.home)).store(read_only=True)
+    yield con
+    con.close()
+
+
+@pytest.mark.parametrize("text, pattern", [
+    ("smith", "smith%"), ("smi*", "smi%"), ("sm?th", "sm_th"), ("SMITH^JOHN", "SMITH JOHN%"),
+    ("100%", "100\\%%"), ("a_b", "a\\_b%"), ("", None), (None, None), ("  ", None),
+])
+def test_like_pattern(text, pattern):
+    assert browse.like_pattern(text) == pattern
+
+
+def test_search_pages_cover_every_match_once(con):
+    seen = []
+    for page in (1, 2, 3, 4):
+        result = browse.search_studies(con, browse.StudySearch(page=page, page_size=10))
+        assert result.total == 35 and result.pages == 4
+        seen += list(result.rows["study_instance_uid"])
+    assert len(seen) == len(set(seen)) == 35
+
+
+def test_search_past_the_last_page_still_counts(con):
+    result = browse.search_studies(con, browse.StudySearch(page=99, page_size=10))
+    assert result.rows.empty and result.total == 35
+
+
+def test_search_filters(con, seeded):
+    def total(**kw):
+        return browse.search_studies(con, browse.StudySearch(**kw)).total
+    assert total(patient_name="test^alpha") == 3
+    assert total(patient_name="*ETA") == 2
+    assert total(patient_id="S77") == 1
+    assert total(date_from=date(2025, 1, 1)) == 2
+    assert total(date_from=date(2024, 3, 4), date_to=date(2024, 3, 4)) == 1
+    assert total(modality="US") == 1
+    assert total(body_part="KNEE") == 1
+    assert total(site="SOUTH") == 31
+    assert total(description="knee") == 1
+    assert total(patient_name="%") == 0  # a literal percent sign, not a wildcard
+
+
+def test_sort_is_whitelisted(con):
+    with pytest.raises(ValueError):
+        browse.search_studies(con, browse.StudySearch(sort="study_date; DROP TABLE studies"))
+    rows = browse.search_studies(con, browse.StudySearch(sort="date_asc")).rows
+    assert list(rows["study_date"]) == sorted(rows["study_date"])
+
+
+def test_study_series_instances_timeline(con, seeded):
+    uid = seeded.studies["ct_head"]
+    assert browse.study(con, uid)["patient_name"] == "TEST^ALPHA"
+    assert browse.study(con, "1.2.3.4") is None
+    series = browse.study_series(con, uid)
+    assert len(series) == 1 and series["number_of_instances"][0] == 12
+    instances = browse.series_instances(con, uid, series["series_instance_uid"][0])
+    assert list(instances["instance_number"]) == list(range(1, 13))
+    assert series["thumbnail_hash"][0] == instances["content_hash"][5]  # the middle slice
+    timeline = browse.patient_timeline(con, seeded.patients["alpha"])
+    assert len(timeline) == 3 and set(timeline["site"]) == {"NORTH", "SOUTH"}
+    assert len(browse.patient_timeline(con, seeded.patients["gamma"])) == 30
+
+
+def test_metric_views(con):
+    f = metrics.MetricFilter(date(2020, 1, 1), date(2030, 1, 1))
+    volume = metrics.exam_volume(con, f, "month")
+    assert volume["studies"].sum() == 35
+    assert set(volume["modality"]) == {"CT", "MR", "CR", "US"}
+    north_ct = metrics.exam_volume(con, metrics.MetricFilter(f.date_from, f.date_to, ("NORTH",), ("CT",)))
+    assert north_ct["studies"].sum() == 2
+    work = metrics.workload(con, f)
+    assert work["studies"].sum() == 35 and work["weekday"].between(1, 7).all()
+    assert work["hour"].between(0, 23).all()
+    storage = metrics.storage(con, f)
+    assert storage.groupby(["site", "modality"])["cumulative_bytes"].max().sum() == storage["bytes"].sum()
+    turn = metrics.turnaround(con, f)
+    assert turn["studies"].sum() == 35 and (turn["median_hours"] > 0).all()
+    runs = metrics.ingest_runs(con)
+    assert len(runs) == 1 and runs["quarantined"][0] == 1
+    q = metrics.quarantine(con, metrics.MetricFilter(date(2000, 1, 1), date(2100, 1, 1)))
+    assert list(q["reason_kind"]) == ["truncated pixel data"] and q["files"][0] == 1
+    with pytest.raises(ValueError):
+        metrics.exam_volume(con, f, "year")
+    with pytest.raises(ValueError):
+        metrics.MetricFilter(date(2021, 1, 1), date(2020, 1, 1))
