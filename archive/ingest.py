@@ -20,6 +20,7 @@ from pydicom.uid import UID
 
 from archive.clock import now_utc
 from archive.dicom.models import InvalidDataset, Record
+from archive.dicom.raw import tag_of, value
 from archive.vault import Vault, content_hash
 
 DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima"}
@@ -28,7 +29,7 @@ MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
 
 @dataclass
 class Outcome:
-    kind: str                      # stored | skipped | quarantined
+    kind: str                      # stored | skipped | quarantined | failed (unreadable source)
     name: str                      # file name only (no folders: paths may carry patient names)
     size: int = 0
     digest: str | None = None
@@ -51,23 +52,30 @@ def parse(data: bytes) -> Dataset:
     return pydicom.dcmread(io.BytesIO(data), force=True)
 
 
+_PIXEL_DATA, _ROWS, _COLUMNS, _SAMPLES, _FRAMES, _BITS, _PHOTOMETRIC = (tag_of(k) for k in (
+    "PixelData", "Rows", "Columns", "SamplesPerPixel", "NumberOfFrames", "BitsAllocated",
+    "PhotometricInterpretation"))
+
+
 def _pixel_problem(ds: Dataset) -> str | None:
     """Why the pixel data cannot be whole (truncated file), or None."""
-    if "PixelData" not in ds:
+    element = ds.get_item(_PIXEL_DATA)
+    if element is None:
         return None
-    syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    actual = len(element.value or b"")
+    meta = getattr(ds, "file_meta", None)
+    syntax = meta.get("TransferSyntaxUID") if meta is not None else None
     if syntax and UID(syntax).is_compressed:
-        return None if ds.PixelData else "empty compressed pixel data"
+        return None if actual else "empty compressed pixel data"
     try:
-        samples = int(ds.get("SamplesPerPixel", 1) or 1)
-        if ds.get("PhotometricInterpretation") == "YBR_FULL_422":
+        samples = int(value(ds, _SAMPLES) or 1)
+        if value(ds, _PHOTOMETRIC) == "YBR_FULL_422":
             samples = 2  # two chroma samples shared by each pair of pixels
-        expected = (int(ds.Rows) * int(ds.Columns) * samples
-                    * int(ds.get("NumberOfFrames", 1) or 1) * int(ds.BitsAllocated))
-    except (AttributeError, TypeError, ValueError):
+        expected = (int(value(ds, _ROWS)) * int(value(ds, _COLUMNS)) * samples
+                    * int(value(ds, _FRAMES) or 1) * int(value(ds, _BITS)))
+    except (TypeError, ValueError):
         return None  # the size cannot be known: let the viewer report what it cannot decode
     expected = (expected + 7) // 8
-    actual = len(ds.PixelData)
     if actual < expected:
         return f"truncated pixel data ({actual} of {expected} bytes)"
     return None

@@ -173,14 +173,15 @@ class Vault:
     def is_empty(self) -> bool:
         return next(self.hashes(), None) is None
 
-    def _writing_key(self) -> tuple[str, bytes]:
+    def ensure_key(self) -> str:
+        """The current master key id, creating the first key if the vault is new and empty."""
         key_id = self.keys.current_id
         if key_id is None:
             if not self.is_empty():
                 raise VaultKeyError(f"the vault holds encrypted files but no master key was found in "
                                     f"{self.keys.keys_dir}; restore the key or set LIMESTONE_MASTER_KEY")
             key_id = self.keys.create()
-        return key_id, self.keys.get(key_id)
+        return key_id
 
     # ---- writing ------------------------------------------------------------------------------
     def put(self, data: bytes, digest: str | None = None) -> tuple[str, bool]:
@@ -189,7 +190,8 @@ class Vault:
         path = self.path_for(digest)
         if path.exists():
             return digest, False
-        key_id, master = self._writing_key()
+        key_id = self.ensure_key()
+        master = self.keys.get(key_id)
         data_key = AESGCM.generate_key(bit_length=256)
         wrap_nonce = os.urandom(12)
         wrapped = AESGCM(master).encrypt(wrap_nonce, data_key, _wrap_aad(key_id, digest))
@@ -197,6 +199,10 @@ class Vault:
         path.parent.mkdir(parents=True, exist_ok=True)
         _atomic_write(path, _seal(header, data_key, data, digest), mode=0o600)
         return digest, True
+
+    def discard(self, digest: str) -> None:
+        """Remove a file that no instance references (e.g. a duplicate copy with other bytes)."""
+        self.path_for(digest).unlink(missing_ok=True)
 
     # ---- reading ------------------------------------------------------------------------------
     def _open(self, digest: str) -> tuple[Path, _Header, bytes, int]:

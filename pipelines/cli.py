@@ -20,7 +20,6 @@ from archive.vault import VaultError
 
 COMMANDS = (
     "pipelines.import_files",
-    "pipelines.demo",
     "pipelines.stats",
     "pipelines.verify",
     "pipelines.keys",
@@ -44,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        logging.getLogger("pydicom").setLevel(logging.ERROR)  # per-value complaints of damaged files
     try:
         archive = Archive.load(home=args.home)
         return int(args.run(args, archive) or 0)

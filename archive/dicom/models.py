@@ -7,28 +7,35 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from pydicom.dataset import Dataset
 
 from archive.dicom import values as v
 from archive.dicom.columns import INSTANCE_COLUMNS, PATIENT_COLUMNS, SERIES_COLUMNS, STUDY_COLUMNS
 from archive.dicom.enums import XRAY_RADIATION_DOSE_SR
+from archive.dicom.raw import tag_of, value
 
 REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+_ACQUISITION_DATE, _ACQUISITION_TIME = tag_of("AcquisitionDate"), tag_of("AcquisitionTime")
 
 
 class InvalidDataset(ValueError):
     """A dataset that cannot be archived (e.g. a required UID is missing)."""
 
 
-def _read(ds: Dataset, columns: dict) -> dict[str, Any]:
+def _tags(columns: dict) -> list[tuple[str, int, Callable[[Any], Any]]]:
+    return [(column, tag_of(keyword), convert) for column, (keyword, convert) in columns.items()]
+
+
+_PATIENT, _STUDY, _SERIES, _INSTANCE = (_tags(c) for c in (
+    PATIENT_COLUMNS, STUDY_COLUMNS, SERIES_COLUMNS, INSTANCE_COLUMNS))
+
+
+def _read(ds: Dataset, columns: list[tuple[str, int, Callable[[Any], Any]]]) -> dict[str, Any]:
     row = {}
-    for column, (keyword, convert) in columns.items():
-        try:
-            raw = ds.get(keyword)
-        except Exception:  # a value pydicom cannot decode: treat as absent
-            raw = None
+    for column, tag, convert in columns:
+        raw = value(ds, tag)
         row[column] = convert(raw) if raw is not None else None
     return row
 
@@ -45,7 +52,7 @@ class Patient:
 
     @classmethod
     def from_dataset(cls, ds: Dataset) -> "Patient":
-        row = _read(ds, PATIENT_COLUMNS)
+        row = _read(ds, _PATIENT)
         row["patient_key"] = patient_key(row["patient_id"], row["issuer_of_patient_id"])
         return cls(row)
 
@@ -56,8 +63,8 @@ class Study:
 
     @classmethod
     def from_dataset(cls, ds: Dataset) -> "Study":
-        row = _read(ds, STUDY_COLUMNS)
-        row["study_datetime"] = v.to_datetime(ds.get("StudyDate"), ds.get("StudyTime"))
+        row = _read(ds, _STUDY)
+        row["study_datetime"] = v.to_datetime(row["study_date"], row["study_time"])
         return cls(row)
 
 
@@ -67,7 +74,7 @@ class Series:
 
     @classmethod
     def from_dataset(cls, ds: Dataset) -> "Series":
-        return cls(_read(ds, SERIES_COLUMNS))
+        return cls(_read(ds, _SERIES))
 
 
 @dataclass
@@ -76,12 +83,12 @@ class Instance:
 
     @classmethod
     def from_dataset(cls, ds: Dataset, transfer_syntax_uid: str | None = None) -> "Instance":
-        row = _read(ds, INSTANCE_COLUMNS)
+        row = _read(ds, _INSTANCE)
         meta = getattr(ds, "file_meta", None)
         row["transfer_syntax_uid"] = transfer_syntax_uid or (
             v.text(meta.get("TransferSyntaxUID")) if meta is not None else None)
         if row["acquisition_datetime"] is None:
-            row["acquisition_datetime"] = v.to_datetime(ds.get("AcquisitionDate"), ds.get("AcquisitionTime"))
+            row["acquisition_datetime"] = v.to_datetime(value(ds, _ACQUISITION_DATE), value(ds, _ACQUISITION_TIME))
         if row["sop_class_uid"] == XRAY_RADIATION_DOSE_SR:
             row["ctdi_vol"], row["dlp"] = _dose_from_sr(ds)
         else:
@@ -100,7 +107,7 @@ class Record:
 
     @classmethod
     def from_dataset(cls, ds: Dataset, transfer_syntax_uid: str | None = None) -> "Record":
-        missing = [k for k in REQUIRED_UIDS if not v.text(ds.get(k))]
+        missing = [k for k in REQUIRED_UIDS if not v.text(value(ds, tag_of(k)))]
         if missing:
             raise InvalidDataset(f"missing {', '.join(missing)}")
         patient = Patient.from_dataset(ds)

@@ -23,6 +23,8 @@ def text(value: Any) -> str | None:
 
 
 def to_date(value: Any) -> date | None:
+    if isinstance(value, date):
+        return value
     raw = text(value)
     if not raw:
         return None
@@ -34,6 +36,8 @@ def to_date(value: Any) -> date | None:
 
 
 def to_time(value: Any) -> time | None:
+    if isinstance(value, time):
+        return value
     raw = text(value)
     if not raw:
         return None

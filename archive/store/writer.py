@@ -23,6 +23,7 @@ from archive.clock import now_utc
 from archive.dicom.models import Record
 from archive.home import Home
 from archive.store.connection import retrying
+from archive.vault import Vault
 
 _ARROW_TYPES = {
     "VARCHAR": pa.string(), "DATE": pa.date32(), "TIME": pa.time64("us"),
@@ -104,26 +105,30 @@ class BatchResult:
     inserted: int = 0
     already_present: int = 0
     bytes: int = 0
+    orphans: list[str] = field(default_factory=list)  # vault files written now that no row names
 
 
 class StoreWriter:
     """Accumulates records and quarantine entries and commits them in batches."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, home: Home, run_id: str,
-                 site: str | None = None, batch_size: int = 2000):
+                 site: str | None = None, batch_size: int = 2000, vault: Vault | None = None):
         self.con = con
         self.home = home
+        self.vault = vault
         self.run_id = run_id
         self.batch_size = batch_size
         self.sites = SiteResolver(con, site)
         self.schemas = {t: table_schema(con, t) for t in
                         ("patients", "studies", "series", "instances", "quarantine")}
-        self._records: list[tuple[Record, int, str, str | None]] = []
+        self._records: list[tuple[Record, int, str, str | None, bool]] = []
         self._quarantine: list[dict[str, Any]] = []
         self.totals = BatchResult()
 
-    def add(self, record: Record, size: int, digest: str, source_ae: str | None = None) -> None:
-        self._records.append((record, size, digest, source_ae))
+    def add(self, record: Record, size: int, digest: str, source_ae: str | None = None,
+            written: bool = False) -> None:
+        """Queue one stored file; ``written`` says its vault file was written by this run."""
+        self._records.append((record, size, digest, source_ae, written))
         if len(self._records) >= self.batch_size:
             self.flush()
 
@@ -144,6 +149,10 @@ class StoreWriter:
         self.totals.inserted += result.inserted
         self.totals.already_present += result.already_present
         self.totals.bytes += result.bytes
+        if self.vault is not None:
+            # A second copy of a known instance with other bytes: keep the archived one only.
+            for digest in result.orphans:
+                self.vault.discard(digest)
         return result
 
     # ---- one transaction ------------------------------------------------------------------------
@@ -161,7 +170,8 @@ class StoreWriter:
 
             if quarantine:
                 register("b_quarantine", quarantine, "quarantine")
-                con.execute("INSERT INTO quarantine BY NAME SELECT * FROM b_quarantine")
+                con.execute("INSERT INTO quarantine BY NAME SELECT * FROM b_quarantine "
+                            "WHERE content_hash NOT IN (SELECT content_hash FROM quarantine)")
             if not unique:
                 con.execute("COMMIT")
                 return BatchResult()
@@ -171,13 +181,22 @@ class StoreWriter:
                 "SELECT sop_instance_uid FROM instances WHERE sop_instance_uid IN (SELECT uid FROM b_uids)"
             ).fetchall()}
             new = [item for uid, item in unique.items() if uid not in present]
+            new_digests = {item[2] for item in new}
             result = BatchResult(len(new), len(records) - len(new), sum(i[1] for i in new))
+            candidates = {i[2] for i in records if i[4] and i[2] not in new_digests}
+            if candidates:
+                con.register("b_candidates", pa.table({"digest": sorted(candidates)}))
+                registered.append("b_candidates")
+                referenced = {r[0] for r in con.execute(
+                    "SELECT DISTINCT content_hash FROM instances "
+                    "WHERE content_hash IN (SELECT digest FROM b_candidates)").fetchall()}
+                result.orphans = sorted(candidates - referenced)
             if not new:
                 con.execute("COMMIT")
                 return result
             now = now_utc()
             instances, series, studies, patients = [], {}, {}, {}
-            for record, size, digest, source_ae in new:
+            for record, size, digest, source_ae, _ in new:
                 site = self.sites.resolve(record, source_ae)
                 instances.append(dict(record.instance.row, bytes=size, content_hash=digest,
                                       ingest_run_id=self.run_id, ingested_at=now))

@@ -1,0 +1,236 @@
+"""``limestone import PATH... [--site NAME]``: folders, zip files and CDs (DICOMDIR) into the archive.
+
+Worker processes (one per core) read, hash, parse and encrypt files into the vault; the main
+process is the store's single writer and commits the records in large batches. The import is
+idempotent on SOP Instance UID: a second run stores nothing and says so. If the run is killed,
+everything committed so far stays, and vault files written without a store row are simply found
+again (by content hash) on the rerun, which completes the import.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from tqdm import tqdm
+
+from archive.context import Archive
+from archive.home import Home
+from archive.ingest import Outcome, ingest_bytes
+from archive.store.runs import IngestRun, finish_run, start_run
+from archive.store.writer import StoreWriter, new_run_id
+from archive.vault import Vault
+from pipelines.sources import Discovery, Item, discover
+
+log = logging.getLogger("limestone.import")
+
+CHUNK = 32  # files per task sent to a worker: amortises inter-process overhead
+
+
+@dataclass
+class ImportSummary:
+    run_id: str
+    files_seen: int = 0
+    imported: int = 0
+    already_present: int = 0
+    skipped: int = 0
+    quarantined: int = 0
+    failed: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def instances_per_second(self) -> float:
+        done = self.imported + self.already_present
+        return done / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 1 if (self.quarantined or self.failed) else 0
+
+    def as_dict(self) -> dict:
+        return dict(asdict(self), instances_per_second=round(self.instances_per_second, 1))
+
+    def sentence(self) -> str:
+        if self.imported == 0 and self.already_present and not (self.quarantined or self.failed):
+            head = f"Nothing new: all {self.already_present} instances were already in the archive."
+        else:
+            head = (f"Imported {self.imported} new instances ({self.bytes / 1e6:.1f} MB), "
+                    f"{self.already_present} already present.")
+        return (f"{head} Skipped {self.skipped} non-DICOM files, quarantined {self.quarantined}, "
+                f"failed {self.failed}. {self.files_seen} files in {self.seconds:.1f} s "
+                f"({self.instances_per_second:.0f} instances/s).")
+
+
+# ---- worker side ------------------------------------------------------------------------------------
+_worker: dict = {}
+
+
+def _init_worker_process(*args: str) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)  # the parent decides when to stop, and commits first
+    _init_worker(*args)
+
+
+def _init_worker(home_root: str, master_key: str, master_key_id: str) -> None:
+    home = Home(Path(home_root))
+    _worker.update(vault=Vault(home, master_key, master_key_id), quarantine=home.quarantine_dir, zips={})
+
+
+def _process(items: list[Item]) -> list[Outcome]:
+    outcomes = []
+    for item in items:
+        try:
+            data = item.read(_worker["zips"])
+        except (OSError, KeyError, ValueError) as exc:
+            outcomes.append(Outcome("failed", item.name, reason=f"cannot read: {exc}"))
+            continue
+        outcomes.append(ingest_bytes(data, item.name, _worker["vault"], _worker["quarantine"]))
+    return outcomes
+
+
+def _chunks(items: Iterable[Item]) -> Iterator[list[Item]]:
+    chunk: list[Item] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _outcomes(archive: Archive, items: Iterable[Item], workers: int) -> Iterator[Outcome]:
+    """Process items on ``workers`` processes (inline when 1), in order, with bounded look-ahead."""
+    settings = archive.settings
+    init_args = (str(archive.home.root), settings.master_key, settings.master_key_id)
+    if workers <= 1:
+        _init_worker(*init_args)
+        for chunk in _chunks(items):
+            yield from _process(chunk)
+        return
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker_process, initargs=init_args) as pool:
+        pending: deque[Future] = deque()
+        try:
+            for chunk in _chunks(items):
+                pending.append(pool.submit(_process, chunk))
+                while len(pending) >= workers * 4:
+                    yield from pending.popleft().result()
+            while pending:
+                yield from pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+# ---- main side --------------------------------------------------------------------------------------
+def import_paths(archive: Archive, paths: list[Path], site: str | None = None, kind: str = "import",
+                 progress: bool = True, workers: int | None = None) -> ImportSummary:
+    """Import every file under ``paths``; return the run's summary (see ``ImportSummary.exit_code``)."""
+    missing = [str(p) for p in paths if not Path(p).exists()]
+    if missing:
+        raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
+    paths = [Path(p) for p in paths]
+    archive.home.ensure()
+    archive.vault.ensure_key()  # before workers start, so they never race to create one
+    workers = workers or archive.settings.import_workers or os.cpu_count() or 1
+    run_id = new_run_id()
+    summary = ImportSummary(run_id)
+    con = archive.store()
+    run = start_run(con, IngestRun(run_id, kind, _describe(paths), site))
+    writer = StoreWriter(con, archive.home, run_id, site=site, batch_size=archive.settings.batch_size,
+                         vault=archive.vault)
+    discovery = Discovery()
+    started = time.perf_counter()
+    bar = tqdm(unit=" files", disable=not (progress and sys.stderr.isatty()), leave=False)
+    stop = _StopRequest()
+    try:
+        for outcome in _outcomes(archive, discover(paths, discovery), workers):
+            summary.files_seen += 1
+            bar.update()
+            _count(outcome, summary, writer)
+            if stop.requested:
+                summary.interrupted = True
+                break
+        writer.flush()  # also on interruption: keep everything received so far
+    finally:
+        stop.restore()
+        bar.close()
+        for problem in discovery.problems:
+            log.warning("%s", problem)
+        summary.failed += len(discovery.problems)
+        summary.imported = writer.totals.inserted
+        summary.already_present = writer.totals.already_present
+        summary.bytes = writer.totals.bytes
+        summary.seconds = time.perf_counter() - started
+        for name in ("files_seen", "imported", "already_present", "skipped", "quarantined", "failed", "bytes"):
+            setattr(run, name, getattr(summary, name))
+        status = "interrupted" if summary.interrupted else ("failed" if summary.exit_code else "ok")
+        finish_run(con, run, status)
+        con.close()
+    return summary
+
+
+def _count(outcome: Outcome, summary: ImportSummary, writer: StoreWriter) -> None:
+    if outcome.kind == "stored":
+        writer.add(outcome.record, outcome.size, outcome.digest, written=outcome.written)
+    elif outcome.kind == "skipped":
+        summary.skipped += 1
+    elif outcome.kind == "quarantined":
+        summary.quarantined += 1
+        writer.quarantined(outcome.digest, outcome.name, outcome.reason, outcome.size)
+        log.warning("quarantined file %s…: %s", outcome.digest[:12], outcome.reason)
+    else:
+        summary.failed += 1
+        log.warning("failed to read a file: %s", outcome.reason)
+
+
+class _StopRequest:
+    """SIGINT/SIGTERM ask the import to stop after the current file, so the last batch is committed."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = {sig: signal.signal(sig, self._request) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def _request(self, signum, frame):
+        self.requested = True
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _describe(paths: list[Path]) -> str:
+    names = [p.name or str(p) for p in paths[:3]]
+    return ", ".join(names) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+
+
+# ---- command line -----------------------------------------------------------------------------------
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("import", help="import folders, zip files and CDs (DICOMDIR)",
+                                   description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folder, .zip file or DICOMDIR")
+    parser.add_argument("--site", help="site code the studies belong to (default: found from the files)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.set_defaults(run=run)
+
+
+def run(args, archive: Archive) -> int:
+    summary = import_paths(archive, args.paths, site=args.site)
+    print(json.dumps(summary.as_dict()) if args.json else summary.sentence())
+    if summary.interrupted:
+        print(f"limestone import: interrupted; the {summary.imported} instances stored so far are kept. "
+              "Run the same import again to complete it.", file=sys.stderr)
+    return summary.exit_code

@@ -1,0 +1,46 @@
+"""Fixtures shared by every test: a fresh archive home, sample files, the CLI as a function."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from archive.context import Archive
+from archive.samples import pydicom_test_files, write_ct_studies
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def archive(tmp_path) -> Archive:
+    """An empty archive in a temporary home."""
+    return Archive.load(home=str(tmp_path / "home"))
+
+
+@pytest.fixture(scope="session")
+def pydicom_dir() -> Path:
+    return pydicom_test_files()
+
+
+@pytest.fixture(scope="session")
+def ct_folder(tmp_path_factory) -> Path:
+    """60 generated CT files in 3 series (fresh UIDs), shared read-only by the session."""
+    folder = tmp_path_factory.mktemp("ct")
+    write_ct_studies(folder, 60, per_series=20, seed=7)
+    return folder
+
+
+def limestone(*args: str, home: Path | None = None, env: dict | None = None,
+              check: bool = False, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the real ``limestone`` command in a subprocess."""
+    command = [sys.executable, "-m", "pipelines"] + (["--home", str(home)] if home else []) + list(args)
+    full_env = dict(os.environ, **(env or {}))
+    result = subprocess.run(command, capture_output=True, text=True, env=full_env, cwd=ROOT,
+                            timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{command} -> {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result

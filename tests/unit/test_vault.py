@@ -1,0 +1,126 @@
+import base64
+import os
+import stat
+
+import pytest
+
+from archive.home import Home
+from archive.vault import SEGMENT, Vault, VaultError, VaultKeyError, content_hash
+
+
+@pytest.fixture
+def home(tmp_path) -> Home:
+    return Home(tmp_path / "home").ensure()
+
+
+@pytest.mark.parametrize("size", [0, 1, 1000, SEGMENT - 1, SEGMENT, 2 * SEGMENT + 17])
+def test_round_trip_gives_back_the_exact_bytes(home, size):
+    data = os.urandom(size)
+    vault = Vault(home)
+    digest, written = vault.put(data)
+    assert digest == content_hash(data) and written
+    assert vault.get(digest) == data
+    assert b"".join(vault.stream(digest)) == data
+    assert vault.size(digest) == size
+    assert vault.put(data) == (digest, False)  # stored once
+    assert list(vault.hashes()) == [digest]
+
+
+def test_file_is_encrypted_and_key_file_is_private(home):
+    data = b"PATIENT^SECRET" * 100
+    vault = Vault(home)
+    digest, _ = vault.put(data)
+    assert b"PATIENT^SECRET" not in vault.path_for(digest).read_bytes()
+    key_files = list(home.keys_dir.glob("*.key"))
+    assert len(key_files) == 1
+    assert stat.S_IMODE(key_files[0].stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("where", ["header", "data", "tag", "truncate", "append"])
+def test_tampering_is_detected(home, where):
+    data = os.urandom(SEGMENT + 500)
+    vault = Vault(home)
+    digest, _ = vault.put(data)
+    path = vault.path_for(digest)
+    raw = bytearray(path.read_bytes())
+    if where == "header":
+        raw[30] ^= 1
+    elif where == "data":
+        raw[len(raw) // 2] ^= 1
+    elif where == "tag":
+        raw[-1] ^= 1
+    elif where == "truncate":
+        raw = raw[:-600]
+    else:
+        raw += b"\x00"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(VaultError):
+        vault.verify(digest)
+
+
+def test_swapped_files_are_detected(home):
+    vault = Vault(home)
+    a, _ = vault.put(b"first file")
+    b, _ = vault.put(b"second file")
+    vault.path_for(a).write_bytes(vault.path_for(b).read_bytes())
+    with pytest.raises(VaultError):
+        vault.get(a)
+
+
+def test_missing_file_is_reported(home):
+    vault = Vault(home)
+    with pytest.raises(VaultError, match="missing"):
+        vault.get("0" * 64)
+    with pytest.raises(VaultError, match="not a content hash"):
+        vault.get("../../etc/passwd")
+
+
+def test_wrong_master_key_is_refused(home):
+    vault = Vault(home)
+    digest, _ = vault.put(b"data")
+    key_id = vault.keys.current_id
+    for path in home.keys_dir.iterdir():
+        path.unlink()
+    wrong = base64.b64encode(os.urandom(32)).decode()
+    with pytest.raises(VaultError, match="failed authentication"):
+        Vault(home, master_key=wrong, master_key_id=key_id).get(digest)
+
+
+def test_never_a_new_key_when_encrypted_files_exist(home):
+    vault = Vault(home)
+    vault.put(b"data")
+    for path in home.keys_dir.iterdir():
+        path.unlink()
+    with pytest.raises(VaultKeyError, match="no master key"):
+        Vault(home).put(b"more")
+    assert not list(home.keys_dir.iterdir())
+
+
+def test_master_key_from_setting(home):
+    key = base64.b64encode(os.urandom(32)).decode()
+    vault = Vault(home, master_key=key, master_key_id="hsm-1")
+    digest, _ = vault.put(b"data")
+    assert not home.keys_dir.exists() or not list(home.keys_dir.glob("*.key"))
+    assert Vault(home, master_key=key, master_key_id="hsm-1").get(digest) == b"data"
+    with pytest.raises(VaultKeyError, match="not available"):
+        Vault(home).get(digest)
+    with pytest.raises(VaultKeyError, match="without"):
+        Vault(home, master_key=key)
+    with pytest.raises(VaultKeyError, match="32 bytes"):
+        Vault(home, master_key="c2hvcnQ=", master_key_id="x")
+
+
+def test_rotation_rewraps_without_reencrypting(home):
+    vault = Vault(home)
+    files = {vault.put(os.urandom(n))[0]: None for n in (10, SEGMENT + 3)}
+    before = {d: vault.path_for(d).read_bytes() for d in files}
+    old_id = vault.keys.current_id
+    new_id, count = vault.rotate()
+    assert count == 2 and new_id != old_id
+    (home.keys_dir / f"{old_id}.key").unlink()  # the old key is no longer needed
+    fresh = Vault(home)
+    for digest, old in before.items():
+        new = fresh.path_for(digest).read_bytes()
+        assert old[-(SEGMENT // 2):] == new[-(SEGMENT // 2):] or len(old) < SEGMENT
+        assert old[-16:] == new[-16:]  # ciphertext and its tag are the same bytes
+        fresh.verify(digest)
