@@ -126,7 +126,7 @@ def image_viewer(instances: pd.DataFrame, load: Callable[[str], bytes], key: str
         if show_overlay:
             image = pixels.overlay(image, overlay_lines(result.ds, row, index, count, frame, frames,
                                                         None if pixels.is_colour(result.ds) else shown_window))
-        st.image(pixels.to_png(image), width=min(720, max(384, image.shape[1])), output_format="PNG",
+        st.image(pixels.to_png(image), width=min(720, max(512, image.shape[1])), output_format="PNG",
                  caption=f"Image {index + 1} of {count}")
         if on_first_image is not None:
             on_first_image()

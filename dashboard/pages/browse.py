@@ -42,6 +42,10 @@ def _filters() -> dict:
     }
 
 
+def _day(value) -> str:
+    return "" if value is None or pd.isna(value) else f"{value:%Y-%m-%d}"
+
+
 def _reset_page():
     st.session_state["browse.page"] = 1
 
@@ -94,7 +98,7 @@ def body(ctx):
                 f"page {page:,} of {result.pages:,}")
     rows = result.rows
     table = pd.DataFrame({
-        "Date": rows["study_date"],
+        "Date": rows["study_date"].map(_day),
         "Patient": rows["patient_name"].map(format_name),
         "Patient ID": rows["patient_id"],
         "Site": rows["site"],
@@ -122,7 +126,7 @@ def body(ctx):
         st.session_state["browse.page"] = int(jump)
         st.rerun()
 
-    labels = [f"{r.study_date or 'no date'} · {format_name(r.patient_name)} · {r.study_description or ''}"
+    labels = [f"{_day(r.study_date) or 'no date'} · {format_name(r.patient_name)} · {r.study_description or ''}"
               for r in rows.itertuples()]
     picked = (selection.selection.rows or [None])[0] if selection else None
     choice = st.selectbox("Open a study", range(len(rows)), index=picked, format_func=labels.__getitem__,

@@ -84,12 +84,15 @@ def body(ctx):
         if turn.empty:
             _empty("studies with both an exam time and an arrival time")
         else:
-            fig = px.bar(turn, x="modality", y="median_hours", color="site", barmode="group",
-                         hover_data=["p90_hours", "studies"],
-                         labels={"median_hours": "Median hours", "modality": "Modality", "site": "Site"})
+            days = turn["median_hours"].max() > 72  # long delays read better in days
+            plot = turn.assign(median=turn["median_hours"] / (24 if days else 1))
+            fig = px.bar(plot, x="modality", y="median", color="site", barmode="group",
+                         hover_data=["median_hours", "p90_hours", "studies"],
+                         labels={"median": f"Median {'days' if days else 'hours'}",
+                                 "modality": "Modality", "site": "Site"})
             fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10))
             chart_with_csv(fig, turn, "turnaround_exam_to_archive", "metrics.turnaround")
-            st.caption("Hours from the exam's date and time to its first arrival in the archive. "
+            st.caption("Time from the exam's date and time to its first arrival in the archive. "
                        "Imports of older studies show as long delays; report times are not in the store.")
 
     st.subheader("Storage")
@@ -97,21 +100,25 @@ def body(ctx):
     if storage.empty:
         _empty("stored studies")
     else:
-        by_modality = (storage.groupby(["month", "modality"], as_index=False)["bytes"].sum()
-                       .sort_values("month"))
-        by_modality["cumulative_gb"] = by_modality.groupby("modality")["bytes"].cumsum() / 1e9
+        # A full month x modality grid, so a month without exams keeps the running total flat.
+        grid = (storage.pivot_table(index="month", columns="modality", values="bytes", aggfunc="sum")
+                .fillna(0).sort_index().cumsum())
+        unit, scale = ("GB", 1e9) if grid.to_numpy().max() >= 1e9 else ("MB", 1e6)
+        by_modality = grid.reset_index().melt(id_vars="month", var_name="modality",
+                                              value_name="cumulative_bytes")
+        by_modality[f"cumulative_{unit.lower()}"] = by_modality["cumulative_bytes"] / scale
         left, right = st.columns(2)
         with left:
-            fig = px.area(by_modality, x="month", y="cumulative_gb", color="modality",
-                          labels={"month": "Month of exam", "cumulative_gb": "GB (cumulative)",
+            fig = px.area(by_modality, x="month", y=f"cumulative_{unit.lower()}", color="modality",
+                          labels={"month": "Month of exam", f"cumulative_{unit.lower()}": f"{unit} (cumulative)",
                                   "modality": "Modality"})
             fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10))
             chart_with_csv(fig, by_modality, "storage_growth_by_modality", "metrics.storage_growth")
         with right:
             by_site = storage.groupby(["site", "modality"], as_index=False)[["studies", "bytes"]].sum()
-            by_site["gb"] = by_site["bytes"] / 1e9
-            fig = px.bar(by_site, x="site", y="gb", color="modality",
-                         labels={"site": "Site", "gb": "GB", "modality": "Modality"})
+            by_site["size"] = by_site["bytes"] / scale
+            fig = px.bar(by_site, x="site", y="size", color="modality",
+                         labels={"site": "Site", "size": unit, "modality": "Modality"})
             fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10))
             chart_with_csv(fig, by_site, "storage_by_site", "metrics.storage_site")
 

@@ -1,6 +1,7 @@
 """A study: the patient banner, the study's details, its series with thumbnails, and the
 patient's timeline of all studies across sites."""
 
+import pandas as pd
 import plotly.express as px
 import streamlit as st
 
@@ -39,7 +40,7 @@ def body(ctx):
     patient_banner(study)
     st.title(study.get("study_description") or "Study without description")
     details = {
-        "Date": f"{study['study_date'] or 'unknown'}" + (f" {study['study_time']:%H:%M}" if study.get("study_time") else ""),
+        "Date": (f"{study['study_date']:%Y-%m-%d}" if study.get("study_date") else "unknown") + (f" {study['study_time']:%H:%M}" if study.get("study_time") else ""),
         "Accession": study.get("accession_number") or "—",
         "Modalities": ", ".join(study.get("modalities") or []) or "—",
         "Body part": study.get("body_part_examined") or "—",
@@ -97,7 +98,7 @@ def body(ctx):
     st.plotly_chart(fig, width="stretch", key="study.timeline")
     for r in timeline.itertuples():
         c = st.columns([2, 2, 4, 2, 2])
-        c[0].write(f"{r.study_date:%Y-%m-%d}" if r.study_date == r.study_date and r.study_date is not None else "no date")
+        c[0].write("no date" if r.study_date is None or pd.isna(r.study_date) else f"{r.study_date:%Y-%m-%d}")
         c[1].write(f"{r.site or '—'} · MRN {r.patient_id or '—'}")
         c[2].write(r.study_description or "")
         c[3].write(", ".join(r.modalities) if r.modalities is not None else "")

@@ -1,6 +1,6 @@
 import pytest
 
-from conftest import page, texts
+from apptest_helpers import page, texts
 
 
 def search(at, **fields):

@@ -1,4 +1,4 @@
-from conftest import page, texts
+from apptest_helpers import page, texts
 
 
 def test_home_shows_the_archive_counts(home):

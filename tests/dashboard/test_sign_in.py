@@ -1,6 +1,6 @@
 from archive import audit
 from archive.home import Home
-from conftest import page, texts
+from apptest_helpers import page, texts
 
 
 def test_demo_sign_in_sets_the_role_and_is_audited(home):

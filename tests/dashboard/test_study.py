@@ -2,7 +2,7 @@ from pathlib import Path
 
 from archive import study_keys
 from archive.home import Home
-from conftest import page, texts
+from apptest_helpers import page, texts
 
 
 def key(home, role="ct_head"):

@@ -4,7 +4,7 @@ import pytest
 
 from archive import audit, study_keys
 from archive.home import Home
-from conftest import page, texts
+from apptest_helpers import page, texts
 
 
 def key(home, role):

@@ -1,0 +1,33 @@
+"""Helpers for AppTest page tests: open a page signed in with a role; collect its text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "pages"
+
+
+def user(role: str | None) -> dict:
+    if role is None:
+        return {}
+    return {"is_logged_in": True, "email": f"{role}@example.org", "name": f"Test {role}", "roles": [role]}
+
+
+def page(name: str, role: str | None = "admin", **query) -> AppTest:
+    """An AppTest of one page file, signed in with ``role`` and with ``query`` parameters."""
+    at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=60)
+    at.user = user(role)
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """All text a page shows (markdown, captions, alerts, titles, metrics), for assertions."""
+    parts = []
+    for kind in ("markdown", "caption", "info", "warning", "error", "success", "title", "subheader"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    parts += [f"{m.label}={m.value}" for m in at.metric]
+    return "\n".join(parts)

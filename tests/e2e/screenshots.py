@@ -1,0 +1,21 @@
+"""Whole-page screenshots of the app for people to look at (default folder /tmp/limestone-screens)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SHOTS = Path(os.environ.get("LIMESTONE_SCREENSHOTS", "/tmp/limestone-screens"))
+
+
+def shot(page, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    # Streamlit scrolls inside its main block, so grow the window to the content for a whole page.
+    size = page.viewport_size
+    height = page.evaluate("() => document.querySelector('[data-testid=stMain]')?.scrollHeight || 0")
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(int(height), 6000))})
+    page.wait_for_timeout(300)  # let the layout settle at the new size before the picture
+    page.screenshot(path=str(path))
+    page.set_viewport_size(size)
+    return path
