@@ -21,9 +21,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import secrets
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from archive.home import Home
 
 MAGIC = b"LSV1"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 SEGMENT = 1 << 20
 TAG = 16
 SUFFIX = ".lsv"
@@ -136,14 +137,15 @@ class KeyRing:
 
 
 def _atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    """Write ``data`` to a private temporary file beside ``path``, then rename it into place."""
+    tmp = path.parent / f".tmp-{os.getpid()}-{secrets.token_hex(6)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
-        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -156,7 +158,7 @@ class Vault:
 
     # ---- naming -------------------------------------------------------------------------------
     def path_for(self, digest: str) -> Path:
-        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        if not _HEX64.fullmatch(digest):
             raise VaultError(f"not a content hash: {digest[:80]!r}")
         return self.root / digest[:2] / digest[2:4] / (digest + SUFFIX)
 
@@ -196,7 +198,8 @@ class Vault:
         wrap_nonce = os.urandom(12)
         wrapped = AESGCM(master).encrypt(wrap_nonce, data_key, _wrap_aad(key_id, digest))
         header = _Header(key_id, wrap_nonce, wrapped, os.urandom(7), SEGMENT, len(data))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():
+            path.parent.mkdir(parents=True, exist_ok=True)
         _atomic_write(path, _seal(header, data_key, data, digest), mode=0o600)
         return digest, True
 
