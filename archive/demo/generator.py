@@ -24,7 +24,7 @@ from archive.demo._encode import SeriesEncoder
 from archive.demo.exams import Exam, SeriesSpec, exam
 from archive.demo.histories import PlannedStudy, choose_storylines, plan_history
 from archive.demo.manifest import Manifest, PersonEntry, SeriesEntry, StudyEntry, label_repeats
-from archive.demo.patients import HEALTH_CARD_ISSUER, MrnBook, Person, make_people, namesake
+from archive.demo.patients import GIVEN_F, HEALTH_CARD_ISSUER, MrnBook, Person, make_people, namesake
 from archive.demo.sites import REGION_SITES, DemoSite, site_by_code
 
 DEFAULT_PATIENTS = 40
@@ -131,7 +131,6 @@ def _write_all(writers: list["_StudyWriter"], workers: int) -> list[StudyEntry]:
 def _with_sex(person: Person, sex: str) -> Person:
     if person.sex == sex:
         return person
-    from archive.demo.patients import GIVEN_F
     family, _, initial = person.name.split("^")
     given = GIVEN_F[person.index % len(GIVEN_F)]
     return Person(person.index, f"{family}^{given}^{initial}", person.birth_date, sex,
@@ -194,7 +193,7 @@ class _StudyWriter:
     # ---- shared modules -------------------------------------------------------------------------
     def _base(self, modality: str, series: SeriesSpec, series_number: int, series_uid: str,
               sop_class: str) -> Dataset:
-        p, person, when = self.plan, self.person, self.plan.when
+        person, when = self.person, self.plan.when
         ds = Dataset()
         ds.SpecificCharacterSet = "ISO_IR 100"
         ds.SOPClassUID = sop_class

@@ -39,12 +39,11 @@ class Person:
     body_size: float               # scales the phantom so one person's exams look alike
 
 
-def make_people(count: int, rng: np.random.Generator, site_codes: list[str],
-                female: list[bool] | None = None) -> list[Person]:
+def make_people(count: int, rng: np.random.Generator, site_codes: list[str]) -> list[Person]:
     """``count`` people with unique names, birth dates 1940-1999 and home sites."""
     people, used = [], set()
     for index in range(count):
-        sex = "F" if (female[index] if female and index < len(female) else rng.random() < 0.5) else "M"
+        sex = "F" if rng.random() < 0.5 else "M"
         givens = GIVEN_F if sex == "F" else GIVEN_M
         while True:
             name = (f"DEMO-{FAMILY_WORDS[rng.integers(len(FAMILY_WORDS))]}"
