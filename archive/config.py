@@ -42,6 +42,16 @@ SETTINGS: tuple[Setting, ...] = (
             "Instances written to the store per commit (one Parquet file per commit).", int),
     Setting("ae_title", "LIMESTONE", "Our own DICOM Application Entity title."),
     Setting("dicom_port", 11112, "Port of our storage SCP (limestone listen).", int),
+    Setting("dicom_bind", "",
+            "Address our storage SCP listens on (limestone listen, C-MOVE pulls); empty: all interfaces."),
+    Setting("dicom_timeout", 30.0,
+            "Seconds to wait on a DICOM peer (connect, association, each response) before giving up.",
+            float),
+    Setting("pull_overlap_days", 1,
+            "An incremental pull looks again at this many days before the last finished window "
+            "(studies that reach the PACS late).", int),
+    Setting("listen_flush_seconds", 2.0,
+            "Longest time a received instance waits before its store row is committed.", float),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -31,6 +31,53 @@ SCHEMA_STEPS: list[tuple[int, str, str]] = [
         CREATE INDEX audit_events_study ON audit_events (study_instance_uid);
         CREATE INDEX audit_events_time ON audit_events (occurred_at);
     """),
+    (2, "pacs_nodes", """
+        -- Remote DICOM nodes (PACS of the region) and what each pull has taken from them.
+        CREATE TABLE nodes (
+            name             TEXT PRIMARY KEY,       -- our short name for the node, e.g. 'north-pacs'
+            ae_title         TEXT NOT NULL,
+            host             TEXT NOT NULL,
+            port             INTEGER NOT NULL,
+            site             TEXT,                   -- the site its studies belong to (archive sites)
+            retrieve_method  TEXT NOT NULL DEFAULT 'get' CHECK (retrieve_method IN ('get', 'move')),
+            max_associations INTEGER NOT NULL DEFAULT 2 CHECK (max_associations >= 1),
+            created_at       TEXT NOT NULL,
+            updated_at       TEXT NOT NULL
+        );
+        -- Per node and study: what the node reported and how far retrieval got.
+        CREATE TABLE node_studies (
+            node               TEXT NOT NULL,
+            study_instance_uid TEXT NOT NULL,
+            study_date         TEXT,                 -- ISO date, for windows
+            remote_instances   INTEGER,              -- NumberOfStudyRelatedInstances at the node
+            status             TEXT NOT NULL,        -- found | metadata | complete | partial | failed
+            last_error         TEXT,                 -- one PHI-free line
+            attempts           INTEGER NOT NULL DEFAULT 0,
+            first_seen_at      TEXT NOT NULL,
+            updated_at         TEXT NOT NULL,
+            PRIMARY KEY (node, study_instance_uid)
+        );
+        CREATE INDEX node_studies_status ON node_studies (node, status);
+        -- Instances a node failed to send, kept so a rerun retries them one by one.
+        CREATE TABLE node_instance_failures (
+            node               TEXT NOT NULL,
+            study_instance_uid TEXT NOT NULL,
+            sop_instance_uid   TEXT NOT NULL,
+            reason             TEXT,
+            failed_at          TEXT NOT NULL,
+            PRIMARY KEY (node, sop_instance_uid)
+        );
+        -- The high-water mark of incremental pulls: the last window a run finished without failure.
+        CREATE TABLE node_pulls (
+            node          TEXT NOT NULL,
+            mode          TEXT NOT NULL,             -- retrieve | metadata
+            last_since    TEXT,
+            last_until    TEXT,                      -- ISO date the window ended (the run's day if open)
+            last_run_at   TEXT,
+            last_status   TEXT,                      -- ok | failed | interrupted
+            PRIMARY KEY (node, mode)
+        );
+    """),
 ]
 
 

@@ -1,0 +1,104 @@
+"""Helpers of the integration tests: real test files, the CLI as a subprocess, polling, dcmtk."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pydicom.data import get_testdata_file
+
+from tests.integration.orthanc_server import OrthancServer
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+
+# Real files, one per transfer syntax (distinct SOP Instance UIDs: many of pydicom's variants share one).
+REAL_FILES = [
+    "CT_small.dcm",                    # Explicit VR Little Endian
+    "rtdose.dcm",                      # Implicit VR Little Endian
+    "MR_small_jpeg_ls_lossless.dcm",   # JPEG-LS lossless
+    "JPEG2000.dcm",                    # JPEG 2000
+    "emri_small_jpeg_2k_lossless.dcm", # JPEG 2000 lossless
+    "JPEG-LL.dcm",                     # JPEG lossless SV1
+    "JPEG-lossy.dcm",                  # JPEG extended (12 bit)
+    "SC_rgb_jpeg_dcmtk.dcm",           # JPEG baseline
+    "SC_rgb_rle.dcm",                  # RLE lossless
+    "examples_ybr_color.dcm",          # US multi-frame, JPEG baseline
+    "test-SR.dcm",                     # a structured report
+]
+
+def real_files() -> list[Path]:
+    return [Path(get_testdata_file(name, download=False)) for name in REAL_FILES]
+
+
+def dataset_bytes(data: bytes) -> bytes:
+    """A DICOM file's bytes after its file meta group: what travels over the network unchanged."""
+    offset = 132 if data[128:132] == b"DICM" else 0
+    # (0002,0000) UL group length, explicit VR little endian: tag(4) VR(2) len(2) value(4)
+    assert data[offset:offset + 4] == b"\x02\x00\x00\x00", "file meta must start with its group length"
+    (length,) = struct.unpack("<I", data[offset + 8:offset + 12])
+    dataset = data[offset + 12 + length:]
+    # DCMTK (inside Orthanc) leaves out Data Set Trailing Padding (FFFC,FFFC) when it sends a file.
+    padding = dataset.rfind(b"\xfc\xff\xfc\xffOB\x00\x00")
+    if padding >= 0:
+        (size,) = struct.unpack("<I", dataset[padding + 8:padding + 12])
+        if padding + 12 + size == len(dataset):
+            dataset = dataset[:padding]
+    return dataset
+
+
+class Limestone:
+    """Runs the real ``limestone`` command against one home, as a subprocess."""
+
+    def __init__(self, home: Path, env: dict[str, str] | None = None):
+        self.home = home
+        self.env = dict(os.environ, **(env or {}))
+        self.env.pop("LIMESTONE_HOME", None)
+
+    def command(self, *args: str) -> list[str]:
+        return [PYTHON, "-m", "pipelines", "--home", str(self.home), *args]
+
+    def __call__(self, *args: str, timeout: float = 180, env: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(self.command(*args), cwd=ROOT, capture_output=True, text=True,
+                              timeout=timeout, env=dict(self.env, **(env or {})))
+
+    def popen(self, *args: str, env: dict | None = None) -> subprocess.Popen:
+        return subprocess.Popen(self.command(*args), cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=dict(self.env, **(env or {})),
+                                start_new_session=True)
+
+    def add_node(self, name: str, pacs: OrthancServer, *extra: str) -> None:
+        result = self("nodes", "add", name, "--ae-title", pacs.ae_title, "--host", "127.0.0.1",
+                      "--port", str(pacs.dicom_port), *extra)
+        assert result.returncode == 0, result.stderr
+
+    def store(self):
+        from archive.context import Archive
+        return Archive.load(home=str(self.home))
+
+
+def wait_for(condition, timeout: float, what: str, interval: float = 0.02):
+    """Poll ``condition`` until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def dcmtk_env() -> dict[str, str]:
+    return dict(os.environ, TCP_NODELAY="1")
+
+
+def require_dcmtk(*tools: str) -> None:
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"dcmtk tools missing: {', '.join(missing)} (apt-get install dcmtk)")
