@@ -20,6 +20,7 @@ from archive.vault import VaultError
 
 COMMANDS = (
     "pipelines.import_files",
+    "pipelines.demo",
     "pipelines.stats",
     "pipelines.verify",
     "pipelines.keys",
