@@ -24,6 +24,9 @@ COMMANDS = (
     "pipelines.stats",
     "pipelines.verify",
     "pipelines.keys",
+    "pipelines.nodes",
+    "pipelines.pull",
+    "pipelines.listen",
 )
 
 log = logging.getLogger("limestone")

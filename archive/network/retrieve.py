@@ -85,7 +85,7 @@ class MoveTracker:
 
 
 @dataclass
-class _Answer:
+class Answer:
     status: int | None
     failed: int = 0
     failed_uids: list[str] = field(default_factory=list)
@@ -124,7 +124,7 @@ class RetrieveSession:
             self._connect(sop_classes)
 
     # ---- what subclasses provide ----------------------------------------------------------------
-    def _send(self, identifier: Dataset) -> _Answer:
+    def _send(self, identifier: Dataset) -> Answer:
         raise NotImplementedError
 
     def _received(self, study_uid: str) -> set[str]:
@@ -158,13 +158,8 @@ class RetrieveSession:
     def _where(self, job: StudyJob) -> str:
         return f"node {self.node.address}: study {job.study_uid}"
 
-    def _request(self, job: StudyJob, level: str, **keys: str) -> _Answer:
-        ds = Dataset()
-        ds.QueryRetrieveLevel = level
-        ds.StudyInstanceUID = job.study_uid
-        for keyword, value in keys.items():
-            setattr(ds, keyword, value)
-        answer = self._send(ds)
+    def _request(self, job: StudyJob, level: str, **keys: str) -> Answer:
+        answer = self._send(retrieve_identifier(job.study_uid, level, **keys))
         if answer.status is None:
             got = len(self._received(job.study_uid) - job.have)
             self.close()
@@ -291,8 +286,8 @@ class GetSession(RetrieveSession):
         super().close()
         self._classes = frozenset()
 
-    def _send(self, identifier: Dataset) -> _Answer:
-        return _collect(self.assoc.send_c_get(identifier, GET_MODEL))
+    def _send(self, identifier: Dataset) -> Answer:
+        return final_answer(self.assoc.send_c_get(identifier, GET_MODEL))
 
 
 class MoveSession(RetrieveSession):
@@ -314,20 +309,30 @@ class MoveSession(RetrieveSession):
                                [build_context(MOVE_MODEL), build_context(query.FIND_MODEL)],
                                timeout=self.timeout)
 
-    def _send(self, identifier: Dataset) -> _Answer:
-        answer = _collect(self.assoc.send_c_move(identifier, self.move_aet, MOVE_MODEL))
+    def _send(self, identifier: Dataset) -> Answer:
+        answer = final_answer(self.assoc.send_c_move(identifier, self.move_aet, MOVE_MODEL))
         if answer.status == 0xA801:
             raise NetworkError(f"node {self.node.address} does not know {self.move_aet!r} as a move "
                                "destination (add our AE title, host and port to the node)", unreachable=True)
         return answer
 
 
-def _collect(responses) -> _Answer:
+def retrieve_identifier(study_uid: str, level: str, **keys: str) -> Dataset:
+    """The identifier of a C-GET or C-MOVE (study root): a study, one of its series or instances."""
+    ds = Dataset()
+    ds.QueryRetrieveLevel = level
+    ds.StudyInstanceUID = study_uid
+    for keyword, value in keys.items():
+        setattr(ds, keyword, value)
+    return ds
+
+
+def final_answer(responses) -> Answer:
     """The final answer of a C-GET or C-MOVE, with its failed sub-operations."""
     for status, found in responses:
         code = getattr(status, "Status", None)
         if code is None:
-            return _Answer(None)
+            return Answer(None)
         if category(code) == StatusCategoryValues.PENDING:
             continue
         failed = v.to_int(status.get("NumberOfFailedSuboperations")) or 0
@@ -337,5 +342,5 @@ def _collect(responses) -> _Answer:
                 uids = v.to_texts(found.get("FailedSOPInstanceUIDList")) or []
             except Exception:
                 uids = []
-        return _Answer(code, failed, uids)
-    return _Answer(None)
+        return Answer(code, failed, uids)
+    return Answer(None)

@@ -35,12 +35,14 @@ def available() -> bool:
 
 
 class OrthancServer:
-    def __init__(self, folder: Path, ae_title: str = "ORTHANC", modalities: dict | None = None):
+    def __init__(self, folder: Path, ae_title: str = "ORTHANC", modalities: dict | None = None,
+                 strict: bool = False):
         self.folder = Path(folder)
         self.ae_title = ae_title
         self.http_port = free_port()
         self.dicom_port = free_port()
         self.modalities = modalities or {}   # name -> [AE, host, port]
+        self.strict = strict                  # only the AE titles in ``modalities`` may call
         self.process: subprocess.Popen | None = None
         self.log_path = self.folder / "orthanc.log"
 
@@ -59,10 +61,11 @@ class OrthancServer:
             "DicomAet": self.ae_title,
             "RemoteAccessAllowed": False,
             "AuthenticationEnabled": False,
-            "DicomAlwaysAllowFind": True,
-            "DicomAlwaysAllowGet": True,
-            "DicomAlwaysAllowMove": True,
-            "DicomAlwaysAllowEcho": True,
+            "DicomAlwaysAllowFind": not self.strict,
+            "DicomAlwaysAllowGet": not self.strict,
+            "DicomAlwaysAllowMove": not self.strict,
+            "DicomAlwaysAllowEcho": not self.strict,
+            "DicomAlwaysAllowStore": not self.strict,
             "DicomCheckCalledAet": False,
             "DicomModalities": self.modalities,
             "SaveJobs": False,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -92,6 +94,56 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.02):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class Lines:
+    """Collects a process's output lines in a thread, so a test can wait for one without blocking."""
+
+    def __init__(self, stream):
+        self.lines: list[str] = []
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.lines.append(line.rstrip("\n"))
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, needle: str, timeout: float = 60) -> str:
+        return wait_for(lambda: next((line for line in self.lines if needle in line), None), timeout,
+                        f"a line with {needle!r}")
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 60) -> int:
+    """SIGTERM a process we started and wait for it; kill it if it does not stop in time."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise AssertionError(f"process {process.pid} did not stop within {timeout} s of SIGTERM")
+    return process.returncode
+
+
+def archive_counts(home: Path) -> tuple[int, int]:
+    """(instances in the store, files in the vault) of a home; (0, 0) before the store exists."""
+    from archive.context import Archive
+    archive = Archive.load(home=str(home))
+    files = sum(1 for _ in archive.vault.hashes())
+    if not archive.home.catalog_path.exists():
+        return 0, files
+    try:
+        con = archive.store(read_only=True)
+    except Exception:  # not migrated yet
+        return 0, files
+    try:
+        return con.execute("SELECT count(*) FROM instances").fetchone()[0], files
+    finally:
+        con.close()
 
 
 def dcmtk_env() -> dict[str, str]:
