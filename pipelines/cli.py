@@ -24,6 +24,7 @@ COMMANDS = (
     "pipelines.stats",
     "pipelines.verify",
     "pipelines.keys",
+    "pipelines.compact",
     "pipelines.nodes",
     "pipelines.pull",
     "pipelines.listen",

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from archive.context import Archive
 from archive.home import Home
 from archive.ingest import Outcome, ingest_bytes
+from archive.store.maintenance import compact_if_fragmented
 from archive.store.runs import IngestRun, finish_run, start_run
 from archive.store.writer import StoreWriter, new_run_id
 from archive.vault import Vault
@@ -179,6 +180,7 @@ def import_paths(archive: Archive, paths: list[Path], site: str | None = None, k
             setattr(run, name, getattr(summary, name))
         status = "interrupted" if summary.interrupted else ("failed" if summary.exit_code else "ok")
         finish_run(con, run, status)
+        compact_if_fragmented(con)
         con.close()
     return summary
 

@@ -31,3 +31,20 @@ def test_readers_can_open_while_a_writer_is_open(tmp_path):
     assert reader.execute("SELECT name FROM sites").fetchall() == [("North",)]
     writer.close()
     reader.close()
+
+
+def test_compaction_keeps_every_row(tmp_path):
+    from datetime import timedelta
+
+    from archive.store.maintenance import compact, data_file_count
+
+    home = Home(tmp_path / "home")
+    con = open_store(home)
+    for batch in range(12):  # 12 commits of 20 rows: 12 small Parquet files
+        con.execute("INSERT INTO ingest_runs (run_id, files_seen) SELECT 'r' || i, i FROM range(?, ?) t(i)",
+                    [batch * 20, batch * 20 + 20])
+    before = data_file_count(con)
+    result = compact(con, retention=timedelta(0))
+    assert before >= 12 and result.files_before == before and result.files_after < before
+    assert con.execute("SELECT count(*), sum(files_seen) FROM ingest_runs").fetchone() == (240, sum(range(240)))
+    con.close()
