@@ -1,0 +1,106 @@
+"""Typed readers of the repeat views (migration 0004) for the page, the report and notebooks.
+
+Every reader takes a ``RepeatFilter``: an inclusive date range (either end open) and optional
+lists of sites, exam classes and modality families (empty = all).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+_SQL = Path(__file__).parent / "sql"
+GRAINS = ("day", "week", "month", "year")
+COUNTS = ("studies", "repeats", "avoidable_repeats", "prior_uses", "avoided_repeats")
+DOSES = ("ct_dlp_mgy_cm", "ct_ctdi_vol_mgy", "xr_detector_kerma_ugy")
+
+
+@cache
+def sql(name: str) -> str:
+    return (_SQL / f"{name}.sql").read_text()
+
+
+@dataclass(frozen=True)
+class RepeatFilter:
+    since: date | None = None
+    until: date | None = None
+    sites: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()
+    modalities: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.since and self.until and self.since > self.until:
+            raise ValueError("the start date is after the end date")
+
+    def params(self) -> dict[str, Any]:
+        return {"since": self.since, "until": self.until, "sites": list(self.sites) or None,
+                "classes": list(self.classes) or None, "modalities": list(self.modalities) or None}
+
+
+def series(con: duckdb.DuckDBPyConnection, f: RepeatFilter, grain: str = "month") -> pd.DataFrame:
+    """Counts, dose and cost avoided per period, site, class and modality family."""
+    if grain not in GRAINS:
+        raise ValueError(f"grain must be one of {', '.join(GRAINS)}")
+    return con.execute(sql("repeats_series"), dict(f.params(), grain=grain)).df()
+
+
+def avoidable_repeats(con: duckdb.DuckDBPyConnection, f: RepeatFilter, limit: int = 1000) -> pd.DataFrame:
+    """The avoidable repeats, newest first, with the prior that was available and where."""
+    return con.execute(sql("avoidable_repeats"), dict(f.params(), limit=limit)).df()
+
+
+def prior_uses(con: duckdb.DuckDBPyConnection, f: RepeatFilter, limit: int = 1000) -> pd.DataFrame:
+    """Prior-use episodes with their outcome (avoided, repeated, pending), dose and cost avoided."""
+    return con.execute(sql("avoided_repeats"), dict(f.params(), limit=limit)).df()
+
+
+def link_conflicts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The records the identity linker listed for review, one row per record."""
+    return con.execute(sql("link_conflicts")).df()
+
+
+def link_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    cursor = con.execute(sql("link_summary"))
+    names = [d[0] for d in cursor.description]
+    return dict(zip(names, cursor.fetchone()))
+
+
+def _numbers(row: dict[str, Any]) -> dict[str, Any]:
+    counts = {name: int(row.get(name) or 0) for name in COUNTS}
+    counts["repeat_rate"] = round(counts["repeats"] / counts["studies"], 4) if counts["studies"] else 0.0
+    counts["dose_avoided"] = {name: round(float(row.get(name) or 0.0), 1) for name in DOSES}
+    counts["cost_avoided"] = round(float(row.get("cost_avoided") or 0.0), 2)
+    return counts
+
+
+def report(con: duckdb.DuckDBPyConnection, since: date | None = None,
+           until: date | None = None) -> dict[str, Any]:
+    """The totals and the same by site and by exam class, as ``limestone report repeats`` prints them.
+
+    Keys: ``since``, ``until``, ``totals``, ``by_site`` (list, each with ``site``), ``by_class``
+    (list, each with ``exam_class`` and ``class_name``). Each block holds ``studies``, ``repeats``,
+    ``repeat_rate``, ``avoidable_repeats``, ``prior_uses``, ``avoided_repeats``, ``dose_avoided``
+    (``ct_dlp_mgy_cm``, ``ct_ctdi_vol_mgy``, ``xr_detector_kerma_ugy``) and ``cost_avoided``.
+    """
+    f = RepeatFilter(since, until)
+    cursor = con.execute(sql("repeats_report"), {"since": since, "until": until})
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+    out: dict[str, Any] = {"since": f.since.isoformat() if f.since else None,
+                           "until": f.until.isoformat() if f.until else None,
+                           "totals": _numbers({}), "by_site": [], "by_class": []}
+    for row in rows:
+        if row["level"] == "total":
+            out["totals"] = _numbers(row)
+        elif row["level"] == "site":
+            out["by_site"].append({"site": row["site"], **_numbers(row)})
+        else:
+            out["by_class"].append({"exam_class": row["exam_class"], "class_name": row["class_name"],
+                                    **_numbers(row)})
+    return out
