@@ -22,7 +22,7 @@ import time
 
 from archive.context import Archive
 from archive.ingest import Outcome, ingest_bytes
-from archive.network import NetworkError
+from archive.network import NetworkError, quiet_toolkit
 from archive.network.status import STORE_QUARANTINED, STORE_SUCCESS
 from archive.network.storage import start_storage_scp
 from archive.store.runs import IngestRun, finish_run, start_run
@@ -143,6 +143,7 @@ class Listener:
 
 
 def run(args, archive: Archive) -> int:
+    quiet_toolkit(getattr(args, "verbose", False))
     settings = archive.settings
     listener = Listener(archive, args.ae_title or settings.ae_title,
                         settings.dicom_port if args.port is None else args.port,

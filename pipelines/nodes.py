@@ -16,7 +16,7 @@ import json
 import sys
 
 from archive.context import Archive
-from archive.network import NetworkError, echo
+from archive.network import NetworkError, echo, quiet_toolkit
 from archive.nodes import Node, NodeError, NodeRegistry, RetrieveMethodValues
 
 
@@ -49,6 +49,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    quiet_toolkit(getattr(args, "verbose", False))
     try:
         with NodeRegistry(archive.home) as registry:
             return _ACTIONS[args.action](args, archive, registry)

@@ -43,7 +43,7 @@ from archive.clock import now_utc
 from archive.context import Archive
 from archive.dicom import values as v
 from archive.ingest import Outcome, ingest_bytes
-from archive.network import NetworkError, associate
+from archive.network import NetworkError, associate, quiet_toolkit
 from archive.network.association import close
 from archive.network.query import FIND_MODEL, RemoteStudy, StudyFilter, find_series, find_studies
 from archive.network.retrieve import MoveSession, MoveTracker, StudyJob, StudyResult
@@ -454,6 +454,7 @@ def _raise_interrupt(signum, frame):
 
 
 def run(args, archive: Archive) -> int:
+    quiet_toolkit(getattr(args, "verbose", False))
     registry = NodeRegistry(archive.home)
     try:
         try:

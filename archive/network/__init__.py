@@ -5,6 +5,18 @@ Every socket gets TCP_NODELAY (Nagle costs ~30x with DCMTK peers), and errors ar
 ``NetworkError`` with one plain line that names the node (and the study when there is one).
 """
 
+import logging
+
 from archive.network.association import NetworkError, associate, echo, tcp_nodelay
 
-__all__ = ["NetworkError", "associate", "echo", "tcp_nodelay"]
+
+def quiet_toolkit(verbose: bool = False) -> None:
+    """Keep pynetdicom's own error logging off a command's output unless asked for (-v).
+
+    Our errors already say, in one line naming the node, what went wrong; pynetdicom would add
+    tracebacks and protocol details for the same event.
+    """
+    logging.getLogger("pynetdicom").setLevel(logging.INFO if verbose else logging.CRITICAL)
+
+
+__all__ = ["NetworkError", "associate", "echo", "quiet_toolkit", "tcp_nodelay"]

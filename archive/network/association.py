@@ -63,6 +63,7 @@ def associate(node: Node, ae_title: str, contexts: Sequence[PresentationContext]
         raise ValueError(f"{len(contexts)} presentation contexts proposed; DICOM allows at most 128")
     ae = make_ae(ae_title, timeout)
     opened: list[bool] = []
+    started = time.monotonic()
 
     def on_open(event: evt.Event) -> None:
         opened.append(True)
@@ -82,6 +83,9 @@ def associate(node: Node, ae_title: str, contexts: Sequence[PresentationContext]
         reason = getattr(primitive, "reason_str", None) or "no reason given"
         raise NetworkError(f"node {node.address}: association rejected ({reason}); check that the node "
                            f"knows our AE title {ae_title!r} and the called AE title", unreachable=True)
+    if time.monotonic() - started >= timeout:
+        raise NetworkError(f"node {node.address}: no answer to our association request within "
+                           f"{timeout:g} s", unreachable=True)
     raise NetworkError(f"node {node.address}: association aborted by the node; check that the node "
                        f"knows our AE title {ae_title!r} and accepts this kind of request",
                        unreachable=True)

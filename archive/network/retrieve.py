@@ -40,6 +40,9 @@ MOVE_MODEL = StudyRootQueryRetrieveInformationModelMove
 
 Receive = Callable[[bytes, str], int]
 
+# Studies in a row that find the node unreachable before a session stops trying it.
+GIVE_UP_AFTER = 2
+
 
 @dataclass
 class StudyJob:
@@ -102,6 +105,7 @@ class RetrieveSession:
         self.timeout = timeout
         self.assoc: Association | None = None
         self._job: StudyJob | None = None
+        self._unreachable_streak = 0
 
     # ---- the association ------------------------------------------------------------------------
     def close(self) -> None:
@@ -141,10 +145,19 @@ class RetrieveSession:
         """Bring ``job``'s study in; never raises for a node's failure (see StudyResult.error)."""
         result = StudyResult(job.study_uid)
         self._begin(job)
+        if self._unreachable_streak >= GIVE_UP_AFTER:
+            # The node failed the last studies outright: do not wait out its timeouts again.
+            result.error = f"{self._where(job)}: not tried, the node is unreachable"
+            result.unreachable = True
+            return result
         try:
             self._retrieve(job, result)
         except NetworkError as exc:
-            result.error = str(exc)
+            prefix = f"node {self.node.address}: "
+            text = str(exc)
+            if f"study {job.study_uid}" not in text and text.startswith(prefix):
+                text = f"{self._where(job)}: {text[len(prefix):]}"
+            result.error = text
             result.unreachable = exc.unreachable
             self.close()
         except Exception as exc:  # a bug or an unexpected answer: report it, keep the run going
@@ -153,6 +166,7 @@ class RetrieveSession:
             self.close()
         result.received = len(self._received(job.study_uid) - job.have)
         result.outcomes = self._outcomes()
+        self._unreachable_streak = self._unreachable_streak + 1 if result.unreachable else 0
         return result
 
     def _where(self, job: StudyJob) -> str:

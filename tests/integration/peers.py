@@ -129,6 +129,11 @@ def stop_process(process: subprocess.Popen, timeout: float = 60) -> int:
     return process.returncode
 
 
+def vault_files(home: Path) -> int:
+    """Files in a home's vault, counted without opening the store (cheap enough to poll)."""
+    return sum(1 for _ in (home / "vault").glob("??/??/*.lsv"))
+
+
 def archive_counts(home: Path) -> tuple[int, int]:
     """(instances in the store, files in the vault) of a home; (0, 0) before the store exists."""
     from archive.context import Archive
