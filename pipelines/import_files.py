@@ -1,4 +1,4 @@
-"""``limestone import PATH... [--site NAME]``: folders, zip files and CDs (DICOMDIR) into the archive.
+"""``limestone import PATH... [--site NAME]``: folders, zip files, CD images and DICOMDIR media.
 
 Worker processes (one per core) read, hash, parse and encrypt files into the vault; the main
 process is the store's single writer and commits the records in large batches. The import is
@@ -87,14 +87,14 @@ def _init_worker_process(*args: str) -> None:
 
 def _init_worker(home_root: str, master_key: str, master_key_id: str) -> None:
     home = Home(Path(home_root))
-    _worker.update(vault=Vault(home, master_key, master_key_id), quarantine=home.quarantine_dir, zips={})
+    _worker.update(vault=Vault(home, master_key, master_key_id), quarantine=home.quarantine_dir, containers={})
 
 
 def _process(items: list[Item]) -> list[Outcome]:
     outcomes = []
     for item in items:
         try:
-            data = item.read(_worker["zips"])
+            data = item.read(_worker["containers"])
         except (OSError, KeyError, ValueError) as exc:
             outcomes.append(Outcome("failed", item.name, reason=f"cannot read: {exc}"))
             continue
@@ -223,7 +223,7 @@ def _describe(paths: list[Path]) -> str:
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("import", help="import folders, zip files and CDs (DICOMDIR)",
                                    description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folder, .zip file or DICOMDIR")
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folder, .zip file, .iso CD image or DICOMDIR")
     parser.add_argument("--site", help="site code the studies belong to (default: found from the files)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(run=run)

@@ -1,4 +1,4 @@
-"""Finding the files to import: folders (recursive), .zip files, and media with a DICOMDIR.
+"""Finding the files to import: folders (recursive), .zip files, CD images (.iso) and DICOMDIR media.
 
 A folder holding a DICOMDIR (a CD or USB medium) is read through its directory records: each
 referenced file is resolved case-insensitively (ISO 9660 names are upper case, sometimes with a
@@ -8,6 +8,7 @@ DICOMDIR does not reference are still walked, so nothing on a disc is silently l
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 import zipfile
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+import pycdlib
 import pydicom
 
 DICOMDIR = "DICOMDIR"
@@ -22,23 +24,45 @@ DICOMDIR = "DICOMDIR"
 
 @dataclass(frozen=True)
 class Item:
-    """One file to import: a path on disk, or a member of a zip file."""
+    """One file to import: a path on disk, or a member of a zip file or of an ISO 9660 CD image."""
 
     path: str
     member: str | None = None
 
     @property
     def name(self) -> str:
-        return Path(self.member or self.path).name
+        return Path((self.member or self.path).split(";")[0]).name
 
-    def read(self, zips: dict[str, zipfile.ZipFile]) -> bytes:
+    def read(self, containers: dict[str, object]) -> bytes:
+        """The file's bytes; ``containers`` caches open zip and ISO files between calls."""
         if self.member is None:
             with open(self.path, "rb") as f:
                 return f.read()
-        archive = zips.get(self.path)
-        if archive is None:
-            archive = zips[self.path] = zipfile.ZipFile(self.path)
-        return archive.read(self.member)
+        container = containers.get(self.path)
+        if self.path.lower().endswith(".iso"):
+            if container is None:
+                container = containers[self.path] = _open_iso(self.path)
+            out = io.BytesIO()
+            container.get_file_from_iso_fp(out, **{_iso_path_kind(container): self.member})
+            return out.getvalue()
+        if container is None:
+            container = containers[self.path] = zipfile.ZipFile(self.path)
+        return container.read(self.member)
+
+
+def _open_iso(path: str) -> pycdlib.PyCdlib:
+    iso = pycdlib.PyCdlib()
+    iso.open(path)
+    return iso
+
+
+def _iso_path_kind(iso: pycdlib.PyCdlib) -> str:
+    """Which name tree to use: Rock Ridge or Joliet names when present, else plain ISO 9660."""
+    if iso.has_rock_ridge():
+        return "rr_path"
+    if iso.has_joliet():
+        return "joliet_path"
+    return "iso_path"
 
 
 @dataclass
@@ -110,6 +134,8 @@ def _walk_folder(root: Path, discovery: Discovery) -> Iterator[Item]:
             seen.add(key)
             if name.lower().endswith(".zip"):
                 yield from _zip_members(Path(path), discovery)
+            elif name.lower().endswith(".iso"):
+                yield from _iso_members(Path(path), discovery)
             else:
                 yield Item(path)
 
@@ -125,11 +151,30 @@ def _zip_members(path: Path, discovery: Discovery) -> Iterator[Item]:
         yield Item(str(path), member.filename)
 
 
+def _iso_members(path: Path, discovery: Discovery) -> Iterator[Item]:
+    try:
+        iso = _open_iso(str(path))
+    except (pycdlib.pycdlibexception.PyCdlibException, OSError) as exc:
+        discovery.problems.append(f"unreadable CD image {path.name}: {exc}")
+        return
+    try:
+        kind = _iso_path_kind(iso)
+        members = []
+        for folder, _, files in iso.walk(**{kind: "/"}):
+            members.extend(f"{folder.rstrip('/')}/{name}" for name in files)
+    finally:
+        iso.close()
+    for member in sorted(members):
+        yield Item(str(path), member)
+
+
 def discover(paths: list[Path], discovery: Discovery) -> Iterator[Item]:
     """Every file to import under ``paths``; problems are added to ``discovery``."""
     for path in paths:
         if path.is_dir():
             yield from _walk_folder(path, discovery)
+        elif path.suffix.lower() == ".iso":
+            yield from _iso_members(path, discovery)
         elif zipfile.is_zipfile(path):
             yield from _zip_members(path, discovery)
         elif path.name.upper() in (DICOMDIR, f"{DICOMDIR};1"):

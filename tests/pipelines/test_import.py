@@ -249,3 +249,26 @@ def test_key_rotation_from_the_command_line(tmp_path, ct_folder):
     assert "re-wrapped the data keys of 60 vault files" in out
     (home / "keys" / f"{old}.key").unlink()
     assert limestone("verify", home=home).returncode == 0
+
+
+@pytest.mark.skipif(shutil.which("dcmmkdir") is None or shutil.which("xorriso") is None,
+                    reason="dcmtk and xorriso are installed by scripts/test")
+@pytest.mark.parametrize("names", ["rock-ridge", "iso9660-level1"])
+def test_cd_image_iso(tmp_path, ct_folder, archive, names):
+    cd = _make_cd(tmp_path / "cd", ct_folder)
+    image = tmp_path / "disc.iso"
+    options = ["-R"] if names == "rock-ridge" else ["-iso-level", "1"]
+    subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", *options, "-o", str(image), str(cd)],
+                   check=True, capture_output=True)
+    summary = import_paths(archive, [image], progress=False)
+    assert (summary.imported, summary.skipped, summary.quarantined, summary.failed) == (12, 3, 0, 0)
+    originals = {p.read_bytes() for p in (cd / "DICOM").rglob("IM*")}
+    digests = [r[0] for r in _rows(archive, "SELECT content_hash FROM instances")]
+    assert {archive.vault.get(d) for d in digests} == originals
+
+
+def test_damaged_zip_is_a_failure_not_a_crash(tmp_path, archive):
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"PK\x03\x04" + bytes(100))
+    summary = import_paths(archive, [tmp_path], progress=False)
+    assert summary.failed == 1 and summary.exit_code == 1
