@@ -28,6 +28,8 @@ COMMANDS = (
     "pipelines.nodes",
     "pipelines.pull",
     "pipelines.listen",
+    "pipelines.link_patients",
+    "pipelines.report",
 )
 
 log = logging.getLogger("limestone")
