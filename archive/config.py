@@ -52,6 +52,11 @@ SETTINGS: tuple[Setting, ...] = (
             "(studies that reach the PACS late).", int),
     Setting("listen_flush_seconds", 2.0,
             "Longest time a received instance waits before its store row is committed.", float),
+    # Image quality metrics and de-identified exports (archive/quality/, archive/deid/).
+    Setting("qa_workers", 0, "Worker processes for limestone qa; 0 means one per CPU core.", int),
+    Setting("deid_key", "",
+            "Base64 of the secret (16+ bytes) behind de-identification pseudonyms, new UIDs and date "
+            "shifts. When empty, it is kept in <home>/keys/deid.key (created on first use, mode 0600)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -1,0 +1,242 @@
+"""A de-identified research export: DICOM files and a Parquet table of their metadata.
+
+``select_studies`` turns study UIDs or a read-only SQL query into the instances to export;
+``export`` reads each original from the vault, de-identifies it (``dataset.deidentify``) and writes
+
+- ``OUT/dicom/<pseudonym>/<study>/<series>/<instance>.dcm`` (the new UIDs name the folders),
+- ``OUT/instances.parquet``: one row per instance with de-identified metadata only, built from the
+  de-identified files themselves so the table cannot hold more than the files,
+- ``OUT/flagged.csv``: objects whose pixels may carry burned-in text, held back unless asked for
+  (then written under ``OUT/burned_in/`` for a person to check),
+- ``OUT/export.json``: the profile options applied, counts and when.
+
+Exporting into a folder that holds an earlier export adds to it (same key, same new UIDs).
+Every study exported is an ``export`` audit event in the state database.
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydicom.dataset import Dataset
+
+from archive import audit
+from archive.audit import AuditEvent
+from archive.clock import now_utc
+from archive.context import Archive
+from archive.deid.dataset import deidentify
+from archive.deid.keys import DeidKey, load_key
+from archive.deid.profile import Options
+from archive.dicom.pixels import PixelError, read
+
+log = logging.getLogger("limestone.deid")
+
+SCHEMA = pa.schema([
+    ("pseudonym", pa.string()), ("study_instance_uid", pa.string()), ("series_instance_uid", pa.string()),
+    ("sop_instance_uid", pa.string()), ("sop_class_uid", pa.string()), ("modality", pa.string()),
+    ("body_part_examined", pa.string()), ("study_date", pa.date32()), ("series_date", pa.date32()),
+    ("study_description", pa.string()), ("series_description", pa.string()),
+    ("protocol_name", pa.string()), ("manufacturer", pa.string()), ("manufacturer_model_name", pa.string()),
+    ("station_name", pa.string()), ("patient_sex", pa.string()), ("patient_age", pa.string()),
+    ("patient_size", pa.float64()), ("patient_weight", pa.float64()),
+    ("rows", pa.int32()), ("columns", pa.int32()), ("number_of_frames", pa.int32()),
+    ("pixel_spacing", pa.list_(pa.float64())), ("slice_thickness", pa.float64()), ("kvp", pa.float64()),
+    ("ctdi_vol", pa.float64()), ("exposure_index", pa.float64()), ("deviation_index", pa.float64()),
+    ("burned_in", pa.string()), ("exported", pa.bool_()), ("file", pa.string()),
+])
+
+
+class DeidSelectionError(ValueError):
+    """The studies to export cannot be found (no such study, or the query is not usable)."""
+
+
+@dataclass
+class Selected:
+    study_instance_uid: str
+    sop_instance_uid: str
+    content_hash: str
+    patient_ref: str
+
+
+@dataclass
+class ExportSummary:
+    studies: int = 0
+    exported: int = 0
+    flagged: int = 0
+    failed: int = 0
+    out: str = ""
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+    def sentence(self) -> str:
+        return (f"De-identified {self.exported} instances of {self.studies} studies into {self.out}; "
+                f"{self.flagged} held back for possible burned-in text (see flagged.csv), "
+                f"{self.failed} failed.")
+
+
+def _has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE database_name = current_database() "
+                            "AND view_name = ?", [name]).fetchone()[0])
+
+
+def select_studies(con: duckdb.DuckDBPyConnection, study_uids: Iterable[str] = (),
+                   query: str | None = None) -> list[Selected]:
+    """The instances of the chosen studies, with the patient reference their pseudonym comes from.
+
+    ``query`` is SQL run on a read-only store connection that returns a ``study_instance_uid``
+    column. The patient reference is the linked person (view ``patient_identity``) when the store
+    has it, so one person gets one pseudonym under all their MRNs; else the patient record's key.
+    """
+    uids = sorted({u.strip() for u in study_uids if u and u.strip()})
+    if query:
+        try:
+            found = con.execute(f"SELECT DISTINCT CAST(study_instance_uid AS VARCHAR) FROM ({query}) q").fetchall()
+        except duckdb.Error as exc:
+            first = str(exc).splitlines()[0]
+            raise DeidSelectionError(f"the query cannot be used (it must return a study_instance_uid "
+                                     f"column): {first}") from None
+        uids = sorted(set(uids) | {r[0] for r in found if r[0]})
+    if not uids:
+        raise DeidSelectionError("no studies to export")
+    person = ("coalesce((SELECT min(pi.person_key) FROM patient_identity pi WHERE pi.patient_key = s.patient_key), "
+              "s.patient_key)" if _has_view(con, "patient_identity") else "s.patient_key")
+    rows = con.execute(
+        f"SELECT i.study_instance_uid, i.sop_instance_uid, i.content_hash, {person} "
+        "FROM instances i JOIN studies s USING (study_instance_uid) "
+        "WHERE i.study_instance_uid IN (SELECT unnest(?)) "
+        "ORDER BY i.study_instance_uid, i.series_instance_uid, i.instance_number, i.sop_instance_uid",
+        [uids]).fetchall()
+    missing = set(uids) - {r[0] for r in rows}
+    if missing:
+        raise DeidSelectionError(f"{len(missing)} of the {len(uids)} studies are not in the archive")
+    return [Selected(*r) for r in rows]
+
+
+def _text(ds: Dataset, keyword: str) -> str | None:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return None
+    return str(value[0] if hasattr(value, "__len__") and not isinstance(value, str) and len(value) == 1
+               else value).strip() or None
+
+
+def _number(ds: Dataset, keyword: str, kind: Callable[[Any], Any] = float):
+    value = ds.get(keyword)
+    try:
+        if hasattr(value, "__len__") and not isinstance(value, (str, bytes)):
+            value = value[0] if len(value) else None
+        return kind(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _date(ds: Dataset, keyword: str):
+    text = _text(ds, keyword)
+    if not text or len(text) < 8 or not text[:8].isdigit():
+        return None
+    from datetime import date
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError:
+        return None
+
+
+def metadata_row(ds: Dataset, pseudonym: str, burned_in: str | None, file: str | None) -> dict[str, Any]:
+    """The Parquet row of one de-identified dataset (read from the de-identified values only)."""
+    spacing = ds.get("PixelSpacing")
+    try:
+        spacing = [float(v) for v in spacing] if spacing else None
+    except (TypeError, ValueError):
+        spacing = None
+    return {
+        "pseudonym": pseudonym, "study_instance_uid": _text(ds, "StudyInstanceUID"),
+        "series_instance_uid": _text(ds, "SeriesInstanceUID"), "sop_instance_uid": _text(ds, "SOPInstanceUID"),
+        "sop_class_uid": _text(ds, "SOPClassUID"), "modality": _text(ds, "Modality"),
+        "body_part_examined": _text(ds, "BodyPartExamined"), "study_date": _date(ds, "StudyDate"),
+        "series_date": _date(ds, "SeriesDate"), "study_description": _text(ds, "StudyDescription"),
+        "series_description": _text(ds, "SeriesDescription"), "protocol_name": _text(ds, "ProtocolName"),
+        "manufacturer": _text(ds, "Manufacturer"), "manufacturer_model_name": _text(ds, "ManufacturerModelName"),
+        "station_name": _text(ds, "StationName"), "patient_sex": _text(ds, "PatientSex"),
+        "patient_age": _text(ds, "PatientAge"), "patient_size": _number(ds, "PatientSize"),
+        "patient_weight": _number(ds, "PatientWeight"), "rows": _number(ds, "Rows", int),
+        "columns": _number(ds, "Columns", int), "number_of_frames": _number(ds, "NumberOfFrames", int) or 1,
+        "pixel_spacing": spacing, "slice_thickness": _number(ds, "SliceThickness"), "kvp": _number(ds, "KVP"),
+        "ctdi_vol": _number(ds, "CTDIvol"), "exposure_index": _number(ds, "ExposureIndex"),
+        "deviation_index": _number(ds, "DeviationIndex"), "burned_in": burned_in,
+        "exported": file is not None, "file": file,
+    }
+
+
+def _write_table(out: Path, rows: list[dict[str, Any]]) -> None:
+    path = out / "instances.parquet"
+    table = pa.Table.from_pylist(rows, schema=SCHEMA)
+    if path.exists():
+        earlier = pq.read_table(path).cast(SCHEMA)
+        keep = pa.compute.invert(pa.compute.is_in(earlier["sop_instance_uid"], table["sop_instance_uid"]))
+        table = pa.concat_tables([earlier.filter(keep), table])
+    pq.write_table(table, path)
+
+
+def export(archive: Archive, selected: list[Selected], out: Path, options: Options,
+           key: DeidKey | None = None, include_burned_in: bool = False,
+           progress: Callable[[Iterable], Iterable] = lambda items: items) -> ExportSummary:
+    """De-identify ``selected`` instances from the vault into ``out`` (see the module docstring)."""
+    key = key or load_key(archive.home.keys_dir, archive.settings.deid_key)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = ExportSummary(studies=len({s.study_instance_uid for s in selected}), out=str(out))
+    rows, flagged = [], []
+    for item in progress(selected):
+        try:
+            ds = read(archive.vault.get(item.content_hash))
+            result = deidentify(ds, options, key, item.patient_ref)
+            ds = result.dataset
+            relative = None
+            if result.burned_in is None or include_burned_in:
+                top = "dicom" if result.burned_in is None else "burned_in"
+                relative = f"{top}/{result.pseudonym}/{ds.StudyInstanceUID}/{ds.SeriesInstanceUID}/{ds.SOPInstanceUID}.dcm"
+                (out / relative).parent.mkdir(parents=True, exist_ok=True)
+                ds.save_as(out / relative, enforce_file_format=True)
+            if result.burned_in is not None:
+                summary.flagged += 1
+                flagged.append({"pseudonym": result.pseudonym, "study_instance_uid": str(ds.get("StudyInstanceUID", "")),
+                                "sop_instance_uid": str(ds.get("SOPInstanceUID", "")),
+                                "reason": result.burned_in, "file": relative or ""})
+            if relative is not None and result.burned_in is None:
+                summary.exported += 1
+            rows.append(metadata_row(ds, result.pseudonym, result.burned_in, relative))
+        except (PixelError, OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
+            # The reason goes to the log without identifiers: only our internal content hash.
+            summary.failed += 1
+            summary.failures.append(item.content_hash[:12])
+            log.error("instance %s… could not be de-identified: %s", item.content_hash[:12], type(exc).__name__)
+    if rows:
+        _write_table(out, rows)
+    with open(out / "flagged.csv", "a" if (out / "flagged.csv").exists() else "w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["pseudonym", "study_instance_uid", "sop_instance_uid", "reason", "file"])
+        if handle.tell() == 0:
+            writer.writeheader()
+        writer.writerows(flagged)
+    (out / "export.json").write_text(json.dumps({
+        "profile": "DICOM PS3.15 E.1-1 Basic Application Level Confidentiality Profile",
+        "options": [name for _, name in options.method_codes()[1:]],
+        "created_at": now_utc().isoformat(timespec="seconds"), "studies": summary.studies,
+        "exported": summary.exported, "flagged": summary.flagged, "failed": summary.failed,
+    }, indent=2))
+    user = getpass.getuser()
+    for study in sorted({s.study_instance_uid for s in selected}):
+        audit.record(archive.home, AuditEvent(action="export", user_id=user, source="deid",
+                                              study_instance_uid=study,
+                                              detail="de-identified research export"))
+    return summary
