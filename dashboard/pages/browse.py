@@ -96,6 +96,8 @@ def body(ctx):
     last = first + len(result.rows) - 1
     st.markdown(f"**{result.total:,} studies match** · showing {first:,}–{last:,} · "
                 f"page {page:,} of {result.pages:,}")
+    if result.note:
+        st.caption(result.note)
     rows = result.rows
     table = pd.DataFrame({
         "Date": rows["study_date"].map(_day),

@@ -42,6 +42,26 @@ def test_search_pages_cover_every_match_once(con):
     assert len(seen) == len(set(seen)) == 35
 
 
+@pytest.mark.parametrize("sort", list(browse.SORTS))
+def test_pages_read_from_either_end_agree_with_one_big_page(con, sort):
+    whole = list(browse.search_studies(con, browse.StudySearch(sort=sort, page_size=100)).rows["study_instance_uid"])
+    paged = []
+    for page in range(1, 6):
+        paged += list(browse.search_studies(con, browse.StudySearch(sort=sort, page=page, page_size=8))
+                      .rows["study_instance_uid"])
+    assert paged == whole and len(whole) == 35
+
+
+def test_patient_sort_falls_back_to_date_beyond_its_limit(con, monkeypatch):
+    monkeypatch.setattr(browse, "PATIENT_SORT_LIMIT", 10)
+    result = browse.search_studies(con, browse.StudySearch(sort="patient_name"))
+    assert result.note and "newest first" in result.note
+    dates = list(result.rows["study_date"])
+    assert dates == sorted(dates, reverse=True)
+    narrowed = browse.search_studies(con, browse.StudySearch(sort="patient_name", patient_name="test^al*"))
+    assert narrowed.note is None
+
+
 def test_search_past_the_last_page_still_counts(con):
     result = browse.search_studies(con, browse.StudySearch(page=99, page_size=10))
     assert result.rows.empty and result.total == 35

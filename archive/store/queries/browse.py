@@ -15,18 +15,48 @@ import pandas as pd
 
 from archive.store.queries import sql
 
-# Sort name -> ORDER BY clause. Ties are broken by the UID so pages never overlap.
-SORTS: dict[str, str] = {
-    "date_desc": "study_date DESC NULLS LAST, study_time DESC NULLS LAST, study_instance_uid",
-    "date_asc": "study_date ASC NULLS LAST, study_time ASC NULLS LAST, study_instance_uid",
-    "patient_name": "patient_name ASC NULLS LAST, study_date DESC NULLS LAST, study_instance_uid",
-    "patient_id": "patient_id ASC NULLS LAST, study_date DESC NULLS LAST, study_instance_uid",
-    "site": "site ASC NULLS LAST, study_date DESC NULLS LAST, study_instance_uid",
-    "description": "study_description ASC NULLS LAST, study_date DESC NULLS LAST, study_instance_uid",
-    "instances_desc": "number_of_instances DESC NULLS LAST, study_instance_uid",
+# Sort name -> (ORDER BY clause, the reversed clause, needs the patients join).
+# Ties are broken by the UID so pages never overlap. The reversed clause lets a page near the end
+# be read from the other end (the last page of "newest first" is the first of "oldest first").
+SORTS: dict[str, tuple[str, str, bool]] = {
+    "date_desc": ("s.study_date DESC NULLS LAST, s.study_time DESC NULLS LAST, s.study_instance_uid",
+                  "s.study_date ASC NULLS FIRST, s.study_time ASC NULLS FIRST, s.study_instance_uid DESC", False),
+    "date_asc": ("s.study_date ASC NULLS LAST, s.study_time ASC NULLS LAST, s.study_instance_uid",
+                 "s.study_date DESC NULLS FIRST, s.study_time DESC NULLS FIRST, s.study_instance_uid DESC", False),
+    "patient_name": ("p.patient_name ASC NULLS LAST, s.study_date DESC NULLS LAST, s.study_instance_uid",
+                     "p.patient_name DESC NULLS FIRST, s.study_date ASC NULLS FIRST, s.study_instance_uid DESC", True),
+    "patient_id": ("p.patient_id ASC NULLS LAST, s.study_date DESC NULLS LAST, s.study_instance_uid",
+                   "p.patient_id DESC NULLS FIRST, s.study_date ASC NULLS FIRST, s.study_instance_uid DESC", True),
+    "site": ("s.site ASC NULLS LAST, s.study_date DESC NULLS LAST, s.study_instance_uid",
+             "s.site DESC NULLS FIRST, s.study_date ASC NULLS FIRST, s.study_instance_uid DESC", False),
+    "description": ("s.study_description ASC NULLS LAST, s.study_date DESC NULLS LAST, s.study_instance_uid",
+                    "s.study_description DESC NULLS FIRST, s.study_date ASC NULLS FIRST, s.study_instance_uid DESC", False),
+    "instances_desc": ("s.number_of_instances DESC NULLS LAST, s.study_instance_uid",
+                       "s.number_of_instances ASC NULLS FIRST, s.study_instance_uid DESC", False),
+}
+
+# Filter name -> (WHERE fragment, needs the patients join). Only the filters in use are added,
+# so the store can push each one down into its scan.
+FILTERS: dict[str, tuple[str, bool]] = {
+    "patient_name": ("replace(p.patient_name, '^', ' ') ILIKE $patient_name ESCAPE '\\'", True),
+    "patient_id": ("p.patient_id = $patient_id", True),
+    "accession": ("s.accession_number = $accession", False),
+    "date_from": ("s.study_date >= $date_from", False),
+    "date_to": ("s.study_date <= $date_to", False),
+    "modality": ("list_contains(s.modalities, $modality)", False),
+    "body_part": ("s.body_part_examined = $body_part", False),
+    "site": ("s.site = $site", False),
+    "description": ("s.study_description ILIKE $description ESCAPE '\\'", False),
 }
 
 MAX_PAGE_SIZE = 500
+# Sorting by a patient column joins every matching study to its patient; beyond this many matches
+# the search sorts by date instead and says so (add a filter to sort by patient).
+PATIENT_SORT_LIMIT = 100_000
+ROW_COLUMNS = ["study_instance_uid", "study_date", "study_time", "accession_number", "study_description",
+               "modalities", "body_part_examined", "site", "number_of_series", "number_of_instances",
+               "bytes", "patient_key", "patient_name", "patient_id", "issuer_of_patient_id",
+               "patient_birth_date", "patient_sex"]
 
 
 def like_pattern(text: str | None, anchored_start: bool = True) -> str | None:
@@ -90,23 +120,55 @@ class SearchResult:
     page: int
     page_size: int
     pages: int = field(init=False)
+    note: str | None = None
 
     def __post_init__(self):
         self.pages = max(1, -(-self.total // self.page_size))
 
 
+def _compose(name: str, active: list[str], join: bool, order_by: str = "") -> str:
+    where = " AND ".join(FILTERS[f][0] for f in active) or "true"
+    return (sql(name).replace("{join}", "JOIN patients p USING (patient_key)" if join else "")
+            .replace("{where}", where).replace("{order_by}", order_by))
+
+
 def search_studies(con: duckdb.DuckDBPyConnection, search: StudySearch) -> SearchResult:
-    """One page of the studies matching ``search``, and how many match in all."""
+    """One page of the studies matching ``search``, and how many match in all.
+
+    Three small queries instead of one wide one: the count, the page's keys (reading only the
+    filter and sort columns), then the page's rows. Pages past the middle are read from the other
+    end with the reversed order, so the last page costs what the first does.
+    """
     params = search.params()
-    text = sql("browse_studies").replace("{order_by}", SORTS[search.sort])
-    df = con.execute(text, params).df()
-    total = int(df["total"].iloc[0]) if len(df) else 0
-    if not len(df) and params["offset"]:
-        # Past the last page (the archive changed, or a stale URL): count without the page.
-        total = int(con.execute(f"SELECT count(*) FROM ({text.rsplit('ORDER BY', 1)[0]})",
-                                {k: v for k, v in params.items() if k not in ("limit", "offset")}
-                                ).fetchone()[0])
-    return SearchResult(df.drop(columns=["total"]), total, search.page, search.page_size)
+    active = [f for f in FILTERS if params.get(f) is not None]
+    values = {f: params[f] for f in active}
+    order, reverse, sort_join = SORTS[search.sort]
+    join = any(FILTERS[f][1] for f in active)
+    total = int(con.execute(_compose("browse_count", active, join), values).fetchone()[0])
+    note = None
+    if sort_join and total > PATIENT_SORT_LIMIT:
+        order, reverse, sort_join = SORTS["date_desc"]
+        note = (f"Sorting by patient works on up to {PATIENT_SORT_LIMIT:,} matches; these "
+                f"{total:,} are shown newest first. Add a filter to sort them by patient.")
+    limit, offset = params["limit"], params["offset"]
+    if offset >= total:
+        return SearchResult(pd.DataFrame(columns=ROW_COLUMNS), total, search.page, search.page_size, note)
+    backwards = offset + limit > total - offset
+    if backwards:
+        limit = min(limit, total - offset)
+        offset = total - offset - limit
+        order = reverse
+    page = con.execute(_compose("browse_page", active, join or sort_join, order),
+                       dict(values, limit=limit, offset=offset)).fetchall()
+    if backwards:
+        page.reverse()
+    uids = [uid for uid, _ in page]
+    patient_keys = sorted({key for _, key in page if key is not None})
+    studies = con.execute(sql("browse_rows"), {"uids": uids}).df()
+    patients = con.execute(sql("browse_patients"), {"patient_keys": patient_keys}).df()
+    rows = (studies.merge(patients, on="patient_key", how="left")
+            .set_index("study_instance_uid").loc[uids].reset_index())
+    return SearchResult(rows[ROW_COLUMNS], total, search.page, search.page_size, note)
 
 
 def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
