@@ -57,6 +57,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("deid_key", "",
             "Base64 of the secret (16+ bytes) behind de-identification pseudonyms, new UIDs and date "
             "shifts. When empty, it is kept in <home>/keys/deid.key (created on first use, mode 0600)."),
+    # Share links and the share portal (archive/sharing.py, portal/).
+    Setting("portal_base_url", "http://127.0.0.1:8502",
+            "Public address of the share portal, the start of every share link (https://... in production)."),
+    Setting("portal_host", "127.0.0.1",
+            "Address the share portal listens on (0.0.0.0 to serve the network, behind TLS)."),
+    Setting("portal_port", 8502, "Port of the share portal (limestone portal).", int),
+    Setting("portal_tls_cert", "",
+            "PEM certificate (chain) for HTTPS on the share portal; with portal_tls_key, the portal serves HTTPS only."),
+    Setting("portal_tls_key", "", "PEM private key of portal_tls_cert."),
+    Setting("portal_trusted_proxies", "",
+            "Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto the portal believes."),
+    Setting("portal_session_minutes", 60,
+            "How long a recipient stays signed in to a link after entering the passcode.", int),
+    Setting("portal_attempts_per_minute", 10,
+            "Passcode attempts one address may make per minute on the share portal.", int),
+    Setting("portal_requests_per_minute", 600,
+            "Requests one address may make per minute on the share portal.", int),
+    Setting("share_default_days", 30, "Days a new share link lasts unless the clerk says otherwise.", int),
+    Setting("share_max_days", 90, "Longest a share link may last (and be extended to), in days.", int),
+    Setting("share_lockout_attempts", 5,
+            "Wrong passcodes (or birth dates) that lock a share link until a clerk unlocks it.", int),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -78,6 +78,41 @@ SCHEMA_STEPS: list[tuple[int, str, str]] = [
             PRIMARY KEY (node, mode)
         );
     """),
+    (3, "share_links", """
+        -- Patient share links (archive/sharing.py). The token itself is never stored: only its SHA-256.
+        CREATE TABLE share_links (
+            link_id          TEXT PRIMARY KEY,       -- public id, 'L' + 12 hex digits
+            token_hash       TEXT NOT NULL UNIQUE,   -- sha256 hex of the link token
+            patient_key      TEXT NOT NULL,
+            studies          TEXT NOT NULL,          -- JSON list of Study Instance UIDs (one patient)
+            site             TEXT,                   -- site of the first study, for the usage report
+            recipient_name   TEXT NOT NULL,
+            recipient_role   TEXT NOT NULL,          -- patient | doctor | other
+            recipient_email  TEXT,
+            permissions      TEXT NOT NULL,          -- comma list: download, view
+            verify_kind      TEXT NOT NULL,          -- passcode | birth_date
+            secret_hash      TEXT NOT NULL,          -- scrypt of the passcode or birth date
+            created_by       TEXT NOT NULL,
+            created_at       TEXT NOT NULL,
+            expires_at       TEXT NOT NULL,
+            use_limit        INTEGER,
+            uses             INTEGER NOT NULL DEFAULT 0,
+            failed_attempts  INTEGER NOT NULL DEFAULT 0,
+            locked_at        TEXT,
+            revoked_at       TEXT,
+            revoked_by       TEXT,
+            first_opened_at  TEXT,
+            last_opened_at   TEXT,
+            downloads        INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX share_links_patient ON share_links (patient_key);
+        CREATE INDEX share_links_created ON share_links (created_at);
+        -- Who and from where, for share-portal and staff actions alike.
+        ALTER TABLE audit_events ADD COLUMN link_id TEXT;
+        ALTER TABLE audit_events ADD COLUMN ip TEXT;
+        ALTER TABLE audit_events ADD COLUMN user_agent TEXT;
+        CREATE INDEX audit_events_link ON audit_events (link_id);
+    """),
 ]
 
 

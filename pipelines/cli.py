@@ -31,6 +31,8 @@ COMMANDS = (
     "pipelines.deid",
     "pipelines.link_patients",
     "pipelines.report",
+    "pipelines.share",
+    "pipelines.portal",
 )
 
 log = logging.getLogger("limestone")

@@ -1,0 +1,134 @@
+"""Fixtures for share links, the share portal, CD/USB export and the audit trail.
+
+One archive for the session, imported with the real import pipeline from files written here:
+patient A has a 15-slice CT study and a study of real pydicom files in other transfer syntaxes
+(big endian, deflated, JPEG 2000, RLE, a multi-frame YBR ultrasound); patient B has a 15-slice CT.
+The originals stay on disk for byte-identity checks. The portal runs in-process on a free port.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pydicom
+import pytest
+import uvicorn
+from pydicom.uid import generate_uid
+
+from archive.context import Archive
+from archive.samples import pydicom_file, write_ct_studies
+from pipelines.cli import main as limestone_main
+
+EXTRA = ["MR_small_bigendian.dcm", "image_dfl.dcm", "JPEG2000.dcm", "MR_small_RLE.dcm",
+         "examples_ybr_color.dcm"]
+BIRTH_DATE = "19700315"
+
+
+@dataclass
+class SharedArchive:
+    home: Path
+    originals: Path
+    studies: dict[str, str] = field(default_factory=dict)       # 'a_ct' | 'a_mixed' | 'b_ct' -> UID
+    by_sop: dict[str, Path] = field(default_factory=dict)       # SOP Instance UID -> original file
+
+    def archive(self) -> Archive:
+        return Archive.load(home=str(self.home))
+
+    def store(self):
+        """One read-only store connection for the session (opening one costs seconds on a busy machine)."""
+        if "_con" not in self.__dict__:
+            self.__dict__["_con"] = self.archive().store(read_only=True)
+        return self.__dict__["_con"]
+
+
+def build(root: Path) -> SharedArchive:
+    originals = root / "originals"
+    written = write_ct_studies(originals / "ct", 30, per_series=15, seed=21)
+    for path in written[15:]:                        # patient B has a birth date, patient A none
+        ds = pydicom.dcmread(path)
+        ds.PatientBirthDate = BIRTH_DATE
+        ds.save_as(path, enforce_file_format=True)
+    a_ct = pydicom.dcmread(written[0], stop_before_pixels=True)
+    b_ct = pydicom.dcmread(written[15], stop_before_pixels=True)
+    mixed = originals / "mixed"
+    mixed.mkdir()
+    study_uid = generate_uid(entropy_srcs=["sharing-mixed-study"])
+    for n, name in enumerate(EXTRA):
+        ds = pydicom.dcmread(pydicom_file(name))
+        ds.PatientID, ds.PatientName = a_ct.PatientID, a_ct.PatientName
+        ds.StudyInstanceUID = study_uid
+        ds.StudyDescription = "MIXED SYNTAXES"
+        ds.SeriesInstanceUID = generate_uid(entropy_srcs=["sharing-mixed", name])
+        ds.SOPInstanceUID = generate_uid(entropy_srcs=["sharing-mixed-sop", name])
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.SeriesNumber = n + 1
+        ds.InstanceNumber = 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds.save_as(mixed / f"F{n}.dcm", enforce_file_format=True)
+    home = root / "home"
+    assert limestone_main(["--home", str(home), "import", str(originals)]) == 0
+    shared = SharedArchive(home, originals, {"a_ct": a_ct.StudyInstanceUID, "a_mixed": study_uid,
+                                             "b_ct": b_ct.StudyInstanceUID})
+    for path in originals.rglob("*.dcm"):
+        shared.by_sop[str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)] = path
+    return shared
+
+
+@pytest.fixture(scope="session")
+def shared(tmp_path_factory) -> SharedArchive:
+    return build(tmp_path_factory.mktemp("sharing"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RunningPortal:
+    """The portal served by uvicorn in a thread; ``stop()`` waits until the socket is closed."""
+
+    def __init__(self, archive: Archive, **tls):
+        from portal.server import config
+        self.port = free_port()
+        self.config = config(archive, "127.0.0.1", self.port)
+        self.server = uvicorn.Server(self.config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        scheme = "https" if self.config.ssl_certfile else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+
+    def start(self) -> "RunningPortal":
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the portal did not start")
+            time.sleep(0.02)  # polling the server's own started flag
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+        assert not self.thread.is_alive()
+
+    @property
+    def portal(self):
+        return self.config.app.state.portal if hasattr(self.config.app, "state") else None
+
+
+@pytest.fixture(scope="module")
+def portal(shared):
+    # Every test request comes from 127.0.0.1: the limits get their own test (test_rate_limits).
+    generous = Archive.load(home=str(shared.home), portal_attempts_per_minute=100000,
+                            portal_requests_per_minute=100000)
+    running = RunningPortal(generous).start()
+    try:
+        yield running
+    finally:
+        running.stop()
