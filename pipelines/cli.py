@@ -33,6 +33,7 @@ COMMANDS = (
     "pipelines.report",
     "pipelines.share",
     "pipelines.portal",
+    "pipelines.export",
 )
 
 log = logging.getLogger("limestone")
