@@ -36,12 +36,17 @@ PAGES: tuple[PageSpec, ...] = (
              frozenset({"technologist", "quality", "admin"})),
     PageSpec("metrics", "metrics.py", "Department metrics", ":material/monitoring:", "Department",
              frozenset({"manager", "quality", "admin"})),
+    PageSpec("repeats", "repeats.py", "Repeat exams", ":material/repeat:", "Department",
+             frozenset({"manager", "quality", "admin"})),
 )
 SIGN_IN = PageSpec("sign_in", "sign_in.py", "Sign in", ":material/login:", "Account", ALL)
 BY_NAME = {p.name: p for p in PAGES + (SIGN_IN,)}
 
 # Roles that may see image pixels (the viewer and the study page's thumbnails).
 IMAGE_ROLES = BY_NAME["viewer"].roles
+# Repeat exams page: who sees patient names/IDs in its drill-downs, who edits classes and windows.
+REPEAT_DETAIL_ROLES = frozenset({"quality", "admin"})
+REPEAT_EDIT_ROLES = frozenset({"manager", "admin"})
 
 
 def allowed(page: str, roles: frozenset[str] | set[str]) -> bool:

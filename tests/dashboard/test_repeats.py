@@ -1,0 +1,105 @@
+"""The Repeat exams page on the ground-truth archive of tests/repeats_world.py."""
+
+import pytest
+
+from apptest_helpers import page, texts
+from archive.context import Archive
+from tests import repeats_world as world
+
+
+def _build(home):
+    con = Archive.load(home=str(home)).store()
+    built = world.build(con)
+    con.close()
+    return built
+
+
+@pytest.fixture(scope="module")
+def repeats_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("repeats_page") / "home"
+    _build(home)
+    return home
+
+
+@pytest.fixture
+def home(repeats_home, monkeypatch):
+    monkeypatch.setenv("LIMESTONE_HOME", str(repeats_home))
+    return repeats_home
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def frame(at, *columns):
+    """The first table that has all ``columns`` (AppTest dataframes carry no key)."""
+    for df in at.dataframe:
+        if set(columns) <= set(df.value.columns):
+            return df.value
+    return None
+
+
+def test_manager_sees_the_numbers_without_patient_details(home):
+    at = page("repeats", role="manager").run()
+    assert not at.exception and not at.error
+    m = metrics(at)
+    assert (m["Studies"], m["Repeats"], m["Avoidable repeats"], m["Avoided repeats"]) == ("20", "6", "3", "3")
+    assert m["Repeat rate"] == "30.0%" and m["Cost avoided"] == "335"
+    assert m["Persons"] == "13" and m["Conflicts to review"] == "5"
+    assert len(at.get("plotly_chart")) == 5
+    avoidable = frame(at, "days_after_prior")
+    assert len(avoidable) == 3 and "patient_name" not in avoidable.columns
+    assert set(avoidable["prior_site"]) == {"NORTH"}
+    assert "quality and admin roles only" in texts(at)
+    assert {b.key for b in at.get("download_button")} == {
+        f"repeats.{name}.csv" for name in ("rate", "counts", "site", "modality", "class", "dose_table",
+                                           "avoidable", "priors", "classes_table")}
+
+
+def test_quality_sees_the_drill_down_and_the_review_list(home):
+    at = page("repeats", role="quality").run()
+    assert not at.exception and not at.error
+    avoidable = frame(at, "days_after_prior")
+    assert "patient_name" in avoidable.columns
+    conflicts = frame(at, "kind", "detail")
+    assert set(conflicts["kind"]) == world.EXPECTED_CONFLICT_KINDS
+    priors = frame(at, "outcome")
+    assert sorted(priors["outcome"]) == ["avoided", "avoided", "avoided", "repeated", "repeated"]
+    assert "Managers and admins can change" in texts(at)
+
+
+def test_filters(home):
+    at = page("repeats", role="manager").run()
+    at.multiselect(key="repeats.sites").select("SOUTH").run()
+    m = metrics(at)
+    assert (m["Studies"], m["Repeats"], m["Avoidable repeats"]) == ("7", "4", "3")
+    at.multiselect(key="repeats.modalities").select("XR").run()
+    assert metrics(at)["Repeats"] == "1"
+
+
+def test_admin_changes_a_window_and_the_numbers_follow(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    _build(home)
+    monkeypatch.setenv("LIMESTONE_HOME", str(home))
+    at = page("repeats", role="admin").run()
+    assert metrics(at)["Repeats"] == "6"
+    at.selectbox(key="repeats.edit_class.code").select("CT_CHEST").run()
+    at.number_input(key="repeats.edit_class.window.CT_CHEST").set_value(31)
+    at.button(key="repeats.edit_class.save").click().run()
+    assert not at.exception
+    assert "CT_CHEST saved" in texts(at)
+    at.run()
+    assert metrics(at)["Repeats"] == "7"
+
+
+def test_clerk_and_technologist_are_refused(home):
+    for role in ("clerk", "technologist"):
+        at = page("repeats", role=role).run()
+        assert "does not give access" in texts(at)
+        assert not at.get("plotly_chart")
+
+
+def test_empty_archive(empty_home):
+    at = page("repeats", role="manager").run()
+    assert not at.exception and not at.error
+    assert "archive is empty" in texts(at)
