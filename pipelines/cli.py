@@ -34,6 +34,7 @@ COMMANDS = (
     "pipelines.share",
     "pipelines.portal",
     "pipelines.export",
+    "pipelines.audit",
 )
 
 log = logging.getLogger("limestone")
