@@ -28,6 +28,7 @@ COMMANDS = (
     "pipelines.nodes",
     "pipelines.pull",
     "pipelines.listen",
+    "pipelines.qa",
     "pipelines.priors",
     "pipelines.deid",
     "pipelines.link_patients",
