@@ -123,3 +123,29 @@ def contents(con: duckdb.DuckDBPyConnection, study_instance_uids: list[str] | tu
         "patient_key", "patient_name", "patient_id", "issuer_of_patient_id", "patient_birth_date",
         "patient_sex", "site", "site_name")} if ordered else {}
     return Contents(patient, ordered)
+
+
+_FIND = """
+WITH hits AS (
+    SELECT DISTINCT s.patient_key
+    FROM studies s LEFT JOIN patients p USING (patient_key)
+    WHERE upper(p.patient_id) = upper($text) OR upper(s.accession_number) = upper($text)
+       OR s.study_instance_uid = $text
+)
+SELECT s.study_instance_uid, s.patient_key, s.study_date, s.study_description, s.modalities, s.site,
+       s.accession_number, s.number_of_instances, p.patient_name, p.patient_id, p.issuer_of_patient_id,
+       p.patient_birth_date, p.patient_sex
+FROM studies s JOIN hits USING (patient_key) LEFT JOIN patients p USING (patient_key)
+ORDER BY p.patient_id, s.study_date DESC NULLS LAST, s.study_instance_uid
+LIMIT 500
+"""
+
+
+def find_studies(con: duckdb.DuckDBPyConnection, text: str) -> list[dict[str, Any]]:
+    """Every study of the patient(s) with this Patient ID, accession number or Study UID (exact)."""
+    text = (text or "").strip()
+    if not text:
+        return []
+    cur = con.execute(_FIND, {"text": text})
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]

@@ -38,6 +38,13 @@ PAGES: tuple[PageSpec, ...] = (
              frozenset({"manager", "quality", "admin"})),
     PageSpec("repeats", "repeats.py", "Repeat exams", ":material/repeat:", "Department",
              frozenset({"manager", "quality", "admin"})),
+    # Share links, the audit trail and link usage (issue 7).
+    PageSpec("share_links", "share_links.py", "Share links", ":material/share:", "Patients",
+             frozenset({"clerk", "admin"})),
+    PageSpec("audit_log", "audit_log.py", "Audit trail", ":material/policy:", "Administration",
+             frozenset({"admin"})),
+    PageSpec("share_usage", "share_usage.py", "Share link usage", ":material/link:", "Department",
+             frozenset({"manager", "admin"})),
 )
 SIGN_IN = PageSpec("sign_in", "sign_in.py", "Sign in", ":material/login:", "Account", ALL)
 BY_NAME = {p.name: p for p in PAGES + (SIGN_IN,)}

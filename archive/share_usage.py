@@ -1,0 +1,75 @@
+"""The managers' usage report of share links: issued, opened, downloaded, never opened, time to
+first open and revoked, by site and month of issue (from the state database; no PHI)."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from datetime import date, datetime
+
+import pandas as pd
+
+from archive import state
+from archive.clock import now_utc
+from archive.home import Home
+
+COLUMNS = ["month", "site", "issued", "opened", "never_opened", "open_rate", "downloads",
+           "links_downloaded", "median_hours_to_first_open", "revoked", "expired_unopened"]
+
+
+def links_frame(home: Home, date_from: date | None = None, date_to: date | None = None) -> pd.DataFrame:
+    """One row per link (issue time, site, first open, downloads, revocation, expiry)."""
+    where, params = [], []
+    if date_from:
+        where.append("created_at >= ?")
+        params.append(date_from.isoformat())
+    if date_to:
+        where.append("created_at < date(?, '+1 day')")
+        params.append(date_to.isoformat())
+    sql = ("SELECT link_id, site, recipient_role, created_at, expires_at, first_opened_at, downloads, "
+           "revoked_at FROM share_links" + (" WHERE " + " AND ".join(where) if where else ""))
+    with closing(state.connect(home)) as con:
+        con.row_factory = sqlite3.Row
+        rows = [dict(r) for r in con.execute(sql, params)]
+    frame = pd.DataFrame(rows, columns=["link_id", "site", "recipient_role", "created_at", "expires_at",
+                                        "first_opened_at", "downloads", "revoked_at"])
+    for column in ("created_at", "expires_at", "first_opened_at", "revoked_at"):
+        frame[column] = pd.to_datetime(frame[column])
+    return frame
+
+
+def report(home: Home, date_from: date | None = None, date_to: date | None = None,
+           sites: tuple[str, ...] = (), now: datetime | None = None) -> pd.DataFrame:
+    """The report, one row per month of issue and site (newest month first)."""
+    links = links_frame(home, date_from, date_to)
+    if sites:
+        links = links[links["site"].fillna("(no site)").isin(sites)]
+    if links.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    now = pd.Timestamp(now or now_utc())
+    links = links.assign(
+        month=links["created_at"].dt.strftime("%Y-%m"), site=links["site"].fillna("(no site)"),
+        opened=links["first_opened_at"].notna(),
+        hours=(links["first_opened_at"] - links["created_at"]).dt.total_seconds() / 3600,
+        downloaded=links["downloads"] > 0, revoked=links["revoked_at"].notna())
+    links["expired_unopened"] = ~links["opened"] & (links["expires_at"] <= now)
+    grouped = links.groupby(["month", "site"], sort=True)
+    out = grouped.agg(issued=("link_id", "count"), opened=("opened", "sum"), downloads=("downloads", "sum"),
+                      links_downloaded=("downloaded", "sum"), median_hours_to_first_open=("hours", "median"),
+                      revoked=("revoked", "sum"), expired_unopened=("expired_unopened", "sum")).reset_index()
+    out["never_opened"] = out["issued"] - out["opened"]
+    out["open_rate"] = (out["opened"] / out["issued"]).round(3)
+    out["median_hours_to_first_open"] = out["median_hours_to_first_open"].round(1)
+    for column in ("issued", "opened", "never_opened", "downloads", "links_downloaded", "revoked", "expired_unopened"):
+        out[column] = out[column].astype(int)
+    return out[COLUMNS].sort_values(["month", "site"], ascending=[False, True]).reset_index(drop=True)
+
+
+def totals(frame: pd.DataFrame) -> dict[str, float | int | None]:
+    """Headline numbers over a report frame."""
+    if frame.empty:
+        return {"issued": 0, "opened": 0, "never_opened": 0, "downloads": 0, "revoked": 0, "open_rate": None}
+    issued = int(frame["issued"].sum())
+    return {"issued": issued, "opened": int(frame["opened"].sum()), "never_opened": int(frame["never_opened"].sum()),
+            "downloads": int(frame["downloads"].sum()), "revoked": int(frame["revoked"].sum()),
+            "open_rate": round(float(frame["opened"].sum()) / issued, 3) if issued else None}
