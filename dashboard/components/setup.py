@@ -70,7 +70,7 @@ def page_setup(page: str, require_user: bool = True) -> PageContext | None:
         if st.button("Sign out", key=f"{page}.sign_out"):
             auth.sign_out()
             st.rerun()
-    if not allowed(page, user.roles):
+    if page != "sign_in" and not allowed(page, user.roles):  # the account page is for everyone
         st.error(f"Your role ({user.role_label}) does not give access to {spec.title}.")
         st.stop()
     return PageContext(page, user, data.home_dir())
