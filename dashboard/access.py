@@ -34,6 +34,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("study", "study.py", "Study", ":material/folder_open:", "Archive", ALL),
     PageSpec("viewer", "viewer.py", "Image viewer", ":material/visibility:", "Archive",
              frozenset({"technologist", "quality", "admin"})),
+    PageSpec("compare", "compare.py", "Compare with priors", ":material/compare:", "Archive",
+             frozenset({"technologist", "quality", "admin"})),
     PageSpec("metrics", "metrics.py", "Department metrics", ":material/monitoring:", "Department",
              frozenset({"manager", "quality", "admin"})),
     PageSpec("repeats", "repeats.py", "Repeat exams", ":material/repeat:", "Department",
