@@ -142,6 +142,7 @@ class Puller:
         self.pending_failures: list[tuple[str, list[tuple[str, str]]]] = []
         self.touched: set[str] = set()
         self.run_id = ""
+        self.get_workers: ProcessPoolExecutor | None = None
 
     # -- window ---------------------------------------------------------------------------------
     def window(self, args, mode: str) -> tuple[StudyFilter, bool]:
@@ -169,6 +170,8 @@ class Puller:
         status = "failed"
         try:
             self._ensure_master_key()
+            if not args.metadata_only and self.node.retrieve_method == "get":
+                self._start_get_workers()
             studies = self._find(selection, summary, include_unfinished=advances and not args.metadata_only)
             if args.study and not any(s.study_uid == args.study for s in studies):
                 summary.errors.append(f"node {self.node.address}: study {args.study} not found")
@@ -185,6 +188,8 @@ class Puller:
             status = "interrupted"
             raise
         finally:
+            if self.get_workers is not None:
+                self.get_workers.shutdown(wait=True, cancel_futures=True)
             self._flush()
             if self.touched:
                 remote.refresh_retrieve_status(self.con, self.archive.home, self.touched)
@@ -323,11 +328,7 @@ class Puller:
             executor = ThreadPoolExecutor(workers, thread_name_prefix="pull")
             submit = lambda job: executor.submit(move_study, job)  # noqa: E731
         else:
-            executor = ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("spawn"), initializer=pull_worker.init,
-                initargs=(str(self.archive.home.root), self.settings.master_key,
-                          self.settings.master_key_id, self.node.as_dict(), self.settings.ae_title,
-                          self.settings.dicom_timeout))
+            executor = self._get_workers()
             submit = lambda job: executor.submit(pull_worker.retrieve, job)  # noqa: E731
         futures: dict[Future, tuple[StudyJob, RemoteStudy]] = {submit(job): (job, study) for job, study in jobs}
         unreachable_streak = 0
@@ -360,6 +361,22 @@ class Puller:
                 scp.shutdown()
             self._drain(summary, progress)
             progress.close()
+
+    def _get_workers(self) -> ProcessPoolExecutor:
+        """The C-GET worker processes (started early, see ``_start_get_workers``)."""
+        if self.get_workers is None:
+            self._start_get_workers()
+        return self.get_workers
+
+    def _start_get_workers(self) -> None:
+        """Start the worker processes now, so they load while the C-FIND runs."""
+        self.get_workers = ProcessPoolExecutor(
+            self.node.max_associations, mp_context=multiprocessing.get_context("spawn"),
+            initializer=pull_worker.init,
+            initargs=(str(self.archive.home.root), self.settings.master_key, self.settings.master_key_id,
+                      self.node.as_dict(), self.settings.ae_title, self.settings.dicom_timeout))
+        for _ in range(self.node.max_associations):
+            self.get_workers.submit(pull_worker.ready)
 
     def _give_up(self, futures: dict, summary: PullSummary) -> None:
         cancelled = [(f, js) for f, js in list(futures.items()) if f.cancel()]

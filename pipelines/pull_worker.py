@@ -43,3 +43,8 @@ def retrieve(job: StudyJob) -> StudyResult:
     if _SESSION is None:
         raise RuntimeError("pull worker used before init()")
     return _SESSION.retrieve(job)
+
+
+def ready() -> int:
+    """A no-op that makes the pool start a worker (and import everything) ahead of the first study."""
+    return 0

@@ -11,9 +11,10 @@ instance is archived.
 from __future__ import annotations
 
 import logging
+import struct
 from typing import Callable
 
-from pynetdicom import AE, evt
+from pynetdicom import AE, PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION, evt
 from pynetdicom.presentation import build_context
 from pynetdicom.sop_class import Verification
 from pynetdicom.transport import ThreadedAssociationServer
@@ -27,9 +28,42 @@ log = logging.getLogger(__name__)
 Receive = Callable[[bytes, str], int]
 
 
+def _element(group: int, element: int, vr: bytes, value: bytes) -> bytes:
+    """One explicit VR little endian element of the file meta group."""
+    if vr == b"OB":
+        return struct.pack("<HH2s2xI", group, element, vr, len(value)) + value
+    return struct.pack("<HH2sH", group, element, vr, len(value)) + value
+
+
+def _even(value: str, pad: bytes) -> bytes:
+    raw = value.encode("ascii")
+    return raw + pad if len(raw) % 2 else raw
+
+
+def file_meta_bytes(sop_class_uid: str, sop_instance_uid: str, transfer_syntax_uid: str) -> bytes:
+    """Preamble, 'DICM' and the file meta group for a received dataset (PS3.10 7.1).
+
+    The same elements pynetdicom's ``Event.encoded_dataset()`` writes, encoded directly: building
+    and writing a pydicom dataset for every received instance costs more than the rest of the
+    handler.
+    """
+    body = b"".join((
+        _element(0x0002, 0x0001, b"OB", b"\x00\x01"),
+        _element(0x0002, 0x0002, b"UI", _even(sop_class_uid, b"\x00")),
+        _element(0x0002, 0x0003, b"UI", _even(sop_instance_uid, b"\x00")),
+        _element(0x0002, 0x0010, b"UI", _even(transfer_syntax_uid, b"\x00")),
+        _element(0x0002, 0x0012, b"UI", _even(PYNETDICOM_IMPLEMENTATION_UID, b"\x00")),
+        _element(0x0002, 0x0013, b"SH", _even(PYNETDICOM_IMPLEMENTATION_VERSION, b" ")),
+    ))
+    return b"\x00" * 128 + b"DICM" + _element(0x0002, 0x0000, b"UL", struct.pack("<I", len(body))) + body
+
+
 def received_file(event: evt.Event) -> bytes:
     """The instance of a C-STORE request as a DICOM file, with the sender's bytes unchanged."""
-    return event.encoded_dataset(include_meta=True)
+    request = event.request
+    return (file_meta_bytes(str(request.AffectedSOPClassUID), str(request.AffectedSOPInstanceUID),
+                            str(event.context.transfer_syntax))
+            + request.DataSet.getvalue())
 
 
 def handle_store(event: evt.Event, receive: Receive) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import signal
@@ -11,6 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from pydicom.data import get_testdata_file
@@ -56,7 +59,7 @@ def dataset_bytes(data: bytes) -> bytes:
 
 
 class Limestone:
-    """Runs the real ``limestone`` command against one home, as a subprocess."""
+    """Runs ``limestone`` commands against one home: in this process, or as a real subprocess."""
 
     def __init__(self, home: Path, env: dict[str, str] | None = None):
         self.home = home
@@ -66,7 +69,17 @@ class Limestone:
     def command(self, *args: str) -> list[str]:
         return [PYTHON, "-m", "pipelines", "--home", str(self.home), *args]
 
-    def __call__(self, *args: str, timeout: float = 180, env: dict | None = None) -> subprocess.CompletedProcess:
+    def __call__(self, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        """Run a command in this process (imports are paid once: the machine is small)."""
+        from pipelines.cli import main
+        out, err = io.StringIO(), io.StringIO()
+        with mock.patch.dict(os.environ, dict(self.env, **(env or {})), clear=True), \
+                contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["--home", str(self.home), *args])
+        return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+    def run(self, *args: str, timeout: float = 180, env: dict | None = None) -> subprocess.CompletedProcess:
+        """Run the real command as a subprocess."""
         return subprocess.run(self.command(*args), cwd=ROOT, capture_output=True, text=True,
                               timeout=timeout, env=dict(self.env, **(env or {})))
 

@@ -121,7 +121,7 @@ def test_metadata_only_then_get_then_incremental(limestone, pacs, generated):
         con.close()
     assert series[0] == series[1] >= 8 and instances == 0
 
-    pull = limestone("pull", "pacs")
+    pull = limestone.run("pull", "pacs")  # the real command, as a subprocess
     assert pull.returncode == 0, pull.stderr
     want = originals(generated)
     got = archived(limestone)

@@ -70,3 +70,15 @@ def test_parse_study_and_malformed_answers():
     count.NumberOfStudyRelatedInstances = "-3"
     with pytest.raises(MalformedIdentifier, match="study 1.2.3.5: NumberOfStudyRelatedInstances"):
         parse_study(count)
+
+
+def test_file_meta_matches_pynetdicom():
+    from pynetdicom.dsutils import create_file_meta, encode_file_meta
+
+    from archive.network.storage import file_meta_bytes
+
+    for sop, instance, syntax in (("1.2.840.10008.5.1.4.1.1.2", "1.2.3.4", "1.2.840.10008.1.2.1"),
+                                  ("1.2.840.10008.5.1.4.1.1.7", "1.2.3.45", "1.2.840.10008.1.2.4.90")):
+        expected = b"\x00" * 128 + b"DICM" + encode_file_meta(create_file_meta(
+            sop_class_uid=sop, sop_instance_uid=instance, transfer_syntax=syntax))
+        assert file_meta_bytes(sop, instance, syntax) == expected

@@ -1,0 +1,155 @@
+"""Benchmark: ``limestone pull`` (C-GET) against dcmtk's ``getscu`` on the same Orthanc, same run.
+
+    .venv/bin/python benchmarks/pull_throughput.py [--instances 2000] [--per-study 100]
+                                                   [--associations 2] [--rounds 1]
+
+Loads N generated CT instances into a fresh Orthanc (Debian's package, run in the foreground on
+free loopback ports with TCP_NODELAY=1), then fetches every study twice:
+
+* baseline: ``getscu`` (TCP_NODELAY=1), one association, one query file per study, writing the
+  files to a folder;
+* ``limestone pull`` into a fresh home: C-FIND, then C-GET with the node's parallel associations
+  (worker processes), every instance checked, hashed, encrypted into the vault and recorded in
+  the store.
+
+Both are timed from process start to exit (wall clock), on the same studies, alternately when
+``--rounds`` > 1 (the best round of each counts, which is fairer on a shared machine). Prints a
+table with instances/s and the ratio (target: >= 1.0). Run by hand; not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pydicom.dataset import Dataset  # noqa: E402
+
+from tests.integration.orthanc_server import OrthancServer, available  # noqa: E402
+from tests.integration.synthetic_studies import make_studies, write_studies  # noqa: E402
+
+
+def count_files(folder: Path) -> int:
+    return sum(1 for p in folder.rglob("*") if p.is_file())
+
+
+def run_getscu(pacs: OrthancServer, study_uids: list[str], work: Path) -> tuple[float, int]:
+    queries = work / "queries"
+    out = work / "getscu-out"
+    shutil.rmtree(out, ignore_errors=True)
+    queries.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True)
+    files = []
+    for index, uid in enumerate(study_uids):
+        ds = Dataset()
+        ds.QueryRetrieveLevel = "STUDY"
+        ds.StudyInstanceUID = uid
+        path = queries / f"q{index:05d}.dcm"
+        ds.save_as(path, implicit_vr=True, little_endian=True)
+        files.append(str(path))
+    env = dict(os.environ, TCP_NODELAY="1")
+    started = time.perf_counter()
+    result = subprocess.run(["getscu", "-aet", "GETSCU", "-aec", pacs.ae_title, "-S", "-od", str(out),
+                             "127.0.0.1", str(pacs.dicom_port), *files], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - started
+    got = count_files(out)
+    # Debian's getscu 3.6.7 crashes (SIGSEGV) on exit after several query files; what counts is
+    # that every instance arrived.
+    if result.returncode != 0 and got != len(study_uids) and result.returncode != -11:
+        raise SystemExit(f"getscu failed ({result.returncode}): {result.stderr[-500:]}")
+    return seconds, got
+
+
+def run_limestone(pacs: OrthancServer, work: Path, associations: int) -> tuple[float, int, str]:
+    home = work / "home"
+    shutil.rmtree(home, ignore_errors=True)
+    env = dict(os.environ, LIMESTONE_HOME=str(home))
+    command = [sys.executable, "-m", "pipelines"]
+    subprocess.run([*command, "nodes", "add", "bench", "--ae-title", pacs.ae_title, "--host", "127.0.0.1",
+                    "--port", str(pacs.dicom_port), "--max-associations", str(associations)],
+                   check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    # Create the store and its migrations first: a fresh home's set-up is not part of a pull.
+    from archive.context import Archive
+    Archive.load(home=str(home)).store().close()
+    started = time.perf_counter()
+    result = subprocess.run([*command, "pull", "bench"], env=env, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"limestone pull failed:\n{result.stdout}\n{result.stderr}")
+    instances = sum(1 for _ in (home / "vault").glob("??/??/*.lsv"))
+    return seconds, instances, result.stdout.strip()
+
+
+def upload(pacs: OrthancServer, paths: list[Path]) -> None:
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda p: pacs.upload_bytes(p.read_bytes()), paths))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--instances", type=int, default=2000)
+    parser.add_argument("--per-study", type=int, default=100)
+    parser.add_argument("--associations", type=int, default=2, help="the node's max associations for limestone")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args(argv)
+    if not available() or shutil.which("getscu") is None:
+        print("needs Debian's orthanc and dcmtk (apt-get install orthanc dcmtk)", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="limestone-pull-bench-"))
+    try:
+        studies = make_studies(max(1, args.instances // args.per_study), args.per_study, seed=2026)
+        paths = write_studies(studies, work / "files")
+        total = len(paths)
+        print(f"{total} generated CT instances in {len(studies)} studies; loading a fresh Orthanc ...",
+              flush=True)
+        with OrthancServer(work / "orthanc") as pacs:
+            started = time.perf_counter()
+            upload(pacs, paths)
+            print(f"loaded in {time.perf_counter() - started:.1f} s", flush=True)
+            uids = [s.study_uid for s in studies]
+            best_get = best_pull = None
+            summary = ""
+            for round_ in range(args.rounds):
+                seconds, got = run_getscu(pacs, uids, work)
+                if got != total:
+                    raise SystemExit(f"getscu fetched {got} of {total} instances")
+                best_get = seconds if best_get is None else min(best_get, seconds)
+                seconds, got, summary = run_limestone(pacs, work, args.associations)
+                if got != total:
+                    raise SystemExit(f"limestone pull fetched {got} of {total} instances:\n{summary}")
+                best_pull = seconds if best_pull is None else min(best_pull, seconds)
+                print(f"round {round_ + 1}: getscu {total / best_get:,.0f}/s, limestone {total / best_pull:,.0f}/s",
+                      flush=True)
+        rows = [
+            ("dcmtk getscu (1 association, files to disk)", best_get),
+            (f"limestone pull (C-GET, {args.associations} associations, vault + store)", best_pull),
+        ]
+        width = max(len(name) for name, _ in rows)
+        print()
+        print(f"| {'fetch of the same studies':<{width}} | instances | seconds | instances/s |")
+        print(f"|{'-' * (width + 2)}|-----------|---------|-------------|")
+        for name, seconds in rows:
+            print(f"| {name:<{width}} | {total:>9,} | {seconds:>7.2f} | {total / seconds:>11,.0f} |")
+        ratio = best_get / best_pull
+        print(f"\nratio limestone / getscu: {ratio:.2f} (target >= 1.0); machine: {os.cpu_count()} cores, "
+              f"load average {os.getloadavg()[0]:.1f}")
+        print(f"limestone's own summary: {summary.splitlines()[-1].strip() if summary else '-'}")
+        return 0
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
