@@ -24,6 +24,7 @@ from archive.context import Archive
 from archive.demo import Manifest, build_demo
 from archive.demo.generator import DEFAULT_PATIENTS, DEFAULT_SEED
 from archive.demo.sites import EXTERNAL_SITE, store_sites
+from archive.repeats.demo import DemoRepeats, seed_demo
 from archive.store.writer import upsert_sites
 from pipelines.import_files import ImportSummary, import_paths
 
@@ -37,6 +38,7 @@ class DemoResult:
     external: ImportSummary | None
     build_seconds: float
     seconds: float
+    repeats: DemoRepeats | None = None
 
     @property
     def exit_code(self) -> int:
@@ -79,7 +81,13 @@ def build_and_import(archive: Archive, patients: int = DEFAULT_PATIENTS, seed: i
         else:
             external = import_paths(archive, [folder], site=EXTERNAL_SITE.site, kind="demo",
                                     progress=progress, workers=workers)
-    return DemoResult(manifest, generated, external, build_seconds, time.perf_counter() - started)
+    # The repeat-exam story (archive/repeats/demo.py): coverage, prior uses, linked identity.
+    con = archive.store()
+    try:
+        repeats = seed_demo(con, manifest)
+    finally:
+        con.close()
+    return DemoResult(manifest, generated, external, build_seconds, time.perf_counter() - started, repeats)
 
 
 def describe(result: DemoResult) -> str:
@@ -98,6 +106,10 @@ def describe(result: DemoResult) -> str:
         lines.append(f"pydicom test files (site {EXTERNAL_SITE.site}): {ext.imported} new, "
                      f"{ext.already_present} already present, {ext.skipped} skipped, "
                      f"{ext.quarantined} quarantined (damaged on purpose), {ext.failed} failed.")
+    if result.repeats is not None:
+        lines.append(f"Repeat story: {len(result.repeats.avoided)} priors used at another hospital with no "
+                     f"repeat after (avoided), {len(result.repeats.repeated)} compared after a repeat; "
+                     "patient records linked across sites.")
     lines.append(f"Done in {result.seconds:.1f} s.")
     return "\n".join(lines)
 
