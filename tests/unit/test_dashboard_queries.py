@@ -82,6 +82,14 @@ def test_search_filters(con, seeded):
     assert total(patient_name="%") == 0  # a literal percent sign, not a wildcard
 
 
+def test_patient_filters_by_key_lookup_and_by_join_agree(con, monkeypatch):
+    def uids(**kw):
+        return list(browse.search_studies(con, browse.StudySearch(page_size=100, **kw)).rows["study_instance_uid"])
+    by_keys = uids(patient_name="test^*a", sort="patient_name")
+    monkeypatch.setattr(browse, "PATIENT_KEY_LIMIT", 0)  # force the join
+    assert uids(patient_name="test^*a", sort="patient_name") == by_keys and len(by_keys) == 35
+
+
 def test_sort_is_whitelisted(con):
     with pytest.raises(ValueError):
         browse.search_studies(con, browse.StudySearch(sort="study_date; DROP TABLE studies"))

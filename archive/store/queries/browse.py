@@ -47,7 +47,13 @@ FILTERS: dict[str, tuple[str, bool]] = {
     "body_part": ("s.body_part_examined = $body_part", False),
     "site": ("s.site = $site", False),
     "description": ("s.study_description ILIKE $description ESCAPE '\\'", False),
+    # Set by search_studies when the patient filters were resolved to keys first.
+    "patient_keys": ("list_contains($patient_keys, s.patient_key)", False),
 }
+PATIENT_FILTERS = ("patient_name", "patient_id")
+# Up to this many patients matching a name or ID are looked up first and their studies fetched by
+# key; more than that (e.g. "a*") and the search joins the tables instead.
+PATIENT_KEY_LIMIT = 5_000
 
 MAX_PAGE_SIZE = 500
 # Sorting by a patient column joins every matching study to its patient; beyond this many matches
@@ -126,6 +132,15 @@ class SearchResult:
         self.pages = max(1, -(-self.total // self.page_size))
 
 
+def _patient_keys(con: duckdb.DuckDBPyConnection, params: dict[str, Any], limit: int) -> list[str]:
+    """Keys of the patients matching the name/ID filters (the patients table alone is small)."""
+    clauses = [FILTERS[f][0] for f in PATIENT_FILTERS if params.get(f) is not None]
+    values = {f: params[f] for f in PATIENT_FILTERS if params.get(f) is not None}
+    return [r[0] for r in con.execute(
+        sql("browse_patient_keys").replace("{where}", " AND ".join(clauses)),
+        dict(values, limit=limit)).fetchall()]
+
+
 def _compose(name: str, active: list[str], join: bool, order_by: str = "") -> str:
     where = " AND ".join(FILTERS[f][0] for f in active) or "true"
     return (sql(name).replace("{join}", "JOIN patients p USING (patient_key)" if join else "")
@@ -141,6 +156,11 @@ def search_studies(con: duckdb.DuckDBPyConnection, search: StudySearch) -> Searc
     """
     params = search.params()
     active = [f for f in FILTERS if params.get(f) is not None]
+    if any(f in active for f in PATIENT_FILTERS):
+        keys = _patient_keys(con, params, PATIENT_KEY_LIMIT + 1)
+        if len(keys) <= PATIENT_KEY_LIMIT:
+            active = [f for f in active if f not in PATIENT_FILTERS] + ["patient_keys"]
+            params["patient_keys"] = keys
     values = {f: params[f] for f in active}
     order, reverse, sort_join = SORTS[search.sort]
     join = any(FILTERS[f][1] for f in active)
