@@ -11,6 +11,9 @@ SHOTS = Path(os.environ.get("LIMESTONE_SCREENSHOTS", "/tmp/limestone-screens"))
 def shot(page, name: str) -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
+    # Only photograph a finished page: no script running, no element still a loading skeleton.
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60000)
+    page.wait_for_function("() => !document.querySelector('[data-testid=stSkeleton]')", timeout=60000)
     # Streamlit scrolls inside its main block, so grow the window to the content for a whole page.
     size = page.viewport_size
     height = page.evaluate("() => document.querySelector('[data-testid=stMain]')?.scrollHeight || 0")
