@@ -38,15 +38,9 @@ CHUNK = 32  # files per task sent to a worker: amortises inter-process overhead
 
 
 @dataclass
-class ImportSummary:
-    run_id: str
-    files_seen: int = 0
-    imported: int = 0
-    already_present: int = 0
-    skipped: int = 0
-    quarantined: int = 0
-    failed: int = 0
-    bytes: int = 0
+class ImportSummary(IngestRun):
+    """An ingest run's counts, plus what the person who started it wants to know."""
+
     seconds: float = 0.0
     interrupted: bool = False
 
@@ -62,7 +56,8 @@ class ImportSummary:
         return 1 if (self.quarantined or self.failed) else 0
 
     def as_dict(self) -> dict:
-        return dict(asdict(self), instances_per_second=round(self.instances_per_second, 1))
+        counts = {k: v for k, v in asdict(self).items() if k not in ("started_at", "finished_at")}
+        return dict(counts, instances_per_second=round(self.instances_per_second, 1))
 
     def sentence(self) -> str:
         if self.imported == 0 and self.already_present and not (self.quarantined or self.failed):
@@ -147,11 +142,10 @@ def import_paths(archive: Archive, paths: list[Path], site: str | None = None, k
     archive.home.ensure()
     archive.vault.ensure_key()  # before workers start, so they never race to create one
     workers = workers or archive.settings.import_workers or os.cpu_count() or 1
-    run_id = new_run_id()
-    summary = ImportSummary(run_id)
+    summary = ImportSummary(new_run_id(), kind, _describe(paths), site)
     con = archive.store()
-    run = start_run(con, IngestRun(run_id, kind, _describe(paths), site))
-    writer = StoreWriter(con, archive.home, run_id, site=site, batch_size=archive.settings.batch_size,
+    start_run(con, summary)
+    writer = StoreWriter(con, archive.home, summary.run_id, site=site, batch_size=archive.settings.batch_size,
                          vault=archive.vault)
     discovery = Discovery()
     started = time.perf_counter()
@@ -176,10 +170,8 @@ def import_paths(archive: Archive, paths: list[Path], site: str | None = None, k
         summary.already_present = writer.totals.already_present
         summary.bytes = writer.totals.bytes
         summary.seconds = time.perf_counter() - started
-        for name in ("files_seen", "imported", "already_present", "skipped", "quarantined", "failed", "bytes"):
-            setattr(run, name, getattr(summary, name))
         status = "interrupted" if summary.interrupted else ("failed" if summary.exit_code else "ok")
-        finish_run(con, run, status)
+        finish_run(con, summary, status)
         compact_if_fragmented(con)
         con.close()
     return summary

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 import duckdb
@@ -30,7 +30,7 @@ class IngestRun:
 
 
 def _replace(con: duckdb.DuckDBPyConnection, run: IngestRun) -> None:
-    row = asdict(run)
+    row = {f.name: getattr(run, f.name) for f in fields(IngestRun)}  # subclasses may carry more
     columns = ", ".join(row)
     marks = ", ".join("?" for _ in row)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -97,17 +98,23 @@ def test_reading_while_an_import_runs(tmp_path, ct_folder):
     assert counts == sorted(counts) and counts[-1] == 60
 
 
-def test_killed_import_loses_nothing_and_rerun_completes(tmp_path):
+def _start_import(tmp_path, files: int, seed: int, **popen):
+    """A fresh store, a reader opened on it, and `limestone import` of ``files`` CT files running."""
     source = tmp_path / "source"
-    write_ct_studies(source, 400, per_series=100, seed=3)
+    write_ct_studies(source, files, per_series=100, seed=seed)
     home = tmp_path / "home"
     archive = Archive.load(home=str(home))
     archive.store().close()
     reader = archive.store(read_only=True)
     env = dict(os.environ, LIMESTONE_BATCH_SIZE="20")
     child = subprocess.Popen([sys.executable, "-m", "pipelines", "--home", str(home), "import", str(source)],
-                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
+                             env=env, cwd=ROOT, **popen)
+    return source, home, reader, child
+
+
+def test_killed_import_loses_nothing_and_rerun_completes(tmp_path):
+    source, home, reader, child = _start_import(
+        tmp_path, 400, seed=3, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         committed = _poll(lambda: reader.execute("SELECT count(*) FROM instances").fetchone()[0])
         os.killpg(child.pid, signal.SIGKILL)  # the import and its worker processes, mid-run
@@ -119,7 +126,6 @@ def test_killed_import_loses_nothing_and_rerun_completes(tmp_path):
         reader.close()
     assert 0 < committed < 400
     rerun = limestone("import", str(source), "--json", home=home, check=True)
-    import json
     result = json.loads(rerun.stdout)
     assert result["imported"] == 400 - committed and result["already_present"] == committed
     stats = json.loads(limestone("stats", "--json", home=home, check=True).stdout)
@@ -128,15 +134,8 @@ def test_killed_import_loses_nothing_and_rerun_completes(tmp_path):
 
 
 def test_interrupted_import_keeps_what_it_received(tmp_path):
-    source = tmp_path / "source"
-    write_ct_studies(source, 300, per_series=100, seed=4)
-    home = tmp_path / "home"
-    archive = Archive.load(home=str(home))
-    archive.store().close()
-    reader = archive.store(read_only=True)
-    env = dict(os.environ, LIMESTONE_BATCH_SIZE="20")
-    child = subprocess.Popen([sys.executable, "-m", "pipelines", "--home", str(home), "import", str(source)],
-                             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, _, reader, child = _start_import(
+        tmp_path, 300, seed=4, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _poll(lambda: reader.execute("SELECT count(*) FROM instances").fetchone()[0])
         child.send_signal(signal.SIGTERM)
