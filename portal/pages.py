@@ -182,7 +182,7 @@ button.quiet{background:#e6e9ee;color:#1d2733}
 .tile{display:flex;flex-direction:column;align-items:center;gap:.2rem;width:150px;padding:.5rem;border:1px solid #dde2e8;
  border-radius:8px;color:inherit;text-decoration:none;background:#fafbfc}
 .tile img{background:#000;border-radius:4px;object-fit:contain}
-.viewer img{max-width:100%;background:#000;display:block;margin:1rem auto;image-rendering:auto}
+.viewer img{width:min(100%,640px);height:auto;background:#000;display:block;margin:1rem auto}
 .controls{display:flex;flex-wrap:wrap;gap:.8rem;align-items:center}.controls label{display:inline;margin:0}
 .controls input[type=range]{flex:1;min-width:200px}
 pre.report{white-space:pre-wrap;background:#f4f6f8;padding:.8rem;border-radius:6px}

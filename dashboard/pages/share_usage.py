@@ -50,6 +50,7 @@ def body(ctx):
     fig = px.bar(long, x="month", y="links", color="outcome", facet_col="site", barmode="stack",
                  labels={"month": "Month issued", "links": "Links", "outcome": ""}, height=320)
     fig.update_layout(margin=dict(l=10, r=10, t=30, b=10))
+    fig.update_xaxes(type="category")  # months, not instants
     chart_with_csv(fig, frame, "share_link_usage", "share_usage.opened")
     st.subheader("By site and month")
     table = frame.rename(columns={
