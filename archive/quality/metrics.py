@@ -160,10 +160,7 @@ def measure(image: np.ndarray, modality: str | None = None,
     return out
 
 
-def measure_dataset(ds: Dataset, frames: np.ndarray) -> tuple[int, ImageMetrics]:
-    """Metrics of a decoded object's middle frame; returns (frame index, metrics)."""
-    index = len(frames) // 2
-    frame = frames[index]
-    colour = frame.ndim == 3
-    value_range = (0.0, 255.0) if colour else representable_range(ds)
-    return index, measure(frame, str(ds.get("Modality", "") or ""), value_range)
+def measure_dataset(ds: Dataset, frame: np.ndarray) -> ImageMetrics:
+    """Metrics of one decoded frame of a dataset (see ``archive.dicom.pixels.decode_frame``)."""
+    value_range = (0.0, 255.0) if frame.ndim == 3 else representable_range(ds)
+    return measure(frame, str(ds.get("Modality", "") or ""), value_range)

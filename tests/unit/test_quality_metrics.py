@@ -82,3 +82,17 @@ def test_representable_range_follows_bits_and_rescale():
     else:
         assert (lo, hi) == (intercept, (2 ** bits - 1) * slope + intercept)
     assert hi > lo
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small_RLE.dcm", "examples_ybr_color.dcm",
+                                  "examples_palette.dcm", "emri_small.dcm", "rtdose.dcm"])
+def test_decode_frame_matches_the_full_decode(name):
+    from archive.dicom.pixels import decode, decode_frame, read
+
+    data = pydicom_file(name).read_bytes()
+    ds = read(data)
+    index, frame = decode_frame(ds)
+    full = decode(read(data))
+    assert index == len(full) // 2
+    assert frame.dtype == full.dtype and np.allclose(frame, full[index])
+    assert ds.pixel_array.shape[0] == full.shape[0] or len(full) == 1   # the dataset still decodes all frames
