@@ -1,0 +1,174 @@
+"""End to end in Chromium on the demo archive: open a comparison, scroll in step, link, measure,
+and a radiograph difference view. Screenshots go to the same folder as the dashboard's."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from screenshots import shot
+from test_dashboard_e2e import nav, sign_in, wait_idle
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo archive (8 people, no pydicom files), built once for this module."""
+    from archive.context import Archive
+    from pipelines.demo import build_and_import
+
+    home = tmp_path_factory.mktemp("compare_demo") / "home"
+    result = build_and_import(Archive.load(home=str(home)), patients=8, test_files=False)
+    assert result.exit_code == 0
+    return home, result.manifest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def demo_url(demo, tmp_path_factory):
+    """The real app on the demo archive, stopped (its whole process group) after the module."""
+    home, _ = demo
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=dict(os.environ, LIMESTONE_HOME=str(home)), stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, "streamlit exited"
+            try:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                assert time.monotonic() < deadline, "streamlit did not become healthy"
+                time.sleep(0.1)  # polling the health endpoint
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def latest_with_priors(manifest, exam: str):
+    return max((s for s in manifest.studies if s.exam == exam and s.prior_uids), key=lambda s: s.study_datetime)
+
+
+SLOW = 90000   # ms: a first comparison run decodes images and registers on a busy 2-core machine
+
+
+def open_study(page, accession: str, date: str):
+    box = page.get_by_role("textbox", name="Current study: accession number or patient ID")
+    box.fill(accession)
+    box.press("Enter")
+    picker = page.get_by_test_id("stSelectbox").filter(has_text="Study to compare")
+    expect(picker).to_be_visible(timeout=SLOW)
+    picker.click()
+    page.get_by_role("option", name=re.compile(re.escape(date))).click()
+    expect(page.get_by_test_id("stImage")).to_have_count(2, timeout=SLOW)
+    wait_idle(page)
+
+
+def slider(page, label: str):
+    # The accessible name of a Streamlit slider repeats its label; match the input's own label.
+    return page.locator(f'input[type=range][aria-label="{label}"]')
+
+
+def value(thumb) -> int:
+    return int(thumb.input_value())
+
+
+def step(page, thumb, key: str, times: int = 1):
+    """Press ``key`` on a slider ``times`` times, each time waiting for the app to show the new image."""
+    for _ in range(times):
+        before = value(thumb)
+        thumb.focus()
+        thumb.press(key)
+        expect(thumb).not_to_have_value(str(before))
+        wait_idle(page)
+
+
+def test_comparison_scrolls_in_step_links_and_measures(page, demo, demo_url):
+    _, manifest = demo
+    current = latest_with_priors(manifest, "CT_CAP")
+    sign_in(page, demo_url, "technologist", "Tess Tech")
+    nav(page, "Compare with priors")
+    open_study(page, current.accession_number, current.study_date.isoformat())
+    expect(page.get_by_role("heading", name="Compare: CT Chest Abdomen Pelvis staging")).to_be_visible()
+    assert current.study_instance_uid not in page.url and current.patient_id not in page.url
+    assert re.search(r"/compare\?study=[A-Za-z0-9_-]+$", page.url)
+    images = page.get_by_test_id("stImage")
+    expect(images).to_have_count(2)
+    expect(page.get_by_text("different frame of reference").first).to_be_visible()
+
+    page.get_by_role("button", name="Suggest link").click()
+    expect(page.get_by_text(re.compile(r"Suggested link: [+-]\d+\.\d mm"))).to_be_visible(timeout=SLOW)
+    wait_idle(page)
+    cur, prior = slider(page, "Image"), slider(page, "Prior image")
+    step(page, cur, "ArrowRight", 10)
+    before = (value(cur), value(prior))
+    prior_src = images.nth(1).locator("img").get_attribute("src")
+    for k in range(1, 4):
+        step(page, cur, "ArrowRight")
+        expect(page.get_by_text(f"Current image {before[0] + k} of 24")).to_be_visible()
+        expect(page.get_by_text(f"Prior image {before[1] + k} of 24")).to_be_visible()   # lock-step
+    after = (value(cur), value(prior))
+    assert after == (before[0] + 3, before[1] + 3)
+    expect(images.nth(1).locator("img")).not_to_have_attribute("src", prior_src)
+    shot(page, "compare_01_linked")
+
+    # The user prefers one slice further on the prior: link there, then scroll on.
+    step(page, prior, "ArrowRight")
+    assert value(cur) == after[0] and value(prior) == after[1] + 1
+    page.get_by_role("button", name="Link at this slice").click()
+    expect(page.get_by_text(re.compile(r"^Linked with offset [+-]\d+\.\d mm$"))).to_be_visible()
+    wait_idle(page)
+    step(page, cur, "ArrowLeft", 2)
+    expect(page.get_by_text(f"Prior image {after[1] - 1} of 24")).to_be_visible()
+    assert (value(cur), value(prior)) == (after[0] - 2, after[1] - 1)
+
+    # Measure a distance on the current image.
+    page.get_by_text("Measure", exact=True).first.click()
+    page.get_by_role("button", name="Add measurement").first.click()
+    expect(page.get_by_text(re.compile(r"M1 \d+\.\d mm"))).to_be_visible(timeout=SLOW)
+    wait_idle(page)
+    shot(page, "compare_02_measured")
+
+
+def test_radiograph_difference_view(page, demo, demo_url):
+    _, manifest = demo
+    current = latest_with_priors(manifest, "XR_CHEST")
+    sign_in(page, demo_url, "quality", "Quinn Quality")
+    nav(page, "Compare with priors")
+    open_study(page, current.accession_number, current.study_date.isoformat())
+    page.get_by_text("Difference view (current − registered prior)").click()
+    expect(page.get_by_role("heading", name="Difference: current − registered prior")).to_be_visible(timeout=SLOW)
+    wait_idle(page)
+    expect(page.get_by_test_id("stImage")).to_have_count(3)
+    shot(page, "compare_03_difference")
