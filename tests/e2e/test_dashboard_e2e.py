@@ -88,7 +88,7 @@ def test_sign_in_search_open_scroll_window(page, app_url):
 def test_manager_metrics_and_csv(page, app_url):
     sign_in(page, app_url, "manager", "Meg Manager")
     nav(page, "Department metrics")
-    expect(page.get_by_text("35 studies in the range")).to_be_visible()
+    expect(page.get_by_text("35 studies in the range")).to_be_visible(timeout=60000)  # heaviest page
     expect(page.get_by_test_id("stPlotlyChart")).to_have_count(6, timeout=30000)  # Plotly loads lazily
     shot(page, "06_metrics")
     with page.expect_download() as info:

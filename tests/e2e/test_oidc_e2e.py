@@ -110,12 +110,12 @@ def test_manager_signs_in_through_the_identity_provider(page, oidc_app):
     expect(sidebar.get_by_text("Signed in as")).to_contain_text("Meg Manager")
     expect(sidebar.get_by_text("Signed in as")).not_to_contain_text("demo mode")
     page.get_by_test_id("stSidebarNav").get_by_text("Department metrics", exact=True).click()
-    expect(page.get_by_text("35 studies in the range")).to_be_visible()
+    expect(page.get_by_text("35 studies in the range")).to_be_visible(timeout=60000)  # heaviest page
     expect(page.get_by_test_id("stSidebarNav").get_by_text("Image viewer")).to_have_count(0)
     shot(page, "08_oidc_manager_metrics")
     # The sign-in lives in a cookie: a typed-in URL keeps the user, and the role still applies.
     page.goto(oidc_app + "/metrics")
-    expect(page.get_by_text("35 studies in the range")).to_be_visible()
+    expect(page.get_by_text("35 studies in the range")).to_be_visible(timeout=60000)
 
 
 def test_clerk_from_the_email_table_and_a_user_without_role(page, oidc_app):
