@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydicom.dataset import Dataset
 
@@ -184,9 +185,26 @@ def _write_table(out: Path, rows: list[dict[str, Any]]) -> None:
     table = pa.Table.from_pylist(rows, schema=SCHEMA)
     if path.exists():
         earlier = pq.read_table(path).cast(SCHEMA)
-        keep = pa.compute.invert(pa.compute.is_in(earlier["sop_instance_uid"], table["sop_instance_uid"]))
+        keep = pc.invert(pc.is_in(earlier["sop_instance_uid"], value_set=table["sop_instance_uid"]))
         table = pa.concat_tables([earlier.filter(keep), table])
     pq.write_table(table, path)
+
+
+_FLAGGED = ["pseudonym", "study_instance_uid", "sop_instance_uid", "reason", "file"]
+
+
+def _write_flagged(out: Path, flagged: list[dict[str, str]]) -> None:
+    """flagged.csv: this export's held-back objects plus earlier ones in the folder, once each."""
+    path = out / "flagged.csv"
+    rows: dict[str, dict[str, str]] = {}
+    if path.exists():
+        with open(path, newline="") as handle:
+            rows = {r["sop_instance_uid"]: r for r in csv.DictReader(handle)}
+    rows.update({r["sop_instance_uid"]: r for r in flagged})
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, _FLAGGED)
+        writer.writeheader()
+        writer.writerows(rows.values())
 
 
 def export(archive: Archive, selected: list[Selected], out: Path, options: Options,
@@ -223,11 +241,7 @@ def export(archive: Archive, selected: list[Selected], out: Path, options: Optio
             log.error("instance %s… could not be de-identified: %s", item.content_hash[:12], type(exc).__name__)
     if rows:
         _write_table(out, rows)
-    with open(out / "flagged.csv", "a" if (out / "flagged.csv").exists() else "w", newline="") as handle:
-        writer = csv.DictWriter(handle, ["pseudonym", "study_instance_uid", "sop_instance_uid", "reason", "file"])
-        if handle.tell() == 0:
-            writer.writeheader()
-        writer.writerows(flagged)
+    _write_flagged(out, flagged)
     (out / "export.json").write_text(json.dumps({
         "profile": "DICOM PS3.15 E.1-1 Basic Application Level Confidentiality Profile",
         "options": [name for _, name in options.method_codes()[1:]],

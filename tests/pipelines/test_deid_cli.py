@@ -73,6 +73,12 @@ def test_deid_exports_files_and_table_without_identifiers(small_archive, tmp_pat
     assert len(first) == 20 and set(first["pseudonym"]) == set(second["pseudonym"])
     assert sorted(first["study_date"]) == sorted(second["study_date"])
 
+    # Exporting again into the same folder adds nothing twice.
+    assert main(["--home", str(small_archive.home.root), "deid", "--study", ct[0], *us, "--out", str(out),
+                 "--shift-dates"]) == 0
+    assert len(pd.read_parquet(out / "instances.parquet")) == 41 and len(pd.read_csv(out / "flagged.csv")) == 1
+    assert len(list((out / "dicom").rglob("*.dcm"))) == 40
+
 
 def test_deid_by_query_and_plain_errors(small_archive, tmp_path, capsys):
     out = tmp_path / "q"
