@@ -59,8 +59,12 @@ def body(ctx):
     if volume.empty:
         _empty("exams")
     else:
-        fig = px.bar(volume, x="period", y="studies", color="modality", hover_data=["site"],
-                     labels={"period": grain.title(), "studies": "Studies", "modality": "Modality"})
+        by = st.radio("Colour by", ["modality", "site"], horizontal=True, key="metrics.volume_by",
+                      format_func=str.title)
+        fig = px.bar(volume, x="period", y="studies", color=by,
+                     hover_data=["site" if by == "modality" else "modality"],
+                     labels={"period": grain.title(), "studies": "Studies", "modality": "Modality",
+                             "site": "Site"})
         fig.update_layout(barmode="stack", height=340, margin=dict(l=10, r=10, t=10, b=10))
         chart_with_csv(fig, volume, f"exam_volume_by_{grain}", "metrics.volume")
 
@@ -135,6 +139,11 @@ def body(ctx):
     if runs.empty:
         st.info("No ingest runs recorded yet.")
     else:
+        latest = runs.sort_values("started_at", ascending=False).groupby(["kind", "source"], as_index=False).first()
+        st.caption("Latest run per source and node")
+        st.dataframe(latest[["kind", "source", "site", "status", "started_at", "imported", "quarantined",
+                             "failed"]], hide_index=True, key="metrics.latest_runs", width="stretch")
+        st.caption("All recent runs")
         st.dataframe(runs.drop(columns=["run_id"]), hide_index=True, key="metrics.runs", width="stretch")
         st.download_button("Download CSV", csv_bytes(runs), "ingest_runs.csv", "text/csv",
                            key="metrics.runs.csv", icon=":material/download:")

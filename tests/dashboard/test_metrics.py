@@ -25,6 +25,14 @@ def test_filters_narrow_the_numbers(home):
     assert "No exams for these filters" in texts(at)
 
 
+def test_volumes_by_site_and_latest_run_per_source(home):
+    at = page("metrics", role="quality").run()
+    at.radio(key="metrics.volume_by").set_value("site").run()
+    assert not at.exception and not at.error
+    latest = at.dataframe[0].value  # the first table of the page: latest run per source
+    assert list(latest["source"]) == ["test fixture"] and list(latest["status"]) == ["failed"]
+
+
 def test_clerk_is_refused(home):
     at = page("metrics", role="clerk").run()
     assert "does not give access" in texts(at)
