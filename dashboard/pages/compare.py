@@ -229,7 +229,8 @@ def body(ctx):
             ss[f"{pkey}.link_for"] = link_id
             ss[f"{pkey}.mode"] = plan.default_mode
             ss[f"{pkey}.offset"] = 0.0
-            ss.pop(f"{pkey}.suggestion", None)
+            for stale in ("suggested", "suggest_note", "in_plane_mm"):
+                ss.pop(f"{pkey}.{stale}", None)
             moved = True
         modes = [m for m in (POSITION, OFFSET, OFF) if m == OFF or (m == POSITION and plan.by_position)
                  or (m == OFFSET and plan.linkable)]
@@ -325,6 +326,7 @@ def _link_here(pkey, cur_geom, cur_index, geom, p_index) -> None:
     ss[f"{pkey}.offset"] = offset_between(cur_geom, cur_index, geom, p_index)
     ss[f"{pkey}.mode"] = OFFSET
     ss[f"{pkey}.suggested"] = False
+    ss.pop(f"{pkey}.suggest_note", None)
 
 
 def _suggest(pkey, archive, cur_inst, cur_geom, inst, geom) -> None:
@@ -339,6 +341,7 @@ def _suggest(pkey, archive, cur_inst, cur_geom, inst, geom) -> None:
     suggestion = suggest_offset(cur_profiles[keep_c], cur_geom.positions[keep_c], cur_geom.pixel_spacing[1],
                                 profiles[keep_p], geom.positions[keep_p], geom.pixel_spacing[1])
     ss[f"{pkey}.offset"] = suggestion.offset_mm
+    ss[f"{pkey}.in_plane_mm"] = suggestion.in_plane_mm
     ss[f"{pkey}.mode"] = OFFSET
     ss[f"{pkey}.suggested"] = True
     ss[f"{pkey}.suggest_note"] = (f"Suggested link: {suggestion.offset_mm:+.1f} mm"
@@ -346,9 +349,15 @@ def _suggest(pkey, archive, cur_inst, cur_geom, inst, geom) -> None:
 
 
 def _copy(m: Measurement, geom: SeriesGeometry, cur_geom: SeriesGeometry, cur_index: int, pkey: str) -> None:
+    """Copy a prior's measurement onto the current image on screen, at the same place in mm.
+
+    The registration suggestion's shift along the image rows is applied when there is one
+    (the anatomy of the current lies that much the other way).
+    """
     source = Plane(geom.matrix or (512, 512), geom.pixel_spacing)
     target = Plane(cur_geom.matrix or (512, 512), cur_geom.pixel_spacing)
-    _marks("cur", cur_index).append(copy_measurement(m, source, target))
+    shift = (0.0, -float(ss.get(f"{pkey}.in_plane_mm", 0.0) or 0.0))
+    _marks("cur", cur_index).append(copy_measurement(m, source, target, shift))
 
 
 body(ctx)

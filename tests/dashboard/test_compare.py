@@ -138,3 +138,32 @@ def test_find_the_current_study_by_patient_id(cmp_home):
     assert not at.exception
     assert "Compare: CT Chest with contrast" in texts(at) and len(at.get("image")) == 2
     assert "1.2.826" not in str(at.query_params["study"])
+
+
+def test_window_and_zoom_sync_and_a_missing_prior_image(cmp_home):
+    home, images = cmp_home
+    at = open_compare(cmp_home)
+    prior_presets = [s for s in at.selectbox if s.key.endswith(".preset") and s.key != "compare.cur.preset"]
+    assert len(prior_presets) == 1
+    at.toggle(key="compare.sync_window").set_value(True).run()
+    at.toggle(key="compare.sync_zoom").set_value(True).run()
+    at.selectbox(key="compare.cur.preset").select("CT lung").run()
+    assert not at.exception and len(at.get("image")) == 2
+    assert not [s for s in at.selectbox if s.key.endswith(".preset") and s.key != "compare.cur.preset"]
+    # The old CT's last image is lost from the vault: named, and the rest still shows.
+    archive = Archive.load(home=str(home))
+    con = archive.store(read_only=True)
+    try:
+        lost = con.execute("SELECT content_hash FROM instances WHERE study_instance_uid = ? "
+                           "ORDER BY instance_number DESC LIMIT 1", [images.uids["old"]]).fetchone()[0]
+    finally:
+        con.close()
+    archive.vault.path_for(lost).unlink()
+    choice = at.multiselect(key="compare.priors")
+    old = next(i for i, label in enumerate(choice.options) if label.startswith("2022-01-05"))
+    choice.set_value([old]).run()
+    prior_slider(at).set_value(20).run()
+    assert not at.exception
+    assert "Image 20 of 20 is missing from the vault" in "\n".join(w.value for w in at.warning)
+    prior_slider(at).set_value(19).run()
+    assert len(at.get("image")) == 2
