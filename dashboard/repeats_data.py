@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from archive import identity
-from archive.repeats import classes, metrics
+from archive.repeats import classes, facts, metrics
 from archive.store.connection import LAKE
 from dashboard import data
 
@@ -44,6 +44,12 @@ def options(home: str) -> dict[str, list[str]]:
             "ORDER BY 1").fetchall()]
     return {"site": sites, "exam_class": [c for c, _ in class_rows],
             "class_names": dict(class_rows), "modality": families}
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def status(home: str) -> dict[str, Any]:
+    with data.cursor(home) as cur:
+        return facts.status(cur)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -86,7 +92,7 @@ def reference(home: str) -> dict[str, pd.DataFrame]:
 
 
 def _clear() -> None:
-    for reader in (series, avoidable, prior_uses, conflicts, link_summary, reference, options):
+    for reader in (status, series, avoidable, prior_uses, conflicts, link_summary, reference, options):
         reader.clear()
 
 
@@ -102,4 +108,13 @@ def edit(home: str, action: Callable[..., Any], *args, **kwargs) -> Any:
 
 
 def relink(home: str) -> identity.LinkResult:
-    return edit(home, identity.link_patients)
+    """Link the patient records again and recompute the repeat facts."""
+    def both(con):
+        result = identity.link_patients(con)
+        facts.refresh(con)
+        return result
+    return edit(home, both)
+
+
+def recompute(home: str) -> int:
+    return edit(home, facts.refresh)

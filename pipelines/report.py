@@ -50,11 +50,14 @@ def run_repeats(args, archive: Archive) -> int:
         result = metrics.report(con, args.since, args.until)
     finally:
         con.close()
+    if result["stale"]:
+        print("limestone report repeats: studies, links or settings changed after the repeat facts were "
+              f"computed ({result['as_of']}); run 'limestone link-patients' to include them", file=sys.stderr)
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
     span = f"{result['since'] or 'first exam'} to {result['until'] or 'last exam'}"
-    print(f"Repeat exams, {span}")
+    print(f"Repeat exams, {span} (computed {result['as_of'] or 'never: run limestone link-patients'})")
     header = (f"{'':<22} {'studies':>9} {'repeats':>8} {'rate':>6} {'avoidable':>9} {'priors':>7} "
               f"{'avoided':>8} {'DLP mGycm':>10} {'XR uGy':>9} {'cost':>11}")
     print(header)

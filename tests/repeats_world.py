@@ -16,7 +16,7 @@ import pandas as pd
 
 from archive.clock import now_utc
 from archive.dicom.models import patient_key
-from archive.repeats import record_prior_use
+from archive.repeats import facts, record_prior_use
 from archive.repeats.classes import flag_clinically_required, set_archive_coverage
 from archive.store.writer import Site, upsert_sites
 
@@ -171,4 +171,5 @@ def build(con, link: bool = True) -> World:
                             event_id="test:pending")
     if link:
         link_patients(con)
+        facts.refresh(con)
     return world

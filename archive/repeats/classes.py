@@ -4,7 +4,8 @@ Exam classes (name, repeat window, fee), the default window per modality family,
 map studies to classes, the studies flagged clinically required, and the sites whose studies are
 in the regional archive from the moment they are made. Seeded by migration 0004; edited through
 these functions (and the Repeat exams page, for admins and managers). Each table keeps one row per
-key: an edit replaces the row in one transaction.
+key: an edit replaces the row in one transaction, then refreshes the repeat facts
+(archive/repeats/facts.py) so the new numbers show at once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import duckdb
 import pandas as pd
 
 from archive.clock import now_utc
+from archive.repeats import facts
 from archive.store.connection import retrying
 
 FAMILIES = {"CR": "XR", "DX": "XR"}  # modality -> modality family
@@ -33,6 +35,7 @@ def modality_family(modality: str) -> str:
 
 
 def _transaction(con: duckdb.DuckDBPyConnection, statements: list[tuple[str, list]]) -> None:
+    """Apply one edit, then refresh the repeat facts so every reader sees its effect at once."""
     def once():
         con.execute("BEGIN")
         try:
@@ -43,6 +46,7 @@ def _transaction(con: duckdb.DuckDBPyConnection, statements: list[tuple[str, lis
             con.execute("ROLLBACK")
             raise
     retrying(once)
+    facts.refresh(con)
 
 
 def _window(days: int | None) -> int | None:

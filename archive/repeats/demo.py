@@ -8,7 +8,7 @@
   with no exam of their class in the following months, the study is retrieved or compared at
   another hospital a few days later (an **avoided** repeat); for some avoidable repeats, the prior
   is opened in a comparison after the repeat on the same day (**repeated**, the usual story);
-- links the patient records (``archive.identity.link_patients``).
+- links the patient records (``archive.identity.link_patients``) and refreshes the repeat facts.
 
 At most one use per person and exam class, so every use is its own episode and the expected
 numbers (``DemoRepeats``) follow directly. Event ids are derived from the study UIDs, so running
@@ -27,6 +27,7 @@ from archive.demo.exams import exam
 from archive.demo.histories import START
 from archive.demo.manifest import Manifest, StudyEntry
 from archive.identity import link_patients
+from archive.repeats import facts
 from archive.repeats.classes import set_archive_coverage
 from archive.repeats.prior_use import KINDS, record_prior_use
 
@@ -106,4 +107,5 @@ def seed_demo(con: duckdb.DuckDBPyConnection, manifest: Manifest, updated_by: st
         record_prior_use(con, prior.study_instance_uid, kind, site=site, used_at=when,
                          user_id="demo", event_id=f"demo:{prior.study_instance_uid}:{kind}")
     link_patients(con)
+    facts.refresh(con)
     return expected

@@ -15,6 +15,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from archive.repeats import facts
+
 _SQL = Path(__file__).parent / "sql"
 GRAINS = ("day", "week", "month", "year")
 COUNTS = ("studies", "repeats", "avoidable_repeats", "prior_uses", "avoided_repeats")
@@ -71,6 +73,11 @@ def link_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return dict(zip(names, cursor.fetchone()))
 
 
+def status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """When the repeat facts were computed and whether anything changed since (archive/repeats/facts.py)."""
+    return facts.status(con)
+
+
 def _numbers(row: dict[str, Any]) -> dict[str, Any]:
     counts = {name: int(row.get(name) or 0) for name in COUNTS}
     counts["repeat_rate"] = round(counts["repeats"] / counts["studies"], 4) if counts["studies"] else 0.0
@@ -83,7 +90,8 @@ def report(con: duckdb.DuckDBPyConnection, since: date | None = None,
            until: date | None = None) -> dict[str, Any]:
     """The totals and the same by site and by exam class, as ``limestone report repeats`` prints them.
 
-    Keys: ``since``, ``until``, ``totals``, ``by_site`` (list, each with ``site``), ``by_class``
+    Keys: ``since``, ``until``, ``as_of`` (when the repeat facts were computed), ``stale`` (something
+    changed since: run ``limestone link-patients``), ``totals``, ``by_site`` (list, each with ``site``), ``by_class``
     (list, each with ``exam_class`` and ``class_name``). Each block holds ``studies``, ``repeats``,
     ``repeat_rate``, ``avoidable_repeats``, ``prior_uses``, ``avoided_repeats``, ``dose_avoided``
     (``ct_dlp_mgy_cm``, ``ct_ctdi_vol_mgy``, ``xr_detector_kerma_ugy``) and ``cost_avoided``.
@@ -92,8 +100,12 @@ def report(con: duckdb.DuckDBPyConnection, since: date | None = None,
     cursor = con.execute(sql("repeats_report"), {"since": since, "until": until})
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+    state = facts.status(con)
     out: dict[str, Any] = {"since": f.since.isoformat() if f.since else None,
                            "until": f.until.isoformat() if f.until else None,
+                           "as_of": state["refreshed_at"].isoformat(timespec="seconds")
+                           if state["refreshed_at"] else None,
+                           "stale": bool(state["stale"]),
                            "totals": _numbers({}), "by_site": [], "by_class": []}
     for row in rows:
         if row["level"] == "total":

@@ -276,6 +276,22 @@ def _reference(ctx):
             st.dataframe(ref[name], hide_index=True, width="stretch", key=f"repeats.{name}_table")
 
 
+def _freshness(ctx):
+    state = rd.status(ctx.home)
+    when = f"{state['refreshed_at']:%Y-%m-%d %H:%M} UTC" if state["refreshed_at"] else None
+    if not state["stale"]:
+        st.caption(f"Computed {when}." if when else "")
+        return
+    st.warning("Studies, patient links or settings changed after these numbers were computed"
+               + (f" ({when})" if when else "") + ". `limestone link-patients` recomputes them.",
+               icon=":material/update:")
+    if ctx.user.roles & REPEAT_EDIT_ROLES and st.button("Recompute now", key="repeats.recompute"):
+        with st.spinner("Recomputing the repeat metrics..."):
+            count = rd.recompute(ctx.home)
+        st.success(f"Recomputed for {count:,} studies.")
+        st.rerun()
+
+
 @guarded("repeats")
 def body(ctx):
     st.title("Repeat exams")
@@ -286,6 +302,7 @@ def body(ctx):
                     icon=":material/repeat:")
         return
     f, grain = picked
+    _freshness(ctx)
     tabs = st.tabs(["Overview", "Avoidable repeats", "Priors used", "Patient identity", "Classes and windows"])
     with tabs[0]:
         _overview(ctx, f, grain)

@@ -18,6 +18,7 @@ def home(tmp_path_factory):
     con.close()
     linked = limestone("link-patients", home=home, check=True)
     assert "18 patient records -> 13 persons" in linked.stdout
+    assert "repeat facts recomputed for 20 studies" in linked.stdout
     assert "TEST" not in linked.stdout                     # no names or identifiers printed
     return home
 
@@ -30,7 +31,8 @@ def run(capsys, *args) -> tuple[int, str, str]:
 
 def test_report_json(home):
     out = json.loads(limestone("report", "repeats", "--json", home=home, check=True).stdout)
-    assert set(out) == {"since", "until", "totals", "by_site", "by_class"}
+    assert set(out) == {"since", "until", "as_of", "stale", "totals", "by_site", "by_class"}
+    assert out["as_of"] and out["stale"] is False
     keys = {"studies", "repeats", "repeat_rate", "avoidable_repeats", "prior_uses", "avoided_repeats",
             "dose_avoided", "cost_avoided"}
     assert set(out["totals"]) == keys
@@ -44,8 +46,9 @@ def test_report_json(home):
 
 
 def test_date_range_and_text(home, capsys):
-    code, out, _ = run(capsys, "--home", str(home), "report", "repeats", "--json",
-                       "--since", "2024-03-01", "--until", "2024-03-31")
+    code, out, err = run(capsys, "--home", str(home), "report", "repeats", "--json",
+                         "--since", "2024-03-01", "--until", "2024-03-31")
+    assert code == 0, err
     out = json.loads(out)
     assert code == 0 and (out["since"], out["until"]) == ("2024-03-01", "2024-03-31")
     assert (out["totals"]["studies"], out["totals"]["repeats"]) == (4, 1)

@@ -161,3 +161,32 @@ def test_identity_in_the_store_and_decisions(fresh):
     # A newly imported record is its own person until the linker runs again.
     con.execute("DELETE FROM patient_links WHERE patient_key = ?", [w.keys["alice_s"]])
     assert not facts(con, w)["alice_ct2"]["repeat"]
+
+
+def test_snapshot_matches_the_definitions_and_knows_when_it_is_stale(fresh):
+    from datetime import datetime
+
+    import pandas as pd
+
+    from archive.clock import now_utc
+    from archive.repeats import facts
+
+    con, w = fresh
+    live = con.execute("SELECT * FROM repeat_study_facts ORDER BY study_instance_uid").df()
+    snapshot = con.execute(f"SELECT {', '.join(live.columns)} FROM repeat_facts "
+                           "ORDER BY study_instance_uid").df()
+    pd.testing.assert_frame_equal(live, snapshot, check_dtype=False)
+    assert facts.status(con)["stale"] is False
+    # A new study arrives: alice's CT again, 5 days after the last one, at NORTH.
+    when = datetime(2024, 3, 16, 9)
+    con.execute("INSERT INTO studies (study_instance_uid, patient_key, study_date, study_datetime, "
+                "study_description, modalities, body_part_examined, site, first_ingested_at, updated_at) "
+                "VALUES ('1.2.826.0.1.3680043.10.999.100', ?, ?, ?, 'CT CHEST', ['CT'], 'CHEST', 'NORTH', ?, ?)",
+                [w.keys["alice_n"], when.date(), when, when, now_utc()])
+    assert facts.status(con)["stale"] is True
+    assert metrics.report(con)["totals"]["repeats"] == 6          # the numbers of the last refresh
+    assert metrics.report(con)["stale"] is True
+    assert facts.refresh(con) == 21
+    assert facts.status(con)["stale"] is False
+    r = metrics.report(con)["totals"]
+    assert (r["repeats"], r["avoidable_repeats"]) == (7, 4)

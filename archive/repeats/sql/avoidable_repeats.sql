@@ -6,7 +6,7 @@ SELECT f.study_date, f.site, f.exam_class, f.class_name, f.modality_family AS mo
        f.available_prior_uid AS prior_study_instance_uid,
        date_diff('day', CAST(f.available_prior_datetime AS DATE), f.study_date) AS days_after_prior,
        f.person_key, p.patient_id, p.patient_name
-FROM repeat_study_facts f LEFT JOIN patients p USING (patient_key)
+FROM repeat_facts f LEFT JOIN patients p USING (patient_key)
 WHERE f.is_avoidable
   AND ($since IS NULL OR f.study_date >= $since) AND ($until IS NULL OR f.study_date <= $until)
   AND ($sites IS NULL OR list_contains($sites, f.site))
