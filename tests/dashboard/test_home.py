@@ -33,3 +33,15 @@ def test_user_without_a_known_role_is_refused(home):
     at.run()
     assert "does not give access" in texts(at)
     assert not at.metric
+
+
+def test_demo_mode_refuses_to_serve_beyond_this_computer(home, monkeypatch):
+    import streamlit as st
+
+    from dashboard import auth
+    monkeypatch.setattr(st, "get_option", lambda name: "0.0.0.0" if name == "server.address" else None)
+    assert not auth.bound_to_loopback()
+    at = page("home").run()
+    assert not at.exception
+    assert "Demo mode only serves this computer" in texts(at)
+    assert not at.metric
