@@ -22,7 +22,7 @@ from typing import Any
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.fileset import FileSet
-from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID
+from pydicom.uid import UID, ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID
 
 from archive.share_scope import Contents
 from archive.vault import Vault, VaultError
@@ -104,6 +104,24 @@ def _stub(header: Dataset, row: dict, study: dict, series_index: int, image_inde
     return ds
 
 
+def _stub_from_store(row: dict, study: dict, series_index: int, image_index: int) -> Dataset | None:
+    """A header-only dataset made from the store's rows alone, for image objects (IMAGE records).
+
+    Reading every file's first vault segment just for its header costs a decryption per file;
+    for plain image objects the store already holds every value the DICOMDIR needs.
+    """
+    sop_class = row.get("sop_class_uid")
+    if not sop_class or "Image Storage" not in UID(sop_class).name:
+        return None
+    header = Dataset()
+    header.SpecificCharacterSet = "ISO_IR 192"
+    header.PatientName = _text(study.get("patient_name"))
+    header.StudyDescription = _text(study.get("study_description"))
+    header.AccessionNumber = _text(study.get("accession_number"))[:16]
+    header.SOPClassUID = UID(sop_class)
+    return _stub(header, row, study, series_index, image_index)
+
+
 def plan(contents: Contents, vault: Vault, file_set_id: str = "LIMESTONE") -> MediaPlan:
     """The DICOMDIR and the path of every original file of ``contents`` on a medium."""
     fs = FileSet()
@@ -114,6 +132,18 @@ def plan(contents: Contents, vault: Vault, file_set_id: str = "LIMESTONE") -> Me
     for study in contents.studies:
         for s_index, series in enumerate(study.series, start=1):
             for i_index, row in enumerate(series.instances, start=1):
+                if not vault.has(row["content_hash"]):
+                    log.warning("not on the medium: vault file %s… is missing", row["content_hash"][:12])
+                    missing.append(row["sop_instance_uid"])
+                    continue
+                stub = _stub_from_store(row, study.study, s_index, i_index)
+                if stub is not None:
+                    try:
+                        fs.add(stub)
+                        by_sop[row["sop_instance_uid"]] = row
+                        continue
+                    except (ValueError, KeyError, AttributeError, TypeError):
+                        pass  # fall back to the file's own header
                 try:
                     header = _header(vault, row["content_hash"])
                 except VaultError as exc:

@@ -2,9 +2,9 @@
 
 The standard library's ``zipfile`` writes to a stream it cannot seek by putting each member's
 CRC and sizes in a data descriptor after the data; ``zip_chunks`` hands it such a sink and yields
-whatever it wrote after every chunk of input. Members are stored, not deflated: DICOM pixel data
+what it wrote in pieces of a few MiB. Members are stored, not deflated: DICOM pixel data
 hardly compresses, and storing keeps the download as fast as reading the vault. Memory stays at
-one input chunk whatever the archive's size; ZIP64 is used for members of 4 GiB and more.
+one piece whatever the archive's size; ZIP64 is used for members of 4 GiB and more.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ class _Sink(io.RawIOBase):
     def __init__(self):
         self._parts: list[bytes] = []
         self._position = 0
+        self._drained = 0
 
     def writable(self) -> bool:
         return True
@@ -51,15 +52,22 @@ class _Sink(io.RawIOBase):
     def flush(self) -> None:
         pass
 
-    def drain(self) -> Iterator[bytes]:
-        if self._parts:
+    def drain(self, at_least: int = 0) -> Iterator[bytes]:
+        """Hand over what was written, once there is at least ``at_least`` bytes of it."""
+        if self._parts and self._position - self._drained >= at_least:
             data = b"".join(self._parts)
             self._parts.clear()
+            self._drained = self._position
             yield data
 
 
-def zip_chunks(members: Iterable[Member], when: time.struct_time | None = None) -> Iterator[bytes]:
-    """The bytes of a ZIP of ``members``, produced piece by piece."""
+def zip_chunks(members: Iterable[Member], when: time.struct_time | None = None,
+               piece: int = 4 << 20) -> Iterator[bytes]:
+    """The bytes of a ZIP of ``members``, produced in pieces of about ``piece`` bytes.
+
+    Pieces of a few MiB keep memory flat and still spare a web server the cost of handing
+    thousands of small pieces from the worker thread to the network.
+    """
     stamp = tuple((when or time.localtime())[:6])
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
@@ -73,8 +81,8 @@ def zip_chunks(members: Iterable[Member], when: time.struct_time | None = None) 
                 for chunk in member.chunks():
                     out.write(chunk)
                     written += len(chunk)
-                    yield from sink.drain()
+                    yield from sink.drain(piece)
             if written != member.size:
                 raise ValueError(f"member {member.name} gave {written} bytes, expected {member.size}")
-            yield from sink.drain()
+            yield from sink.drain(piece)
     yield from sink.drain()

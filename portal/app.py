@@ -19,6 +19,7 @@ with status 404 and says nothing about the patient. Access logs are off: an addr
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 import threading
@@ -73,6 +74,57 @@ def _security_headers(tls: bool) -> list[tuple[bytes, bytes]]:
     if tls:
         headers["strict-transport-security"] = "max-age=31536000"
     return [(k.encode(), v.encode()) for k, v in headers.items()]
+
+
+_END = object()
+
+
+async def _read_ahead(pieces, depth: int = 2):
+    """Produce ``pieces`` (a blocking iterator) in a thread of its own, ``depth`` pieces ahead.
+
+    Reading and encrypting the next piece then overlaps sending the current one. If the client
+    goes away, the producer is told to stop and the thread ends.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                asyncio.run_coroutine_threadsafe(queue.put(item), loop).result(timeout=1)
+                return True
+            except TimeoutError:
+                continue
+        return False
+
+    def produce():
+        try:
+            for piece in pieces:
+                if not put(piece):
+                    return
+            put(_END)
+        except BaseException as exc:  # handed to the response, which ends the download
+            put(exc)
+        finally:
+            close = getattr(pieces, "close", None)
+            if close:
+                close()
+
+    thread = threading.Thread(target=produce, name="portal-download", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = await queue.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while not queue.empty():
+            queue.get_nowait()
 
 
 class _Guard:
@@ -366,7 +418,7 @@ class Portal:
         self.audit(request, "download", link, [s.study_instance_uid for s in studies],
                    detail=f"zip: {len(media.files) + len(media.unindexed)} files, {media.bytes} bytes"
                           + (f", {len(media.missing)} missing" if media.missing else ""))
-        return StreamingResponse(zip_chunks(members), media_type="application/zip", headers={
+        return StreamingResponse(_read_ahead(zip_chunks(members)), media_type="application/zip", headers={
             "content-disposition": 'attachment; filename="limestone-images.zip"'})
 
     def not_found(self, request: Request, exc=None) -> Response:
