@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import traceback
 from dataclasses import dataclass
 from typing import Callable
 
@@ -92,8 +93,10 @@ def guarded(page: str) -> Callable:
                 body(ctx)
             except data.NoArchive:
                 empty_archive()
-            except Exception:  # st.stop()/st.rerun() are BaseExceptions and pass through
-                log.exception("page %s failed", page)
+            except Exception as exc:  # st.stop()/st.rerun() are BaseExceptions and pass through
+                # The type and the code path only: an exception's message may quote patient data.
+                log.error("page %s failed with %s\n%s", page, type(exc).__name__,
+                          "".join(traceback.format_tb(exc.__traceback__)))
                 st.error("Something went wrong on this page. The details were written to the "
                          "server log; please try again or tell the archive administrator.")
         return run

@@ -45,3 +45,15 @@ def test_demo_mode_refuses_to_serve_beyond_this_computer(home, monkeypatch):
     assert not at.exception
     assert "Demo mode only serves this computer" in texts(at)
     assert not at.metric
+
+
+def test_an_unexpected_error_is_a_plain_message_and_the_log_has_no_patient_data(home, monkeypatch, caplog):
+    from dashboard import data
+
+    def broken(home):
+        raise RuntimeError("could not read " + "TEST" + "^ALPHA")  # (the source line is logged)
+    monkeypatch.setattr(data, "stats", broken)
+    at = page("home").run()
+    assert not at.exception
+    assert "Something went wrong on this page" in texts(at)
+    assert "RuntimeError" in caplog.text and "TEST^ALPHA" not in caplog.text
