@@ -285,7 +285,9 @@ class Portal:
                    for i, s in enumerate(entry.contents.studies, start=1)]
         return HTMLResponse(pages.studies_page(
             self.base(token), entry.contents.patient, studies, link.may("view"), link.may("download"),
-            link.expires_at.strftime("%d %b %Y %H:%M"), entry.contents.bytes))
+            link.expires_at.strftime("%d %b %Y %H:%M"), entry.contents.bytes,
+            dicomweb=(str(request.base_url).rstrip("/") + self.base(token) + "/dicomweb",
+                      request.cookies.get(COOKIE)) if link.may("download") else None))
 
     async def answer(self, request: Request) -> Response:
         token = request.path_params["token"]
@@ -456,6 +458,8 @@ def create_app(archive: Archive, tls: bool = False) -> Starlette:
         Route("/s/{token}/download", portal.download),
         Route("/s/{token}/download/{study:int}", portal.download),
     ]
+    from portal import dicomweb
+    routes += dicomweb.routes(portal)
     app = Starlette(routes=routes, exception_handlers={404: portal.not_found, 405: portal.not_found,
                                                         Exception: portal.failed})
     app.state.portal = portal

@@ -102,7 +102,7 @@ def _size(n: int) -> str:
 
 
 def studies_page(base: str, patient: dict, studies: list[dict], can_view: bool, can_download: bool,
-                 expires: str, total_bytes: int) -> str:
+                 expires: str, total_bytes: int, dicomweb: tuple[str, str] | None = None) -> str:
     """The link's home: banner, studies with their series (thumbnails), reports, downloads."""
     parts = [banner(patient), '<section class="card"><h1>Your shared images</h1>',
              f'<p class="muted">This link works until {escape(expires)} (UTC).</p>']
@@ -133,6 +133,13 @@ def studies_page(base: str, patient: dict, studies: list[dict], can_view: bool, 
             parts.append(f'{link_open}{thumb}<span>{escape(label)}</span>'
                          f'<span class="muted">{count} image{"s" if count != 1 else ""}</span>{link_close}')
         parts.append("</div></section>")
+    if dicomweb and dicomweb[1]:
+        parts.append(f"""<section class="card"><details><summary>For a doctor's DICOM viewer (DICOMweb)</summary>
+<p class="muted">Viewers such as OHIF or Weasis can open these studies directly. Use this address and
+access key (valid while this page is open, for the session's length):</p>
+<p>Address: <code id="dicomweb-url">{escape(dicomweb[0])}</code></p>
+<p>Access key (HTTP header <code>Authorization: Bearer &lt;key&gt;</code>): <code id="dicomweb-key">{escape(dicomweb[1])}</code></p>
+</details></section>""")
     parts.append(f'<form method="post" action="{base}/signout"><button class="quiet" type="submit">Close</button></form>')
     return _page("Your shared images", "\n".join(parts))
 
