@@ -38,6 +38,7 @@ class StudyStatusValues(str, Enum):
     COMPLETE = "complete"    # every instance the node reported is in the archive
     PARTIAL = "partial"      # some instances arrived, others failed
     FAILED = "failed"        # nothing arrived in the last attempt
+    GONE = "gone"            # no longer on the node when a later run asked for it again
 
 
 class NodeError(ValueError):
@@ -171,6 +172,14 @@ class NodeRegistry:
             "SELECT study_instance_uid, status FROM node_studies WHERE node = ?", [node]).fetchall()
         wanted = None if study_uids is None else set(study_uids)
         return {uid: status for uid, status in rows if wanted is None or uid in wanted}
+
+    def study_states(self, node: str, study_uids: Iterable[str]) -> dict[str, tuple[str, int | None]]:
+        """(status, remote instances when last seen) of the studies named."""
+        wanted = set(study_uids)
+        rows = self.con.execute(
+            "SELECT study_instance_uid, status, remote_instances FROM node_studies WHERE node = ?",
+            [node]).fetchall()
+        return {uid: (status, remote) for uid, status, remote in rows if uid in wanted}
 
     def unfinished_studies(self, node: str) -> list[str]:
         """Studies a previous run found or started but did not complete (retried by the next run)."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -38,11 +39,17 @@ from tests.integration.orthanc_server import OrthancServer, available  # noqa: E
 from tests.integration.synthetic_studies import make_studies, write_studies  # noqa: E402
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) used so far by finished child processes and their children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def count_files(folder: Path) -> int:
     return sum(1 for p in folder.rglob("*") if p.is_file())
 
 
-def run_getscu(pacs: OrthancServer, study_uids: list[str], work: Path) -> tuple[float, int]:
+def run_getscu(pacs: OrthancServer, study_uids: list[str], work: Path) -> tuple[float, float, int]:
     queries = work / "queries"
     out = work / "getscu-out"
     shutil.rmtree(out, ignore_errors=True)
@@ -57,20 +64,22 @@ def run_getscu(pacs: OrthancServer, study_uids: list[str], work: Path) -> tuple[
         ds.save_as(path, implicit_vr=True, little_endian=True)
         files.append(str(path))
     env = dict(os.environ, TCP_NODELAY="1")
+    cpu = children_cpu()
     started = time.perf_counter()
     result = subprocess.run(["getscu", "-aet", "GETSCU", "-aec", pacs.ae_title, "-S", "-od", str(out),
                              "127.0.0.1", str(pacs.dicom_port), *files], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - started
+    cpu = children_cpu() - cpu
     got = count_files(out)
     # Debian's getscu 3.6.7 crashes (SIGSEGV) on exit after several query files; what counts is
     # that every instance arrived.
     if result.returncode != 0 and got != len(study_uids) and result.returncode != -11:
         raise SystemExit(f"getscu failed ({result.returncode}): {result.stderr[-500:]}")
-    return seconds, got
+    return seconds, cpu, got
 
 
-def run_limestone(pacs: OrthancServer, work: Path, associations: int) -> tuple[float, int, str]:
+def run_limestone(pacs: OrthancServer, work: Path, associations: int) -> tuple[float, float, int, str]:
     home = work / "home"
     shutil.rmtree(home, ignore_errors=True)
     env = dict(os.environ, LIMESTONE_HOME=str(home))
@@ -81,13 +90,15 @@ def run_limestone(pacs: OrthancServer, work: Path, associations: int) -> tuple[f
     # Create the store and its migrations first: a fresh home's set-up is not part of a pull.
     from archive.context import Archive
     Archive.load(home=str(home)).store().close()
+    cpu = children_cpu()
     started = time.perf_counter()
     result = subprocess.run([*command, "pull", "bench"], env=env, cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - started
+    cpu = children_cpu() - cpu
     if result.returncode != 0:
         raise SystemExit(f"limestone pull failed:\n{result.stdout}\n{result.stderr}")
     instances = sum(1 for _ in (home / "vault").glob("??/??/*.lsv"))
-    return seconds, instances, result.stdout.strip()
+    return seconds, cpu, instances, result.stdout.strip()
 
 
 def upload(pacs: OrthancServer, paths: list[Path]) -> None:
@@ -118,32 +129,34 @@ def main(argv: list[str] | None = None) -> int:
             upload(pacs, paths)
             print(f"loaded in {time.perf_counter() - started:.1f} s", flush=True)
             uids = [s.study_uid for s in studies]
-            best_get = best_pull = None
+            best: dict[str, tuple[float, float]] = {}
             summary = ""
             for round_ in range(args.rounds):
-                seconds, got = run_getscu(pacs, uids, work)
+                seconds, cpu, got = run_getscu(pacs, uids, work)
                 if got != total:
                     raise SystemExit(f"getscu fetched {got} of {total} instances")
-                best_get = seconds if best_get is None else min(best_get, seconds)
-                seconds, got, summary = run_limestone(pacs, work, args.associations)
+                best["get"] = min(best.get("get", (seconds, cpu)), (seconds, cpu))
+                seconds, cpu, got, summary = run_limestone(pacs, work, args.associations)
                 if got != total:
                     raise SystemExit(f"limestone pull fetched {got} of {total} instances:\n{summary}")
-                best_pull = seconds if best_pull is None else min(best_pull, seconds)
-                print(f"round {round_ + 1}: getscu {total / best_get:,.0f}/s, limestone {total / best_pull:,.0f}/s",
-                      flush=True)
+                best["pull"] = min(best.get("pull", (seconds, cpu)), (seconds, cpu))
+                print(f"round {round_ + 1}: getscu {total / best['get'][0]:,.0f}/s, "
+                      f"limestone {total / best['pull'][0]:,.0f}/s", flush=True)
         rows = [
-            ("dcmtk getscu (1 association, files to disk)", best_get),
-            (f"limestone pull (C-GET, {args.associations} associations, vault + store)", best_pull),
+            ("dcmtk getscu (1 association, files to disk)", *best["get"]),
+            (f"limestone pull (C-GET, {args.associations} associations, vault + store)", *best["pull"]),
         ]
-        width = max(len(name) for name, _ in rows)
+        width = max(len(name) for name, *_ in rows)
         print()
-        print(f"| {'fetch of the same studies':<{width}} | instances | seconds | instances/s |")
-        print(f"|{'-' * (width + 2)}|-----------|---------|-------------|")
-        for name, seconds in rows:
-            print(f"| {name:<{width}} | {total:>9,} | {seconds:>7.2f} | {total / seconds:>11,.0f} |")
-        ratio = best_get / best_pull
-        print(f"\nratio limestone / getscu: {ratio:.2f} (target >= 1.0); machine: {os.cpu_count()} cores, "
-              f"load average {os.getloadavg()[0]:.1f}")
+        print(f"| {'fetch of the same studies':<{width}} | instances | seconds | instances/s | CPU s | instances/CPU s |")
+        print(f"|{'-' * (width + 2)}|-----------|---------|-------------|-------|-----------------|")
+        for name, seconds, cpu in rows:
+            print(f"| {name:<{width}} | {total:>9,} | {seconds:>7.2f} | {total / seconds:>11,.0f} | "
+                  f"{cpu:>5.1f} | {total / cpu if cpu else 0:>15,.0f} |")
+        ratio = best["get"][0] / best["pull"][0]
+        print(f"\nratio limestone / getscu (wall clock): {ratio:.2f} (target >= 1.0); machine: "
+              f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+        print("CPU s: user + system time of the command and its worker processes (Orthanc's not counted)")
         print(f"limestone's own summary: {summary.splitlines()[-1].strip() if summary else '-'}")
         return 0
     finally:

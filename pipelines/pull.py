@@ -61,7 +61,7 @@ log = logging.getLogger("limestone.pull")
 
 # Consecutive studies that find the node unreachable before the rest are given up.
 UNREACHABLE_LIMIT = 3
-FLUSH_SECONDS = 5.0
+FLUSH_SECONDS = 30.0
 
 
 def parse_date(text: str) -> date:
@@ -234,7 +234,8 @@ class Puller:
                     else:
                         log.warning("node %s: study %s, unfinished by an earlier run, is no longer "
                                     "on the node", self.node.name, uid)
-                        self.registry.record_studies(self.node.name, [(uid, None, None, "failed",
+                        self.registry.record_studies(self.node.name, [(uid, None, None,
+                                                                       StudyStatusValues.GONE.value,
                                                                        "no longer on the node")])
         finally:
             close(assoc)
@@ -268,11 +269,15 @@ class Puller:
         _, summary.series_recorded = remote.upsert_remote_studies(
             self.con, self.archive.home, self.node.name, self.node.site, [], series_rows)
         have = remote.local_instances(self.con, [s.study_uid for s in studies])
+        state = self.registry.study_states(self.node.name, [s.study_uid for s in studies])
+        keep = {StudyStatusValues.FOUND.value, StudyStatusValues.PARTIAL.value, StudyStatusValues.FAILED.value}
         rows = []
         for study in studies:
             count = len(have.get(study.study_uid, ()))
             complete = study.remote_instances is not None and count >= study.remote_instances
             summary.already_complete += complete
+            if not complete and state.get(study.study_uid, (None,))[0] in keep:
+                continue  # a retrieval to finish: the next retrieving run still takes it up
             rows.append((study.study_uid, study.study_date, study.remote_instances,
                          StudyStatusValues.COMPLETE.value if complete else StudyStatusValues.METADATA.value, None))
         self.registry.record_studies(self.node.name, rows)
@@ -280,14 +285,17 @@ class Puller:
     # -- retrieval -------------------------------------------------------------------------------
     def _jobs(self, studies: list[RemoteStudy], summary: PullSummary) -> list[tuple[StudyJob, RemoteStudy]]:
         have = remote.local_instances(self.con, [s.study_uid for s in studies])
-        state = self.registry.study_status(self.node.name, [s.study_uid for s in studies])
+        state = self.registry.study_states(self.node.name, [s.study_uid for s in studies])
         jobs, done_rows = [], []
         for study in studies:
             local = have.get(study.study_uid, set())
-            if study.remote_instances is not None:
-                complete = len(local) >= study.remote_instances
-            else:
-                complete = bool(local) and state.get(study.study_uid) == StudyStatusValues.COMPLETE.value
+            status, remote_then = state.get(study.study_uid, (None, None))
+            # Complete when the archive holds as many instances as the node reports, or when the
+            # last run received all of them (some may be in quarantine, not in the store) and the
+            # node still reports the same number.
+            complete = (study.remote_instances is not None and len(local) >= study.remote_instances) or (
+                status == StudyStatusValues.COMPLETE.value and remote_then == study.remote_instances
+                and bool(local))
             if complete:
                 summary.already_complete += 1
                 done_rows.append((study.study_uid, study.study_date, study.remote_instances,
@@ -303,6 +311,10 @@ class Puller:
         jobs = self._jobs(studies, summary)
         if not jobs:
             return
+        # Marked as found first: if this run is killed, the next one takes them up, whatever its window.
+        self.registry.record_studies(self.node.name, [
+            (job.study_uid, study.study_date, study.remote_instances, StudyStatusValues.FOUND.value, None)
+            for job, study in jobs])
         self.writer = StoreWriter(self.con, self.archive.home, self.run_id, site=self.node.site,
                                   batch_size=10**9, vault=self.archive.vault)
         total = sum((s.remote_instances or 0) - len(j.have) for j, s in jobs)
@@ -332,7 +344,7 @@ class Puller:
             submit = lambda job: executor.submit(pull_worker.retrieve, job)  # noqa: E731
         futures: dict[Future, tuple[StudyJob, RemoteStudy]] = {submit(job): (job, study) for job, study in jobs}
         unreachable_streak = 0
-        last_flush = time.monotonic()
+        last_flush, flushed_at = time.monotonic(), 0
         try:
             while futures:
                 done, _ = wait(futures, timeout=0.25, return_when=FIRST_COMPLETED)
@@ -348,9 +360,11 @@ class Puller:
                     unreachable_streak = unreachable_streak + 1 if result.unreachable else 0
                 if unreachable_streak >= UNREACHABLE_LIMIT and futures:
                     self._give_up(futures, summary)
-                if time.monotonic() - last_flush > FLUSH_SECONDS:
+                # Few, large commits: each one is a DuckLake snapshot and costs seconds on a busy machine.
+                if (summary.instances - flushed_at >= self.settings.batch_size
+                        or (summary.instances > flushed_at and time.monotonic() - last_flush > FLUSH_SECONDS)):
                     self._flush()
-                    last_flush = time.monotonic()
+                    last_flush, flushed_at = time.monotonic(), summary.instances
         except KeyboardInterrupt:
             for future in futures:
                 future.cancel()

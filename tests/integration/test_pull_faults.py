@@ -74,10 +74,11 @@ def _finish(process, out, err, timeout=120) -> int:
 
 def _resume_and_check(limestone, received_before: int) -> None:
     again = limestone("pull", "strict")
-    assert again.returncode == 0, again.stderr
-    assert f"{STUDIES * PER_STUDY - received_before:,} received" in again.stdout
+    report = f"{again.stdout}\n{again.stderr}"
+    assert again.returncode == 0, report
+    assert f"{STUDIES * PER_STUDY - received_before:,} received" in again.stdout, report
     stored, files = archive_counts(limestone.home)
-    assert stored == files == STUDIES * PER_STUDY
+    assert stored == files == STUDIES * PER_STUDY, f"stored {stored}, vault {files}\n{report}"
 
 
 def test_pacs_dies_mid_pull_then_rerun_completes(limestone, fault_pacs):
@@ -85,12 +86,13 @@ def test_pacs_dies_mid_pull_then_rerun_completes(limestone, fault_pacs):
     process, out, err = _pull_until_some_arrive(limestone, "strict")
     fault_pacs.kill()
     code = _finish(process, out, err)
-    assert code == 1
+    report = f"exit {code}\n{out.text()}\n{err.text()}"
+    assert code == 1, report
     errors = [line for line in err.lines if line.startswith("limestone pull: node strict (ORTHANC@")]
-    assert errors and all(": study 1.2.826.0.1.3680043.10.1187." in line for line in errors), err.text()
+    assert errors and all(": study 1.2.826.0.1.3680043.10.1187." in line for line in errors), report
     # Everything that arrived before the PACS died is in the vault and in the store.
     stored, files = archive_counts(limestone.home)
-    assert 20 <= stored == files < STUDIES * PER_STUDY
+    assert 20 <= stored == files < STUDIES * PER_STUDY, f"stored {stored}, vault {files}\n{report}"
     fault_pacs.start()
     _resume_and_check(limestone, stored)
 
@@ -105,8 +107,9 @@ def test_pacs_stops_answering_mid_transfer(limestone, fault_pacs):
     finally:
         os.kill(fault_pacs.process.pid, signal.SIGCONT)
     print(f"pull gave up {time.monotonic() - started:.1f} s after the node froze")
-    assert code == 1
-    assert "the node stopped answering" in err.text() or "no answer" in err.text(), err.text()
+    report = f"exit {code}\n{out.text()}\n{err.text()}"
+    assert code == 1, report
+    assert "the node stopped answering" in err.text() or "no answer" in err.text(), report
     stored, files = archive_counts(limestone.home)
-    assert stored == files < STUDIES * PER_STUDY
+    assert stored == files < STUDIES * PER_STUDY, f"stored {stored}, vault {files}\n{report}"
     _resume_and_check(limestone, stored)
