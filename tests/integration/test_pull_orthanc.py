@@ -182,7 +182,6 @@ def test_move_pull_keeps_original_bytes(limestone, pacs, generated):
 
 def test_get_study_that_vanished(pacs, tmp_path):
     """A study listed by C-FIND and deleted before the C-GET: a clear error naming node and study."""
-    from tests.integration.orthanc_server import OrthancServer
     from tests.integration.synthetic_studies import make_studies, write_studies
 
     node = Node("pacs", pacs.ae_title, "127.0.0.1", pacs.dicom_port)
