@@ -220,14 +220,16 @@ class NodeRegistry:
         return tuple(date.fromisoformat(v) if v else None for v in row)  # type: ignore[return-value]
 
     def record_run(self, node: str, mode: str, since: date | None, until: date | None, status: str) -> None:
-        """Remember a finished run; only an 'ok' run moves the incremental window forward."""
+        """Remember a finished run; only an 'ok' run moves the incremental window, and only forward."""
         now = _iso_now()
         with self.con:
             self.con.execute("BEGIN IMMEDIATE")
             if status == "ok":
                 self.con.execute(
                     "INSERT INTO node_pulls VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (node, mode) DO UPDATE SET"
-                    " last_since = excluded.last_since, last_until = excluded.last_until,"
+                    " last_since = excluded.last_since,"
+                    # a backfill of an older window never moves the mark back
+                    " last_until = max(coalesce(last_until, excluded.last_until), excluded.last_until),"
                     " last_run_at = excluded.last_run_at, last_status = excluded.last_status",
                     [node, mode, since.isoformat() if since else None,
                      until.isoformat() if until else None, now, status])

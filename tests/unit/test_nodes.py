@@ -67,3 +67,5 @@ def test_only_a_good_run_moves_the_window(registry):
     registry.record_run("n", "retrieve", date(2024, 2, 29), date(2024, 3, 2), "failed")
     assert registry.last_window("n", "retrieve") == (None, date(2024, 3, 1))
     assert registry.last_window("n", "metadata") == (None, None)
+    registry.record_run("n", "retrieve", date(2020, 1, 1), date(2020, 12, 31), "ok")  # a backfill
+    assert registry.last_window("n", "retrieve")[1] == date(2024, 3, 1)
