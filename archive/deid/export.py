@@ -20,6 +20,7 @@ import csv
 import getpass
 import json
 import logging
+from datetime import date
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -29,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 
 from archive import audit
 from archive.audit import AuditEvent
@@ -129,8 +131,9 @@ def _text(ds: Dataset, keyword: str) -> str | None:
     value = ds.get(keyword)
     if value is None or value == "":
         return None
-    return str(value[0] if hasattr(value, "__len__") and not isinstance(value, str) and len(value) == 1
-               else value).strip() or None
+    if isinstance(value, MultiValue):
+        value = value[0] if len(value) == 1 else "\\".join(str(v) for v in value)
+    return str(value).strip() or None
 
 
 def _number(ds: Dataset, keyword: str, kind: Callable[[Any], Any] = float):
@@ -147,7 +150,6 @@ def _date(ds: Dataset, keyword: str):
     text = _text(ds, keyword)
     if not text or len(text) < 8 or not text[:8].isdigit():
         return None
-    from datetime import date
     try:
         return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
     except ValueError:

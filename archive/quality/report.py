@@ -37,8 +37,8 @@ def group_summary(con: duckdb.DuckDBPyConnection, modality: str | None = None) -
 def outliers(con: duckdb.DuckDBPyConnection, since: date | None = None,
              modality: str | None = None) -> pd.DataFrame:
     """Flagged series and instances with the metric, its value, the peers' median and the reason."""
-    return con.execute(f"SELECT o.*, i.content_hash FROM qa_outliers o "
-                       f"JOIN instances i USING (sop_instance_uid) WHERE {_FILTER.replace('study_date', 'o.study_date').replace('modality =', 'o.modality =')} "
+    return con.execute(f"WITH o AS (SELECT * FROM qa_outliers WHERE {_FILTER}) "
+                       "SELECT o.*, i.content_hash FROM o JOIN instances i USING (sop_instance_uid) "
                        "ORDER BY o.level DESC, abs(coalesce(o.robust_z, 99)) DESC",
                        [since, since, modality, modality]).df()
 
