@@ -300,7 +300,7 @@ class Portal:
         result = await run_in_threadpool(sharing.verify, self.home, token, answer, self.lockout_attempts)
         if result.ok:
             link = result.link
-            self.audit(request, "open", link, link.study_instance_uids)
+            await run_in_threadpool(self.audit, request, "open", link, link.study_instance_uids)
             response = RedirectResponse(self.base(token), status_code=303)
             response.set_cookie(COOKIE, self.sessions.issue(link.link_id, link.token_hash),
                                 max_age=self.sessions.seconds, path=self.base(token), httponly=True,
@@ -308,11 +308,11 @@ class Portal:
             return response
         if result.link is None:
             return await run_in_threadpool(self.refuse, request, token)
-        self.audit(request, "passcode_failed", result.link, outcome="failure",
-                   detail=f"{result.attempts_left} attempts left")
+        await run_in_threadpool(self.audit, request, "passcode_failed", result.link, outcome="failure",
+                                detail=f"{result.attempts_left} attempts left")
         if result.locked_now:
-            self.audit(request, "lockout", result.link, outcome="failure",
-                       detail=f"locked after {self.lockout_attempts} wrong answers")
+            await run_in_threadpool(self.audit, request, "lockout", result.link, outcome="failure",
+                                    detail=f"locked after {self.lockout_attempts} wrong answers")
             return HTMLResponse(pages.refusal(), status_code=404)
         error = ("The date of birth does not match. Please check it and try again."
                  if result.link.verify_kind == "birth_date" else

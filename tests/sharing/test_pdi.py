@@ -80,11 +80,13 @@ def test_zip_and_iso_exports(shared, tmp_path):
     assert "Content: DICOM PLUS WEB" in (out / "README.TXT").read_text()
 
 
-def test_cli_export_json(shared, tmp_path):
+def test_cli_export_json(shared, tmp_path, capsys):
     result = limestone("export", "pdi", "--study", shared.studies["b_ct"], "--out", str(tmp_path / "m.zip"),
                        "--json", "--by", "operator", home=shared.home)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["kind"] == "zip" and data["files"] == 15 and data["label"]["content"] == DICOM_ONLY
-    bad = limestone("export", "pdi", "--study", "1.2.3", "--out", str(tmp_path / "x"), home=shared.home)
-    assert bad.returncode == 2 and "not in the archive" in bad.stderr and "Traceback" not in bad.stderr
+    # bad input in-process (the same main(); a subprocess start costs seconds on a busy machine)
+    from pipelines.cli import main
+    assert main(["--home", str(shared.home), "export", "pdi", "--study", "1.2.3", "--out", str(tmp_path / "x")]) == 2
+    assert "not in the archive" in capsys.readouterr().err
