@@ -35,8 +35,8 @@ def date_range(home: str) -> tuple[date | None, date | None]:
 def options(home: str) -> dict[str, list[str]]:
     """Sites, classes (code -> name) and modality families to filter on."""
     with data.cursor(home) as cur:
-        sites = [r[0] for r in cur.execute("SELECT DISTINCT coalesce(site, '(no site)') FROM studies ORDER BY 1")
-                 .fetchall()]
+        # The sites table, not the studies: the same list at a fraction of the cost.
+        sites = [r[0] for r in cur.execute("SELECT DISTINCT site FROM sites ORDER BY 1").fetchall()]
         class_rows = cur.execute("SELECT exam_class, coalesce(name, exam_class) FROM exam_classes "
                                  "ORDER BY exam_class").fetchall()
         families = [r[0] for r in cur.execute(

@@ -1,15 +1,16 @@
 """The repeat-facts snapshot: the per-study repeat definitions computed once, read many times.
 
-The definitions are the views of migration 0004 (``repeat_study_facts``, ``study_dose``);
-computing them joins every study with its earlier ones, which is too slow to do for each chart of
-a page at archive scale (a million studies). ``refresh(con)`` stores their result in
-``repeat_facts`` in one transaction; ``prior_use_episodes``, ``repeat_avoided`` and
-``repeat_metrics_daily`` read it (migration 0006).
+The definitions are the views of migration 0004 (``repeat_study_facts``, ``study_dose``) and
+``prior_use_episodes``; computing them joins every study with its earlier ones, which is too slow
+to do for each chart of a page at archive scale (a million studies). ``refresh(con)`` stores, in
+one transaction, their result per study (``repeat_facts``), per day, site and class
+(``repeat_exam_daily``) and per prior-use episode (``prior_use_facts``); ``repeat_metrics_daily``
+and ``repeat_avoided`` read those (migrations 0006, 0008).
 
 When it runs: ``limestone link-patients`` (after imports and pulls), ``limestone demo``, and every
 edit made through ``archive.repeats.classes``. ``status(con)`` says when it was taken and whether
-anything it depends on changed since; the page shows that, and offers a recompute.
-Prior-use events need no refresh: episodes are computed from them at read time.
+anything it depends on changed since (studies arriving, patients linked, prior uses recorded);
+the page and the report say so, and the page offers a recompute to managers and admins.
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ def refresh(con: duckdb.DuckDBPyConnection) -> int:
                 "d.ct_dlp_mgy_cm, d.ct_ctdi_vol_mgy, d.xr_detector_kerma_ugy, ? "
                 "FROM repeat_study_facts f LEFT JOIN study_dose d USING (study_instance_uid)", [now])
             count = con.execute("SELECT count(*) FROM repeat_facts").fetchone()[0]
+            con.execute("DELETE FROM repeat_exam_daily")
+            con.execute(
+                "INSERT INTO repeat_exam_daily SELECT study_date, site, exam_class, any_value(class_name), "
+                "modality_family, count(*), count(*) FILTER (WHERE is_repeat), "
+                "count(*) FILTER (WHERE is_avoidable), ? FROM repeat_facts "
+                "GROUP BY study_date, site, exam_class, modality_family", [now])
+            con.execute("DELETE FROM prior_use_facts")
+            con.execute("INSERT INTO prior_use_facts SELECT *, ? FROM prior_use_episodes", [now])
             con.execute("COMMIT")
             return count
         except Exception:

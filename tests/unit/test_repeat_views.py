@@ -176,6 +176,12 @@ def test_snapshot_matches_the_definitions_and_knows_when_it_is_stale(fresh):
     snapshot = con.execute(f"SELECT {', '.join(live.columns)} FROM repeat_facts "
                            "ORDER BY study_instance_uid").df()
     pd.testing.assert_frame_equal(live, snapshot, check_dtype=False)
+    order = "ORDER BY person_key, exam_class, episode"
+    episodes = con.execute(f"SELECT * FROM prior_use_episodes {order}").df()
+    stored = con.execute(f"SELECT {', '.join(episodes.columns)} FROM prior_use_facts {order}").df()
+    pd.testing.assert_frame_equal(episodes, stored, check_dtype=False)
+    daily = con.execute("SELECT sum(studies), sum(repeats), sum(avoidable_repeats) FROM repeat_exam_daily").fetchone()
+    assert daily == (20, 6, 3)
     assert facts.status(con)["stale"] is False
     # A new study arrives: alice's CT again, 5 days after the last one, at NORTH.
     when = datetime(2024, 3, 16, 9)
@@ -190,3 +196,9 @@ def test_snapshot_matches_the_definitions_and_knows_when_it_is_stale(fresh):
     assert facts.status(con)["stale"] is False
     r = metrics.report(con)["totals"]
     assert (r["repeats"], r["avoidable_repeats"]) == (7, 4)
+    # A prior use recorded after the refresh shows once the snapshot is refreshed again.
+    from archive.repeats import record_prior_use
+    assert record_prior_use(con, w.uids["gina_us1"], "shared", site="SOUTH", used_at=datetime(2024, 9, 5))
+    assert facts.status(con)["stale"] is True
+    facts.refresh(con)
+    assert metrics.report(con)["totals"]["avoided_repeats"] == 4

@@ -1,4 +1,4 @@
--- Prior-use episodes in a range (newest first) with their outcome, dose and cost avoided.
+-- Prior-use episodes (as of the last refresh) in a range, newest first, with outcome, dose and cost avoided.
 SELECT CAST(first_used_at AS DATE) AS used_on, site, exam_class, class_name,
        modality_family AS modality, kinds, events, outcome,
        CAST(prior_datetime AS DATE) AS prior_date, prior_site, prior_uid AS prior_study_instance_uid,
@@ -8,7 +8,7 @@ SELECT CAST(first_used_at AS DATE) AS used_on, site, exam_class, class_name,
        CASE WHEN outcome = 'avoided' THEN prior_xr_detector_kerma_ugy END AS xr_detector_kerma_ugy,
        CASE WHEN outcome = 'avoided' THEN fee END AS cost,
        person_key
-FROM prior_use_episodes
+FROM prior_use_facts
 WHERE ($since IS NULL OR CAST(first_used_at AS DATE) >= $since)
   AND ($until IS NULL OR CAST(first_used_at AS DATE) <= $until)
   AND ($sites IS NULL OR list_contains($sites, site))
