@@ -10,6 +10,9 @@ process and measures, in the same run:
 * 50 concurrent link checks (GET of the link page: token lookup) and 50 concurrent passcode checks
   (POST: token lookup plus the scrypt KDF): p50/p95 latency.
 
+Two more rows show where the time goes: decrypting the same vault files in-process, and the same
+server stack (Starlette on uvicorn) streaming zeros to curl.
+
 Targets (issue 7): download at least half the copy's speed; memory growth under 100 MB.
 
     .venv/bin/python benchmarks/portal_download.py [--size-mb 1024] [--rounds 2] [--keep DIR]
@@ -140,6 +143,42 @@ def download(session: requests.Session, url: str, out: Path, pid: int) -> tuple[
     return elapsed, total, before, peak[0]
 
 
+def decrypt_only(archive: Archive, digests: list[str]) -> tuple[float, int]:
+    """Reading and decrypting the same vault files in-process, nothing else (where the time goes)."""
+    total = 0
+    start = time.perf_counter()
+    for digest in digests:
+        for chunk in archive.vault.stream(digest):
+            total += len(chunk)
+    return time.perf_counter() - start, total
+
+
+def http_ceiling(total: int, out: Path) -> tuple[float, int]:
+    """The same server stack (Starlette on uvicorn) streaming zeros to curl: the HTTP path's ceiling."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import StreamingResponse
+    from starlette.routing import Route
+    piece = bytes(4 << 20)
+    count = max(1, total // len(piece))
+    app = Starlette(routes=[Route("/", lambda request: StreamingResponse(piece for _ in range(count)))])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
+                                           access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        start = time.perf_counter()
+        subprocess.run(["curl", "-sS", "--fail", "-o", str(out), f"http://127.0.0.1:{server.config.port}/"], check=True)
+        os.sync()
+        return time.perf_counter() - start, count * len(piece)
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        out.unlink(missing_ok=True)
+
+
 def concurrent(n: int, call) -> list[float]:
     barrier = threading.Barrier(n)
     times: list[float] = [0.0] * n
@@ -212,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
             downloads.append(download(session, link + "/download", work / "download.zip", proc.pid))
             print(f"round {r + 1}: copy {copies[-1][1] / copies[-1][0] / 1e6:.0f} MB/s, "
                   f"download {downloads[-1][1] / downloads[-1][0] / 1e6:.0f} MB/s", flush=True)
+        decrypt_time, decrypt_bytes = decrypt_only(archive, digests)
+        ceiling_time, ceiling_bytes = http_ceiling(original_bytes, work / "ceiling.bin") if shutil.which("curl") else (0, 0)
         copy_time, copy_bytes = min(copies)
         dl_time, dl_bytes, rss_before, rss_peak = min(downloads)
         growth = max(d[3] - d[2] for d in downloads)
@@ -226,6 +267,11 @@ def main(argv: list[str] | None = None) -> int:
             ("study size", f"{original_bytes / 1e6:,.0f} MB in {files} files", "", "", ""),
             ("download through portal (ZIP to disk)", f"{dl_mbs:,.0f} MB/s", f"copy of vault files {copy_mbs:,.0f} MB/s",
              f"{dl_mbs / copy_mbs:.2f}", ">= 0.50"),
+            ("where the time goes: vault decryption alone (in-process)", f"{decrypt_bytes / decrypt_time / 1e6:,.0f} MB/s",
+             "", f"{decrypt_bytes / decrypt_time / 1e6 / copy_mbs:.2f}", ""),
+            ("where the time goes: same HTTP stack streaming zeros to curl",
+             f"{ceiling_bytes / ceiling_time / 1e6:,.0f} MB/s" if ceiling_time else "n/a", "",
+             f"{ceiling_bytes / ceiling_time / 1e6 / copy_mbs:.2f}" if ceiling_time else "", ""),
             ("portal memory growth during download", f"{growth:.1f} MB", f"RSS before {rss_before:.0f} MB",
              "", "< 100 MB"),
             ("50 concurrent link checks (GET)", f"p95 {p95(checks) * 1000:.0f} ms",

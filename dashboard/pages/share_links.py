@@ -188,7 +188,9 @@ def _links(ctx, archive, patient) -> None:
         except sharing.ShareError as exc:
             st.error(f"Nothing was changed: {exc}.")
             return
-        st.session_state["share_links.flash"] = f"Link {link.link_id} is now {link.status()} (until {link.expires_at:%Y-%m-%d %H:%M} UTC)."
+        status = link.status()
+        st.session_state["share_links.flash"] = (f"Link {link.link_id} is now {status}"
+                                                  + (f", valid until {link.expires_at:%Y-%m-%d %H:%M} UTC." if status == "active" else "."))
         st.rerun()
 
 
