@@ -78,6 +78,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("share_max_days", 90, "Longest a share link may last (and be extended to), in days.", int),
     Setting("share_lockout_attempts", 5,
             "Wrong passcodes (or birth dates) that lock a share link until a clerk unlocks it.", int),
+    # Reports and sending studies to other hospitals (archive/diagnostic_reports/, archive/sending.py).
+    Setting("hl7_bind", "",
+            "Address the HL7 MLLP listener (limestone listen --hl7-port) listens on; empty: all interfaces."),
+    Setting("send_retries", 3,
+            "Times limestone send tries a study again after a failed attempt (refused, timed out, dropped).", int),
+    Setting("send_backoff_seconds", 2.0,
+            "Wait before the first retry of a send; it doubles with each further retry.", float),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -113,6 +113,45 @@ SCHEMA_STEPS: list[tuple[int, str, str]] = [
         ALTER TABLE audit_events ADD COLUMN user_agent TEXT;
         CREATE INDEX audit_events_link ON audit_events (link_id);
     """),
+    (4, "hl7_inbox_and_transfers", """
+        -- Every HL7 message received (archive/diagnostic_reports/inbox.py), kept before it is
+        -- acknowledged: filed ones for tracing, rejected ones for review (never lost).
+        CREATE TABLE hl7_messages (
+            message_id   INTEGER PRIMARY KEY AUTOINCREMENT,
+            received_at  TEXT NOT NULL,
+            source       TEXT NOT NULL,          -- 'mllp <peer address>' | 'file <name>'
+            control_id   TEXT,                   -- MSH-10
+            message_type TEXT,                   -- MSH-9
+            outcome      TEXT NOT NULL,          -- received | filed | rejected | error | resolved
+            reason       TEXT,                   -- why it was rejected (names fields, not values)
+            report_ids   TEXT,                   -- JSON list of the reports filed from it
+            raw          TEXT NOT NULL,          -- the message as received (holds patient data)
+            reviewed_at  TEXT,
+            reviewed_by  TEXT
+        );
+        CREATE INDEX hl7_messages_outcome ON hl7_messages (outcome);
+        -- Studies sent to other hospitals (limestone send, archive/sending.py): one row a study.
+        CREATE TABLE transfers (
+            transfer_id        INTEGER PRIMARY KEY AUTOINCREMENT,
+            study_instance_uid TEXT NOT NULL,
+            node               TEXT NOT NULL,        -- the destination's name in the node list
+            destination        TEXT NOT NULL,        -- AE@host:port at the time
+            user_id            TEXT,                 -- who asked
+            source             TEXT,                 -- cli | dashboard
+            requested_at       TEXT NOT NULL,
+            finished_at        TEXT,
+            status             TEXT NOT NULL,        -- running | sent | partial | failed
+            instances          INTEGER NOT NULL DEFAULT 0,
+            sent               INTEGER NOT NULL DEFAULT 0,
+            converted          INTEGER NOT NULL DEFAULT 0,   -- sent in another syntax (destination refused the original)
+            failed             INTEGER NOT NULL DEFAULT 0,
+            attempts           INTEGER NOT NULL DEFAULT 0,
+            bytes              INTEGER NOT NULL DEFAULT 0,
+            detail             TEXT                  -- one PHI-free line
+        );
+        CREATE INDEX transfers_study ON transfers (study_instance_uid);
+        CREATE INDEX transfers_time ON transfers (requested_at);
+    """),
 ]
 
 

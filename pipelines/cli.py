@@ -37,6 +37,9 @@ COMMANDS = (
     "pipelines.portal",
     "pipelines.export",
     "pipelines.audit",
+    "pipelines.import_hl7",
+    "pipelines.reports",
+    "pipelines.send",
 )
 
 log = logging.getLogger("limestone")

@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from archive.clock import now_utc
+from archive.diagnostic_reports.store import file_after_batch as file_reports_after_batch
 from archive.dicom.models import Record
 from archive.home import Home
 from archive.store.connection import retrying
@@ -153,6 +154,8 @@ class StoreWriter:
             # A second copy of a known instance with other bytes: keep the archived one only.
             for digest in result.orphans:
                 self.vault.discard(digest)
+            # Reports (SR, Encapsulated PDF) among the files get their text filed beside the images.
+            file_reports_after_batch(self.con, self.vault, records)
         return result
 
     # ---- one transaction ------------------------------------------------------------------------
