@@ -89,9 +89,9 @@ def body(ctx):
     plot = timeline.assign(
         modality=timeline["modalities"].map(lambda m: ", ".join(m) if m is not None else ""),
         site=timeline["site"].fillna("(no site)"),
-        current=timeline["study_instance_uid"] == uid)
-    fig = px.scatter(plot, x="study_date", y="site", color="modality", symbol="current",
-                     hover_data={"study_description": True, "accession_number": True, "current": False},
+        shown=(timeline["study_instance_uid"] == uid).map({True: "this study", False: "other study"}))
+    fig = px.scatter(plot, x="study_date", y="site", color="modality", symbol="shown",
+                     hover_data={"study_description": True, "accession_number": True, "shown": False},
                      labels={"study_date": "Date", "site": "Site", "modality": "Modality"}, height=260)
     fig.update_traces(marker_size=14)
     fig.update_layout(margin=dict(l=10, r=10, t=10, b=10), legend_title_text="")
