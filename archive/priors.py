@@ -7,7 +7,8 @@ PatientID + issuer and exact demographics) done before the current one, and rank
 The score (0..1) is a weighted sum, highest first; ties go to the more recent study:
 
 - modality, 0.40: a modality in common (CR and DX count as the same radiograph family: 0.30);
-- body part, 0.25: equal; 0.12 when one contains the other (CHEST in CHESTABDPELVIS);
+- body part, 0.25: equal or the same region under another name (HEAD and BRAIN); 0.12 when one
+  contains the other (CHEST in CHESTABDPELVIS);
 - description, 0.20 x similarity of the normalised descriptions (word overlap and spelling);
 - recency, 0.15 x 0.5 ** (years before the current study): a prior loses half its recency each year.
 
@@ -32,6 +33,10 @@ from archive.store.queries.compare import prior_candidates, same_person_keys
 WEIGHTS = {"modality": 0.40, "body_part": 0.25, "description": 0.20, "recency": 0.15}
 FAMILIES = {"CR": "XR", "DX": "XR", "RG": "XR", "DR": "XR", "PT": "PT", "NM": "NM"}
 # Words that say little about what was imaged (they differ between sites for the same exam).
+# Body part names that are the same region for a comparison (BodyPartExamined varies by site).
+_SAME_REGION = [{"HEAD", "BRAIN", "SKULL"}, {"CHEST", "THORAX", "LUNG", "LUNGS"},
+                {"ABDOMEN", "ABD"}, {"ABDOMENPELVIS", "ABDPELVIS"}, {"BREAST", "MAMMO"},
+                {"LSPINE", "LUMBARSPINE"}, {"CSPINE", "CERVICALSPINE", "NECK"}]
 _NOISE = {"WITH", "WITHOUT", "W", "WO", "AND", "OF", "THE", "EXAM", "STUDY", "ROUTINE", "VIEWS",
           "VIEW", "CONTRAST", "C", "NC", "IV", "PLAIN"}
 
@@ -118,7 +123,7 @@ def body_part_score(current: str | None, prior: str | None) -> float:
     a, b = _norm_part(current), _norm_part(prior)
     if not a or not b:
         return 0.0
-    if a == b:
+    if a == b or any(a in group and b in group for group in _SAME_REGION):
         return 1.0
     if a in b or b in a:
         return 0.48

@@ -258,7 +258,7 @@ def body(ctx):
             b = st.columns(2)
             b[0].button("Link at this slice", key=f"{pkey}.link", disabled=not plan.linkable or not count,
                         help="Fix the link so this prior image goes with the current image on screen.",
-                        on_click=_link_here, args=(pkey, cur_geom, cur_index, geom, p_index))
+                        on_click=_link_here, args=(pkey, cur_geom, geom))
             b[1].button("Suggest link", key=f"{pkey}.suggest", disabled=not (cur_geom.has_positions and geom.has_positions),
                         help="Register the two series (phase correlation of their projections).",
                         on_click=_suggest, args=(pkey, archive, cur_inst, cur_geom, inst, geom))
@@ -285,7 +285,7 @@ def body(ctx):
             st.image(image.png, caption=f"Prior image {p_index + 1} of {pcount}", width="stretch")
             _measure_tools(h, p_index, image, geom.pixel_spacing, info.modality, geom.matrix or (512, 512))
             _list_marks(h, p_index, image, geom.pixel_spacing, info.modality,
-                        copy_to=lambda m, geom=geom, pkey=pkey: _copy(m, geom, cur_geom, cur_index, pkey))
+                        copy_to=lambda m, geom=geom, pkey=pkey: _copy(m, geom, cur_geom, pkey))
 
     if show_diff and cur_image is not None and cur_image.values is not None and prior_images \
             and prior_images[0] is not None and prior_images[0][0].values is not None:
@@ -322,7 +322,15 @@ def _find_study(ctx, archive) -> None:
         st.rerun()
 
 
-def _link_here(pkey, cur_geom, cur_index, geom, p_index) -> None:
+def _shown(key: str) -> int:
+    """The image index a pane's slider shows now (read at click time: a click can arrive before
+    the run that follows a scroll has re-registered the buttons, so arguments could be stale)."""
+    return int(ss.get(key, 1)) - 1
+
+
+def _link_here(pkey, cur_geom, geom) -> None:
+    cur_index = min(_shown("compare.cur.slice"), cur_geom.count - 1)
+    p_index = min(_shown(f"{pkey}.slice"), geom.count - 1)
     ss[f"{pkey}.offset"] = offset_between(cur_geom, cur_index, geom, p_index)
     ss[f"{pkey}.mode"] = OFFSET
     ss[f"{pkey}.suggested"] = False
@@ -348,7 +356,7 @@ def _suggest(pkey, archive, cur_inst, cur_geom, inst, geom) -> None:
                                   + ("" if suggestion.reliable else " (weak match: check it by eye)"))
 
 
-def _copy(m: Measurement, geom: SeriesGeometry, cur_geom: SeriesGeometry, cur_index: int, pkey: str) -> None:
+def _copy(m: Measurement, geom: SeriesGeometry, cur_geom: SeriesGeometry, pkey: str) -> None:
     """Copy a prior's measurement onto the current image on screen, at the same place in mm.
 
     The registration suggestion's shift along the image rows is applied when there is one
@@ -357,7 +365,8 @@ def _copy(m: Measurement, geom: SeriesGeometry, cur_geom: SeriesGeometry, cur_in
     source = Plane(geom.matrix or (512, 512), geom.pixel_spacing)
     target = Plane(cur_geom.matrix or (512, 512), cur_geom.pixel_spacing)
     shift = (0.0, -float(ss.get(f"{pkey}.in_plane_mm", 0.0) or 0.0))
-    _marks("cur", cur_index).append(copy_measurement(m, source, target, shift))
+    _marks("cur", min(_shown("compare.cur.slice"), max(cur_geom.count - 1, 0))).append(
+        copy_measurement(m, source, target, shift))
 
 
 body(ctx)

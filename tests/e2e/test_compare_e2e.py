@@ -84,9 +84,12 @@ SLOW = 90000   # ms: a first comparison run decodes images and registers on a bu
 
 
 def open_study(page, accession: str, date: str):
+    expect(page.get_by_role("heading", name="Compare with priors")).to_be_visible(timeout=SLOW)
+    wait_idle(page)
     box = page.get_by_role("textbox", name="Current study: accession number or patient ID")
     box.fill(accession)
     box.press("Enter")
+    expect(box).to_have_value(accession)
     picker = page.get_by_test_id("stSelectbox").filter(has_text="Study to compare")
     expect(picker).to_be_visible(timeout=SLOW)
     picker.click()
@@ -114,8 +117,39 @@ def step(page, thumb, key: str, times: int = 1):
         wait_idle(page)
 
 
+class Geometry:
+    """The current study's first prior, its series and their link, read from the store like the page."""
+
+    def __init__(self, home, current_uid: str):
+        from archive.context import Archive
+        from archive.priors import relevant_priors
+        from archive.store.queries import compare
+        from archive.sync import SeriesGeometry
+
+        con = Archive.load(home=str(home)).store(read_only=True)
+        try:
+            prior_uid = relevant_priors(con, current_uid)[0].study_instance_uid
+            geometries = []
+            for uid in (current_uid, prior_uid):
+                series = compare.series_geometry(con, uid).iloc[0]
+                rows = compare.series_instances(con, uid, series["series_instance_uid"])
+                normal = geometries[0].normal if geometries else None
+                geometries.append(SeriesGeometry.from_instances(rows, series["frame_of_reference_uid"], normal))
+        finally:
+            con.close()
+        self.current, self.prior = geometries
+
+    def linked(self, cur_index: int, offset: float) -> int:
+        from archive.sync import OFFSET, linked_index
+        return linked_index(self.current, cur_index, self.prior, OFFSET, offset).index
+
+    def offset(self, cur_index: int, prior_index: int) -> float:
+        from archive.sync import offset_between
+        return offset_between(self.current, cur_index, self.prior, prior_index)
+
+
 def test_comparison_scrolls_in_step_links_and_measures(page, demo, demo_url):
-    _, manifest = demo
+    home, manifest = demo
     current = latest_with_priors(manifest, "CT_CAP")
     sign_in(page, demo_url, "technologist", "Tess Tech")
     nav(page, "Compare with priors")
@@ -128,30 +162,45 @@ def test_comparison_scrolls_in_step_links_and_measures(page, demo, demo_url):
     expect(page.get_by_text("different frame of reference").first).to_be_visible()
 
     page.get_by_role("button", name="Suggest link").click()
-    expect(page.get_by_text(re.compile(r"Suggested link: [+-]\d+\.\d mm"))).to_be_visible(timeout=SLOW)
+    suggested = page.get_by_text(re.compile(r"^Suggested link: [+-]\d+\.\d mm$"))
+    expect(suggested).to_be_visible(timeout=SLOW)
     wait_idle(page)
+    geometry = Geometry(home, current.study_instance_uid)
+    offset = float(suggested.inner_text().split(":")[1].replace("mm", ""))
     cur, prior = slider(page, "Image"), slider(page, "Prior image")
+
+    def shows(cur_index: int, offset: float) -> int:
+        """Wait until the app shows current image ``cur_index`` with its linked prior image."""
+        expect(page.get_by_text(f"Current image {cur_index + 1} of 24", exact=True)).to_be_visible(timeout=SLOW)
+        j = geometry.linked(cur_index, offset)
+        expect(page.get_by_text(f"Prior image {j + 1} of 24", exact=True)).to_be_visible(timeout=SLOW)
+        wait_idle(page)
+        return j
+
     step(page, cur, "ArrowRight", 10)
-    before = (value(cur), value(prior))
+    start = shows(10, offset)
     prior_src = images.nth(1).locator("img").get_attribute("src")
-    for k in range(1, 4):
+    for k in range(1, 4):                     # lock-step: same 10 mm slices, one prior image per step
         step(page, cur, "ArrowRight")
-        expect(page.get_by_text(f"Current image {before[0] + k} of 24")).to_be_visible()
-        expect(page.get_by_text(f"Prior image {before[1] + k} of 24")).to_be_visible()   # lock-step
-    after = (value(cur), value(prior))
-    assert after == (before[0] + 3, before[1] + 3)
+        assert shows(10 + k, offset) == start + k
+    assert (value(cur), value(prior)) == (14, start + 4)
     expect(images.nth(1).locator("img")).not_to_have_attribute("src", prior_src)
     shot(page, "compare_01_linked")
 
     # The user prefers one slice further on the prior: link there, then scroll on.
     step(page, prior, "ArrowRight")
-    assert value(cur) == after[0] and value(prior) == after[1] + 1
+    expect(page.get_by_text(f"Prior image {start + 5} of 24", exact=True)).to_be_visible(timeout=SLOW)
+    wait_idle(page)
+    assert value(cur) == 14
     page.get_by_role("button", name="Link at this slice").click()
-    expect(page.get_by_text(re.compile(r"^Linked with offset [+-]\d+\.\d mm$"))).to_be_visible()
+    linked = page.get_by_text(re.compile(r"^Linked with offset [+-]\d+\.\d mm$"))
+    expect(linked).to_be_visible(timeout=SLOW)
+    offset = float(linked.inner_text().split("offset")[1].replace("mm", ""))
+    assert offset == pytest.approx(geometry.offset(13, start + 4), abs=0.06)
     wait_idle(page)
     step(page, cur, "ArrowLeft", 2)
-    expect(page.get_by_text(f"Prior image {after[1] - 1} of 24")).to_be_visible()
-    assert (value(cur), value(prior)) == (after[0] - 2, after[1] - 1)
+    assert shows(11, offset) == start + 2
+    assert (value(cur), value(prior)) == (12, start + 3)
 
     # Measure a distance on the current image.
     page.get_by_text("Measure", exact=True).first.click()

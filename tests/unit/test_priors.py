@@ -97,3 +97,10 @@ def test_description_similarity(a, b, low, high):
                                         (179, "6 months"), (800, "2 years 2 months"), (731, "2 years")])
 def test_time_before(days, text):
     assert time_before(days) == text
+
+
+def test_body_part_synonyms_count_as_the_same_region():
+    from archive.priors import body_part_score
+    assert body_part_score("HEAD", "BRAIN") == 1.0 and body_part_score("Chest", "THORAX") == 1.0
+    assert body_part_score("CHEST", "CHESTABDPELVIS") == 0.48
+    assert body_part_score("KNEE", "BRAIN") == 0.0 and body_part_score(None, "HEAD") == 0.0
