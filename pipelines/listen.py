@@ -40,6 +40,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--bind", help="address to listen on (default: setting dicom_bind, all interfaces)")
     parser.add_argument("--site", help="file everything received under this site "
                                        "(default: by issuer, institution or sender's AE title)")
+    parser.add_argument("--hl7-port", type=int, help="also receive HL7 v2 ORU^R01 reports over MLLP on this "
+                                                     "port, each answered with ACK/NAK (setting hl7_bind)")
     parser.set_defaults(run=run)
 
 
@@ -153,11 +155,24 @@ def run(args, archive: Archive) -> int:
         listener.stop.set()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    hl7_server = None
     try:
+        if getattr(args, "hl7_port", None) is not None:  # reports from the RIS (issue 9)
+            from archive.diagnostic_reports.mllp import MllpServer
+            try:
+                hl7_server = MllpServer(archive, args.hl7_port, settings.hl7_bind).start()
+            except OSError as exc:
+                print(f"limestone listen: {exc}", file=sys.stderr)
+                return 2
+            print(f"listening for HL7 (MLLP) on port {hl7_server.port}", flush=True)
         return listener.serve()
     except NetworkError as exc:
         print(f"limestone listen: {exc}", file=sys.stderr)
         return 2
     finally:
+        if hl7_server is not None:
+            hl7_server.stop()
+            print(f"HL7: {hl7_server.received} messages ({hl7_server.accepted} accepted, "
+                  f"{hl7_server.rejected} rejected and kept for review)")
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -115,7 +115,10 @@ def insert(con: duckdb.DuckDBPyConnection, reports: Iterable[Report]) -> int:
             con.execute("COMMIT")
             return len(new)
         except Exception:
-            con.execute("ROLLBACK")
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass  # a failed COMMIT has already ended the transaction: keep the first error
             raise
     return retrying(write)
 
