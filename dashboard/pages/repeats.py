@@ -22,6 +22,11 @@ from dashboard.components.setup import guarded, page_setup
 ctx = page_setup("repeats")
 PATIENT_COLUMNS = ["patient_id", "patient_name", "person_key"]
 LAYOUT = dict(height=320, margin=dict(l=10, r=10, t=10, b=10))
+COLORS = px.colors.qualitative.Safe
+NAMES = {"repeats": "Repeats", "avoidable_repeats": "Avoidable repeats", "avoided_repeats": "Avoided repeats",
+         "repeat_rate_pct": "Repeat rate", "avoidable_rate_pct": "Avoidable repeat rate"}
+DATES = {c: st.column_config.DateColumn(format="YYYY-MM-DD")
+         for c in ("study_date", "prior_date", "used_on", "patient_birth_date")}
 
 
 def _filters(ctx):
@@ -85,18 +90,18 @@ def _overview(ctx, f, grain):
     with left:
         rates = by_period.melt(id_vars="period", value_vars=["repeat_rate_pct", "avoidable_rate_pct"],
                                var_name="measure", value_name="percent")
-        rates["measure"] = rates["measure"].map({"repeat_rate_pct": "Repeat rate",
-                                                 "avoidable_rate_pct": "Avoidable repeat rate"})
+        rates["measure"] = rates["measure"].map(NAMES)
         fig = px.line(rates, x="period", y="percent", color="measure", markers=True,
+                      color_discrete_sequence=COLORS,
                       labels={"period": grain.title(), "percent": "% of studies", "measure": ""})
         fig.update_layout(**LAYOUT)
         chart_with_csv(fig, by_period, f"repeat_rate_by_{grain}", "repeats.rate")
     with right:
         counts = by_period.melt(id_vars="period", value_vars=["avoidable_repeats", "avoided_repeats"],
                                 var_name="measure", value_name="exams")
-        counts["measure"] = counts["measure"].map({"avoidable_repeats": "Avoidable repeats",
-                                                   "avoided_repeats": "Avoided repeats"})
+        counts["measure"] = counts["measure"].map(NAMES)
         fig = px.bar(counts, x="period", y="exams", color="measure", barmode="group",
+                     color_discrete_sequence=COLORS[1:],
                      labels={"period": grain.title(), "exams": "Exams", "measure": ""})
         fig.update_layout(**LAYOUT)
         chart_with_csv(fig, by_period, f"avoidable_and_avoided_by_{grain}", "repeats.counts")
@@ -107,20 +112,23 @@ def _overview(ctx, f, grain):
         by_site = _sum_by(df, ["site"])
         long = by_site.melt(id_vars="site", value_vars=["repeats", "avoidable_repeats", "avoided_repeats"],
                             var_name="measure", value_name="exams")
+        long["measure"] = long["measure"].map(NAMES)
         fig = px.bar(long, x="site", y="exams", color="measure", barmode="group",
+                     color_discrete_sequence=COLORS,
                      labels={"site": "Site", "exams": "Exams", "measure": ""})
         fig.update_layout(**LAYOUT)
         chart_with_csv(fig, by_site, "repeats_by_site", "repeats.site")
     with right:
         by_modality = _sum_by(df, ["modality"])
-        fig = px.bar(by_modality, x="modality", y="repeat_rate_pct",
+        fig = px.bar(by_modality, x="modality", y="repeat_rate_pct", color_discrete_sequence=COLORS,
                      hover_data=["studies", "repeats", "avoidable_repeats", "avoided_repeats"],
                      labels={"modality": "Modality", "repeat_rate_pct": "Repeat rate (%)"})
         fig.update_layout(**LAYOUT)
         chart_with_csv(fig, by_modality, "repeats_by_modality", "repeats.modality")
     by_class = _sum_by(df, ["exam_class", "class_name"]).sort_values("repeats", ascending=True)
-    fig = px.bar(by_class, y="class_name", x=["repeats", "avoidable_repeats", "avoided_repeats"],
-                 orientation="h", barmode="group", hover_data=["studies", "repeat_rate_pct"],
+    fig = px.bar(by_class.rename(columns=NAMES), y="class_name",
+                 x=["Repeats", "Avoidable repeats", "Avoided repeats"], color_discrete_sequence=COLORS,
+                 orientation="h", barmode="group", hover_data=["studies", "Repeat rate"],
                  labels={"class_name": "", "value": "Exams", "variable": ""})
     fig.update_layout(height=120 + 28 * len(by_class), margin=dict(l=10, r=10, t=10, b=10))
     chart_with_csv(fig, by_class, "repeats_by_class", "repeats.class")
@@ -144,7 +152,8 @@ def _table(df: pd.DataFrame, ctx, name: str, key: str) -> None:
     """A drill-down table; patient columns only for roles allowed to see them."""
     if not (ctx.user.roles & REPEAT_DETAIL_ROLES):
         df = df.drop(columns=[c for c in PATIENT_COLUMNS if c in df.columns])
-    st.dataframe(df, hide_index=True, width="stretch", key=key)
+    st.dataframe(df, hide_index=True, width="stretch", key=key,
+                 column_config={c: v for c, v in DATES.items() if c in df.columns})
     st.download_button("Download CSV", csv_bytes(df), f"{name}.csv", "text/csv", key=f"{key}.csv",
                        icon=":material/download:")
 

@@ -1,7 +1,8 @@
 -- How the patient records are linked: records and persons per method, and conflicts to review.
 -- Links are rebuilt from all patient records, so records without a link arrived since.
 WITH links AS (
-    SELECT count(*) AS linked, count(DISTINCT person_key) AS persons,
+    -- A person's key is the smallest key of its records: one record per person carries it.
+    SELECT count(*) AS linked, count(*) FILTER (WHERE patient_key = person_key) AS persons,
            count(*) FILTER (WHERE method = 'shared_id') AS by_shared_id,
            count(*) FILTER (WHERE method = 'demographics') AS by_demographics,
            count(*) FILTER (WHERE method = 'manual') AS by_decision,
