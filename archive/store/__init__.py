@@ -16,14 +16,17 @@ from archive.store.migrations import applied, available, migrate
 def open_store(home: Home, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """A connection to the home's store, migrated to the latest schema (writers) or checked (readers)."""
     con = connect(home, read_only=read_only)
-    if read_only:
-        missing = {n for n, _, _ in available()} - applied(con)
-        if missing:
-            con.close()
-            raise StoreError(f"the store in {home.root} needs migrating: run any limestone command "
-                             "that writes (e.g. 'limestone import') first")
-    else:
+    if not read_only:
         migrate(con, home)
+    elif {n for n, _, _ in available()} - applied(con):
+        # A store made by an older Limestone: bring it up to date once, then read.
+        con.close()
+        writer = connect(home)
+        try:
+            migrate(writer, home)
+        finally:
+            writer.close()
+        con = connect(home, read_only=True)
     return con
 
 
