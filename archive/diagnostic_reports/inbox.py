@@ -74,7 +74,7 @@ def receive(home: Home, con: duckdb.DuckDBPyConnection, raw: bytes | str, source
         insert(con, parsed.reports)
     except Exception as exc:  # the store is busy or failing: keep the message, make the sender retry
         reason = "the report could not be filed now; it is kept and may be sent again"
-        log.error("HL7 message %d not filed: %s: %s", message_id, type(exc).__name__, str(exc)[:300])
+        log.error("HL7 message %d not filed: %s", message_id, type(exc).__name__)
         _settle(home, message_id, "error", control_id=parsed.control_id,
                 message_type=parsed.message_type, reason=reason)
         return Received(hl7v2.acknowledgement(text, "AE", reason), "AE", message_id, reason)

@@ -13,6 +13,7 @@ from archive import study_keys
 from dashboard import data
 from dashboard.access import BY_NAME
 from dashboard.components.banner import format_name, patient_banner
+from dashboard.components.reports import report_search
 from dashboard.components.setup import guarded, page_setup
 
 ctx = page_setup("browse")
@@ -53,6 +54,7 @@ def _reset_page():
 @guarded("browse")
 def body(ctx):
     st.title("Browse studies")
+    report_search(ctx)
     options = data.filter_options(ctx.home)
     with st.form("browse.form"):
         c = st.columns(4)

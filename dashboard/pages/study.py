@@ -9,6 +9,7 @@ from archive import study_keys
 from dashboard import data
 from dashboard.access import BY_NAME, IMAGE_ROLES
 from dashboard.components.banner import patient_banner
+from dashboard.components.reports import send_action, study_reports
 from dashboard.components.setup import guarded, page_setup
 from dashboard.components.viewer import thumbnail
 
@@ -52,6 +53,8 @@ def body(ctx):
     for col, (label, value) in zip(cols, details.items()):
         col.caption(label)
         col.markdown(f"**{value}**")
+    send_action(ctx, uid)
+    study_reports(ctx, uid)
 
     st.subheader("Series")
     series = data.study_series(ctx.home, uid)

@@ -7,6 +7,7 @@ from archive.audit import AuditEvent, record
 from dashboard import data
 from dashboard.access import BY_NAME
 from dashboard.components.banner import patient_banner
+from dashboard.components.reports import study_reports
 from dashboard.components.setup import guarded, page_setup
 from dashboard.components.viewer import image_viewer
 
@@ -62,6 +63,8 @@ def body(ctx):
     s = series.iloc[chosen]
     instances = data.series_instances(ctx.home, uid, s["series_instance_uid"])
     image_viewer(instances, archive.vault.get, key=f"viewer.{chosen}")
+    with st.expander("Reports", icon=":material/description:"):
+        study_reports(ctx, uid, key="viewer")
 
 
 body(ctx)
