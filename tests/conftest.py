@@ -15,6 +15,15 @@ from archive.samples import pydicom_test_files, write_ct_studies
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def keep_main_module():
+    """Streamlit's AppTest leaves a page script as ``__main__``; worker processes started with the
+    'spawn' method re-run ``__main__`` in the child, so put the real one back after every test."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 @pytest.fixture
 def archive(tmp_path) -> Archive:
     """An empty archive in a temporary home."""
