@@ -38,7 +38,7 @@ import duckdb
 import pandas as pd
 
 from archive.clock import now_utc
-from archive.store.connection import retrying
+from archive.store.connection import retrying, rollback
 
 SHARED_ID = 1.0
 DEMOGRAPHICS = 0.9
@@ -313,7 +313,7 @@ def link_patients(con: duckdb.DuckDBPyConnection) -> LinkResult:
                             "FROM new_conflicts")
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
         finally:
             con.unregister("new_links")

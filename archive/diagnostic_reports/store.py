@@ -23,7 +23,7 @@ from pydicom.dataset import Dataset
 from archive.clock import now_utc
 from archive.diagnostic_reports import pdf, sr
 from archive.dicom import values as v
-from archive.store.connection import retrying
+from archive.store.connection import retrying, rollback
 
 log = logging.getLogger("limestone.reports")
 
@@ -116,7 +116,7 @@ def insert(con: duckdb.DuckDBPyConnection, reports: Iterable[Report]) -> int:
             return len(new)
         except Exception:
             try:
-                con.execute("ROLLBACK")
+                rollback(con)
             except duckdb.Error:
                 pass  # a failed COMMIT has already ended the transaction: keep the first error
             raise

@@ -30,7 +30,7 @@ from archive.context import Archive
 from archive.dicom.pixels import PixelError, decode_frame, read
 from archive.home import Home
 from archive.quality.metrics import METRICS_VERSION, NotMeasurable, measure_dataset
-from archive.store.connection import retrying
+from archive.store.connection import retrying, rollback
 from archive.store.writer import new_run_id, table_schema, to_arrow
 from archive.vault import Vault
 
@@ -166,7 +166,7 @@ def _commit(con: duckdb.DuckDBPyConnection, home: Home, rows: list[dict[str, Any
                         "(SELECT sop_instance_uid FROM qa_metrics WHERE metrics_version = ?)", [METRICS_VERSION])
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
         finally:
             con.unregister("b_qa")

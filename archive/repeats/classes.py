@@ -19,7 +19,7 @@ import pandas as pd
 
 from archive.clock import now_utc
 from archive.repeats import facts
-from archive.store.connection import retrying
+from archive.store.connection import retrying, rollback
 
 FAMILIES = {"CR": "XR", "DX": "XR"}  # modality -> modality family
 _KEEP: Any = object()                 # "leave this field as it is"
@@ -43,7 +43,7 @@ def _transaction(con: duckdb.DuckDBPyConnection, statements: list[tuple[str, lis
                 con.execute(sql, params)
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
     retrying(once)
     facts.refresh(con)

@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 
 from archive.clock import now_utc
-from archive.store.connection import retrying
+from archive.store.connection import retrying, rollback
 
 _COLUMNS = (
     "study_instance_uid, patient_key, person_key, site, study_date, study_datetime, modality, "
@@ -53,7 +53,7 @@ def refresh(con: duckdb.DuckDBPyConnection) -> int:
             con.execute("COMMIT")
             return count
         except Exception:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
     return retrying(once)
 

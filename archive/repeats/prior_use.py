@@ -23,7 +23,7 @@ from datetime import datetime
 import duckdb
 
 from archive.clock import now_utc
-from archive.store.connection import retrying
+from archive.store.connection import retrying, rollback
 
 log = logging.getLogger("limestone.repeats")
 
@@ -53,7 +53,7 @@ def record_prior_use(target, study_instance_uid: str, kind: str, *, site: str | 
                             "(SELECT 1 FROM prior_use_events WHERE event_id = ?)", row + [row[0]])
                 con.execute("COMMIT")
             except Exception:
-                con.execute("ROLLBACK")
+                rollback(con)
                 raise
         retrying(once, attempts=12)
 

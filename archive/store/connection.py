@@ -73,6 +73,15 @@ def connect(home: Home, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """End a failed transaction. A commit that failed has already ended it: then there is nothing
+    to roll back, and the commit's own error (often a retryable lock) must be the one raised."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.TransactionException:
+        pass
+
+
 def _is_transient(exc: Exception) -> bool:
     text = str(exc).lower()
     return "database is locked" in text or "conflict" in text or "busy" in text

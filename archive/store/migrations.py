@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 
 from archive.home import Home
-from archive.store.connection import retrying
+from archive.store.connection import retrying, rollback
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -62,7 +62,7 @@ def migrate(con: duckdb.DuckDBPyConnection, home: Home) -> list[str]:
                                 [number, name, datetime.now(timezone.utc).replace(tzinfo=None)])
                     con.execute("COMMIT")
                 except Exception:
-                    con.execute("ROLLBACK")
+                    rollback(con)
                     raise
             retrying(apply)
             names.append(f"{number:04d}_{name}")

@@ -23,7 +23,7 @@ from archive.clock import now_utc
 from archive.dicom import values as v
 from archive.dicom.models import Patient, Series, Study
 from archive.home import Home
-from archive.store.connection import retrying
+from archive.store.connection import retrying, rollback
 from archive.store.writer import table_schema, to_arrow
 
 NOT_RETRIEVED = "not retrieved"
@@ -46,7 +46,7 @@ def _transaction(con: duckdb.DuckDBPyConnection, home: Home, action) -> None:
             action()
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
     with _write_lock(home):
         retrying(run)

@@ -8,7 +8,7 @@ from datetime import datetime
 import duckdb
 
 from archive.clock import now_utc
-from archive.store.connection import retrying
+from archive.store.connection import retrying, rollback
 
 
 @dataclass
@@ -41,7 +41,7 @@ def _replace(con: duckdb.DuckDBPyConnection, run: IngestRun) -> None:
             con.execute(f"INSERT INTO ingest_runs ({columns}) VALUES ({marks})", list(row.values()))
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
     retrying(write)
 

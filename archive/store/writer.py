@@ -23,7 +23,7 @@ from archive.clock import now_utc
 from archive.diagnostic_reports.store import file_after_batch as file_reports_after_batch
 from archive.dicom.models import Record
 from archive.home import Home
-from archive.store.connection import retrying
+from archive.store.connection import retrying, rollback
 from archive.vault import Vault
 
 _ARROW_TYPES = {
@@ -68,7 +68,7 @@ def upsert_sites(con: duckdb.DuckDBPyConnection, sites: Iterable[Site]) -> None:
             con.execute("INSERT INTO sites BY NAME SELECT * FROM new_sites")
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
         finally:
             con.unregister("new_sites")
@@ -219,7 +219,7 @@ class StoreWriter:
             con.execute("COMMIT")
             return result
         except Exception:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
         finally:
             for name in registered:

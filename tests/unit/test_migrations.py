@@ -48,3 +48,15 @@ def test_compaction_keeps_every_row(tmp_path):
     assert before >= 12 and result.files_before == before and result.files_after < before
     assert con.execute("SELECT count(*), sum(files_seen) FROM ingest_runs").fetchone() == (240, sum(range(240)))
     con.close()
+
+
+def test_rollback_when_a_failed_commit_already_ended_the_transaction(tmp_path):
+    from archive.store.connection import rollback
+
+    con = open_store(Home(tmp_path / "home"))
+    rollback(con)  # nothing to roll back: no error, so the commit's own error is what surfaces
+    con.execute("BEGIN")
+    con.execute("INSERT INTO sites (site) VALUES ('X')")
+    rollback(con)
+    assert con.execute("SELECT count(*) FROM sites").fetchone()[0] == 0
+    con.close()
