@@ -33,7 +33,7 @@ class SeriesInfo:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "SeriesInfo":
-        iop = _floats(row.get("image_orientation_patient"))
+        iop = finite_vector(row.get("image_orientation_patient"))
         return cls(row["series_instance_uid"], row.get("modality"), _text(row.get("series_description")),
                    tuple(iop) if iop is not None and len(iop) == 6 else None,
                    _number(row.get("slice_thickness")), int(_number(row.get("images")) or 0),
@@ -67,7 +67,8 @@ def _int(value) -> int | None:
     return None if number is None else int(number)
 
 
-def _floats(value) -> np.ndarray | None:
+def finite_vector(value) -> np.ndarray | None:
+    """A DICOM multi-valued number (position, orientation, spacing) as an array, or None if unusable."""
     if value is None:
         return None
     try:
@@ -79,7 +80,7 @@ def _floats(value) -> np.ndarray | None:
 
 def slice_normal(orientation: Iterable[float] | None) -> np.ndarray | None:
     """The unit normal of the image plane (row direction x column direction), or None."""
-    iop = _floats(orientation)
+    iop = finite_vector(orientation)
     if iop is None or iop.size != 6:
         return None
     normal = np.cross(iop[:3], iop[3:])

@@ -20,20 +20,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from archive.pairing import plane, slice_normal
+from archive.pairing import finite_vector, plane, slice_normal
 
 POSITION, OFFSET, OFF = "position", "offset", "off"
 PLANE_NAMES = {"AX": "axial", "SAG": "sagittal", "COR": "coronal", "OBL": "oblique"}
-
-
-def _vector(value) -> np.ndarray | None:
-    if value is None:
-        return None
-    try:
-        arr = np.asarray(list(value), dtype=float)
-    except (TypeError, ValueError):
-        return None
-    return arr if arr.size and np.all(np.isfinite(arr)) else None
 
 
 @dataclass
@@ -54,18 +44,18 @@ class SeriesGeometry:
         """From rows of ``compare.series_instances``; ``normal`` is the current series' normal
         (pass it for a prior, so both are measured along the same axis)."""
         rows = instances.to_dict("records")
-        orientations = [_vector(r.get("image_orientation_patient")) for r in rows]
+        orientations = [finite_vector(r.get("image_orientation_patient")) for r in rows]
         first = next((o for o in orientations if o is not None and o.size == 6), None)
         own = slice_normal(first) if first is not None else None
         axis = normal if normal is not None else own
         positions = np.full(len(rows), np.nan)
         if axis is not None:
             for k, r in enumerate(rows):
-                ipp = _vector(r.get("image_position_patient"))
+                ipp = finite_vector(r.get("image_position_patient"))
                 if ipp is not None and ipp.size == 3:
                     positions[k] = float(np.dot(ipp, axis))
-        spacing = next((_vector(r.get("pixel_spacing")) for r in rows
-                        if _vector(r.get("pixel_spacing")) is not None), None)
+        spacing = next((finite_vector(r.get("pixel_spacing")) for r in rows
+                        if finite_vector(r.get("pixel_spacing")) is not None), None)
         thickness = [float(r["slice_thickness"]) for r in rows
                      if r.get("slice_thickness") is not None and r["slice_thickness"] == r["slice_thickness"]]
         matrix = next(((int(r["rows"]), int(r["columns"])) for r in rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 import os
 import signal
 import socket
@@ -48,19 +49,20 @@ def seeded(tmp_path_factory):
     return seed.build(tmp_path_factory.mktemp("e2e") / "home")
 
 
-@pytest.fixture(scope="session")
-def app_url(seeded, tmp_path_factory):
+@contextmanager
+def running_app(home, log_dir):
+    """The real app on ``home`` on a free port, stopped (its whole process group) on exit."""
     port = _free_port()
-    env = dict(os.environ, LIMESTONE_HOME=str(seeded.home))
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
+    log = open(log_dir / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1",
          "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        cwd=ROOT, env=dict(os.environ, LIMESTONE_HOME=str(home)), stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, proc)
+        _wait_healthy(url, proc, timeout=90)
         yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -70,6 +72,12 @@ def app_url(seeded, tmp_path_factory):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(seeded, tmp_path_factory):
+    with running_app(seeded.home, tmp_path_factory.mktemp("log")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

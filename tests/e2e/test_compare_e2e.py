@@ -3,19 +3,13 @@ and a radiograph difference view. Screenshots go to the same folder as the dashb
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from conftest import running_app
 from screenshots import shot
 from test_dashboard_e2e import nav, sign_in, wait_idle
 
@@ -35,45 +29,12 @@ def demo(tmp_path_factory):
     return home, result.manifest
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def demo_url(demo, tmp_path_factory):
-    """The real app on the demo archive, stopped (its whole process group) after the module."""
+    """The real app on the demo archive, stopped after the module."""
     home, _ = demo
-    port = _free_port()
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=dict(os.environ, LIMESTONE_HOME=str(home)), stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, "streamlit exited"
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                assert time.monotonic() < deadline, "streamlit did not become healthy"
-                time.sleep(0.1)  # polling the health endpoint
+    with running_app(home, tmp_path_factory.mktemp("log")) as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 def latest_with_priors(manifest, exam: str):
