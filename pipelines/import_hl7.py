@@ -31,7 +31,7 @@ def run(args, archive: Archive) -> int:
     try:
         for path in args.files:
             for number, text in enumerate(split_messages(path.read_bytes()), start=1):
-                result = receive(archive.home, con, text, f"file {path.name}")
+                result = receive(archive.home, con, text, f"file {path.name}", archive.vault)
                 if result.code == "AA":
                     filed += 1
                     report_ids.extend(result.report_ids)

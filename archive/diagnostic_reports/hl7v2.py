@@ -9,7 +9,12 @@ What we read (HL7 v2.3-2.5 ORU^R01, as radiology information systems send them):
   title); OBR-25 result status (P preliminary, F final, C corrected = amended, X cancelled; the
   OBX-11 status is used when OBR-25 is empty); OBR-22 report time (else OBR-7); OBR-32 the
   principal result interpreter (author);
-- the OBX segments after an OBR with text values (TX, FT, ST, CE/CWE text) are its text, in order.
+- the OBX segments after an OBR with text values (TX, FT, ST, CE/CWE text) are its text, in order;
+- an OBX of type ED (encapsulated data, OBX-5 ``source^type^subtype^encoding^data``) with a
+  Base64-encoded PDF is the report as a document: the PDF is returned in ``documents`` (by its
+  content hash, for the vault, like an Encapsulated PDF instance) and its text layer, read the
+  same way, is the report's text when the OBR has no OBX text of its own. One PDF per OBR; any
+  other embedded document, encoding or bad Base64 rejects the message.
 
 A message that cannot be used raises ``MessageProblem`` with a reason that names fields only
 (never their values: they may be patient data); the caller answers it with a NAK carrying that
@@ -18,15 +23,19 @@ reason and keeps the message for review.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import hl7
 
 from archive.clock import now_utc
+from archive.diagnostic_reports import pdf
 from archive.diagnostic_reports.store import Report
+from archive.vault import content_hash
 
 STATUS_CODES = {"P": "preliminary", "S": "preliminary", "A": "preliminary", "I": "preliminary",
                 "R": "preliminary", "O": "preliminary", "F": "final", "C": "amended",
@@ -51,6 +60,7 @@ class ResultMessage:
     message_type: str
     reports: list[Report]
     message: Any                 # the parsed hl7.Message, for the ACK
+    documents: dict[str, bytes] = field(default_factory=dict)   # embedded PDFs by content hash
 
 
 def normalise(raw: bytes | str) -> str:
@@ -131,6 +141,26 @@ def _unescape(message, text: str) -> str:
         return text
 
 
+def _embedded_pdf(message, obx, index: int) -> bytes:
+    """The PDF an OBX of value type ED carries in OBX-5 (source^type^subtype^encoding^data)."""
+    where = f"OBR #{index}: the embedded document in OBX-5"
+    try:
+        value = obx(5)(1)
+        subtype, encoding, data = (str(value(n)).strip() for n in (3, 4, 5))
+    except Exception:
+        raise MessageProblem(f"{where} cannot be read", "AE", "102") from None
+    if encoding.upper() != "BASE64":
+        raise MessageProblem(f"{where} has encoding {_clean(encoding) or '(empty)'}: only Base64 is accepted",
+                             "AE", "102")
+    try:
+        document = base64.b64decode("".join(_unescape(message, data).split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise MessageProblem(f"{where} is not valid Base64", "AE", "102") from None
+    if subtype.upper() != "PDF" or not document.startswith(b"%PDF"):
+        raise MessageProblem(f"{where} is not a PDF: only PDF documents are accepted", "AE", "102")
+    return document
+
+
 def parse(text: str, received_at: datetime | None = None) -> ResultMessage:
     """Read one ORU^R01 message; raise ``MessageProblem`` saying what is wrong."""
     if not text.startswith("MSH") or len(text) < 8:
@@ -169,7 +199,7 @@ def parse(text: str, received_at: datetime | None = None) -> ResultMessage:
         raise MessageProblem("no OBR segment: the message carries no result", "AE", "100")
 
     received = received_at or now_utc()
-    reports = []
+    reports, documents = [], {}
     for index, (obr, observations) in enumerate(groups, start=1):
         accession = _component(obr, 18) or _component(obr, 3) or _component(obr, 2)
         if not accession:
@@ -186,9 +216,12 @@ def parse(text: str, received_at: datetime | None = None) -> ResultMessage:
             raise MessageProblem(f"OBR #{index} has an unknown result status in OBR-25 "
                                  "(expected P, F, C or X)", "AE", "103")
         status = STATUS_CODES[code]
-        lines = []
+        lines, embedded = [], []
         for obx in observations:
             value_type = _field(obx, 2).upper()
+            if value_type == "ED":
+                embedded.append(_embedded_pdf(message, obx, index))
+                continue
             if value_type not in TEXT_TYPES:
                 continue
             try:
@@ -198,8 +231,16 @@ def parse(text: str, received_at: datetime | None = None) -> ResultMessage:
             for rep in repetitions:
                 value = rep.split("^")[1] if value_type in ("CE", "CWE") and "^" in rep else rep
                 lines.append(_unescape(message, value).replace("\r\n", "\n").replace("\r", "\n"))
+        if len(embedded) > 1:
+            raise MessageProblem(f"OBR #{index} carries {len(embedded)} embedded documents: "
+                                 "one PDF per report is accepted", "AE", "102")
         body = "\n".join(lines).strip()
-        if not body and status != "cancelled":
+        digest = None
+        if embedded:
+            digest = content_hash(embedded[0])
+            documents[digest] = embedded[0]
+            body = body or pdf.extract_text(embedded[0])
+        elif not body and status != "cancelled":
             raise MessageProblem(f"OBR #{index} has no report text (no OBX text values)", "AE", "101")
         title = _component(obr, 4, 2) or _component(obr, 4, 1) or "Report"
         filler = _component(obr, 3) or accession
@@ -209,8 +250,9 @@ def parse(text: str, received_at: datetime | None = None) -> ResultMessage:
             source="hl7", status=status, text=body, accession_number=accession,
             patient_ids=patient_ids, author=_person(_field(obr, 32)),
             report_datetime=_timestamp(_field(obr, 22)) or _timestamp(_field(obr, 7)),
-            title=title, received_at=received))
-    return ResultMessage(control_id, facility, message_type, reports, message)
+            title=title, content_hash=digest,
+            text_extracted=bool(body) or not embedded, received_at=received))
+    return ResultMessage(control_id, facility, message_type, reports, message, documents)
 
 
 def _clean(text: str) -> str:

@@ -2,7 +2,8 @@
 
 ``receive`` writes the raw message to the state database (``hl7_messages``) before anything
 else, so nothing received is lost; then it reads it (``hl7v2.parse``) and files its reports in
-the analytic store. A good message gets an ACK (AA). A malformed one gets a NAK (AE or AR)
+the analytic store (a PDF embedded in the message goes to the vault first, where the report's
+``content_hash`` names it). A good message gets an ACK (AA). A malformed one gets a NAK (AE or AR)
 whose text says what is wrong, and stays in the inbox as ``rejected`` for review; a message that
 could not be filed for a passing reason (store busy) is ``error`` and NAKed, so the sender
 sends it again. Logs carry the inbox id and the reason, never the message.
@@ -23,6 +24,7 @@ from archive.diagnostic_reports import hl7v2
 from archive.diagnostic_reports.store import insert
 from archive.home import Home
 from archive import state
+from archive.vault import Vault
 
 log = logging.getLogger("limestone.hl7")
 
@@ -53,7 +55,8 @@ def _settle(home: Home, message_id: int, outcome: str, *, control_id: str | None
                      json.dumps(report_ids) if report_ids is not None else None, message_id])
 
 
-def receive(home: Home, con: duckdb.DuckDBPyConnection, raw: bytes | str, source: str) -> Received:
+def receive(home: Home, con: duckdb.DuckDBPyConnection, raw: bytes | str, source: str,
+            vault: Vault) -> Received:
     """Keep, read and file one message; return the acknowledgement to send back."""
     text = hl7v2.normalise(raw)
     try:
@@ -71,8 +74,10 @@ def receive(home: Home, con: duckdb.DuckDBPyConnection, raw: bytes | str, source
                         problem.code, message_id, problem.reason)
     ids = [r.report_id for r in parsed.reports]
     try:
+        for digest, document in parsed.documents.items():
+            vault.put(document, digest)
         insert(con, parsed.reports)
-    except Exception as exc:  # the store is busy or failing: keep the message, make the sender retry
+    except Exception as exc:  # vault or store failing: keep the message, make the sender retry
         reason = "the report could not be filed now; it is kept and may be sent again"
         log.error("HL7 message %d not filed: %s", message_id, type(exc).__name__)
         _settle(home, message_id, "error", control_id=parsed.control_id,

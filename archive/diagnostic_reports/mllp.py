@@ -98,7 +98,7 @@ class MllpServer:
                 self.received += 1
                 try:
                     result = await loop.run_in_executor(self._worker, receive, self.archive.home, self._con,
-                                                        block, source)
+                                                        block, source, self.archive.vault)
                     code, ack = result.code, result.ack
                 except Exception:  # never leave a sender without an answer
                     log.exception("an HL7 message could not be handled")

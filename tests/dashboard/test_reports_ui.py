@@ -34,7 +34,7 @@ def reported(tmp_path_factory):
         for control, status, when, text in [("U1", "F", "20240102110000", "Final: clear lungs."),
                                             ("U2", "C", "20240103110000", "Amended: small pneumothorax.")]:
             assert inbox.receive(archive.home, con, oru(control, "FAKE-UI-1", text, status, when=when),
-                                 "test").code == "AA"
+                                 "test", archive.vault).code == "AA"
     finally:
         con.close()
     with socket.socket() as s:

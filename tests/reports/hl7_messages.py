@@ -12,7 +12,9 @@ def segment(name: str, fields: dict[int, str]) -> str:
 def oru(control_id: str, accession: str, text: str | list[str] = "No acute abnormality.",
         status: str = "F", patient_id: str = "FAKE-0001", facility: str = "NORTH",
         when: str = "20240102113000", exam: str = "CTHEAD^CT HEAD^L",
-        author: str = "R123&FAKE&RADIOLOGIST", message_type: str = "ORU^R01") -> str:
+        author: str = "R123&FAKE&RADIOLOGIST", message_type: str = "ORU^R01",
+        embedded: str | None = None) -> str:
+    """``embedded``: OBX-5 of an ED observation (``^application^pdf^Base64^<data>``) after the text."""
     lines = text if isinstance(text, list) else [text]
     msh = f"MSH|^~\\&|FAKE-RIS|{facility}|LIMESTONE|REGION|{when}||{message_type}|{control_id}|P|2.5"
     pid = segment("PID", {1: "1", 3: f"{patient_id}^^^{facility}^MR", 5: "FAKE^PATIENT"})
@@ -20,4 +22,6 @@ def oru(control_id: str, accession: str, text: str | list[str] = "No acute abnor
                           18: accession, 22: when, 25: status, 32: author})
     obx = [segment("OBX", {1: str(i + 1), 2: "TX", 3: "IMP^Impression", 5: line, 11: status})
            for i, line in enumerate(lines)]
+    if embedded is not None:
+        obx.append(segment("OBX", {1: str(len(obx) + 1), 2: "ED", 3: "PDF^Report PDF", 5: embedded, 11: status}))
     return "\r".join([msh, pid, obr, *obx]) + "\r"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pydicom
 import pytest
 from pydicom.dataset import Dataset
@@ -9,6 +11,7 @@ from pydicom.sequence import Sequence
 
 from archive.diagnostic_reports import hl7v2, pdf, sr, store
 from archive.samples import pydicom_file
+from archive.vault import content_hash
 from tests.reports.documents import basic_text_sr, encapsulated_pdf, make_pdf, to_bytes
 from tests.reports.hl7_messages import oru, segment
 
@@ -105,6 +108,49 @@ def test_malformed_messages_get_a_reason(make, code, words):
         hl7v2.parse(make())
     assert caught.value.code == code and words in caught.value.reason
     assert "FAKE" not in caught.value.reason  # reasons name fields, never values
+
+
+def _ed(document: bytes, subtype: str = "pdf", encoding: str = "Base64") -> str:
+    return f"^application^{subtype}^{encoding}^{base64.b64encode(document).decode()}"
+
+
+def test_oru_with_an_embedded_pdf_gives_the_document_and_its_text():
+    document = make_pdf(["FAKE CLINIC", "Impression: small left pleural effusion."])
+    only_pdf = _without(oru("M-ED1", "FAKE-ACC-ED", embedded=_ed(document)), "OBX|1|TX")
+    parsed = hl7v2.parse(only_pdf)
+    (report,) = parsed.reports
+    assert parsed.documents == {content_hash(document): document}
+    assert report.content_hash == content_hash(document) and report.source == "hl7"
+    assert "pleural effusion" in report.text and report.text == pdf.extract_text(document)
+    assert report.text_extracted and report.status == "final"
+    # OBX text of its own wins over the PDF's text layer; the PDF is still the document
+    both = hl7v2.parse(oru("M-ED2", "FAKE-ACC-ED", "Typed impression.", embedded=_ed(document)))
+    assert both.reports[0].text == "Typed impression." and both.reports[0].content_hash in both.documents
+    # a scanned PDF (no text layer) is still a report, marked as without text
+    scanned = make_pdf([]).replace(b"BT /F1 12 Tf 72 720 Td 14 TL  ET", b"")
+    (blank,) = hl7v2.parse(_without(oru("M-ED3", "FAKE-ACC-ED", embedded=_ed(scanned)), "OBX|1|TX")).reports
+    assert blank.text == "" and blank.text_extracted is False and blank.content_hash
+
+
+@pytest.mark.parametrize("value, words", [
+    ("^application^pdf^Base64^JVBERi0x*not-base64*", "is not valid Base64"),
+    ("^application^pdf^Base64^JVBERi0xLjQ", "is not valid Base64"),            # truncated
+    ("^application^pdf^Hex^255044462D", "only Base64 is accepted"),
+    (_ed(b"{\\rtf1 FAKE}", subtype="rtf"), "is not a PDF"),
+    (_ed(b"FAKE plain bytes"), "is not a PDF"),
+])
+def test_bad_embedded_documents_are_rejected_with_a_reason(value, words):
+    with pytest.raises(hl7v2.MessageProblem) as caught:
+        hl7v2.parse(oru("M-BAD", "FAKE-ACC-ED", embedded=value))
+    assert caught.value.code == "AE" and caught.value.error_code == "102"
+    assert words in caught.value.reason and "FAKE" not in caught.value.reason
+
+
+def test_two_embedded_documents_in_one_report_are_rejected():
+    message = oru("M-2", "FAKE-ACC-ED", embedded=_ed(make_pdf(["one"])))
+    twice = message + message.split("\r")[-2].replace("OBX|2|", "OBX|3|") + "\r"
+    with pytest.raises(hl7v2.MessageProblem, match="2 embedded documents"):
+        hl7v2.parse(twice)
 
 
 def test_ack_and_nak_messages():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
@@ -111,7 +112,7 @@ def test_hl7_report_waits_for_its_study_then_matches(archive, tmp_folder):
     con = archive.store()
     try:
         got = inbox.receive(archive.home, con, oru("FAKE-M1", "FAKE-ACC-7", "Pneumonia in the right lower lobe."),
-                            "test")
+                            "test", archive.vault)
         assert got.code == "AA" and got.ack.split("\r")[1] == "MSA|AA|FAKE-M1"
         assert "hl7:NORTH:FAKE-M1:1" in [r["report_id"] for r in waiting(con)]
     finally:
@@ -144,9 +145,9 @@ def test_study_first_then_preliminary_final_amended_and_a_late_preliminary(archi
                 ("C1", "C", "20240103090000", "Amended: hairline fracture of the radius."),
                 ("P2", "P", "20240103100000", "Preliminary resent late.")]:
             assert inbox.receive(archive.home, con, oru(control, "FAKE-ACC-8", text, status, when=when),
-                                 "test").code == "AA"
+                                 "test", archive.vault).code == "AA"
         # the same message twice changes nothing
-        assert inbox.receive(archive.home, con, oru("C1", "FAKE-ACC-8", "x", "C"), "test").code == "AA"
+        assert inbox.receive(archive.home, con, oru("C1", "FAKE-ACC-8", "x", "C"), "test", archive.vault).code == "AA"
         history = reports_for_study(con, study, history=True)
     finally:
         con.close()
@@ -158,7 +159,7 @@ def test_study_first_then_preliminary_final_amended_and_a_late_preliminary(archi
 def test_malformed_message_is_kept_for_review(archive):
     con = archive.store()
     try:
-        got = inbox.receive(archive.home, con, oru("FAKE-BAD", "", "text").replace("|PL|FL|", "|||"), "test")
+        got = inbox.receive(archive.home, con, oru("FAKE-BAD", "", "text").replace("|PL|FL|", "|||"), "test", archive.vault)
     finally:
         con.close()
     assert got.code == "AE" and "no accession number" in got.reason
@@ -166,6 +167,31 @@ def test_malformed_message_is_kept_for_review(archive):
     (queued,) = [m for m in inbox.review_queue(archive.home) if m["message_id"] == got.message_id]
     assert queued["outcome"] == "rejected"
     assert "FAKE-BAD" in inbox.message(archive.home, got.message_id)["raw"]  # never lost
+
+
+def test_hl7_report_with_an_embedded_pdf_keeps_the_pdf_in_the_vault(archive, tmp_folder):
+    document = make_pdf(["FAKE RADIOLOGY", "Impression: healed rib fracture."])
+    encoded = base64.b64encode(document).decode()
+    message = oru("FAKE-ED1", "FAKE-ACC-ED", embedded=f"^application^pdf^Base64^{encoded}")
+    message = "\r".join(s for s in message.split("\r") if not s.startswith("OBX|1|TX"))
+    study = _ct(tmp_folder / "ct", "FAKE-ACC-ED")
+    _import(archive, tmp_folder / "ct")
+    con = archive.store()
+    try:
+        got = inbox.receive(archive.home, con, message, "test", archive.vault)
+        assert got.code == "AA", got.reason
+        (report,) = reports_for_study(con, study)
+        bad = inbox.receive(archive.home, con, message.replace(encoded[:40], encoded[:39] + "*"), "test",
+                            archive.vault)
+    finally:
+        con.close()
+    assert report["source"] == "hl7" and "healed rib fracture" in report["text"]
+    assert archive.vault.get(report["content_hash"]) == document
+    assert bad.code == "AE" and "not valid Base64" in bad.reason
+    assert bad.ack.split("\r")[1].startswith("MSA|AE|FAKE-ED1|OBR #1: the embedded document in OBX-5 is not valid")
+    (queued,) = [m for m in inbox.review_queue(archive.home) if m["message_id"] == bad.message_id]
+    assert queued["outcome"] == "rejected" and "Base64" in queued["reason"]
+    assert inbox.message(archive.home, bad.message_id)["raw"].count("|ED|") == 1   # kept whole
 
 
 def test_full_text_search_with_stemming_and_rebuild(archive, filed):
@@ -176,7 +202,7 @@ def test_full_text_search_with_stemming_and_rebuild(archive, filed):
         assert hits[0]["report_id"] == f"sr:{filed['amended']}" and "nodule" in hits[0]["snippet"]
         assert search.search_reports(con, "gallstone")[0]["study_instance_uid"] == filed["pdf_study"]
         assert search.search_reports(con, "zebra") == []
-        inbox.receive(archive.home, con, oru("Z1", "FAKE-ACC-Z", "A zebra was seen."), "test")
+        inbox.receive(archive.home, con, oru("Z1", "FAKE-ACC-Z", "A zebra was seen."), "test", archive.vault)
         hits = search.search_reports(con, "zebra")  # the index follows new reports
         assert len(hits) == 1 and hits[0]["study_instance_uid"] is None
         extensions = {r[0] for r in con.execute(
