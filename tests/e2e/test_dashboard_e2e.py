@@ -11,9 +11,23 @@ from screenshots import shot
 pytestmark = pytest.mark.e2e
 
 
+IDLE = '[data-testid="stApp"][data-test-connection-state="CONNECTED"][data-test-script-state="notRunning"]'
+
+
 def wait_idle(page):
-    """Wait until Streamlit has finished the current run (the status widget disappears)."""
-    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30000)
+    """Wait until no script run is requested or running (the app root's own state, not the status
+    widget, which shows only after a delay). Call it once the page shows something of the run the
+    last action started, so that run cannot still be about to begin."""
+    page.wait_for_selector(IDLE, timeout=60000)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60000)
+
+
+def choose(page, selectbox: str, option):
+    """Pick ``option`` in the selectbox showing ``selectbox``, once the run that drew it has ended:
+    a rerun in between would redraw the select and close its list under the click."""
+    wait_idle(page)
+    page.get_by_test_id("stSelectbox").filter(has_text=selectbox).click()
+    page.get_by_role("option", name=option).click(timeout=60000)
 
 
 def sign_in(page, app_url, role: str, name: str = "Eve Tester"):
@@ -21,8 +35,7 @@ def sign_in(page, app_url, role: str, name: str = "Eve Tester"):
     expect(page.get_by_text("Demo mode").first).to_be_visible()
     page.get_by_role("textbox", name="Your name").fill(name)
     page.get_by_role("textbox", name="Your name").press("Tab")
-    page.get_by_test_id("stSelectbox").filter(has_text="Role").click()
-    page.get_by_role("option", name=role, exact=True).click()
+    choose(page, "Role", re.compile(f"^{re.escape(role)}$"))
     page.get_by_role("button", name="Sign in").click()
     wait_idle(page)
     expect(page.get_by_text(f"Signed in as {name} ({role})")).to_be_visible()
@@ -48,12 +61,10 @@ def test_sign_in_search_open_scroll_window(page, app_url):
     expect(page.get_by_text("35 studies match")).to_be_visible()
     page.get_by_role("textbox", name="Patient name").fill("test^al*")
     page.get_by_test_id("stBaseButton-primaryFormSubmit").click()
-    expect(page.get_by_text("3 studies match")).to_be_visible()
+    expect(page.get_by_text("3 studies match")).to_be_visible(timeout=60000)
+    choose(page, "Open a study", re.compile("CT HEAD"))
+    expect(page.locator(".st-key-patient_banner")).to_contain_text("TEST, Alpha", timeout=60000)
     wait_idle(page)
-    page.get_by_test_id("stSelectbox").filter(has_text="Open a study").click()
-    page.get_by_role("option", name=re.compile("CT HEAD")).click()
-    wait_idle(page)
-    expect(page.locator(".st-key-patient_banner")).to_contain_text("TEST, Alpha")
     shot(page, "03_browse")
     page.get_by_role("link", name="Open study").click()
     wait_idle(page)
@@ -76,8 +87,7 @@ def test_sign_in_search_open_scroll_window(page, app_url):
     expect(page.get_by_text("Image 4 of 12")).to_be_visible()
     expect(image).not_to_have_attribute("src", first_src)
     scrolled_src = image.get_attribute("src")
-    page.get_by_test_id("stSelectbox").filter(has_text="Window").click()
-    page.get_by_role("option", name="CT lung").click()
+    choose(page, "Window", "CT lung")
     expect(page.get_by_role("combobox", name="Window")).to_have_value("CT lung")
     expect(image).not_to_have_attribute("src", scrolled_src)
     expect(page.get_by_text("Image 4 of 12")).to_be_visible()
