@@ -1,4 +1,5 @@
 import io
+import warnings
 
 import numpy as np
 import pytest
@@ -109,3 +110,45 @@ def test_auto_window_for_files_without_voi():
     values = np.linspace(0, 1000, 10000, dtype=np.float32)
     w = pixels.auto_window(values)
     assert 450 < w.center < 550 and 900 < w.width <= 1000
+
+
+@pytest.mark.parametrize("name, fast_path", [
+    ("CT_small.dcm", True), ("MR_small.dcm", True), ("MR_small_implicit.dcm", True), ("rtdose_1frame.dcm", True),
+    ("OBXXXX1A.dcm", False), ("liver_1frame.dcm", False), ("SC_rgb.dcm", False),
+    ("MR_small_bigendian.dcm", False), ("emri_small.dcm", False), ("MR2_J2KI.dcm", False),
+])
+def test_native_fast_path_gives_what_pydicom_decodes(name, fast_path):
+    # Single-frame native little-endian grey images take the fast path, which must agree with
+    # pydicom's decoder; palette, 1-bit, colour, big endian, multi-frame and compressed do not.
+    import pydicom
+    ds = pydicom.dcmread(get_testdata_file(name, download=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = np.asarray(ds.pixel_array)
+    fast = pixels._native_grey_frame(ds)
+    assert (fast is not None) == fast_path
+    if fast is not None:
+        assert fast.dtype == expected.dtype and np.array_equal(fast, expected)
+
+
+@pytest.mark.parametrize("representation, values, expected", [
+    (1, [0x7FFF, 0xFFFF, 0x0800, 0x07FF], [-1, -1, -2048, 2047]),   # 12 of 16 bits, signed: sign-extended
+    (0, [0x7FFF, 0xF123, 0x0800, 0x07FF], [4095, 0x123, 2048, 2047]),  # unsigned: high bits cleared
+])
+def test_native_fast_path_handles_unused_high_bits_like_pydicom(representation, values, expected):
+    import pydicom
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm", download=False))
+    ds.Rows, ds.Columns, ds.BitsStored, ds.PixelRepresentation = 2, 2, 12, representation
+    ds.PixelData = np.array(values, dtype="<u2").tobytes()
+    fast = pixels._native_grey_frame(ds)
+    assert fast.ravel().tolist() == expected
+    assert np.array_equal(fast, ds.pixel_array)
+
+
+def test_short_native_pixel_data_is_left_to_the_full_decoder():
+    import pydicom
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm", download=False))
+    ds.PixelData = ds.PixelData[:100]
+    assert pixels._native_grey_frame(ds) is None
+    with pytest.raises(pixels.PixelError):
+        pixels.decode_frame(ds)

@@ -96,3 +96,11 @@ def test_decode_frame_matches_the_full_decode(name):
     assert index == len(full) // 2
     assert frame.dtype == full.dtype and np.allclose(frame, full[index])
     assert ds.pixel_array.shape[0] == full.shape[0] or len(full) == 1   # the dataset still decodes all frames
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 10, 1024, 4097])
+@pytest.mark.parametrize("q", [0.0, 0.01, 0.25, 0.5, 0.99, 1.0])
+def test_partial_sort_quantile_is_numpys_linear_quantile(size, q):
+    from archive.quality.metrics import _quantile
+    values = np.random.default_rng(size).normal(0, 10, size).astype(np.float32)
+    assert _quantile(values, q) == pytest.approx(float(np.quantile(values, q)), rel=1e-6, abs=1e-6)
