@@ -11,6 +11,13 @@ order the link page shows them, so no UID ever appears in an address)::
     GET  /s/<token>/image/<study>/<series>/<n>.png   one rendered image (window, invert)
     GET  /s/<token>/thumb/<study>/<series>.png
     GET  /s/<token>/download[/<study>]      ZIP of the original files with a DICOMDIR, streamed
+    GET  /s/<token>/report/<study>/<n>.pdf  a report's PDF, streamed from the vault
+
+Reports: the studies page shows each study's released reports (``archive.diagnostic_reports.
+release``: current versions, final or amended): their text when the link allows ``view``, their
+PDF when it allows ``download`` (reports belong to the images' record, so a link needs no
+permission of its own for them; existing links keep working as they were issued). Showing them is audited as a ``view`` of the study, a PDF as a
+``download``.
 
 Every refusal - unknown token, expired, revoked, locked or used-up link, a study number the
 link does not reach, a missing permission, a page that does not exist - is the same plain page
@@ -28,6 +35,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -38,7 +46,7 @@ from archive import audit, sharing
 from archive.context import Archive
 from archive.dicom import pixels
 from archive.dicomdir import plan as media_plan
-from archive.reports import SR_MODALITIES, report_from_bytes
+from archive.diagnostic_reports import release
 from archive.share_scope import Contents, contents as read_contents
 from archive.sharing import ShareLink
 from archive.store import StoreError
@@ -156,7 +164,7 @@ class _Guard:
 class _Entry:
     at: float
     contents: Contents
-    reports: dict[int, str]
+    reports: dict[int, list[dict[str, Any]]]     # study number -> its released reports
 
 
 class Portal:
@@ -194,24 +202,16 @@ class Portal:
             cur = self._cursor()
             try:
                 found = read_contents(cur, list(link.study_instance_uids))
+                reports = {i: release.released(cur, study.study_instance_uid)
+                           for i, study in enumerate(found.studies, start=1)}
             finally:
                 cur.close()
-        except StoreError as exc:
-            log.error("share portal cannot read the store: %s", exc)
+        except (StoreError, duckdb.Error) as exc:
+            log.error("share portal cannot read the store: %s", type(exc).__name__)
             return None
         if not found.studies:
             return None
-        entry = _Entry(time.monotonic(), found, {})
-        for s_index, study in enumerate(found.studies, start=1):
-            for series in study.series:
-                if (series.modality or "").upper() in SR_MODALITIES and series.instances:
-                    try:
-                        text = report_from_bytes(self.archive.vault.get(series.instances[0]["content_hash"]))
-                    except VaultError:
-                        text = None
-                    if text:
-                        entry.reports[s_index] = text
-                        break
+        entry = _Entry(time.monotonic(), found, {i: r for i, r in reports.items() if r})
         self._contents[link.link_id] = entry
         return entry
 
@@ -279,10 +279,15 @@ class Portal:
         entry = self.contents(link)
         if entry is None:
             return self.refuse(request)
-        studies = [{"study": s.study, "report": entry.reports.get(i),
+        can_view = link.may("view")
+        studies = [{"study": s.study, "reports": entry.reports.get(i, []),
                     "series": [{"modality": r.modality, "series_description": r.series_description,
                                 "instances": r.instances} for r in s.series]}
                    for i, s in enumerate(entry.contents.studies, start=1)]
+        shown = [s.study_instance_uid for i, s in enumerate(entry.contents.studies, start=1)
+                 if can_view and entry.reports.get(i)]
+        if shown:
+            self.audit(request, "view", link, shown, detail="reports")
         return HTMLResponse(pages.studies_page(
             self.base(token), entry.contents.patient, studies, link.may("view"), link.may("download"),
             link.expires_at.strftime("%d %b %Y %H:%M"), entry.contents.bytes,
@@ -423,6 +428,32 @@ class Portal:
         return StreamingResponse(_read_ahead(zip_chunks(members)), media_type="application/zip", headers={
             "content-disposition": 'attachment; filename="limestone-images.zip"'})
 
+    def report_pdf(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        found = self.signed_in(request, token)
+        if found is None or not found[0].may("download"):
+            return self.refuse(request, token)
+        link, entry = found
+        s_index, n = request.path_params["study"], request.path_params["n"]
+        reports = entry.reports.get(s_index, [])
+        if not 1 <= n <= len(reports) or not release.has_document(reports[n - 1]):
+            return self.refuse(request)
+        study = entry.contents.studies[s_index - 1]
+        try:
+            document = release.document(self.archive.vault, reports[n - 1])
+        except VaultError as exc:
+            log.warning("portal report PDF not available: %s", exc)
+            document = None
+        if document is None:
+            return HTMLResponse(pages.message("Report not available",
+                                              "This report's PDF cannot be given right now. Its text is on the "
+                                              "studies page; please contact the hospital for the document."),
+                                status_code=404)
+        self.audit(request, "download", link, [study.study_instance_uid], detail=f"report PDF {n}")
+        return StreamingResponse(_read_ahead(iter(document.chunks())), media_type="application/pdf", headers={
+            "content-length": str(document.size),
+            "content-disposition": f'attachment; filename="report-{s_index}-{n}.pdf"'})
+
     def not_found(self, request: Request, exc=None) -> Response:
         return HTMLResponse(pages.refusal(), status_code=404)
 
@@ -457,6 +488,7 @@ def create_app(archive: Archive, tls: bool = False) -> Starlette:
         Route("/s/{token}/thumb/{study:int}/{series:int}.png", portal.thumb),
         Route("/s/{token}/download", portal.download),
         Route("/s/{token}/download/{study:int}", portal.download),
+        Route("/s/{token}/report/{study:int}/{n:int}.pdf", portal.report_pdf),
     ]
     from portal import dicomweb
     routes += dicomweb.routes(portal)

@@ -11,6 +11,7 @@ from datetime import date
 from html import escape
 from typing import Any
 
+from archive.diagnostic_reports import release
 from archive.dicom.pixels import PRESETS
 
 REFUSAL = ("This link cannot be opened. It may have expired or been withdrawn, or the passcode was "
@@ -101,6 +102,23 @@ def _size(n: int) -> str:
     return ""
 
 
+def _reports(base: str, s_index: int, reports: list[dict], can_view: bool, can_download: bool) -> str:
+    """A study's released reports: heading, and the text (view) and the PDF (download) as allowed."""
+    parts = []
+    for n, report in enumerate(reports, start=1):
+        pdf = (f'<p><a class="report-pdf" href="{base}/report/{s_index}/{n}.pdf" download>Download the report (PDF)</a></p>'
+               if can_download and release.has_document(report) else "")
+        text = ""
+        if can_view:
+            text = (f'<pre class="report">{escape(report["text"])}</pre>' if report.get("text") else
+                    '<p class="muted">This report is a document without readable text'
+                    + ('; download the PDF to read it.</p>' if pdf else '.</p>'))
+        if text or pdf:
+            parts.append(f'<article class="report" id="report-{s_index}-{n}"><h3>Report</h3>'
+                         f'<p class="muted">{escape(release.heading(report))}</p>{text}{pdf}</article>')
+    return "".join(parts)
+
+
 def studies_page(base: str, patient: dict, studies: list[dict], can_view: bool, can_download: bool,
                  expires: str, total_bytes: int, dicomweb: tuple[str, str] | None = None) -> str:
     """The link's home: banner, studies with their series (thumbnails), reports, downloads."""
@@ -120,8 +138,7 @@ def studies_page(base: str, patient: dict, studies: list[dict], can_view: bool, 
                      f'{escape(head.get("site_name") or head.get("institution_name") or "")}</p>')
         if can_download:
             parts.append(f'<p><a href="{base}/download/{s_index}" download>Download this study (ZIP)</a></p>')
-        if study.get("report"):
-            parts.append(f'<h3>Report</h3><pre class="report">{escape(study["report"])}</pre>')
+        parts.append(_reports(base, s_index, study.get("reports") or [], can_view, can_download))
         parts.append('<div class="series">')
         for r_index, series in enumerate(study["series"], start=1):
             count = len(series["instances"])
@@ -192,7 +209,9 @@ button.quiet{background:#e6e9ee;color:#1d2733}
 .viewer img{width:min(100%,640px);height:auto;background:#000;display:block;margin:1rem auto}
 .controls{display:flex;flex-wrap:wrap;gap:.8rem;align-items:center}.controls label{display:inline;margin:0}
 .controls input[type=range]{flex:1;min-width:200px}
-pre.report{white-space:pre-wrap;background:#f4f6f8;padding:.8rem;border-radius:6px}
+pre.report{white-space:pre-wrap;background:#f4f6f8;padding:.8rem;border-radius:6px;font-family:inherit;line-height:1.45}
+article.report{border-left:4px solid #1f6feb;padding:.1rem 0 .1rem 1rem;margin:1rem 0}
+article.report h3{margin:.2rem 0}
 """
 
 JS = """

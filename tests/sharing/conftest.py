@@ -1,13 +1,15 @@
 """Fixtures for share links, the share portal, CD/USB export and the audit trail.
 
 One archive for the session, imported with the real import pipeline from files written here:
-patient A has a 15-slice CT study and a study of real pydicom files in other transfer syntaxes
-(big endian, deflated, JPEG 2000, RLE, a multi-frame YBR ultrasound); patient B has a 15-slice CT.
+patient A has a 15-slice CT study, a study of real pydicom files in other transfer syntaxes
+(big endian, deflated, JPEG 2000, RLE, a multi-frame YBR ultrasound) and a reported CT study
+(``a_report``: see ``REPORTS``); patient B has a 15-slice CT.
 The originals stay on disk for byte-identity checks. The portal runs in-process on a free port.
 """
 
 from __future__ import annotations
 
+import base64
 import socket
 import threading
 import time
@@ -23,10 +25,21 @@ from pydicom.uid import generate_uid
 from archive.context import Archive
 from archive.samples import pydicom_file, write_ct_studies
 from pipelines.cli import main as limestone_main
+from tests.reports.documents import basic_text_sr, encapsulated_pdf, make_pdf, to_bytes
+from tests.reports.hl7_messages import oru
 
 EXTRA = ["MR_small_bigendian.dcm", "image_dfl.dcm", "JPEG2000.dcm", "MR_small_RLE.dcm",
          "examples_ybr_color.dcm"]
 BIRTH_DATE = "19700315"
+# Texts of the a_report study's reports: three are released, two never leave the hospital.
+REPORTS = {
+    "sr_final": "Findings: FAKE small calcified granuloma.",
+    "sr_amended": "Findings: FAKE calcified granuloma, unchanged since 2019.",   # supersedes sr_final
+    "sr_preliminary": "Findings: FAKE dictated, not yet signed.",
+    "pdf": "FAKE PDF REPORT: no acute intracranial abnormality.",
+    "hl7_pdf": "FAKE RIS PDF: sinus mucosal thickening.",
+}
+REPORT_ACCESSION = "FAKE-ACC-SHARE"
 
 
 @dataclass
@@ -71,13 +84,43 @@ def build(root: Path) -> SharedArchive:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ds.save_as(mixed / f"F{n}.dcm", enforce_file_format=True)
+    reported = _report_study(originals / "reported", written[0], a_ct.PatientID)
     home = root / "home"
     assert limestone_main(["--home", str(home), "import", str(originals)]) == 0
+    hl7 = root / "ris.hl7"
+    hl7.write_text(oru("FAKE-SHARE-1", REPORT_ACCESSION, text=[], patient_id=a_ct.PatientID,
+                       exam="CTHEAD^CT HEAD FROM RIS^L",
+                       embedded="^application^pdf^Base64^" + base64.b64encode(
+                           make_pdf([REPORTS["hl7_pdf"]])).decode()))
+    assert limestone_main(["--home", str(home), "import-hl7", str(hl7)]) == 0
     shared = SharedArchive(home, originals, {"a_ct": a_ct.StudyInstanceUID, "a_mixed": study_uid,
-                                             "b_ct": b_ct.StudyInstanceUID})
+                                             "b_ct": b_ct.StudyInstanceUID, "a_report": reported})
     for path in originals.rglob("*.dcm"):
         shared.by_sop[str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)] = path
     return shared
+
+
+def _report_study(folder: Path, ct_file: Path, patient_id: str) -> str:
+    """Patient A's reported study: 2 CT slices, an SR amended once, a preliminary SR, an Encapsulated PDF."""
+    folder.mkdir()
+    study_uid = generate_uid(entropy_srcs=["sharing-reported-study"])
+    ct = pydicom.dcmread(ct_file)
+    ct.StudyInstanceUID, ct.SeriesInstanceUID = study_uid, generate_uid()
+    ct.AccessionNumber, ct.StudyDescription = REPORT_ACCESSION, "REPORTED CT"
+    for n in (1, 2):
+        ct.SOPInstanceUID = ct.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ct.InstanceNumber = n
+        ct.save_as(folder / f"CT{n}.dcm", enforce_file_format=True)
+    common = dict(study_uid=study_uid, accession=REPORT_ACCESSION, patient_id=patient_id)
+    final = basic_text_sr(REPORTS["sr_final"], "FAKE benign.", **common)
+    amended = basic_text_sr(REPORTS["sr_amended"], "FAKE benign.", replaces=final,
+                            verified_at="20240106090000", **common)
+    preliminary = basic_text_sr(REPORTS["sr_preliminary"], "FAKE pending.", verified=False, **common)
+    document = encapsulated_pdf(make_pdf([REPORTS["pdf"]]), title="Head CT report", **common)
+    for name, ds in (("SR1", final), ("SR2", amended), ("SR3", preliminary), ("PDF", document)):
+        ds.PatientName = ct.PatientName
+        (folder / f"{name}.dcm").write_bytes(to_bytes(ds))
+    return study_uid
 
 
 @pytest.fixture(scope="session")
