@@ -3,6 +3,9 @@
 The medium holds, at its root: ``DICOMDIR`` (built by archive.dicomdir), the original files under
 ``PT000000/ST000000/SE000000/IM000000`` (ISO 9660-safe: upper case, 8 characters, no extension),
 ``README.TXT`` (what the medium holds and who made it) and ``INDEX.HTM`` (the same for a browser).
+Each study's released reports (``archive.diagnostic_reports.release``) are under ``REPORTS/`` as
+``S001R01.TXT`` (study 1, report 1: heading and text) and, when the report is a PDF (Encapsulated
+PDF, or embedded in an HL7 result), ``S001R01.PDF``; INDEX.HTM links them and README.TXT lists them.
 With ``web=True`` it also holds a rendered preview of every series under ``IHE_PDI/`` and the
 label says "DICOM PLUS WEB"; otherwise "DICOM ONLY". The label data (patients, institutions,
 study dates, content type) is returned for printing on the disc.
@@ -21,8 +24,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from html import escape
 from pathlib import Path
+from typing import Any, Mapping
 
 from archive.clock import now_utc
+from archive.diagnostic_reports import release
 from archive.dicom import pixels
 from archive.dicomdir import MediaPlan, plan
 from archive.share_scope import Contents
@@ -64,7 +69,8 @@ class PdiResult:
     label: Label
     files: int
     bytes: int
-    missing: int
+    missing: int                        # files (images, report PDFs) the vault could not give
+    reports: int = 0                    # report text files written (their PDFs beside them)
 
 
 def _name(value) -> str:
@@ -92,9 +98,45 @@ def label_for(contents: Contents, content: str, created_by: str, now: datetime |
                  created_by, studies)
 
 
-def readme(label: Label) -> str:
+@dataclass(frozen=True)
+class ReportFile:
+    """A released report on the medium: its text file and, when it has one, its PDF."""
+
+    study: int                          # the study's number on the medium (1-based)
+    heading: str
+    text_path: str
+    text: bytes
+    pdf_path: str | None = None
+    pdf: release.Document | None = None
+    pdf_missing: bool = False           # the report has a PDF, but the vault could not give it
+
+
+def report_files(contents: Contents, vault: Vault,
+                 reports: Mapping[str, list[dict[str, Any]]]) -> list[ReportFile]:
+    """The files of each study's released reports (``reports``: study UID -> released reports)."""
+    out = []
+    for s_index, study in enumerate(contents.studies, start=1):
+        s = study.study
+        when = f"{s['study_date']:%Y-%m-%d}" if isinstance(s.get("study_date"), date) else "no date"
+        for n, report in enumerate(reports.get(study.study_instance_uid, []), start=1):
+            stem = f"REPORTS/S{s_index:03d}R{n:02d}"
+            try:
+                document, missing = release.document(vault, report), False
+            except VaultError:
+                document, missing = None, True      # the text still goes on the medium
+            text = release.as_text(report, f"{when} {s.get('study_description') or 'Study'}")
+            out.append(ReportFile(s_index, release.heading(report), stem + ".TXT", text.encode("utf-8"),
+                                  stem + ".PDF" if document else None, document, missing))
+    return out
+
+
+def readme(label: Label, reports: list[ReportFile]) -> str:
     lines = ["IMAGES ON THIS MEDIUM", "=====================", ""] + label.lines() + ["", "Studies:"]
     lines += [f"  {s}" for s in label.studies]
+    if reports:
+        lines += ["", "Reports (in the REPORTS folder):"]
+        lines += [f"  Study {r.study}: {r.heading}: {r.text_path.split('/')[-1]}"
+                  + (f" and {r.pdf_path.split('/')[-1]}" if r.pdf_path else "") for r in reports]
     lines += ["", "This medium follows the IHE Portable Data for Imaging (PDI) profile. The DICOMDIR",
               "file at the top lists every image; the images are the original DICOM files, in full",
               "diagnostic quality. Open DICOMDIR with any DICOM viewer.",
@@ -104,13 +146,17 @@ def readme(label: Label) -> str:
     return "\r\n".join(lines)
 
 
-def index_html(label: Label, previews: list[tuple[str, str]]) -> str:
+def index_html(label: Label, previews: list[tuple[str, str]], reports: list[ReportFile]) -> str:
     rows = "".join(f"<li>{escape(s)}</li>" for s in label.studies)
+    listed = "".join(f'<li>Study {r.study}: {escape(r.heading)}: <a href="{escape(r.text_path)}">text</a>'
+                     + (f' · <a href="{escape(r.pdf_path)}">PDF</a>' if r.pdf_path else "") + "</li>"
+                     for r in reports)
     meta = "".join(f"<li>{escape(line)}</li>" for line in label.lines())
     images = "".join(f'<figure><img src="{escape(path)}" alt=""><figcaption>{escape(caption)}</figcaption></figure>'
                      for path, caption in previews)
     return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>Images</title></head><body>"
             f"<h1>Images on this medium</h1><ul>{meta}</ul><h2>Studies</h2><ul>{rows}</ul>"
+            + (f"<h2>Reports</h2><ul>{listed}</ul>" if listed else "")
             + (f"<h2>Previews</h2>{images}" if images else "")
             + "<p>The DICOMDIR file lists the original DICOM images; open it with a DICOM viewer.</p>"
             "</body></html>")
@@ -133,13 +179,17 @@ def _previews(contents: Contents, vault: Vault) -> list[tuple[str, str, bytes]]:
     return out
 
 
-def _members(media: MediaPlan, vault: Vault, label: Label, previews) -> list[Member]:
-    text = readme(label).encode()
-    html = index_html(label, [(p, c) for p, c, _ in previews]).encode()
+def _members(media: MediaPlan, vault: Vault, label: Label, previews, reports: list[ReportFile]) -> list[Member]:
+    text = readme(label, reports).encode()
+    html = index_html(label, [(p, c) for p, c, _ in previews], reports).encode()
     members = [Member("DICOMDIR", len(media.dicomdir), lambda: [media.dicomdir]),
                Member("README.TXT", len(text), lambda: [text]),
                Member("INDEX.HTM", len(html), lambda: [html])]
     members += [Member(path, len(png), (lambda b=png: [b])) for path, _, png in previews]
+    for r in reports:
+        members.append(Member(r.text_path, len(r.text), (lambda b=r.text: [b])))
+        if r.pdf is not None:
+            members.append(Member(r.pdf_path, r.pdf.size, r.pdf.chunks))
     members += [Member(f.path, f.size, (lambda h=f.content_hash: vault.stream(h)))
                 for f in media.files + media.unindexed]
     return members
@@ -163,8 +213,9 @@ def _iso_tool() -> list[str]:
 
 
 def export(contents: Contents, vault: Vault, out: Path, *, web: bool = False, created_by: str,
-           volume: str = "LIMESTONE") -> PdiResult:
-    """Write the medium for ``contents`` to ``out`` (a folder, ``.zip`` or ``.iso``)."""
+           volume: str = "LIMESTONE", reports: Mapping[str, list[dict[str, Any]]] | None = None) -> PdiResult:
+    """Write the medium for ``contents`` to ``out`` (a folder, ``.zip`` or ``.iso``), with the
+    released reports given by study UID in ``reports``."""
     if not contents.studies:
         raise PdiError("none of the studies are in the archive")
     out = Path(out)
@@ -176,7 +227,8 @@ def export(contents: Contents, vault: Vault, out: Path, *, web: bool = False, cr
     media = plan(contents, vault, file_set_id=volume)
     label = label_for(contents, DICOM_PLUS_WEB if web else DICOM_ONLY, created_by)
     previews = _previews(contents, vault) if web else []
-    members = _members(media, vault, label, previews)
+    files = report_files(contents, vault, reports or {})
+    members = _members(media, vault, label, previews, files)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
     try:
@@ -202,7 +254,8 @@ def export(contents: Contents, vault: Vault, out: Path, *, web: bool = False, cr
             shutil.rmtree(partial, ignore_errors=True)
         elif partial.exists():
             partial.unlink()
-    return PdiResult(out, kind, label, len(media.files) + len(media.unindexed), media.bytes, len(media.missing))
+    return PdiResult(out, kind, label, len(media.files) + len(media.unindexed), media.bytes,
+                     len(media.missing) + sum(f.pdf_missing for f in files), len(files))
 
 
 def export_studies(archive, study_instance_uids: list[str], out: Path, actor, *, web: bool = False,
@@ -215,17 +268,20 @@ def export_studies(archive, study_instance_uids: list[str], out: Path, actor, *,
     con = con or archive.store(read_only=True)
     try:
         found = read_contents(con, list(dict.fromkeys(study_instance_uids)))
+        reports = {s.study_instance_uid: release.released(con, s.study_instance_uid) for s in found.studies}
     finally:
         if own:
             con.close()
     missing = set(study_instance_uids) - {s.study_instance_uid for s in found.studies}
     if missing:
         raise PdiError(f"{len(missing)} of the studies are not in the archive")
-    result = export(found, archive.vault, out, web=web, created_by=actor.user_id)
+    result = export(found, archive.vault, out, web=web, created_by=actor.user_id, reports=reports)
     for study in found.studies:
         audit.record(archive.home, audit.AuditEvent(
             action="export", user_id=actor.user_id, user_role=actor.role, source=actor.source,
             study_instance_uid=study.study_instance_uid, patient_key=study.study.get("patient_key"),
-            detail=f"{result.kind} ({result.label.content}), {result.files} files", ip=actor.ip,
+            detail=f"{result.kind} ({result.label.content}), {result.files} files"
+                   + (f", {len(reports[study.study_instance_uid])} reports" if reports[study.study_instance_uid] else ""),
+            ip=actor.ip,
             user_agent=actor.user_agent))
     return result

@@ -38,12 +38,12 @@ def run(args, archive: Archive) -> int:
     if args.json:
         label = result.label
         print(json.dumps({"path": str(result.path), "kind": result.kind, "files": result.files,
-                          "bytes": result.bytes, "missing": result.missing,
+                          "bytes": result.bytes, "missing": result.missing, "reports": result.reports,
                           "label": {"patients": label.patients, "institutions": label.institutions,
                                     "study_dates": label.study_dates, "content": label.content}}))
     else:
         print(f"Wrote {result.kind} {result.path}: {result.files} files, {result.bytes / 1e6:.1f} MB "
-              f"({result.label.content}).")
+              f"({result.label.content}), {result.reports} report(s).")
         for line in result.label.lines():
             print(f"  {line}")
         if result.missing:

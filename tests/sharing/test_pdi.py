@@ -16,6 +16,8 @@ from archive.pdi import DICOM_ONLY, DICOM_PLUS_WEB, PdiError, export_studies
 from archive.share_actions import Actor
 
 from tests.conftest import limestone
+from tests.reports.documents import make_pdf
+from tests.sharing.conftest import REPORTS
 
 CLERK = Actor("clerk@example.org", "clerk")
 ISO_NAME = re.compile(r"^[A-Z0-9_]{1,8}(\.[A-Z0-9]{1,3})?$")
@@ -90,3 +92,43 @@ def test_cli_export_json(shared, tmp_path, capsys):
     from pipelines.cli import main
     assert main(["--home", str(shared.home), "export", "pdi", "--study", "1.2.3", "--out", str(tmp_path / "x")]) == 2
     assert "not in the archive" in capsys.readouterr().err
+
+
+def test_released_reports_are_on_the_medium_and_in_index_htm(shared, tmp_path):
+    archive = shared.archive()
+    result = export_studies(archive, [shared.studies["a_ct"], shared.studies["a_report"]], tmp_path / "usb",
+                            CLERK, con=shared.store())
+    assert result.reports == 3 and result.missing == 0
+    root = tmp_path / "usb"
+    _check_medium(root, shared, 15 + 6)        # DICOMDIR still lists every DICOM file (2 CT, 3 SR, 1 PDF)
+    assert sorted(p.name for p in (root / "REPORTS").iterdir()) == [
+        "S002R01.TXT", "S002R02.PDF", "S002R02.TXT", "S002R03.PDF", "S002R03.TXT"]
+    texts = {p.name: p.read_text(encoding="utf-8") for p in (root / "REPORTS").glob("*.TXT")}
+    assert REPORTS["sr_amended"] in texts["S002R01.TXT"] and "Status: Amended" in texts["S002R01.TXT"]
+    assert b"\r\n" in (root / "REPORTS" / "S002R01.TXT").read_bytes() and "REPORTED CT" in texts["S002R01.TXT"]
+    assert REPORTS["pdf"] in texts["S002R02.TXT"] and REPORTS["hl7_pdf"] in texts["S002R03.TXT"]
+    everything = "".join(texts.values())
+    assert REPORTS["sr_final"] not in everything and REPORTS["sr_preliminary"] not in everything
+    assert (root / "REPORTS" / "S002R02.PDF").read_bytes() == make_pdf([REPORTS["pdf"]])
+    assert (root / "REPORTS" / "S002R03.PDF").read_bytes() == make_pdf([REPORTS["hl7_pdf"]])
+    index = (root / "INDEX.HTM").read_text()
+    linked = re.findall(r'href="(REPORTS/[^"]+)"', index)
+    assert sorted(linked) == sorted(f"REPORTS/{n}" for n in
+                                    ["S002R01.TXT", "S002R02.PDF", "S002R02.TXT", "S002R03.PDF", "S002R03.TXT"])
+    assert "<h2>Reports</h2>" in index and "Head CT report" in index
+    assert "Reports (in the REPORTS folder):" in (root / "README.TXT").read_text()
+    events = audit.search(archive.home, actions=["export"], study_instance_uid=shared.studies["a_report"])
+    assert any("3 reports" in (e["detail"] or "") for e in events)
+
+
+def test_reports_survive_the_iso_image(shared, tmp_path):
+    if not shutil.which("xorriso"):
+        pytest.skip("no xorriso")
+    iso = export_studies(shared.archive(), [shared.studies["a_report"]], tmp_path / "cd.iso", CLERK,
+                         con=shared.store())
+    out = tmp_path / "from_iso"
+    subprocess.run(["xorriso", "-osirrox", "on", "-indev", str(iso.path), "-extract", "/", str(out)],
+                   capture_output=True, check=True)
+    _check_medium(out, shared, 6)
+    assert (out / "REPORTS" / "S001R03.PDF").read_bytes() == make_pdf([REPORTS["hl7_pdf"]])
+    assert REPORTS["sr_amended"] in (out / "REPORTS" / "S001R01.TXT").read_text(encoding="utf-8")
