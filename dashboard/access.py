@@ -47,6 +47,9 @@ PAGES: tuple[PageSpec, ...] = (
              frozenset({"admin"})),
     PageSpec("share_usage", "share_usage.py", "Share link usage", ":material/link:", "Department",
              frozenset({"manager", "admin"})),
+    # HL7 results kept for review and reports waiting for their study (issue 9).
+    PageSpec("hl7_review", "hl7_review.py", "HL7 review", ":material/rule:", "Administration",
+             frozenset({"quality", "admin"})),
 )
 SIGN_IN = PageSpec("sign_in", "sign_in.py", "Sign in", ":material/login:", "Account", ALL)
 BY_NAME = {p.name: p for p in PAGES + (SIGN_IN,)}

@@ -260,6 +260,18 @@ def _clean(text: str) -> str:
     return re.sub(r"[|^~\\&\r\n]", " ", text)[:200]
 
 
+def identify(text: str) -> tuple[str | None, str | None]:
+    """(MSH-10 control id, MSH-9 type) of a message, as far as they can be read; never raises."""
+    try:
+        msh = hl7.parse(text).segment("MSH") if text.startswith("MSH") else None
+    except Exception:
+        return None, None
+    if msh is None:
+        return None, None
+    kind = "^".join(p for p in (_component(msh, 9, 1), _component(msh, 9, 2)) if p)
+    return _field(msh, 10) or None, kind or None
+
+
 def acknowledgement(text: str, code: str = "AA", reason: str | None = None,
                     error_code: str = "207") -> str:
     """The ACK (AA) or NAK (AE/AR with the reason in MSA-3 and an ERR segment) for a message."""

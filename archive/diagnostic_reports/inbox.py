@@ -69,7 +69,9 @@ def receive(home: Home, con: duckdb.DuckDBPyConnection, raw: bytes | str, source
         parsed = hl7v2.parse(text)
     except hl7v2.MessageProblem as problem:
         log.warning("HL7 message %d rejected (%s): %s", message_id, problem.code, problem.reason)
-        _settle(home, message_id, "rejected", reason=problem.reason)
+        control_id, message_type = hl7v2.identify(text)
+        _settle(home, message_id, "rejected", control_id=control_id, message_type=message_type,
+                reason=problem.reason)
         return Received(hl7v2.acknowledgement(text, problem.code, problem.reason, problem.error_code),
                         problem.code, message_id, problem.reason)
     ids = [r.report_id for r in parsed.reports]
@@ -96,6 +98,19 @@ def review_queue(home: Home, limit: int = 500) -> list[dict]:
                            "reason FROM hl7_messages WHERE outcome IN ('rejected', 'error') "
                            "AND reviewed_at IS NULL ORDER BY message_id LIMIT ?", [limit])
         return [dict(r) for r in rows]
+
+
+def mark_reviewed(home: Home, message_id: int, reviewed_by: str) -> bool:
+    """Take a message off the review list (it stays in the inbox, with who and when);
+    False when it is not waiting for review."""
+    with closing(state.connect(home)) as con:
+        cur = con.execute("UPDATE hl7_messages SET reviewed_at = ?, reviewed_by = ? WHERE message_id = ? "
+                          "AND outcome IN ('rejected', 'error') AND reviewed_at IS NULL",
+                          [now_utc().isoformat(timespec="milliseconds"), reviewed_by[:200], message_id])
+        changed = cur.rowcount == 1
+    if changed:
+        log.info("HL7 message %d marked reviewed by %s", message_id, reviewed_by)
+    return changed
 
 
 def message(home: Home, message_id: int) -> dict | None:
