@@ -10,7 +10,8 @@ says so ("converted"). A SOP class the destination refuses altogether fails with
 Studies go in parallel (up to the node's ``max_associations``), one association per study and
 attempt. An attempt that fails (no connection, association rejected or aborted, a failure status,
 a timeout) is retried with exponential backoff for the instances not yet stored, up to
-``send_retries`` times. Every study gets a row in the state database's transfer log (who, what,
+``send_retries`` times; the instance in flight when an association was lost goes last in the
+next attempt, so one instance that makes a node drop the association cannot hold back the rest. Every study gets a row in the state database's transfer log (who, what,
 where, when, result) and an ``export`` audit event; a study that reached a node of a site counts
 as a prior used by that site (repeat-exam metrics, ``record_prior_use``).
 """
@@ -45,6 +46,10 @@ from archive.nodes import Node
 log = logging.getLogger("limestone.send")
 
 FALLBACK_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
+
+
+class LostAssociation(Exception):
+    """A C-STORE got no answer: the node aborted, the connection closed, or it timed out (the reason)."""
 
 
 @dataclass
@@ -122,9 +127,20 @@ def contexts_for(items: list[Item]) -> list:
     return contexts
 
 
+def _why_no_response(assoc) -> str:
+    """Why a request got no response; asked while the reactor is paused, before it takes the abort."""
+    if assoc.acse.is_aborted("a-abort"):
+        return "the node aborted the association"
+    if assoc.acse.is_aborted("a-p-abort"):
+        return "the connection was closed"
+    return "the node did not answer in time"
+
+
 def store_raw(assoc, context_id: int, sop_class: str, sop_instance: str, payload: bytes,
               message_id: int) -> int | None:
-    """Send one C-STORE whose dataset is ``payload`` exactly as given; return the status (None: no answer).
+    """Send one C-STORE whose dataset is ``payload`` exactly as given; return the response's status.
+
+    Raises ``LostAssociation`` (saying why) when no response comes.
 
     pynetdicom's ``send_c_store`` encodes a Dataset (or reads a file); this sends bytes we already
     hold, with the same steps it takes (pause the reactor, send, wait for the response).
@@ -138,14 +154,17 @@ def store_raw(assoc, context_id: int, sop_class: str, sop_instance: str, payload
     assoc._reactor_checkpoint.clear()
     while not assoc._is_paused:
         time.sleep(0.0001)
+    why = None
     try:
         assoc.dimse.send_msg(request, context_id)
         _, response = assoc.dimse.get_msg(block=True)
+        if response is None:
+            why = _why_no_response(assoc)
     finally:
         assoc._reactor_checkpoint.set()
     if response is None:
         assoc._handle_no_response()
-        return None
+        raise LostAssociation(why)
     return getattr(response, "Status", None)
 
 
@@ -189,9 +208,11 @@ class StudySender:
             for ctx in assoc.accepted_contexts:
                 accepted.setdefault((str(ctx.abstract_syntax), str(ctx.transfer_syntax[0])), ctx.context_id)
             refused_syntaxes: dict[str, int] = {}
+            stored = 0
             for number, item in enumerate(items, start=1):
                 if not assoc.is_established:
-                    raise NetworkError(f"node {self.node.address}: the association was dropped during the send")
+                    raise NetworkError(f"node {self.node.address}: the association was dropped during the send "
+                                       f"(after {stored} of {len(items)} instances of this attempt)")
                 exact = accepted.get((item.sop_class_uid, item.transfer_syntax_uid))
                 fallback = next(((cid, s) for s in FALLBACK_SYNTAXES
                                  if (cid := accepted.get((item.sop_class_uid, str(s)))) is not None), None)
@@ -213,17 +234,23 @@ class StudySender:
                     payload = converted_bytes(data, syntax)
                     converted = True
                     refused_syntaxes[item.transfer_syntax_uid] = refused_syntaxes.get(item.transfer_syntax_uid, 0) + 1
-                status = store_raw(assoc, context_id, item.sop_class_uid, item.sop_instance_uid, payload,
-                                   number % 65536)
+                try:
+                    status = store_raw(assoc, context_id, item.sop_class_uid, item.sop_instance_uid, payload,
+                                       number % 65536)
+                except LostAssociation as lost:
+                    # The next attempt sends this instance last: if it is what makes the node fail,
+                    # the study's other instances still get through.
+                    pending[item.sop_instance_uid] = pending.pop(item.sop_instance_uid)
+                    raise NetworkError(f"node {self.node.address}: {lost} during the send (after {stored} of "
+                                       f"{len(items)} instances of this attempt)") from None
                 kind = category(status)
                 if kind in (StatusCategoryValues.SUCCESS, StatusCategoryValues.WARNING):
                     pending.pop(item.sop_instance_uid)
+                    stored += 1
                     result.sent += 1
                     result.bytes += item.size
                     result.converted += int(converted)
                     continue
-                if status is None:
-                    raise NetworkError(f"node {self.node.address}: {describe(None)}")
                 result.problems.append(f"attempt {result.attempts}: node {self.node.address} answered "
                                        f"{describe(status)} for an instance")
             for syntax, count in refused_syntaxes.items():

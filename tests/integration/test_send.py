@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from pynetdicom import ALL_TRANSFER_SYNTAXES, AE, StoragePresentationContexts, evt
 
 from archive import state
 from archive.audit import events
@@ -168,3 +169,118 @@ def _port_open(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+@pytest.fixture
+def dropping_peer():
+    """In-process storage SCPs that drop the association when ``drop(sop_uid, stored_so_far)`` says so.
+
+    ``how`` is "abort" (an A-ABORT, as a peer that gives up) or "close" (the TCP connection just
+    closes, as a peer that crashes). Every server started is shut down after the test.
+    """
+    servers = []
+
+    def start(drop, how: str = "abort"):
+        received: list[str] = []
+        on_association: list[int] = []
+
+        def handle_store(event):
+            sop = str(event.request.AffectedSOPInstanceUID)
+            if drop(sop, len(on_association)):
+                if how == "abort":
+                    event.assoc.abort()
+                else:
+                    event.assoc.dul.socket.close()
+                return 0xA700
+            received.append(sop)
+            on_association.append(1)
+            return 0x0000
+
+        def handle_open(event):
+            on_association.clear()
+
+        ae = AE(ae_title="DROPPER")
+        for context in StoragePresentationContexts:
+            ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+        port = free_port()
+        servers.append(ae.start_server(("127.0.0.1", port), block=False, evt_handlers=[
+            (evt.EVT_C_STORE, handle_store), (evt.EVT_ESTABLISHED, handle_open)]))
+        return port, received
+
+    yield start
+    for server in servers:
+        server.shutdown()
+
+
+def test_association_aborted_mid_study_is_retried_and_the_study_completes(sender, dropping_peer):
+    limestone, studies, _ = sender
+    study = studies[0]
+    dropped = []
+
+    def first_association_at_third_instance(sop, stored):
+        if not dropped and stored == 2:
+            dropped.append(sop)
+            return True
+        return False
+
+    port, received = dropping_peer(first_association_at_third_instance, how="abort")
+    assert limestone("nodes", "add", "flaky", "--ae-title", "DROPPER", "--host", "127.0.0.1",
+                     "--port", str(port)).returncode == 0
+    result = limestone("send", "--study", study.study_uid, "--to", "flaky")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"study {study.study_uid}: sent, {study.instances}/{study.instances} instances to flaky in 2 attempt(s)" \
+        in result.stdout
+    assert "problem: attempt 1: node flaky (DROPPER@127.0.0.1" in result.stderr
+    assert ("the node aborted the association during the send (after 2 of "
+            f"{study.instances} instances of this attempt)") in result.stderr
+    assert sorted(received) == sorted(study.sop_uids)          # each instance stored once, none lost
+    (row,) = [t for t in _transfers(limestone) if t["node"] == "flaky"]
+    assert row["status"] == "sent" and row["attempts"] == 2 and row["sent"] == study.instances
+
+
+def test_connection_dropped_at_one_instance_fails_that_study_and_the_rest_go_on(sender, dropping_peer):
+    limestone, studies, _ = sender
+    poison = studies[0].sop_uids[3]                              # the peer crashes on this one, every time
+    port, received = dropping_peer(lambda sop, stored: sop == poison, how="close")
+    assert limestone("nodes", "add", "crashing", "--ae-title", "DROPPER", "--host", "127.0.0.1",
+                     "--port", str(port), "--max-associations", "2").returncode == 0
+    result = limestone("send", "--study", studies[0].study_uid, studies[1].study_uid, "--to", "crashing")
+    assert result.returncode == 1, result.stdout + result.stderr
+    total = studies[0].instances
+    assert f"study {studies[0].study_uid}: partial, {total - 1}/{total} instances to crashing in 3 attempt(s)" \
+        in result.stdout
+    assert f"study {studies[1].study_uid}: sent" in result.stdout
+    for attempt in (1, 2, 3):
+        assert f"problem: attempt {attempt}: node crashing (DROPPER@127.0.0.1" in result.stderr
+    assert "connection was closed during the send" in result.stderr
+    assert "send: 1 of 2 studies sent" in result.stdout and "1 failed or incomplete" in result.stdout
+    assert set(received) == (set(studies[0].sop_uids) - {poison}) | set(studies[1].sop_uids)
+    assert len(received) == len(set(received))                   # nothing sent twice
+
+
+def test_retries_back_off_and_only_the_unsent_instances_go_again(sender, dropping_peer):
+    from archive.nodes import Node
+    from archive.sending import StudySend, StudySender, study_items
+    limestone, studies, _ = sender
+    study = studies[1]
+    poison = study.sop_uids[-1]
+    port, received = dropping_peer(lambda sop, stored: sop == poison, how="abort")
+    archive = limestone.store()
+    con = archive.store(read_only=True)
+    try:
+        items = study_items(con, study.study_uid)
+    finally:
+        con.close()
+    waits: list[float] = []
+    sender_ = StudySender(Node("x", "DROPPER", "127.0.0.1", port), "LIMESTONE", archive.vault,
+                          timeout=10, retries=3, backoff=0.5, sleep=waits.append)
+    result = sender_.send(StudySend(study.study_uid, "x"), items)
+    assert waits == [0.5, 1.0, 2.0]                                # doubling, one wait before each retry
+    assert result.status == "partial" and result.attempts == 4 and result.sent == study.instances - 1
+    assert result.failed == 1 and len(result.problems) == 4
+    assert sorted(received) == sorted(set(study.sop_uids) - {poison})   # the stored ones were not sent again
+
+
+def _transfers(limestone) -> list[dict]:
+    from archive.sending import transfers
+    return transfers(limestone.store().home)
