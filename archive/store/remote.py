@@ -23,6 +23,7 @@ from archive.clock import now_utc
 from archive.dicom import values as v
 from archive.dicom.models import Patient, Series, Study
 from archive.home import Home
+from archive.store import browse_table
 from archive.store.connection import retrying, rollback
 from archive.store.writer import table_schema, to_arrow
 
@@ -116,6 +117,7 @@ def upsert_remote_studies(con: duckdb.DuckDBPyConnection, home: Home, node: str,
                         " FROM r_studies r WHERE studies.study_instance_uid = r.study_instance_uid")
             con.execute("INSERT INTO studies BY NAME SELECT * FROM r_studies "
                         "WHERE study_instance_uid NOT IN (SELECT study_instance_uid FROM studies)")
+            browse_table.refresh(con, "r_studies", "r_patients")
             counts[1] = con.execute(
                 "SELECT count(*) FROM r_series WHERE series_instance_uid NOT IN "
                 "(SELECT series_instance_uid FROM series)").fetchone()[0]

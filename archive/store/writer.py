@@ -3,9 +3,9 @@
 Every pipeline (import, demo, pull, listen) hands ``Record``s to one ``StoreWriter``. A batch is
 committed in one transaction: instances not yet in the store are inserted, and the series, studies
 and patients they touch are merged (metadata already known is kept; counts and sizes are recounted
-from the instances). A file lock in the home serialises batch commits of all local processes, so
-two pipelines never insert the same instance twice; lock and conflict errors are retried, never
-dropped.
+from the instances), and so are their rows of the browser's table (``browse_table``). A file lock
+in the home serialises batch commits of all local processes, so two pipelines never insert the same
+instance twice; lock and conflict errors are retried, never dropped.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from archive.clock import now_utc
 from archive.diagnostic_reports.store import file_after_batch as file_reports_after_batch
 from archive.dicom.models import Record
 from archive.home import Home
+from archive.store import browse_table
 from archive.store.connection import retrying, rollback
 from archive.vault import Vault
 
@@ -216,6 +217,7 @@ class StoreWriter:
             self._merge_series(con)
             self._merge_studies(con)
             self._merge_patients(con)
+            browse_table.refresh(con, "b_studies", "b_patients")
             con.execute("COMMIT")
             return result
         except Exception:

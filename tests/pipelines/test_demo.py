@@ -10,6 +10,7 @@ import pytest
 
 from archive.context import Archive
 from pipelines.cli import main
+from tests.browse_table_check import assert_browse_table_current
 
 PATIENTS = 5
 
@@ -47,6 +48,16 @@ def test_demo_builds_the_region_and_its_studies(built):
     stored_patients = set(_rows(home, "SELECT patient_id, issuer_of_patient_id FROM patients WHERE site <> 'EXT'"))
     assert stored_patients == expected_patients
     assert len(expected_patients) > PATIENTS          # some people are known at two sites
+
+
+def test_every_demo_study_is_in_the_browse_table(built):
+    home, manifest, _ = built
+    con = Archive.load(home=str(home)).store(read_only=True)
+    try:
+        assert_browse_table_current(con)
+        assert con.execute("SELECT count(*) FROM study_browse").fetchone()[0] >= len(manifest["studies"])
+    finally:
+        con.close()
 
 
 def test_every_study_is_assigned_to_its_site_with_its_modality(built):

@@ -14,6 +14,7 @@ import pytest
 from archive.context import Archive
 from archive.samples import pydicom_file
 from pipelines.import_files import import_paths
+from tests.browse_table_check import assert_browse_table_current
 from tests.conftest import limestone
 
 EDGE_CASES = {
@@ -127,6 +128,17 @@ def test_study_and_series_rows_are_aggregated(imported):
     assert duplicates == []
     assert _rows(archive, "SELECT count(*) FROM series")[0][0] == _rows(
         archive, "SELECT count(DISTINCT series_instance_uid) FROM instances")[0][0]
+
+
+def test_every_imported_study_is_in_the_browse_table(imported):
+    archive, _ = imported
+    con = archive.store(read_only=True)
+    try:
+        assert_browse_table_current(con)
+        assert con.execute("SELECT count(*) FROM study_browse").fetchone()[0] == _rows(
+            archive, "SELECT count(*) FROM studies")[0][0] > 10
+    finally:
+        con.close()
 
 
 def test_second_run_imports_nothing_and_says_so(tmp_path, ct_folder):

@@ -15,49 +15,45 @@ import pandas as pd
 
 from archive.store.queries import sql
 
-# Sort name -> (ORDER BY clause, the reversed clause, needs the patients join).
-# Ties are broken by the UID so pages never overlap. The reversed clause lets a page near the end
-# be read from the other end (the last page of "newest first" is the first of "oldest first").
-SORTS: dict[str, tuple[str, str, bool]] = {
-    "date_desc": ("s.study_date DESC NULLS LAST, s.study_time DESC NULLS LAST, s.study_instance_uid",
-                  "s.study_date ASC NULLS FIRST, s.study_time ASC NULLS FIRST, s.study_instance_uid DESC", False),
-    "date_asc": ("s.study_date ASC NULLS LAST, s.study_time ASC NULLS LAST, s.study_instance_uid",
-                 "s.study_date DESC NULLS FIRST, s.study_time DESC NULLS FIRST, s.study_instance_uid DESC", False),
-    "patient_name": ("p.patient_name ASC NULLS LAST, s.study_date DESC NULLS LAST, s.study_instance_uid",
-                     "p.patient_name DESC NULLS FIRST, s.study_date ASC NULLS FIRST, s.study_instance_uid DESC", True),
-    "patient_id": ("p.patient_id ASC NULLS LAST, s.study_date DESC NULLS LAST, s.study_instance_uid",
-                   "p.patient_id DESC NULLS FIRST, s.study_date ASC NULLS FIRST, s.study_instance_uid DESC", True),
-    "site": ("s.site ASC NULLS LAST, s.study_date DESC NULLS LAST, s.study_instance_uid",
-             "s.site DESC NULLS FIRST, s.study_date ASC NULLS FIRST, s.study_instance_uid DESC", False),
-    "description": ("s.study_description ASC NULLS LAST, s.study_date DESC NULLS LAST, s.study_instance_uid",
-                    "s.study_description DESC NULLS FIRST, s.study_date ASC NULLS FIRST, s.study_instance_uid DESC", False),
-    "instances_desc": ("s.number_of_instances DESC NULLS LAST, s.study_instance_uid",
-                       "s.number_of_instances ASC NULLS FIRST, s.study_instance_uid DESC", False),
+# Sort name -> (ORDER BY clause, the reversed clause). Ties are broken by the UID so pages never
+# overlap. The reversed clause lets a page near the end be read from the other end (the last page of
+# "newest first" is the first of "oldest first").
+SORTS: dict[str, tuple[str, str]] = {
+    "date_desc": ("study_date DESC NULLS LAST, study_time DESC NULLS LAST, study_instance_uid",
+                  "study_date ASC NULLS FIRST, study_time ASC NULLS FIRST, study_instance_uid DESC"),
+    "date_asc": ("study_date ASC NULLS LAST, study_time ASC NULLS LAST, study_instance_uid",
+                 "study_date DESC NULLS FIRST, study_time DESC NULLS FIRST, study_instance_uid DESC"),
+    "patient_name": ("patient_name ASC NULLS LAST, study_date DESC NULLS LAST, study_instance_uid",
+                     "patient_name DESC NULLS FIRST, study_date ASC NULLS FIRST, study_instance_uid DESC"),
+    "patient_id": ("patient_id ASC NULLS LAST, study_date DESC NULLS LAST, study_instance_uid",
+                   "patient_id DESC NULLS FIRST, study_date ASC NULLS FIRST, study_instance_uid DESC"),
+    "site": ("site ASC NULLS LAST, study_date DESC NULLS LAST, study_instance_uid",
+             "site DESC NULLS FIRST, study_date ASC NULLS FIRST, study_instance_uid DESC"),
+    "description": ("study_description ASC NULLS LAST, study_date DESC NULLS LAST, study_instance_uid",
+                    "study_description DESC NULLS FIRST, study_date ASC NULLS FIRST, study_instance_uid DESC"),
+    "instances_desc": ("number_of_instances DESC NULLS LAST, study_instance_uid",
+                       "number_of_instances ASC NULLS FIRST, study_instance_uid DESC"),
 }
+PATIENT_SORTS = ("patient_name", "patient_id")
 
-# Filter name -> (WHERE fragment, needs the patients join). Only the filters in use are added,
-# so the store can push each one down into its scan.
-FILTERS: dict[str, tuple[str, bool]] = {
-    "patient_name": ("replace(p.patient_name, '^', ' ') ILIKE $patient_name ESCAPE '\\'", True),
-    "patient_id": ("p.patient_id = $patient_id", True),
-    "accession": ("s.accession_number = $accession", False),
-    "date_from": ("s.study_date >= $date_from", False),
-    "date_to": ("s.study_date <= $date_to", False),
-    "modality": ("list_contains(s.modalities, $modality)", False),
-    "body_part": ("s.body_part_examined = $body_part", False),
-    "site": ("s.site = $site", False),
-    "description": ("s.study_description ILIKE $description ESCAPE '\\'", False),
-    # Set by search_studies when the patient filters were resolved to keys first.
-    "patient_keys": ("list_contains($patient_keys, s.patient_key)", False),
+# Filter name -> WHERE fragment over the browse table (archive/store/browse_table.py). Only the
+# filters in use are added, so the store can push each one down into its scan. Name and
+# description match their lower-cased columns: lower(x) LIKE lower(p) is x ILIKE p.
+FILTERS: dict[str, str] = {
+    "patient_name": "patient_name_search LIKE lower($patient_name) ESCAPE '\\'",
+    "patient_id": "patient_id = $patient_id",
+    "accession": "accession_number = $accession",
+    "date_from": "study_date >= $date_from",
+    "date_to": "study_date <= $date_to",
+    "modality": "list_contains(modalities, $modality)",
+    "body_part": "body_part_examined = $body_part",
+    "site": "site = $site",
+    "description": "description_search LIKE lower($description) ESCAPE '\\'",
 }
-PATIENT_FILTERS = ("patient_name", "patient_id")
-# Up to this many patients matching a name or ID are looked up first and their studies fetched by
-# key; more than that (e.g. "a*") and the search joins the tables instead.
-PATIENT_KEY_LIMIT = 5_000
 
 MAX_PAGE_SIZE = 500
-# Sorting by a patient column joins every matching study to its patient; beyond this many matches
-# the search sorts by date instead and says so (add a filter to sort by patient).
+# Sorting by a patient column sorts every matching study by a text; beyond this many matches the
+# search sorts by date instead and says so (add a filter to sort by patient).
 PATIENT_SORT_LIMIT = 100_000
 ROW_COLUMNS = ["study_instance_uid", "study_date", "study_time", "accession_number", "study_description",
                "modalities", "body_part_examined", "site", "number_of_series", "number_of_instances",
@@ -132,42 +128,26 @@ class SearchResult:
         self.pages = max(1, -(-self.total // self.page_size))
 
 
-def _patient_keys(con: duckdb.DuckDBPyConnection, params: dict[str, Any], limit: int) -> list[str]:
-    """Keys of the patients matching the name/ID filters (the patients table alone is small)."""
-    clauses = [FILTERS[f][0] for f in PATIENT_FILTERS if params.get(f) is not None]
-    values = {f: params[f] for f in PATIENT_FILTERS if params.get(f) is not None}
-    return [r[0] for r in con.execute(
-        sql("browse_patient_keys").replace("{where}", " AND ".join(clauses)),
-        dict(values, limit=limit)).fetchall()]
-
-
-def _compose(name: str, active: list[str], join: bool, order_by: str = "") -> str:
-    where = " AND ".join(FILTERS[f][0] for f in active) or "true"
-    return (sql(name).replace("{join}", "JOIN patients p USING (patient_key)" if join else "")
-            .replace("{where}", where).replace("{order_by}", order_by))
+def _compose(name: str, active: list[str], order_by: str = "") -> str:
+    where = " AND ".join(FILTERS[f] for f in active) or "true"
+    return sql(name).replace("{where}", where).replace("{order_by}", order_by)
 
 
 def search_studies(con: duckdb.DuckDBPyConnection, search: StudySearch) -> SearchResult:
     """One page of the studies matching ``search``, and how many match in all.
 
-    Three small queries instead of one wide one: the count, the page's keys (reading only the
-    filter and sort columns), then the page's rows. Pages past the middle are read from the other
-    end with the reversed order, so the last page costs what the first does.
+    Two queries on the browse table: the count, then the page's rows (one scan with the filters
+    and a top-N sort; the wide columns are read for the page's rows only). Pages past the middle
+    are read from the other end with the reversed order, so the last page costs what the first does.
     """
     params = search.params()
     active = [f for f in FILTERS if params.get(f) is not None]
-    if any(f in active for f in PATIENT_FILTERS):
-        keys = _patient_keys(con, params, PATIENT_KEY_LIMIT + 1)
-        if len(keys) <= PATIENT_KEY_LIMIT:
-            active = [f for f in active if f not in PATIENT_FILTERS] + ["patient_keys"]
-            params["patient_keys"] = keys
     values = {f: params[f] for f in active}
-    order, reverse, sort_join = SORTS[search.sort]
-    join = any(FILTERS[f][1] for f in active)
-    total = int(con.execute(_compose("browse_count", active, join), values).fetchone()[0])
+    order, reverse = SORTS[search.sort]
+    total = int(con.execute(_compose("browse_count", active), values).fetchone()[0])
     note = None
-    if sort_join and total > PATIENT_SORT_LIMIT:
-        order, reverse, sort_join = SORTS["date_desc"]
+    if search.sort in PATIENT_SORTS and total > PATIENT_SORT_LIMIT:
+        order, reverse = SORTS["date_desc"]
         note = (f"Sorting by patient works on up to {PATIENT_SORT_LIMIT:,} matches; these "
                 f"{total:,} are shown newest first. Add a filter to sort them by patient.")
     limit, offset = params["limit"], params["offset"]
@@ -178,16 +158,9 @@ def search_studies(con: duckdb.DuckDBPyConnection, search: StudySearch) -> Searc
         limit = min(limit, total - offset)
         offset = total - offset - limit
         order = reverse
-    page = con.execute(_compose("browse_page", active, join or sort_join, order),
-                       dict(values, limit=limit, offset=offset)).fetchall()
+    rows = con.execute(_compose("browse_page", active, order), dict(values, limit=limit, offset=offset)).df()
     if backwards:
-        page.reverse()
-    uids = [uid for uid, _ in page]
-    patient_keys = sorted({key for _, key in page if key is not None})
-    studies = con.execute(sql("browse_rows"), {"uids": uids}).df()
-    patients = con.execute(sql("browse_patients"), {"patient_keys": patient_keys}).df()
-    rows = (studies.merge(patients, on="patient_key", how="left")
-            .set_index("study_instance_uid").loc[uids].reset_index())
+        rows = rows.iloc[::-1].reset_index(drop=True)
     return SearchResult(rows[ROW_COLUMNS], total, search.page, search.page_size, note)
 
 

@@ -1,5 +1,4 @@
--- The browser's search: how many studies match (same fragments as browse_page.sql).
+-- The browser's search: how many studies match (same {where} as browse_page.sql).
 SELECT count(*)
-FROM studies s
-{join}
+FROM study_browse
 WHERE {where}
