@@ -52,6 +52,9 @@ SETTINGS: tuple[Setting, ...] = (
             "(studies that reach the PACS late).", int),
     Setting("listen_flush_seconds", 2.0,
             "Longest time a received instance waits before its store row is committed.", float),
+    Setting("repeat_refresh_seconds", 300.0,
+            "Longest time a study received by limestone listen waits before the patient links and "
+            "repeat metrics include it (0: after every committed batch).", float),
     # Image quality metrics and de-identified exports (archive/quality/, archive/deid/).
     Setting("qa_workers", 0, "Worker processes for limestone qa; 0 means one per CPU core.", int),
     Setting("deid_key", "",

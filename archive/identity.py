@@ -20,8 +20,9 @@ prefixes and suffixes are ignored. A weak match (missing birth date or sex, a na
 merges. The person key is the smallest patient key of the person's records.
 
 ``link_patients(con)`` rebuilds ``patient_links`` and ``patient_link_conflicts`` in one transaction;
-it is run by ``limestone link-patients`` and at the end of ``limestone demo``. Records imported
-after the last run count as their own person (view ``patient_identity``) until it runs again.
+``archive.repeats.update`` runs it after imports, pulls, the listener and the demo, and for
+``limestone link-patients``. Records stored since the last run count as their own person (view
+``patient_identity``) until it runs again.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from archive import identity
-from archive.repeats import classes, facts, metrics
+from archive.repeats import classes, facts, metrics, update
 from archive.store.connection import LAKE
 from dashboard import data
 
@@ -108,12 +108,9 @@ def edit(home: str, action: Callable[..., Any], *args, **kwargs) -> Any:
 
 
 def relink(home: str) -> identity.LinkResult:
-    """Link the patient records again and recompute the repeat facts."""
-    def both(con):
-        result = identity.link_patients(con)
-        facts.refresh(con)
-        return result
-    return edit(home, both)
+    """Link the patient records again and recompute the repeat facts (archive/repeats/update.py)."""
+    archive_home = data.archive(home).home
+    return edit(home, lambda con: update.bring_up_to_date(con, archive_home, force=True).link)
 
 
 def recompute(home: str) -> int:

@@ -71,7 +71,8 @@ def build_and_import(archive: Archive, patients: int = DEFAULT_PATIENTS, seed: i
     with tempfile.TemporaryDirectory(prefix="limestone-demo-") as folder:
         manifest = build_demo(Path(folder), patients=patients, seed=seed, workers=workers)
         build_seconds = time.perf_counter() - started
-        generated = import_paths(archive, [Path(folder)], kind="demo", progress=progress, workers=workers)
+        generated = import_paths(archive, [Path(folder)], kind="demo", progress=progress, workers=workers,
+                                 update_repeats=False)
     manifest.folder = None
     external = None
     if test_files:
@@ -80,11 +81,12 @@ def build_and_import(archive: Archive, patients: int = DEFAULT_PATIENTS, seed: i
             log.warning("pydicom's test files were not found: skipped")
         else:
             external = import_paths(archive, [folder], site=EXTERNAL_SITE.site, kind="demo",
-                                    progress=progress, workers=workers)
-    # The repeat-exam story (archive/repeats/demo.py): coverage, prior uses, linked identity.
+                                    progress=progress, workers=workers, update_repeats=False)
+    # The repeat-exam story (archive/repeats/demo.py): coverage, prior uses, then the linked identity
+    # and repeat facts brought up to date once for both imports.
     con = archive.store()
     try:
-        repeats = seed_demo(con, manifest)
+        repeats = seed_demo(con, archive.home, manifest)
     finally:
         con.close()
     return DemoResult(manifest, generated, external, build_seconds, time.perf_counter() - started, repeats)

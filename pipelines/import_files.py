@@ -26,6 +26,7 @@ from tqdm import tqdm
 from archive.context import Archive
 from archive.home import Home
 from archive.ingest import Outcome, ingest_bytes
+from archive.repeats.update import after_run
 from archive.store.maintenance import compact_if_fragmented
 from archive.store.runs import IngestRun, finish_run, start_run
 from archive.store.writer import StoreWriter, new_run_id
@@ -133,8 +134,13 @@ def _outcomes(archive: Archive, items: Iterable[Item], workers: int) -> Iterator
 
 # ---- main side --------------------------------------------------------------------------------------
 def import_paths(archive: Archive, paths: list[Path], site: str | None = None, kind: str = "import",
-                 progress: bool = True, workers: int | None = None) -> ImportSummary:
-    """Import every file under ``paths``; return the run's summary (see ``ImportSummary.exit_code``)."""
+                 progress: bool = True, workers: int | None = None,
+                 update_repeats: bool = True) -> ImportSummary:
+    """Import every file under ``paths``; return the run's summary (see ``ImportSummary.exit_code``).
+
+    When it stored something, the repeat metrics are brought up to date at the end
+    (``archive.repeats.update``) unless ``update_repeats`` is False (a caller that does it itself).
+    """
     missing = [str(p) for p in paths if not Path(p).exists()]
     if missing:
         raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
@@ -160,6 +166,8 @@ def import_paths(archive: Archive, paths: list[Path], site: str | None = None, k
                 summary.interrupted = True
                 break
         writer.flush()  # also on interruption: keep everything received so far
+        if update_repeats and writer.totals.inserted and not summary.interrupted:
+            after_run(con, archive.home)
     finally:
         stop.restore()
         bar.close()

@@ -1,9 +1,10 @@
 """``limestone link-patients``: rebuild the regional patient identity (archive/identity.py).
 
-Links the patient records of all sites into persons and lists conflicts for review, then
-recomputes the repeat facts (archive/repeats/facts.py); prints a summary without names or
-identifiers. Run it after imports and pulls (``limestone demo`` runs it);
-records added since the last run count as their own person until then.
+Copies prior uses from the audit trail (archive/repeats/audit_uses.py), links the patient records
+of all sites into persons, lists conflicts for review, and recomputes the repeat facts
+(archive/repeats/update.py); prints a summary without names or identifiers. Imports, pulls, the
+listener and the demo do the same by themselves when they add studies; run it after changing
+identity decisions outside the dashboard, or to recompute at will.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from __future__ import annotations
 from collections import Counter
 
 from archive.context import Archive
-from archive.identity import link_patients
-from archive.repeats import facts
+from archive.repeats.update import bring_up_to_date
 
 
 def add_parser(subparsers) -> None:
@@ -23,14 +23,16 @@ def add_parser(subparsers) -> None:
 def run(args, archive: Archive) -> int:
     con = archive.store()
     try:
-        result = link_patients(con)
-        studies = facts.refresh(con)
+        update = bring_up_to_date(con, archive.home, force=True)
     finally:
         con.close()
+    result = update.link
     methods = Counter(link.method for link in result.links)
     persons = len(set(result.persons.values()))
     print(f"{len(result.links):,} patient records -> {persons:,} persons "
           f"(shared identifier {methods['shared_id']:,}, demographics {methods['demographics']:,}, "
           f"staff decision {methods['manual']:,}); {len(result.conflicts):,} conflicts to review")
-    print(f"repeat facts recomputed for {studies:,} studies")
+    if update.prior_uses_added:
+        print(f"{update.prior_uses_added:,} prior uses found in the audit trail and transfer log")
+    print(f"repeat facts recomputed for {update.studies:,} studies")
     return 0

@@ -4,7 +4,10 @@ Accepts C-ECHO and C-STORE of every storage SOP class in every transfer syntax, 
 (setting ``ae_title``) on our port (setting ``dicom_port``). Each instance is kept as sent: its
 bytes go to the vault before the sender is told it is stored, and its rows reach the store in
 batches (at the latest ``listen_flush_seconds`` after it arrived). Damaged instances are kept in
-quarantine and answered with a warning status.
+quarantine and answered with a warning status. The patient links and repeat metrics are brought up
+to date at the latest ``repeat_refresh_seconds`` after the first new study since their last
+refresh, and once more when it stops (``archive.repeats.update``): a whole refresh, so not after
+every batch.
 
 SIGTERM or Ctrl-C stops it cleanly: no new associations are accepted, the ones in progress get
 a grace period to finish, and every instance already acknowledged is committed to the store
@@ -25,6 +28,7 @@ from archive.ingest import Outcome, ingest_bytes
 from archive.network import NetworkError, quiet_toolkit
 from archive.network.status import STORE_QUARANTINED, STORE_SUCCESS
 from archive.network.storage import start_storage_scp
+from archive.repeats.update import RefreshSchedule, after_run
 from archive.store.runs import IngestRun, finish_run, start_run
 from archive.store.writer import StoreWriter, new_run_id
 
@@ -104,15 +108,21 @@ class Listener:
             if ready is not None:
                 ready.set()
             pending, last_flush = 0, time.monotonic()
+            refresh = RefreshSchedule(settings.repeat_refresh_seconds)
             while not self.stop.wait(0.2):
                 pending += self._drain(writer)
                 if pending and (pending >= settings.batch_size
                                 or time.monotonic() - last_flush >= settings.listen_flush_seconds):
-                    writer.flush()
+                    refresh.added(writer.flush().inserted, time.monotonic())
                     pending, last_flush = 0, time.monotonic()
+                if refresh.due(time.monotonic()):
+                    after_run(con, self.archive.home)
+                    refresh.done()
             self._shutdown()
             self._drain(writer)
-            writer.flush()
+            refresh.added(writer.flush().inserted, time.monotonic())
+            if refresh.pending:
+                after_run(con, self.archive.home)
             status = "failed" if self.quarantined else "ok"
         finally:
             if self.server is not None:

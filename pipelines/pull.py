@@ -13,6 +13,8 @@
    use both cores); C-MOVE workers are threads, as the instances arrive at our one SCP. A
    study that comes back with gaps is completed instance by instance (see archive/network/retrieve.py).
 3. Received bytes go to the vault as they arrive and rows to the store in batches.
+4. At the end, the patient links and repeat metrics are brought up to date if the run changed any
+   study (``archive.repeats.update``).
 
 Incremental: without a date window, a pull asks for studies dated from the end of the last run
 that finished without failure (less ``pull_overlap_days``, for studies that reach the PACS late);
@@ -49,6 +51,7 @@ from archive.network.retrieve import MoveSession, MoveTracker, StudyJob, StudyRe
 from archive.network.status import STORE_QUARANTINED, STORE_SUCCESS
 from archive.network.storage import start_storage_scp
 from archive.nodes import Node, NodeError, NodeRegistry, StudyStatusValues
+from archive.repeats.update import after_run
 from archive.store import remote
 from archive.store.runs import IngestRun, finish_run, start_run
 from archive.store.writer import StoreWriter, new_run_id
@@ -192,6 +195,8 @@ class Puller:
             self._flush()
             if self.touched:
                 remote.refresh_retrieve_status(self.con, self.archive.home, self.touched)
+            if not summary.interrupted:
+                after_run(self.con, self.archive.home)  # the repeat metrics include what came in
             summary.seconds = time.monotonic() - started
             totals = self.writer.totals if self.writer else None
             run.files_seen = summary.instances

@@ -11,7 +11,6 @@ interrupted run keeps what it committed.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import signal
@@ -30,7 +29,7 @@ from archive.context import Archive
 from archive.dicom.pixels import PixelError, decode_frame, read
 from archive.home import Home
 from archive.quality.metrics import METRICS_VERSION, NotMeasurable, measure_dataset
-from archive.store.connection import retrying, rollback
+from archive.store.connection import retrying, rollback, write_lock
 from archive.store.writer import new_run_id, table_schema, to_arrow
 from archive.vault import Vault
 
@@ -171,8 +170,7 @@ def _commit(con: duckdb.DuckDBPyConnection, home: Home, rows: list[dict[str, Any
         finally:
             con.unregister("b_qa")
 
-    with open(home.store_dir / ".write.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with write_lock(home):
         retrying(write)
 
 

@@ -14,7 +14,8 @@ dashboard page, ``limestone report repeats`` and the notebooks agree:
   regional archive before the repeat was made, and the repeat is not flagged clinically required.
 - ``prior_use_episodes`` — a **prior used** is a prior retrieved to a requesting site, viewed in a
   comparison, shared by link or exported to media (``prior_use_events``, written by
-  ``record_prior_use``). Uses of one person's priors of one class close together form one episode.
+  ``record_prior_use`` and copied from the audit trail by ``archive.repeats.audit_uses``). Uses of
+  one person's priors of one class close together form one episode.
 - an **avoided repeat** is an episode after which the person had no exam of that class from the day
   of the first use to the end of the window after the last use (``pending`` while it is open).
 - ``repeat_avoided`` / ``study_dose`` — **dose avoided** is the dose of the prior that was used
@@ -24,6 +25,8 @@ dashboard page, ``limestone report repeats`` and the notebooks agree:
 
 The editable tables (classes, windows, fees, rules, clinical flags, archive coverage) are changed
 through ``archive.repeats.classes``; identity decisions through ``archive.identity.decide``.
+Imports, pulls, the listener and the demo keep the links and facts current through
+``archive.repeats.update``.
 """
 
 from archive.repeats.prior_use import KINDS, record_prior_use

@@ -1,6 +1,6 @@
 """The demo archive's repeat-exam story: coverage, prior uses with known outcomes, linked identity.
 
-``limestone demo`` calls ``seed_demo(con, manifest)`` after importing the generated files. It
+``limestone demo`` calls ``seed_demo(con, home, manifest)`` after importing the generated files. It
 
 - marks every demo site as in the regional archive since the demo's first day, so a study is
   available to the region as soon as it is made (the demo's own assumption);
@@ -8,7 +8,7 @@
   with no exam of their class in the following months, the study is retrieved or compared at
   another hospital a few days later (an **avoided** repeat); for some avoidable repeats, the prior
   is opened in a comparison after the repeat on the same day (**repeated**, the usual story);
-- links the patient records (``archive.identity.link_patients``) and refreshes the repeat facts.
+- links the patient records and refreshes the repeat facts (``archive.repeats.update``).
 
 At most one use per person and exam class, so every use is its own episode and the expected
 numbers (``DemoRepeats``) follow directly. Event ids are derived from the study UIDs, so running
@@ -26,10 +26,10 @@ import duckdb
 from archive.demo.exams import exam
 from archive.demo.histories import START
 from archive.demo.manifest import Manifest, StudyEntry
-from archive.identity import link_patients
-from archive.repeats import facts
+from archive.home import Home
 from archive.repeats.classes import set_archive_coverage
 from archive.repeats.prior_use import KINDS, record_prior_use
+from archive.repeats.update import bring_up_to_date
 
 # The demo's exam keys are the store's exam classes, except this one the department names otherwise.
 DEMO_CLASS = {"XR_CHEST_AP": "XR_CHEST_PORTABLE"}
@@ -98,7 +98,8 @@ def plan_uses(manifest: Manifest) -> tuple[DemoRepeats, list[tuple[StudyEntry, s
     return expected, uses
 
 
-def seed_demo(con: duckdb.DuckDBPyConnection, manifest: Manifest, updated_by: str = "demo") -> DemoRepeats:
+def seed_demo(con: duckdb.DuckDBPyConnection, home: Home, manifest: Manifest,
+              updated_by: str = "demo") -> DemoRepeats:
     """Coverage, prior uses and linked identity for a demo archive just imported; see the module doc."""
     for site in manifest.sites:
         set_archive_coverage(con, site, START, updated_by)
@@ -106,6 +107,5 @@ def seed_demo(con: duckdb.DuckDBPyConnection, manifest: Manifest, updated_by: st
     for prior, kind, site, when, _ in uses:
         record_prior_use(con, prior.study_instance_uid, kind, site=site, used_at=when,
                          user_id="demo", event_id=f"demo:{prior.study_instance_uid}:{kind}")
-    link_patients(con)
-    facts.refresh(con)
+    bring_up_to_date(con, home, force=True)
     return expected

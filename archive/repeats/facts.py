@@ -7,10 +7,11 @@ one transaction, their result per study (``repeat_facts``), per day, site and cl
 (``repeat_exam_daily``) and per prior-use episode (``prior_use_facts``); ``repeat_metrics_daily``
 and ``repeat_avoided`` read those (migrations 0006, 0008).
 
-When it runs: ``limestone link-patients`` (after imports and pulls), ``limestone demo``, and every
-edit made through ``archive.repeats.classes``. ``status(con)`` says when it was taken and whether
-anything it depends on changed since (studies arriving, patients linked, prior uses recorded);
-the page and the report say so, and the page offers a recompute to managers and admins.
+When it runs: after imports, pulls, the listener and the demo, with the patient links, through
+``archive.repeats.update`` (as does ``limestone link-patients``), and after every edit made through
+``archive.repeats.classes``. ``status(con)`` says when it was taken and whether anything it depends
+on changed since (studies arriving, patients linked, prior uses recorded); the page and the report
+say so, and the page offers a recompute to managers and admins.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ Features call it where the use happens:
 - a share link covering a prior: ``kind="shared"``; a media export: ``kind="exported"``.
 
 Pass your own stable ``event_id`` (e.g. ``f"audit:{event_id}"``) to make re-sends idempotent.
+Uses the state database records (audit events, the transfer log) are also copied in, under the
+same ids, by ``archive.repeats.audit_uses`` at every update of the repeat metrics: that is how past
+events, and share links and PDI exports, become prior uses.
 ``record_prior_use`` never raises on a busy store: like an audit event, it logs and returns False,
 so a viewer never breaks because an ingest holds the store.
 """

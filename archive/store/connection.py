@@ -7,12 +7,14 @@ pipeline writes; they see each commit once it lands.
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import random
 import sqlite3
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 import duckdb
 
@@ -71,6 +73,15 @@ def connect(home: Home, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         con.close()
         raise StoreError(f"cannot open the archive store in {home.root}: {exc}") from None
     return con
+
+
+@contextmanager
+def write_lock(home: Home) -> Iterator[None]:
+    """Hold the home's store write lock: one batch commit (or refresh) at a time across local
+    processes. Not re-entrant: a process must not take it again while it holds it."""
+    with open(home.store_dir / ".write.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def rollback(con: duckdb.DuckDBPyConnection) -> None:

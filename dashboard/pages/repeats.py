@@ -291,8 +291,9 @@ def _freshness(ctx):
     if not state["stale"]:
         st.caption(f"Computed {when}." if when else "")
         return
-    st.warning("Studies, patient links or settings changed after these numbers were computed"
-               + (f" ({when})" if when else "") + ". `limestone link-patients` recomputes them.",
+    st.warning("Studies, patient links or prior uses changed after these numbers were computed"
+               + (f" ({when})" if when else "") + ". Imports and pulls update them when they finish, "
+               "the DICOM listener within minutes; `limestone link-patients` updates them now.",
                icon=":material/update:")
     if ctx.user.roles & REPEAT_EDIT_ROLES and st.button("Recompute now", key="repeats.recompute"):
         with st.spinner("Recomputing the repeat metrics..."):

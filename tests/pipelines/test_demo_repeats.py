@@ -19,12 +19,12 @@ def demo(tmp_path_factory):
     archive = Archive.load(home=str(tmp_path_factory.mktemp("demo_repeats") / "home"))
     result = build_and_import(archive, patients=PATIENTS, seed=2024, test_files=False)
     con = archive.store()
-    yield result.manifest, result.repeats, con
+    yield result.manifest, result.repeats, con, archive.home
     con.close()
 
 
 def test_linker_on_the_demo(demo, capsys):
-    manifest, _, con = demo
+    manifest, _, con, _ = demo
     truth = {patient_key(s.patient_id, s.issuer_of_patient_id): s.person for s in manifest.studies}
     linked = dict(con.execute("SELECT patient_key, person_key FROM patient_identity").fetchall())
     quality = pair_quality(linked, truth)
@@ -43,7 +43,7 @@ def test_linker_on_the_demo(demo, capsys):
 
 
 def test_repeats_and_avoidable_repeats_match_the_scenario(demo):
-    manifest, _, con = demo
+    manifest, _, con, _ = demo
     rows = con.execute("SELECT study_instance_uid, site, exam_class, is_repeat, is_avoidable "
                        "FROM repeat_study_facts").fetchall()
     assert len(rows) == len(manifest.studies)
@@ -62,7 +62,7 @@ def test_repeats_and_avoidable_repeats_match_the_scenario(demo):
 
 
 def test_avoided_repeats_match_the_uses_written(demo):
-    manifest, expected, con = demo
+    manifest, expected, con, home = demo
     report = metrics.report(con)
     assert report["totals"]["avoided_repeats"] == len(expected.avoided) > 0
     assert report["totals"]["prior_uses"] == len(expected.avoided) + len(expected.repeated)
@@ -73,5 +73,5 @@ def test_avoided_repeats_match_the_uses_written(demo):
     outcomes = Counter(metrics.prior_uses(con, metrics.RepeatFilter())["outcome"])
     assert outcomes == {"avoided": len(expected.avoided), "repeated": len(expected.repeated)}
     # Seeding again records nothing new.
-    seed_demo(con, manifest)
+    seed_demo(con, home, manifest)
     assert metrics.report(con)["totals"]["prior_uses"] == report["totals"]["prior_uses"]
