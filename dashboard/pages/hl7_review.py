@@ -32,14 +32,20 @@ def body(ctx):
     else:
         frame = pd.DataFrame(queue)
         frame["outcome"] = frame["outcome"].map(lambda o: OUTCOMES.get(o, o))
-        frame = frame[["message_id", "received_at", "source", "control_id", "message_type", "outcome", "reason"]]
-        frame.columns = ["Inbox #", "Received (UTC)", "From", "Control ID (MSH-10)", "Type", "Outcome", "Reason"]
-        st.dataframe(frame, hide_index=True, width="stretch", key="hl7_review.messages")
-        st.caption("Ask the RIS team to correct and resend a rejected message; once it is filed (or "
-                   "will not be), mark it reviewed to take it off this list.")
-        c = st.columns([3, 2])
-        picked = c[0].selectbox("Message", [m["message_id"] for m in queue], key="hl7_review.message",
-                                format_func=lambda i: f"#{i}")
+        frame["received_at"] = pd.to_datetime(frame["received_at"])
+        frame = frame[["message_id", "received_at", "reason", "control_id", "source", "message_type", "outcome"]]
+        frame.columns = ["Inbox #", "Received (UTC)", "Reason", "Control ID (MSH-10)", "From", "Type", "Outcome"]
+        st.dataframe(frame, hide_index=True, width="stretch", key="hl7_review.messages", column_config={
+            "Inbox #": st.column_config.NumberColumn(width="small", format="%d"),
+            "Received (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+            "Reason": st.column_config.TextColumn(width="large"),
+            "Type": st.column_config.TextColumn(width="small")})
+        st.caption("Ask the RIS team to correct and resend a rejected message (they find it by its "
+                   "control ID); once it is filed, or will not be, mark it reviewed to take it off this list.")
+        labels = {m["message_id"]: f"#{m['message_id']} · {m['control_id'] or 'no control ID'} · "
+                                   f"received {m['received_at'][:16].replace('T', ' ')}" for m in queue}
+        c = st.columns([3, 2], vertical_alignment="bottom")
+        picked = c[0].selectbox("Message", list(labels), key="hl7_review.message", format_func=labels.get)
         if c[1].button("Mark reviewed", key="hl7_review.mark", icon=":material/done:"):
             if inbox.mark_reviewed(archive.home, int(picked), ctx.user.user_id):
                 st.session_state["hl7_review.notice"] = f"Message #{picked} marked reviewed."
@@ -56,7 +62,8 @@ def body(ctx):
         "Accession number": r["accession_number"], "Exam": r["title"], "Status": r["status"],
         "Message": r["report_id"].removeprefix("hl7:"),
     } for r in reports])
-    st.dataframe(frame, hide_index=True, width="stretch", key="hl7_review.waiting")
+    st.dataframe(frame, hide_index=True, width="stretch", key="hl7_review.waiting", column_config={
+        "Received (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")})
     st.caption("A report is matched by accession number (and the patient ID in the message) as soon as "
                "its study is imported, pulled or received; one waiting for long may carry a wrong accession.")
 

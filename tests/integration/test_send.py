@@ -1,5 +1,7 @@
 """``limestone send`` to a real Orthanc (byte identity via its REST API) and to dcmtk's storescp
-accepting only uncompressed syntaxes (the fallback, said so); a closed port (retries, failure)."""
+accepting only uncompressed syntaxes (the fallback, said so); a closed port (retries, failure);
+in-process SCPs that abort or close the association in the middle of a study (retry with backoff,
+the rest go on, the exit status says what failed)."""
 
 from __future__ import annotations
 
