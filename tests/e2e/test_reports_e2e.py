@@ -4,7 +4,6 @@ PDF; an admin opens the HL7 review page. Screenshots of both go to the screensho
 from __future__ import annotations
 
 import base64
-import re
 import sys
 from pathlib import Path
 
