@@ -55,6 +55,8 @@ def parse(data: bytes) -> Dataset:
 _PIXEL_DATA, _ROWS, _COLUMNS, _SAMPLES, _FRAMES, _BITS, _PHOTOMETRIC = (tag_of(k) for k in (
     "PixelData", "Rows", "Columns", "SamplesPerPixel", "NumberOfFrames", "BitsAllocated",
     "PhotometricInterpretation"))
+_SOP_CLASS, _SOP_INSTANCE, _MEDIA_SOP_CLASS, _TRANSFER_SYNTAX = (tag_of(k) for k in (
+    "SOPClassUID", "SOPInstanceUID", "MediaStorageSOPClassUID", "TransferSyntaxUID"))
 
 
 def _pixel_problem(ds: Dataset) -> str | None:
@@ -64,7 +66,7 @@ def _pixel_problem(ds: Dataset) -> str | None:
         return None
     actual = len(element.value or b"")
     meta = getattr(ds, "file_meta", None)
-    syntax = meta.get("TransferSyntaxUID") if meta is not None else None
+    syntax = value(meta, _TRANSFER_SYNTAX) if meta is not None else None
     if syntax and UID(syntax).is_compressed:
         return None if actual else "empty compressed pixel data"
     try:
@@ -97,10 +99,10 @@ def _classify(data: bytes, name: str) -> tuple[Record | None, str, str | None]:
             return None, "quarantined", f"unreadable DICOM: {type(exc).__name__}: {str(exc)[:200]}"
         return None, "skipped", "not DICOM"
     meta = getattr(ds, "file_meta", None)
-    sop_class = ds.get("SOPClassUID") or (meta.get("MediaStorageSOPClassUID") if meta is not None else None)
+    sop_class = value(ds, _SOP_CLASS) or (value(meta, _MEDIA_SOP_CLASS) if meta is not None else None)
     if str(sop_class or "") == MEDIA_STORAGE_DIRECTORY:
         return None, "skipped", "DICOMDIR (index of a medium, not an image)"
-    if not dicomish and not ds.get("SOPInstanceUID"):
+    if not dicomish and not value(ds, _SOP_INSTANCE):
         return None, "skipped", "not DICOM"
     try:
         record = Record.from_dataset(ds)

@@ -17,7 +17,9 @@ from archive.dicom.enums import XRAY_RADIATION_DOSE_SR
 from archive.dicom.raw import tag_of, value
 
 REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+_REQUIRED_TAGS = [(keyword, tag_of(keyword)) for keyword in REQUIRED_UIDS]
 _ACQUISITION_DATE, _ACQUISITION_TIME = tag_of("AcquisitionDate"), tag_of("AcquisitionTime")
+_TRANSFER_SYNTAX = tag_of("TransferSyntaxUID")
 
 
 class InvalidDataset(ValueError):
@@ -86,7 +88,7 @@ class Instance:
         row = _read(ds, _INSTANCE)
         meta = getattr(ds, "file_meta", None)
         row["transfer_syntax_uid"] = transfer_syntax_uid or (
-            v.text(meta.get("TransferSyntaxUID")) if meta is not None else None)
+            v.text(value(meta, _TRANSFER_SYNTAX)) if meta is not None else None)
         if row["acquisition_datetime"] is None:
             row["acquisition_datetime"] = v.to_datetime(value(ds, _ACQUISITION_DATE), value(ds, _ACQUISITION_TIME))
         if row["sop_class_uid"] == XRAY_RADIATION_DOSE_SR:
@@ -107,7 +109,7 @@ class Record:
 
     @classmethod
     def from_dataset(cls, ds: Dataset, transfer_syntax_uid: str | None = None) -> "Record":
-        missing = [k for k in REQUIRED_UIDS if not v.text(value(ds, tag_of(k)))]
+        missing = [keyword for keyword, tag in _REQUIRED_TAGS if not v.text(value(ds, tag))]
         if missing:
             raise InvalidDataset(f"missing {', '.join(missing)}")
         patient = Patient.from_dataset(ds)
