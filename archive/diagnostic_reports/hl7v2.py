@@ -150,8 +150,7 @@ def _embedded_pdf(message, obx, index: int) -> bytes:
     except Exception:
         raise MessageProblem(f"{where} cannot be read", "AE", "102") from None
     if encoding.upper() != "BASE64":
-        raise MessageProblem(f"{where} has encoding {_clean(encoding) or '(empty)'}: only Base64 is accepted",
-                             "AE", "102")
+        raise MessageProblem(f"{where} is not Base64-encoded (OBX-5.4): only Base64 is accepted", "AE", "102")
     try:
         document = base64.b64decode("".join(_unescape(message, data).split()), validate=True)
     except (binascii.Error, ValueError):
