@@ -13,7 +13,6 @@ from typing import Any, Callable
 import pandas as pd
 import streamlit as st
 
-from archive import identity
 from archive.repeats import classes, facts, metrics, update
 from archive.store.connection import LAKE
 from dashboard import data
@@ -107,11 +106,8 @@ def edit(home: str, action: Callable[..., Any], *args, **kwargs) -> Any:
         _clear()
 
 
-def relink(home: str) -> identity.LinkResult:
-    """Link the patient records again and recompute the repeat facts (archive/repeats/update.py)."""
+def bring_up_to_date(home: str) -> update.Update:
+    """Copy prior uses from the audit trail, link the patient records again and recompute the
+    repeat facts (archive/repeats/update.py)."""
     archive_home = data.archive(home).home
-    return edit(home, lambda con: update.bring_up_to_date(con, archive_home, force=True).link)
-
-
-def recompute(home: str) -> int:
-    return edit(home, facts.refresh)
+    return edit(home, lambda con: update.bring_up_to_date(con, archive_home, force=True))

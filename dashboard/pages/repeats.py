@@ -219,7 +219,7 @@ def _identity(ctx):
         if st.form_submit_button("Save decision and link again"):
             try:
                 rd.edit(ctx.home, identity.decide, a, b, decision, ctx.user.user_id)
-                result = rd.relink(ctx.home)
+                result = rd.bring_up_to_date(ctx.home).link
                 st.success(f"Saved. {len(set(result.persons.values())):,} persons after linking again.")
             except ValueError as exc:
                 st.error(str(exc))
@@ -297,7 +297,7 @@ def _freshness(ctx):
                icon=":material/update:")
     if ctx.user.roles & REPEAT_EDIT_ROLES and st.button("Recompute now", key="repeats.recompute"):
         with st.spinner("Recomputing the repeat metrics..."):
-            count = rd.recompute(ctx.home)
+            count = rd.bring_up_to_date(ctx.home).studies
         st.success(f"Recomputed for {count:,} studies.")
         st.rerun()
 

@@ -1,10 +1,14 @@
 """The Repeat exams page on the ground-truth archive of tests/repeats_world.py."""
 
+from datetime import date, datetime
+
 import pytest
 
 from apptest_helpers import page, texts
 from archive.context import Archive
+from pipelines.import_files import import_paths
 from tests import repeats_world as world
+from tests.repeat_exam_files import write
 
 
 def _build(home):
@@ -90,6 +94,22 @@ def test_admin_changes_a_window_and_the_numbers_follow(tmp_path, monkeypatch):
     assert "CT_CHEST saved" in texts(at)
     at.run()
     assert metrics(at)["Repeats"] == "7"
+
+
+def test_the_numbers_are_fresh_after_an_import(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    _build(home)
+    monkeypatch.setenv("LIMESTONE_HOME", str(home))
+    # Alice's CT chest again at NORTH, five days after the one at SOUTH: an avoidable repeat.
+    folder = write(tmp_path / "new", ("alice_ct4", "NORTH", "TEST-N", "N1", "TEST^ALICE", date(1961, 2, 3), "F",
+                                      "TESTHC-1111", datetime(2024, 3, 16, 9), "CT", "CHEST", "CT CHEST"))
+    assert import_paths(Archive.load(home=str(home)), [folder], progress=False, workers=1).imported == 1
+    at = page("repeats", role="manager").run()
+    assert not at.exception and not at.error
+    m = metrics(at)
+    assert (m["Studies"], m["Repeats"], m["Avoidable repeats"]) == ("21", "7", "4")
+    assert not [w for w in at.warning if "changed after these numbers" in w.value]
+    assert [c for c in at.caption if c.value.startswith("Computed ")]
 
 
 def test_clerk_and_technologist_are_refused(home):

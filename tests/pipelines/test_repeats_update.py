@@ -9,10 +9,8 @@ import threading
 from datetime import date, datetime
 from pathlib import Path
 
-import numpy as np
 from pydicom import dcmread
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, DigitalXRayImageStorageForPresentation, ExplicitVRLittleEndian
+from pydicom.uid import ExplicitVRLittleEndian
 from pynetdicom.presentation import build_context
 
 from archive.context import Archive
@@ -27,54 +25,19 @@ from pipelines.listen import Listener
 from tests.conftest import limestone
 from tests.integration.orthanc_server import free_port
 from tests.integration.peers import wait_for
+from tests.repeat_exam_files import exam_bytes, write
 
-ROOT_UID = "1.2.826.0.1.3680043.10.9061"
-SOP_CLASS = {"CT": CTImageStorage, "DX": DigitalXRayImageStorageForPresentation}
-
-# (study, site, issuer, MRN, name, birth date, OtherPatientIDs, when, modality, body part, description)
-ALICE_NORTH = ("a1", "NORTH", "TEST-N", "N1", "TEST^ALICE", date(1961, 2, 3), "TESTHC-1111",
+# Exams as tests/repeat_exam_files.py writes them.
+ALICE_NORTH = ("a1", "NORTH", "TEST-N", "N1", "TEST^ALICE", date(1961, 2, 3), "F", "TESTHC-1111",
                datetime(2024, 1, 10, 9), "CT", "HEAD", "CT Head without contrast")
 # Alice again at SOUTH under another MRN, same health card, 15 days later: an avoidable repeat.
-ALICE_SOUTH = ("a2", "SOUTH", "TEST-S", "S1", "TEST^ALICE", date(1961, 2, 3), "TESTHC-1111",
+ALICE_SOUTH = ("a2", "SOUTH", "TEST-S", "S1", "TEST^ALICE", date(1961, 2, 3), "F", "TESTHC-1111",
                datetime(2024, 1, 25, 9), "CT", "HEAD", "CT HEAD")
-BOB_SOUTH = ("b1", "SOUTH", "TEST-S", "S2", "TEST^BOB", date(1970, 1, 1), "",
+BOB_SOUTH = ("b1", "SOUTH", "TEST-S", "S2", "TEST^BOB", date(1970, 1, 1), "M", "",
              datetime(2024, 1, 25, 11), "DX", "CHEST", "XR Chest PA")
 # Bob again the next week at NORTH, same demographics (no card): a repeat, avoidable.
-BOB_NORTH = ("b2", "NORTH", "TEST-N", "N2", "TEST^BOB", date(1970, 1, 1), "",
+BOB_NORTH = ("b2", "NORTH", "TEST-N", "N2", "TEST^BOB", date(1970, 1, 1), "M", "",
              datetime(2024, 2, 1, 11), "DX", "CHEST", "XR Chest 2 views")
-
-
-def exam_bytes(exam, n: int = 0) -> bytes:
-    study, site, issuer, mrn, name, born, card, when, modality, body, description = exam
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = SOP_CLASS[modality]
-    prefix = f"{ROOT_UID}.{ord(study[0])}{study[1:]}"
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = f"{prefix}.3.{n}"
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = f"{prefix}.1", f"{prefix}.2"
-    ds.PatientName, ds.PatientID, ds.IssuerOfPatientID = name, f"TEST{mrn}", issuer
-    ds.PatientBirthDate, ds.PatientSex = born.strftime("%Y%m%d"), "F" if "ALICE" in name else "M"
-    if card:
-        ds.OtherPatientIDs = card
-    ds.StudyDate, ds.StudyTime = when.strftime("%Y%m%d"), when.strftime("%H%M%S")
-    ds.Modality, ds.BodyPartExamined, ds.StudyDescription = modality, body, description
-    ds.InstitutionName = f"TEST {site}"
-    ds.SeriesNumber, ds.InstanceNumber = 1, n + 1
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.Rows = ds.Columns = 8
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.PixelData = np.zeros((8, 8), np.uint16).tobytes()
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
-
-
-def write(folder: Path, *exams) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for exam in exams:
-        (folder / f"{exam[0]}.dcm").write_bytes(exam_bytes(exam))
-    return folder
 
 
 def covered_home(path: Path) -> Archive:
