@@ -140,3 +140,48 @@ def test_metric_views(con):
         metrics.exam_volume(con, f, "year")
     with pytest.raises(ValueError):
         metrics.MetricFilter(date(2021, 1, 1), date(2020, 1, 1))
+
+
+@pytest.fixture(scope="module")
+def gappy(tmp_path_factory):
+    """A store whose studies share dates and miss dates, times, names and descriptions."""
+    from archive.home import Home
+    from archive.store import open_store
+
+    home = Home(tmp_path_factory.mktemp("gappy") / "home")
+    con = open_store(home)
+    con.execute("INSERT INTO patients (patient_key, patient_id, patient_name) "
+                "SELECT 'k' || i, CASE WHEN i % 4 > 0 THEN 'ID' || (i % 3) END, "
+                "CASE WHEN i % 5 > 0 THEN 'P^' || (i % 6) END FROM range(12) t(i)")
+    con.execute("INSERT INTO studies (study_instance_uid, patient_key, study_date, study_time, site, "
+                "study_description, number_of_instances) "
+                "SELECT '1.9.' || i, 'k' || (i % 12), CASE WHEN i % 7 > 0 THEN DATE '2024-01-01' + CAST(i % 4 AS INTEGER) END, "
+                "CASE WHEN i % 3 > 0 THEN TIME '08:00' + INTERVAL (i % 2) HOUR END, "
+                "CASE WHEN i % 9 > 0 THEN 'S' || (i % 2) END, CASE WHEN i % 8 > 0 THEN 'D' || (i % 3) END, "
+                "CASE WHEN i % 6 > 0 THEN i % 5 END FROM range(40) t(i)")
+    con.execute("DELETE FROM study_browse")
+    con.execute("INSERT INTO study_browse SELECT * FROM study_browse_source")
+    con.close()
+    return home
+
+
+@pytest.mark.parametrize("sort", list(browse.SORTS))
+def test_pages_agree_with_the_full_order_when_sort_keys_tie_and_are_missing(gappy, sort):
+    from archive.store import open_store
+
+    con = open_store(gappy, read_only=True)
+    try:
+        expected = [r[0] for r in con.execute(
+            f"SELECT study_instance_uid FROM study_browse ORDER BY {browse.SORTS[sort][0]}").fetchall()]
+        for page_size in (3, 7):
+            pages = -(-40 // page_size)
+            paged = []
+            for page in range(1, pages + 1):
+                paged += list(browse.search_studies(con, browse.StudySearch(sort=sort, page=page, page_size=page_size))
+                              .rows["study_instance_uid"])
+            assert paged == expected
+        site = browse.search_studies(con, browse.StudySearch(sort=sort, site="S1", page=2, page_size=4))
+        assert list(site.rows["study_instance_uid"]) == [u for u in expected if int(u.split(".")[-1]) % 2 == 1
+                                                         and int(u.split(".")[-1]) % 9 > 0][4:8]
+    finally:
+        con.close()

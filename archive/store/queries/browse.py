@@ -1,7 +1,7 @@
 """Typed wrappers of the archive browser's and the study page's queries (SQL beside this module).
 
-Every value is bound as a parameter; the only text put into SQL is an ORDER BY picked from
-``SORTS`` by name.
+Every value is bound as a parameter; the only text put into SQL are the fixed fragments of
+``FILTERS`` and ``SORTS``, picked by name.
 """
 
 from __future__ import annotations
@@ -128,23 +128,43 @@ class SearchResult:
         self.pages = max(1, -(-self.total // self.page_size))
 
 
-def _compose(name: str, active: list[str], order_by: str = "") -> str:
-    where = " AND ".join(FILTERS[f] for f in active) or "true"
-    return sql(name).replace("{where}", where).replace("{order_by}", order_by)
+def _compose(name: str, clauses: list[str], order_by: str = "") -> str:
+    return sql(name).replace("{where}", " AND ".join(clauses) or "true").replace("{order_by}", order_by)
+
+
+def _leading_bound(con: duckdb.DuckDBPyConnection, clauses: list[str], values: dict[str, Any],
+                   order: str, rows: int) -> tuple[str | None, Any]:
+    """A filter that keeps the first ``rows`` matches in ``order`` (and few others): the leading
+    sort column up to its value at the last of them, or None when it cannot narrow anything.
+
+    Finding that value reads one narrow column; the page query then sorts the wide tie-breakers
+    (the UID) of the rows within the bound only, and skips row groups whose range is outside it.
+    """
+    column, direction, _, nulls = order.split(",")[0].split()
+    found = con.execute(_compose("browse_bound", clauses, f"{column} {direction} NULLS {nulls}")
+                        .replace("{column}", column), dict(values, offset=rows - 1)).fetchone()
+    if found is None or (found[0] is None and nulls == "LAST"):
+        return None, None
+    if found[0] is None:
+        return f"{column} IS NULL", None
+    bound = f"{column} {'<=' if direction == 'ASC' else '>='} $bound"
+    return (f"({column} IS NULL OR {bound})" if nulls == "FIRST" else bound), found[0]
 
 
 def search_studies(con: duckdb.DuckDBPyConnection, search: StudySearch) -> SearchResult:
     """One page of the studies matching ``search``, and how many match in all.
 
-    Two queries on the browse table: the count, then the page's rows (one scan with the filters
-    and a top-N sort; the wide columns are read for the page's rows only). Pages past the middle
-    are read from the other end with the reversed order, so the last page costs what the first does.
+    Queries on the browse table: the count, the leading sort column's bound for the page, then the
+    page's rows (one scan with the filters and a top-N sort; the wide columns are read for the
+    page's rows only). Pages past the middle are read from the other end with the reversed order,
+    so the last page costs what the first does.
     """
     params = search.params()
     active = [f for f in FILTERS if params.get(f) is not None]
+    clauses = [FILTERS[f] for f in active]
     values = {f: params[f] for f in active}
     order, reverse = SORTS[search.sort]
-    total = int(con.execute(_compose("browse_count", active), values).fetchone()[0])
+    total = int(con.execute(_compose("browse_count", clauses), values).fetchone()[0])
     note = None
     if search.sort in PATIENT_SORTS and total > PATIENT_SORT_LIMIT:
         order, reverse = SORTS["date_desc"]
@@ -158,7 +178,11 @@ def search_studies(con: duckdb.DuckDBPyConnection, search: StudySearch) -> Searc
         limit = min(limit, total - offset)
         offset = total - offset - limit
         order = reverse
-    rows = con.execute(_compose("browse_page", active, order), dict(values, limit=limit, offset=offset)).df()
+    bound, value = _leading_bound(con, clauses, values, order, min(offset + limit, total))
+    if bound is not None:
+        clauses = clauses + [bound]
+        values = dict(values, bound=value) if value is not None else values
+    rows = con.execute(_compose("browse_page", clauses, order), dict(values, limit=limit, offset=offset)).df()
     if backwards:
         rows = rows.iloc[::-1].reset_index(drop=True)
     return SearchResult(rows[ROW_COLUMNS], total, search.page, search.page_size, note)
