@@ -52,7 +52,7 @@ from archive.sharing import ShareLink
 from archive.store import StoreError
 from archive.store.connection import LAKE
 from archive.vault import VaultError
-from archive.zipstream import Member, zip_chunks
+from archive.zipstream import Member, zip_chunks, zip_size
 from portal import pages
 from portal.limits import RateLimit
 from portal.session import COOKIE, Sessions
@@ -426,7 +426,8 @@ class Portal:
                    detail=f"zip: {len(media.files) + len(media.unindexed)} files, {media.bytes} bytes"
                           + (f", {len(media.missing)} missing" if media.missing else ""))
         return StreamingResponse(_read_ahead(zip_chunks(members)), media_type="application/zip", headers={
-            "content-disposition": 'attachment; filename="limestone-images.zip"'})
+            "content-disposition": 'attachment; filename="limestone-images.zip"',
+            "content-length": str(zip_size(members))})
 
     def report_pdf(self, request: Request) -> Response:
         token = request.path_params["token"]

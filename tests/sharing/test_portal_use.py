@@ -66,9 +66,9 @@ def test_download_is_a_zip_with_dicomdir_byte_identical_to_vault_and_originals(s
     session = signed_in(portal, issued)
     response = session.get(link_url(portal, issued) + "/download", stream=True)
     assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
-    assert "content-length" not in response.headers                  # streamed, size not known up front
     assert 'filename="limestone-images.zip"' in response.headers["content-disposition"]
     data = b"".join(response.iter_content(1 << 16))
+    assert int(response.headers["content-length"]) == len(data)        # streamed, its size known up front
     archive = zipfile.ZipFile(io.BytesIO(data))
     assert archive.testzip() is None
     names = archive.namelist()

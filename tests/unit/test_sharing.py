@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -11,7 +9,6 @@ import pytest
 from archive import sharing
 from archive.home import Home
 from archive.sharing import Scope, ShareError
-from archive.zipstream import Member, zip_chunks
 
 SCOPE = Scope("pk-1", ("1.2.3.1", "1.2.3.2"), "NORTH", date(1970, 3, 15))
 T0 = datetime(2026, 1, 10, 9, 0)
@@ -105,15 +102,3 @@ def test_birth_date_is_the_secret_when_asked(home):
     assert issued.passcode is None
     assert sharing.verify(home, issued.token, "1970-03-15", now=T0).ok
     assert not sharing.verify(home, issued.token, "1970-03-16", now=T0).ok
-
-
-def test_zip_stream_is_a_valid_zip_built_piece_by_piece():
-    big = bytes(range(256)) * 9000
-    members = [Member("DICOMDIR", 3, lambda: [b"abc"]),
-               Member("PT000000/IM000000", len(big), lambda: (big[i:i + 100_000] for i in range(0, len(big), 100_000)))]
-    pieces = list(zip_chunks(members, piece=300_000))
-    assert len(pieces) > 5 and max(len(p) for p in pieces) < 500_000         # never the whole archive at once
-    archive = zipfile.ZipFile(io.BytesIO(b"".join(pieces)))
-    assert archive.testzip() is None and archive.read("PT000000/IM000000") == big
-    with pytest.raises(ValueError, match="expected"):
-        list(zip_chunks([Member("X", 10, lambda: [b"short"])]))
