@@ -165,10 +165,12 @@ def gappy(tmp_path_factory):
     return home
 
 
+@pytest.mark.parametrize("bound_above", [0, 10**9])  # pages bounded by their leading column, and not
 @pytest.mark.parametrize("sort", list(browse.SORTS))
-def test_pages_agree_with_the_full_order_when_sort_keys_tie_and_are_missing(gappy, sort):
+def test_pages_agree_with_the_full_order_when_sort_keys_tie_and_are_missing(gappy, sort, bound_above, monkeypatch):
     from archive.store import open_store
 
+    monkeypatch.setattr(browse, "BOUND_ABOVE", bound_above)
     con = open_store(gappy, read_only=True)
     try:
         expected = [r[0] for r in con.execute(
