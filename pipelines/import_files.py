@@ -157,6 +157,7 @@ def import_paths(archive: Archive, paths: list[Path], site: str | None = None, k
     started = time.perf_counter()
     bar = tqdm(unit=" files", disable=not (progress and sys.stderr.isatty()), leave=False)
     stop = _StopRequest()
+    completed = False
     try:
         for outcome in _outcomes(archive, discover(paths, discovery), workers):
             summary.files_seen += 1
@@ -166,8 +167,7 @@ def import_paths(archive: Archive, paths: list[Path], site: str | None = None, k
                 summary.interrupted = True
                 break
         writer.flush()  # also on interruption: keep everything received so far
-        if update_repeats and writer.totals.inserted and not summary.interrupted:
-            after_run(con, archive.home)
+        completed = not summary.interrupted
     finally:
         stop.restore()
         bar.close()
@@ -181,6 +181,8 @@ def import_paths(archive: Archive, paths: list[Path], site: str | None = None, k
         status = "interrupted" if summary.interrupted else ("failed" if summary.exit_code else "ok")
         finish_run(con, summary, status)
         compact_if_fragmented(con)
+        if completed and update_repeats and summary.imported:
+            after_run(con, archive.home)  # after the summary: its seconds are the import's own
         con.close()
     return summary
 

@@ -195,8 +195,6 @@ class Puller:
             self._flush()
             if self.touched:
                 remote.refresh_retrieve_status(self.con, self.archive.home, self.touched)
-            if not summary.interrupted:
-                after_run(self.con, self.archive.home)  # the repeat metrics include what came in
             summary.seconds = time.monotonic() - started
             totals = self.writer.totals if self.writer else None
             run.files_seen = summary.instances
@@ -210,6 +208,8 @@ class Puller:
             until = selection.until or now_utc().date()
             self.registry.record_run(self.node.name, mode, selection.since, until,
                                      status if advances else "filtered")
+            if not summary.interrupted:
+                after_run(self.con, self.archive.home)  # the repeat metrics include what came in
             self.con.close()
         return summary
 
