@@ -25,9 +25,9 @@ import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import pydicom
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
@@ -136,14 +136,29 @@ def _why_no_response(assoc) -> str:
     return "the node did not answer in time"
 
 
+@contextmanager
+def reactor_paused(assoc) -> Iterator[None]:
+    """Park the association's reactor while we exchange requests and responses ourselves.
+
+    pynetdicom's ``send_*`` methods pause and resume it around every message, and its loop naps
+    1 ms between checks, so each pause costs up to a millisecond: a study is sent under one.
+    """
+    assoc._reactor_checkpoint.clear()
+    while not assoc._is_paused:
+        time.sleep(0.0001)
+    try:
+        yield
+    finally:
+        assoc._reactor_checkpoint.set()
+
+
 def store_raw(assoc, context_id: int, sop_class: str, sop_instance: str, payload: bytes,
               message_id: int) -> int | None:
     """Send one C-STORE whose dataset is ``payload`` exactly as given; return the response's status.
 
-    Raises ``LostAssociation`` (saying why) when no response comes.
-
-    pynetdicom's ``send_c_store`` encodes a Dataset (or reads a file); this sends bytes we already
-    hold, with the same steps it takes (pause the reactor, send, wait for the response).
+    Raises ``LostAssociation`` (saying why) when no response comes. The association's reactor
+    must be paused (``reactor_paused``). pynetdicom's ``send_c_store`` encodes a Dataset (or
+    reads a file); this sends bytes we already hold, with the same DIMSE steps.
     """
     request = C_STORE()
     request.MessageID = message_id
@@ -151,18 +166,10 @@ def store_raw(assoc, context_id: int, sop_class: str, sop_instance: str, payload
     request.AffectedSOPInstanceUID = sop_instance
     request.Priority = 0x0002
     request.DataSet = io.BytesIO(payload)
-    assoc._reactor_checkpoint.clear()
-    while not assoc._is_paused:
-        time.sleep(0.0001)
-    why = None
-    try:
-        assoc.dimse.send_msg(request, context_id)
-        _, response = assoc.dimse.get_msg(block=True)
-        if response is None:
-            why = _why_no_response(assoc)
-    finally:
-        assoc._reactor_checkpoint.set()
+    assoc.dimse.send_msg(request, context_id)
+    _, response = assoc.dimse.get_msg(block=True)
     if response is None:
+        why = _why_no_response(assoc)
         assoc._handle_no_response()
         raise LostAssociation(why)
     return getattr(response, "Status", None)
@@ -208,56 +215,62 @@ class StudySender:
             for ctx in assoc.accepted_contexts:
                 accepted.setdefault((str(ctx.abstract_syntax), str(ctx.transfer_syntax[0])), ctx.context_id)
             refused_syntaxes: dict[str, int] = {}
-            stored = 0
-            for number, item in enumerate(items, start=1):
-                if not assoc.is_established:
-                    raise NetworkError(f"node {self.node.address}: the association was dropped during the send "
-                                       f"(after {stored} of {len(items)} instances of this attempt)")
-                exact = accepted.get((item.sop_class_uid, item.transfer_syntax_uid))
-                fallback = next(((cid, s) for s in FALLBACK_SYNTAXES
-                                 if (cid := accepted.get((item.sop_class_uid, str(s)))) is not None), None)
-                if exact is None and fallback is None:
-                    permanent[item.sop_instance_uid] = (
-                        f"node {self.node.address} refused SOP class "
-                        f"{UID(item.sop_class_uid).name or item.sop_class_uid}")
-                    continue
-                try:
-                    data = self.vault.get(item.content_hash)
-                except Exception as exc:
-                    permanent[item.sop_instance_uid] = f"an archived file could not be read ({type(exc).__name__})"
-                    continue
-                if exact is not None:
-                    payload = dataset_bytes(data)
-                    context_id, converted = exact, False
-                else:
-                    context_id, syntax = fallback
-                    payload = converted_bytes(data, syntax)
-                    converted = True
-                    refused_syntaxes[item.transfer_syntax_uid] = refused_syntaxes.get(item.transfer_syntax_uid, 0) + 1
-                try:
-                    status = store_raw(assoc, context_id, item.sop_class_uid, item.sop_instance_uid, payload,
-                                       number % 65536)
-                except LostAssociation as lost:
-                    # The next attempt sends this instance last: if it is what makes the node fail,
-                    # the study's other instances still get through.
-                    pending[item.sop_instance_uid] = pending.pop(item.sop_instance_uid)
-                    raise NetworkError(f"node {self.node.address}: {lost} during the send (after {stored} of "
-                                       f"{len(items)} instances of this attempt)") from None
-                kind = category(status)
-                if kind in (StatusCategoryValues.SUCCESS, StatusCategoryValues.WARNING):
-                    pending.pop(item.sop_instance_uid)
-                    stored += 1
-                    result.sent += 1
-                    result.bytes += item.size
-                    result.converted += int(converted)
-                    continue
-                result.problems.append(f"attempt {result.attempts}: node {self.node.address} answered "
-                                       f"{describe(status)} for an instance")
+            with reactor_paused(assoc):
+                self._store_all(result, assoc, accepted, items, pending, permanent, refused_syntaxes)
             for syntax, count in refused_syntaxes.items():
                 result.notes.append(f"{count} instance(s) sent converted to an uncompressed syntax: node "
                                     f"{self.node.name} refused {UID(syntax).name or syntax}")
         finally:
             close(assoc)
+
+    def _store_all(self, result: StudySend, assoc, accepted: dict, items: list[Item], pending: dict[str, Item],
+                   permanent: dict[str, str], refused_syntaxes: dict[str, int]) -> None:
+        """C-STORE each item over ``assoc`` (its reactor paused), keeping count in ``result``."""
+        stored = 0
+        for number, item in enumerate(items, start=1):
+            if not assoc.is_established:
+                raise NetworkError(f"node {self.node.address}: the association was dropped during the send "
+                                   f"(after {stored} of {len(items)} instances of this attempt)")
+            exact = accepted.get((item.sop_class_uid, item.transfer_syntax_uid))
+            fallback = next(((cid, s) for s in FALLBACK_SYNTAXES
+                             if (cid := accepted.get((item.sop_class_uid, str(s)))) is not None), None)
+            if exact is None and fallback is None:
+                permanent[item.sop_instance_uid] = (
+                    f"node {self.node.address} refused SOP class "
+                    f"{UID(item.sop_class_uid).name or item.sop_class_uid}")
+                continue
+            try:
+                data = self.vault.get(item.content_hash)
+            except Exception as exc:
+                permanent[item.sop_instance_uid] = f"an archived file could not be read ({type(exc).__name__})"
+                continue
+            if exact is not None:
+                payload = dataset_bytes(data)
+                context_id, converted = exact, False
+            else:
+                context_id, syntax = fallback
+                payload = converted_bytes(data, syntax)
+                converted = True
+                refused_syntaxes[item.transfer_syntax_uid] = refused_syntaxes.get(item.transfer_syntax_uid, 0) + 1
+            try:
+                status = store_raw(assoc, context_id, item.sop_class_uid, item.sop_instance_uid, payload,
+                                   number % 65536)
+            except LostAssociation as lost:
+                # The next attempt sends this instance last: if it is what makes the node fail,
+                # the study's other instances still get through.
+                pending[item.sop_instance_uid] = pending.pop(item.sop_instance_uid)
+                raise NetworkError(f"node {self.node.address}: {lost} during the send (after {stored} of "
+                                   f"{len(items)} instances of this attempt)") from None
+            kind = category(status)
+            if kind in (StatusCategoryValues.SUCCESS, StatusCategoryValues.WARNING):
+                pending.pop(item.sop_instance_uid)
+                stored += 1
+                result.sent += 1
+                result.bytes += item.size
+                result.converted += int(converted)
+                continue
+            result.problems.append(f"attempt {result.attempts}: node {self.node.address} answered "
+                                   f"{describe(status)} for an instance")
 
 
 # ---- the transfer log ------------------------------------------------------------------------
