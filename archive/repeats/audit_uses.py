@@ -46,6 +46,7 @@ WHERE outcome = 'success' AND study_instance_uid IS NOT NULL AND (
     OR action IN ('share', 'open')
     OR (action = 'export' AND coalesce(source, '') <> 'deid'
         AND coalesce(detail, '') NOT LIKE 'sent to node %'))
+ORDER BY event_id
 """
 _TRANSFERS = """
 SELECT t.transfer_id, coalesce(t.finished_at, t.requested_at), t.user_id, t.study_instance_uid, n.site
@@ -68,12 +69,14 @@ def derived_uses(home: Home) -> pa.Table:
 
     ``site`` is None for comparisons: it is the site of ``current_uid``, found in the store.
     """
-    rows: dict[str, tuple] = {}
     with closing(state.connect(home)) as con:
         audit_rows = con.execute(_AUDIT).fetchall()
         transfers = con.execute(_TRANSFERS).fetchall()
-    currents: dict[str, str] = {}
+    rows: dict[str, dict] = {}
+    compared: dict[str, str] = {}        # event id -> comparison id
+    currents: dict[str, str] = {}        # comparison id -> the current study
     for event_id, occurred_at, action, user_id, study, detail in audit_rows:
+        kind, key = _KINDS.get(action), f"audit:{event_id}"
         if action == "view":
             match = _COMPARISON.match(detail or "")
             if match is None:
@@ -81,20 +84,18 @@ def derived_uses(home: Home) -> pa.Table:
             if match.group(2) == "current":
                 currents[match.group(1)] = study
                 continue
-            key = f"compare:{match.group(1)}:{study}"
-            # The same comparison opened again in a session is one use, at its first opening.
-            rows.setdefault(key, (key, study, "compared", None, _when(occurred_at), user_id, match.group(1)))
-        else:
-            key = f"audit:{event_id}"
-            rows[key] = (key, study, _KINDS[action], None, _when(occurred_at), user_id, None)
+            kind, key = "compared", f"compare:{match.group(1)}:{study}"
+            compared[key] = match.group(1)
+        # The same comparison opened again in a session is one use, at its first opening.
+        rows.setdefault(key, dict(event_id=key, study_instance_uid=study, kind=kind, site=None,
+                                  used_at=_when(occurred_at), user_id=user_id, current_uid=None))
+    for key, comparison in compared.items():
+        rows[key]["current_uid"] = currents.get(comparison)
     for transfer_id, finished_at, user_id, study, site in transfers:
         key = f"transfer:{transfer_id}"
-        rows[key] = (key, study, "retrieved", site, _when(finished_at), user_id, None)
-    values = [list(row) for row in rows.values()]
-    for row in values:
-        if row[2] == "compared":
-            row[6] = currents.get(row[6])
-    return pa.Table.from_pylist([dict(zip(_SCHEMA.names, row)) for row in values], schema=_SCHEMA)
+        rows[key] = dict(event_id=key, study_instance_uid=study, kind="retrieved", site=site,
+                         used_at=_when(finished_at), user_id=user_id, current_uid=None)
+    return pa.Table.from_pylist(list(rows.values()), schema=_SCHEMA)
 
 
 def copy_into_store(con: duckdb.DuckDBPyConnection, home: Home) -> int:
