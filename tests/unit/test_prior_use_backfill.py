@@ -87,7 +87,8 @@ def test_each_past_event_becomes_one_prior_use_and_a_rerun_adds_none(history):
         ("retrieved", uid["gina_us1"], "SOUTH"),         # the node's site
     ])
     assert f"transfer:{sent}" in {e for e, *_ in added}
-    assert f"compare:c0ffee01:{uid['carol_ct1']}" in {e for e, *_ in added}
+    used_at = dict(con.execute("SELECT event_id, used_at FROM prior_use_events").fetchall())
+    assert used_at[f"compare:c0ffee01:{uid['carol_ct1']}"] == at("2024-05-12T10:00")   # first opening
     assert len(rows) == len(ids_before) + 5
 
     # Episodes: carol's compare + export, eve's share + open, gina's live uses + the old transfer.
