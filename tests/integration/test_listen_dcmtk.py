@@ -13,6 +13,7 @@ from pynetdicom.presentation import build_context
 from archive.network import associate
 from archive.network.retrieve import MOVE_MODEL, final_answer, retrieve_identifier
 from archive.nodes import Node
+from tests.browse_table_check import assert_browse_table_current
 from tests.integration.orthanc_server import free_port
 from tests.integration.peers import (
     Lines, Limestone, archive_counts, dataset_bytes, dcmtk_env, real_files, require_dcmtk, stop_process,
@@ -72,6 +73,7 @@ def test_push_with_storescu_and_dcmsend_then_stop(tmp_path):
     try:
         rows = dict(con.execute("SELECT sop_instance_uid, content_hash FROM instances").fetchall())
         run = con.execute("SELECT kind, status, imported FROM ingest_runs").fetchone()
+        assert_browse_table_current(con)
     finally:
         con.close()
     assert run == ("listen", "ok", len(files) + len(compressed))

@@ -15,6 +15,7 @@ from archive.network import associate
 from archive.network.query import FIND_MODEL, StudyFilter, find_studies
 from archive.network.retrieve import GetSession, StudyJob
 from archive.nodes import Node
+from tests.browse_table_check import assert_browse_table_current
 from tests.integration.peers import dataset_bytes, real_files
 
 pytestmark = pytest.mark.integration
@@ -117,6 +118,7 @@ def test_metadata_only_then_get_then_incremental(limestone, pacs, generated):
         series = con.execute("SELECT count(*), count(*) FILTER (retrieve_status = 'not retrieved') "
                              "FROM series").fetchone()
         instances = con.execute("SELECT count(*) FROM instances").fetchone()[0]
+        assert_browse_table_current(con)
     finally:
         con.close()
     assert series[0] == series[1] >= 8 and instances == 0
@@ -132,6 +134,11 @@ def test_metadata_only_then_get_then_incremental(limestone, pacs, generated):
     rows = study_rows(limestone)
     assert {r[0] for r in rows.values()} == {"complete"}
     assert "0 failed" in pull.stdout
+    con = limestone.store().store(read_only=True)
+    try:
+        assert_browse_table_current(con)
+    finally:
+        con.close()
 
     # Nothing new: an explicit window over everything finds all studies already complete.
     again = limestone("pull", "pacs", "--since", "1990-01-01")
