@@ -10,8 +10,9 @@ import logging
 
 import streamlit as st
 
+from archive.audit import AuditEvent, record
+from archive.diagnostic_reports import release, reports_for_study
 from archive.diagnostic_reports import search as report_search_index
-from archive.diagnostic_reports import reports_for_study
 from archive.nodes import NodeRegistry
 from dashboard import data
 
@@ -55,6 +56,8 @@ def study_reports(ctx, study_uid: str, key: str = "study") -> None:
                 st.text(report["text"])
             else:
                 st.info("No text could be read from this document; it is kept in the archive as sent.")
+            if release.has_document(report):
+                _pdf_download(ctx, report, key)
             older = [r for r in reports if not r["is_current"] and r["superseded_by"] == report["report_id"]]
             if older:
                 st.caption(f"{len(older)} earlier version{'s' if len(older) != 1 else ''} "
@@ -62,6 +65,27 @@ def study_reports(ctx, study_uid: str, key: str = "study") -> None:
                 for r in older:
                     st.markdown(f"~~{_heading(r)}~~")
                     st.text(r.get("text") or "")
+
+
+def _pdf_download(ctx, report: dict, key: str) -> None:
+    """The report's PDF as it was received (reports are small: a download button is fine)."""
+    try:
+        document = release.document(data.archive(ctx.home).vault, report)
+    except Exception:
+        log.exception("a report's PDF could not be read")
+        st.warning("The PDF of this report cannot be read from the archive.")
+        return
+    if document is None:
+        return
+
+    def audited() -> None:
+        record(data.archive(ctx.home).home, AuditEvent(
+            "download", ctx.user.user_id, ctx.user.role_label, report["study_instance_uid"],
+            detail=f"report PDF ({report['source']})"))
+
+    st.download_button("Download the PDF", b"".join(document.chunks()), file_name="report.pdf",
+                       mime="application/pdf", key=f"{key}.pdf.{report['report_id']}", on_click=audited,
+                       icon=":material/picture_as_pdf:")
 
 
 def report_search(ctx) -> None:

@@ -92,3 +92,35 @@ def test_browse_searches_report_text(env):
     assert "1 report match" in shown and "Amended: small pneumothorax." in shown
     at.text_input(key="browse.report_query").input("zebra").run()
     assert "No report mentions these words." in texts(at)
+
+
+@pytest.fixture(scope="module")
+def pdf_reported(tmp_path_factory):
+    from tests.reports.documents import encapsulated_pdf, make_pdf
+    root = tmp_path_factory.mktemp("reports-ui-pdf")
+    (root / "in").mkdir()
+    ct = pydicom.dcmread(pydicom_file("CT_small.dcm"))
+    ct.StudyInstanceUID, ct.SeriesInstanceUID, ct.SOPInstanceUID = generate_uid(), generate_uid(), generate_uid()
+    ct.file_meta.MediaStorageSOPInstanceUID = ct.SOPInstanceUID
+    ct.AccessionNumber = "FAKE-ACC-PDF"
+    ct.save_as(root / "in" / "ct.dcm", enforce_file_format=True)
+    encapsulated_pdf(make_pdf(["Impression: no fracture."]), study_uid=ct.StudyInstanceUID).save_as(
+        root / "in" / "report.dcm", enforce_file_format=True)
+    archive = Archive.load(home=str(root / "home"))
+    assert import_paths(archive, [root / "in"], progress=False, workers=1).exit_code == 0
+    return archive, ct.StudyInstanceUID
+
+
+def test_a_pdf_report_offers_its_pdf_to_staff(pdf_reported, env, monkeypatch):
+    archive, uid = pdf_reported
+    monkeypatch.setenv("LIMESTONE_HOME", str(archive.home.root))
+    at = page("study", study=study_keys.encode(archive.home, uid)).run()
+    assert not at.exception
+    assert "Impression: no fracture." in "\n".join(str(t.value) for t in at.text)
+    assert [b.label for b in at.get("download_button")] == ["Download the PDF"]
+
+
+def test_a_report_without_a_pdf_offers_no_download(env):
+    _, _, key = env
+    at = page("study", study=key).run()
+    assert not at.exception and not at.get("download_button")
