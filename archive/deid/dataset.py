@@ -38,10 +38,13 @@ _SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
 # Dummy values by value representation (action D), valid for their VR.
 _DUMMY = {
     "PN": "ANONYMOUS", "LO": "ANONYMIZED", "SH": "ANONYMIZED", "CS": "ANONYMIZED", "LT": "ANONYMIZED",
-    "ST": "ANONYMIZED", "UT": "ANONYMIZED", "UC": "ANONYMIZED", "AE": "ANONYMIZED",
+    "ST": "ANONYMIZED", "UT": "ANONYMIZED", "UC": "ANONYMIZED", "AE": "ANONYMIZED", "UR": "ANONYMIZED",
     "DA": "19000101", "DT": "19000101000000", "TM": "000000", "AS": "000Y",
-    "IS": "0", "DS": "0", "US": 0, "SS": 0, "UL": 0, "SL": 0, "FL": 0.0, "FD": 0.0,
+    "IS": "0", "DS": "0", "US": 0, "SS": 0, "UL": 0, "SL": 0, "UV": 0, "SV": 0, "FL": 0.0, "FD": 0.0,
+    "OB": b"\0\0", "OW": b"\0\0", "UN": b"\0\0", "OF": b"\0" * 4, "OL": b"\0" * 4, "OD": b"\0" * 8,
+    "OV": b"\0" * 8,
 }
+_BINARY_VRS = ("OB", "OW", "UN", "OF", "OL", "OD", "OV")
 
 
 @dataclass
@@ -156,6 +159,8 @@ class _Deidentifier:
             elem.value = self.mapped(elem.value, self.new_uid)
         elif action == "D":
             elem.value = _DUMMY.get(elem.VR, "ANONYMIZED") if elem.value not in (None, "") else elem.value
+        elif action == "C" and elem.VR in _BINARY_VRS:
+            del ds[elem.tag]   # text we cannot read (e.g. an attribute newer than our dictionary) cannot be cleaned
         elif action == "C":
             elem.value = self.mapped(elem.value, lambda v: clean_text(str(v), self.strip)) \
                 if elem.VR not in ("PN",) else None

@@ -1,18 +1,28 @@
 """The PS3.15 Basic Application Level Confidentiality Profile as data, and its options.
 
-``profile.tsv`` beside this module lists the attributes of PS3.15 Annex E Table E.1-1 that Limestone
-handles, each with the basic action and the option (if any) that changes it. ``Options`` says which
-of the profile's options an export applies; ``effective_action`` resolves the table's combined
-actions (X/Z, X/D, ...) and the options into one of:
+``profile.tsv`` beside this module lists every attribute of PS3.15 Annex E Table E.1-1, each with
+the basic action and the actions of the options Limestone offers (plus a few additions of our own,
+marked there). ``Options`` says which of the profile's options an export applies;
+``effective_action`` resolves the table's combined actions (X/Z, X/D, ...) and the options into one
+of:
 
 ``K`` keep, ``X`` remove, ``Z`` empty, ``D`` dummy value, ``U`` consistent new UID,
 ``C`` clean a descriptor, ``S`` shift a date (Retain Longitudinal Temporal Information with
 Modified Dates), ``R`` keep a sequence and apply the profile to its items.
 
+An option applied to an attribute replaces its basic action: ``K`` keeps it, ``C`` cleans it (the
+Modified Dates option's ``C`` shifts a DA or DT by the patient's offset, keeps a TM, which a
+whole-day shift leaves as it is, and on any other VR falls back to the basic action, since Limestone
+cannot modify it). When two applied options list one attribute, the one that reveals less wins
+(``C`` or ``S`` over ``K``: a device's calibration date is shifted under Modified Dates even with
+Retain Device Identity).
+
 Combined actions are resolved to the least revealing choice that keeps the object valid: ``X/Z``,
 ``Z/D`` and ``X/Z/D`` become ``Z`` (type 2 attributes stay present, empty), ``X/D`` becomes ``X``
 (those attributes are optional in the image IODs), ``X/Z/U*`` on a reference sequence keeps it and
-gives every UID inside a new one.
+gives every UID inside a new one (``R``). On a sequence, ``K``, ``C`` and ``D`` become ``R`` (Table
+E.1-1: keep means "cleaned for sequences"; a dummy sequence keeps its items, de-identified by the
+table); ``D`` on a UID becomes ``U``.
 """
 
 from __future__ import annotations
@@ -68,12 +78,17 @@ class Options:
         return codes
 
 
+OPTION_NAMES = ("patient", "device", "clean", "uids", "fulldates", "modifieddates")
+BASIC_ACTIONS = ("D", "Z", "X", "U", "X/Z", "X/D", "Z/D", "X/Z/D", "X/Z/U*")
+OPTION_ACTIONS = ("K", "C")
+
+
 @dataclass(frozen=True)
 class Rule:
     tag: int
     keyword: str
-    action: str          # as printed in Table E.1-1, e.g. "X/Z/D"
-    option: str          # "", "patient", "device", "clean" or "nodates"
+    action: str                              # as printed in Table E.1-1, e.g. "X/Z/D"
+    options: tuple[tuple[str, str], ...] = ()  # (option, action), e.g. (("device", "K"),)
 
 
 @cache
@@ -85,31 +100,41 @@ def rules() -> dict[int, Rule]:
             continue
         parts = line.split("\t")
         tag_text, keyword, action = parts[:3]
-        option = parts[3] if len(parts) > 3 else ""
+        options = tuple(tuple(token.split(":", 1)) for token in (parts[3] if len(parts) > 3 else "").split())
         tag = int(tag_text[1:5] + tag_text[6:10], 16)
-        found[tag] = Rule(tag, keyword, action, option)
+        if (action not in BASIC_ACTIONS or tag in found
+                or any(len(o) != 2 or o[0] not in OPTION_NAMES or o[1] not in OPTION_ACTIONS for o in options)):
+            raise ValueError(f"profile.tsv: bad or repeated row for {tag_text} {keyword}")
+        found[tag] = Rule(tag, keyword, action, options)
     return found
 
 
 _COMBINED = {"X/Z": "Z", "Z/D": "Z", "X/Z/D": "Z", "X/D": "X", "X/Z/U*": "R"}
 
 
+def _applies(option: str, options: Options) -> bool:
+    return {"patient": options.patient_characteristics, "device": options.device_identity,
+            "clean": options.clean_descriptors, "uids": options.keep_uids,
+            "fulldates": options.dates is DatesValues.KEEP,
+            "modifieddates": options.dates is DatesValues.SHIFT}[option]
+
+
 def effective_action(rule: Rule, vr: str, options: Options) -> str:
     """The one action to take on an attribute of value representation ``vr`` under ``options``."""
-    if rule.option == "patient" and options.patient_characteristics:
-        return "K"
-    if rule.option == "device" and options.device_identity:
-        return "K"
-    if rule.option == "clean" and options.clean_descriptors:
-        return "R" if vr == "SQ" else "C"
-    if vr in DATE_VRS + TIME_VRS and rule.option != "nodates":
-        if options.dates is DatesValues.KEEP:
-            return "K"
-        if options.dates is DatesValues.SHIFT:
-            return "S" if vr in DATE_VRS else "K"
-    action = _COMBINED.get(rule.action, rule.action)
-    if action == "U" and options.keep_uids:
-        return "K"
-    if action == "D" and vr == "SQ":
-        return "R"   # a dummy sequence: keep its items, each de-identified by the table
+    chosen = []
+    for option, action in rule.options:
+        if not _applies(option, options):
+            continue
+        if option == "modifieddates":
+            action = "S" if vr in DATE_VRS else "K" if vr in TIME_VRS else ""
+        if action:
+            chosen.append(action)
+    if chosen:
+        action = next((a for a in chosen if a != "K"), "K")   # the option that reveals less
+    else:
+        action = _COMBINED.get(rule.action, rule.action)
+    if vr == "SQ" and action in ("K", "C", "D"):
+        return "R"
+    if vr == "UI" and action == "D":
+        return "U"
     return action

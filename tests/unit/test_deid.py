@@ -13,7 +13,7 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
-from archive.deid import DatesValues, DeidKey, Options, burned_in_reason, deidentify, load_key
+from archive.deid import DatesValues, DeidKey, Options, burned_in_reason, deidentify, load_key, profile
 from archive.deid.dataset import clean_text, patient_reference
 from archive.deid.profile import effective_action, rules
 from archive.samples import pydicom_file, pydicom_test_files, write_ct_studies
@@ -222,3 +222,179 @@ def test_key_file_is_created_private_and_reused(tmp_path):
     assert configured.secret == b"x" * 32 and not (tmp_path / "other").exists()
     with pytest.raises(ValueError):
         load_key(tmp_path / "other", "not base64!!")
+
+
+# Table E.1-1 (PS3.15, 2025) attribute by attribute: the expected actions below are written out from
+# the standard, not read from profile.tsv, so a wrong row in the table fails here.
+
+def _sample() -> Dataset:
+    ds = Dataset()
+    ds.PatientID, ds.PatientName, ds.IssuerOfPatientID = "MRN-4711", "DOE^JANE", "HOSP"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID = "1.2.826.0.1.1", "1.2.826.0.1.2", "1.2.826.0.1.3"
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    ds.StudyDate, ds.StudyTime, ds.SeriesDate, ds.AcquisitionDate = "20240301", "101500", "20240301", "20240301"
+    ds.TimezoneOffsetFromUTC = "+0100"
+    ds.DateOfLastCalibration = "20240115"                        # X, Retain Device Identity K, dates K/C
+    ds.AccessionNumber, ds.ReferringPhysicianName, ds.StudyID = "ACC991", "HOUSE^GREGORY", "S77"  # Z
+    ds.InstitutionName, ds.StationName = "St Elsewhere", "CT-ROOM-3"                             # X/Z/D
+    ds.InstitutionAddress, ds.PatientAddress, ds.OtherPatientIDs = "1 Main St", "2 Elm St", "OLD-1"  # X
+    ds.PatientBirthName = "ROE^JANE"                                                              # X
+    ds.StudyDescription = "CT HEAD DOE MRN-4711 2024-03-01"       # X, Clean Descriptors C
+    ds.SeriesDescription = "AXIAL"                               # X, Clean Descriptors C
+    ds.PatientSex, ds.PatientAge, ds.PatientWeight = "F", "042Y", 61.5   # Z / X, Patient Characteristics K
+    ds.PatientSexNeutered = "UNALTERED"                          # X/Z, Patient Characteristics K
+    ds.Allergies = "penicillin, call +44 20 7946 0958"           # X, Patient Characteristics C, Clean C
+    ds.PreMedication = "none for DOE"                            # X, Patient Characteristics C only
+    ds.ImageComments = "DOE JANE on trolley"                     # X, Clean Descriptors C
+    ds.ImagePresentationComments = "for DOE"                     # X, no option
+    ds.DeviceSerialNumber, ds.XRayDetectorID = "SN-00421", "DET-1234567"  # X/Z/D and D, Device Identity K
+    ds.VerifyingOrganization = "Radiology St Elsewhere"          # D
+    ds.DigitalSignatureUID = "1.2.826.0.1.9"                     # U
+    ds.add_new(0x006A0003, "UI", "1.2.826.0.1.10")               # Annotation Group UID: D on a UID
+    ds.ROIName = "TUMOUR DOE"                                    # Z, Clean Descriptors C
+    ds.AcquisitionContextSequence = [Dataset()]                  # X/Z on a sequence
+    ds.AcquisitionContextSequence[0].ValueType = "TEXT"
+    ref = Dataset()
+    ref.ReferencedSOPClassUID, ref.ReferencedSOPInstanceUID = ds.SOPClassUID, "1.2.826.0.1.4"
+    ds.ReferencedImageSequence = [ref]                           # X/Z/U*
+    patient_ref = Dataset()
+    patient_ref.ReferencedSOPClassUID, patient_ref.ReferencedSOPInstanceUID = "1.2.840.10008.3.1.2.1.1", "1.2.826.0.1.5"
+    ds.ReferencedPatientSequence = [patient_ref]                 # X, Retain UIDs K
+    item = Dataset()
+    item.ValueType, item.TextValue, item.UID = "TEXT", "seen by DOE MRN-4711", "1.2.826.0.1.6"
+    person = Dataset()
+    person.ValueType, person.PersonName = "PNAME", "HOUSE^GREGORY"
+    ds.ContentSequence = [item, person]                          # D: kept, items de-identified
+    return ds
+
+
+def _deid(options: Options) -> tuple[Dataset, Dataset, int]:
+    original = _sample()
+    result = deidentify(copy.deepcopy(original), options, KEY)
+    return original, result.dataset, KEY.date_shift_days(patient_reference(original))
+
+
+def _empty(ds: Dataset, keyword: str) -> bool:
+    return keyword in ds and not _values(ds[keyword].value)
+
+
+def test_basic_profile_actions_follow_table_e11():
+    original, out, _ = _deid(ALL_OFF)
+    for keyword in ("AccessionNumber", "ReferringPhysicianName", "StudyID", "StudyDate", "StudyTime",
+                    "PatientSex", "ROIName"):                                            # Z
+        assert _empty(out, keyword), keyword
+    for keyword in ("InstitutionAddress", "PatientAddress", "OtherPatientIDs", "PatientBirthName",
+                    "StudyDescription", "SeriesDescription", "PatientAge", "PatientWeight", "Allergies",
+                    "PreMedication", "ImageComments", "ImagePresentationComments", "TimezoneOffsetFromUTC",
+                    "DateOfLastCalibration", "IssuerOfPatientID"):                       # X
+        assert keyword not in out, keyword
+    for keyword in ("AcquisitionDate", "PatientSexNeutered", "AcquisitionContextSequence",  # X/Z
+                    "InstitutionName", "StationName", "DeviceSerialNumber"):                # X/Z/D
+        assert _empty(out, keyword), keyword
+    assert "SeriesDate" not in out                                                       # X/D
+    assert out.VerifyingOrganization == "ANONYMIZED"                                     # D
+    assert out.XRayDetectorID not in ("", None, original.XRayDetectorID)
+    for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "DigitalSignatureUID"):  # U
+        assert out[keyword].value == KEY.uid(original[keyword].value), keyword
+    assert out[0x006A0003].value == KEY.uid("1.2.826.0.1.10")                            # D on a UID: new UID
+    assert out.SOPClassUID == original.SOPClassUID                                       # not in the table
+    refs = out.ReferencedImageSequence                                                   # X/Z/U*
+    assert len(refs) == 1 and refs[0].ReferencedSOPInstanceUID == KEY.uid("1.2.826.0.1.4")
+    assert refs[0].ReferencedSOPClassUID == original.SOPClassUID
+    assert "ReferencedPatientSequence" not in out                                        # X
+    text, person = out.ContentSequence                                                   # D: a dummy content tree
+    assert text.ValueType == "TEXT" and text.TextValue == "ANONYMIZED" and text.UID == KEY.uid("1.2.826.0.1.6")
+    assert str(person.PersonName) == "ANONYMOUS"
+
+
+def test_options_keep_and_clean_what_table_e11_says():
+    original, out, shift = _deid(ALL_ON)          # dates shifted, patient, device, clean descriptors
+    moved = lambda d: (date(int(d[:4]), int(d[4:6]), int(d[6:8])) + timedelta(days=shift)).strftime("%Y%m%d")
+    for keyword in ("PatientSex", "PatientAge", "PatientWeight", "PatientSexNeutered",        # patient K
+                    "DeviceSerialNumber", "XRayDetectorID", "StationName"):                  # device K
+        assert out[keyword].value == original[keyword].value, keyword
+    assert "penicillin" in out.Allergies and "7946" not in out.Allergies                  # patient C, clean C
+    assert out.PreMedication == "none for"                                                # patient C
+    for keyword in ("StudyDescription", "ImageComments", "ROIName"):                      # clean C
+        assert "DOE" not in out[keyword].value and out[keyword].value, keyword
+    assert out.StudyDescription == "CT HEAD" and out.SeriesDescription == "AXIAL"
+    assert "ImagePresentationComments" not in out                                         # no Clean Descriptors
+    assert "InstitutionAddress" not in out and _empty(out, "InstitutionName")             # no institution option
+    assert out.StudyDate == moved("20240301") and out.AcquisitionDate == moved("20240301")  # modified dates C
+    assert out.SeriesDate == moved("20240301") and out.StudyTime == "101500"
+    assert out.DateOfLastCalibration == moved("20240115")   # device K and modified dates C: shifted
+    assert "TimezoneOffsetFromUTC" not in out               # modified dates C we cannot apply: basic X
+    assert out.ContentSequence[0].TextValue == "seen by"                                  # clean: cleaned text
+    assert shift != 0
+
+
+def test_full_dates_and_retain_uids_options():
+    original, out, _ = _deid(Options(dates=DatesValues.KEEP, keep_uids=True, patient_characteristics=False,
+                                     device_identity=False, clean_descriptors=False))
+    for keyword in ("StudyDate", "StudyTime", "SeriesDate", "AcquisitionDate", "TimezoneOffsetFromUTC",
+                    "DateOfLastCalibration"):                                                # full dates K
+        assert out[keyword].value == original[keyword].value, keyword
+    for keyword in ("StudyInstanceUID", "SOPInstanceUID"):                                   # uids K
+        assert out[keyword].value == original[keyword].value, keyword
+    assert out[0x006A0003].value == "1.2.826.0.1.10"                                          # uids K
+    assert out.ReferencedImageSequence[0].ReferencedSOPInstanceUID == "1.2.826.0.1.4"
+    assert out.ReferencedPatientSequence[0].ReferencedSOPInstanceUID == "1.2.826.0.1.5"     # X, uids K
+    assert out.DigitalSignatureUID == KEY.uid("1.2.826.0.1.9")       # U, not in the Retain UIDs option
+    assert out.ContentSequence[0].UID == KEY.uid("1.2.826.0.1.6")    # (0040,A124) UID: idem
+    assert _empty(out, "PatientSex") and "Allergies" not in out and "XRayDetectorID" in out
+    assert out.XRayDetectorID == "ANONYMIZED"
+
+
+def test_each_option_acts_alone():
+    patient_only = Options(patient_characteristics=True, device_identity=False, clean_descriptors=False)
+    original, out, _ = _deid(patient_only)
+    assert out.PreMedication == "none for" and "penicillin" in out.Allergies      # patient C
+    assert "ImageComments" not in out and "StudyDescription" not in out           # clean not applied
+    assert _empty(out, "DeviceSerialNumber") and out.XRayDetectorID == "ANONYMIZED"
+    clean_only = Options(patient_characteristics=False, device_identity=False, clean_descriptors=True)
+    original, out, _ = _deid(clean_only)
+    assert "PreMedication" not in out and "penicillin" in out.Allergies          # only patient cleans it; clean C
+    assert out.ImageComments == "on trolley" and _empty(out, "PatientSex")
+    device_only = Options(patient_characteristics=False, device_identity=True, clean_descriptors=False)
+    original, out, _ = _deid(device_only)
+    assert out.XRayDetectorID == "DET-1234567" and out.DeviceSerialNumber == "SN-00421"   # device K
+    assert out.DateOfLastCalibration == "20240115"    # device K; no date option applied
+    assert "Allergies" not in out and "ImageComments" not in out
+
+
+def test_profile_table_rows_are_unique_and_use_known_codes():
+    text = profile._TABLE.read_text()
+    rows = [line.split("\t") for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    tags = [row[0] for row in rows]
+    assert len(tags) == len(set(tags)), sorted(t for t in tags if tags.count(t) > 1)
+    known = {"D", "Z", "X", "U", "X/Z", "X/D", "Z/D", "X/Z/D", "X/Z/U*"}
+    options = {"patient", "device", "clean", "uids", "fulldates", "modifieddates"}
+    for row in rows:
+        assert len(row) in (3, 4) and len(row[0]) == 11 and row[0][5] == ",", row
+        assert row[2] in known, row
+        for token in (row[3].split() if len(row) == 4 else []):
+            name, _, action = token.partition(":")
+            assert name in options and action in ("K", "C"), row
+            if name == "fulldates":
+                assert "modifieddates:C" in row[3], row   # the two date options list the same attributes
+        keyword = pydicom.datadict.keyword_for_tag(int(row[0][1:5] + row[0][6:10], 16))
+        assert not keyword or keyword == row[1], row
+    assert len(rows) >= 640, "Table E.1-1 lists about 640 attributes by tag"
+    identifying = ["PatientName", "PatientID", "PatientBirthDate", "PatientAddress", "OtherPatientNames",
+                   "PatientMotherBirthName", "PatientTelephoneNumbers", "ReferringPhysicianName",
+                   "PerformingPhysicianName", "OperatorsName", "PersonName", "InstitutionName",
+                   "InstitutionAddress", "StationName", "DeviceSerialNumber", "AccessionNumber",
+                   "StudyID", "AdmissionID", "StudyDate", "ContentDate", "AcquisitionDateTime",
+                   "StudyDescription", "ImageComments", "StudyInstanceUID", "FrameOfReferenceUID"]
+    listed = {row[1] for row in rows}
+    assert not [k for k in identifying if k not in listed]
+
+
+def test_a_bad_profile_row_is_refused(tmp_path, monkeypatch):
+    for bad in ("(0008,0050)\tAccessionNumber\tQ\n", "(0008,0050)\tAccessionNumber\tZ\tinstitution:K\n",
+                "(0008,0050)\tAccessionNumber\tZ\n(0008,0050)\tAccessionNumber\tX\n"):
+        table = tmp_path / "profile.tsv"
+        table.write_text(bad)
+        monkeypatch.setattr(profile, "_TABLE", table)
+        with pytest.raises(ValueError):
+            profile.rules.__wrapped__()
