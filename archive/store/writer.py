@@ -213,10 +213,11 @@ class StoreWriter:
             register("b_series", list(series.values()), "series")
             register("b_studies", list(studies.values()), "studies")
             register("b_patients", list(patients.values()), "patients")
+            known = self._known(con)
             con.execute("INSERT INTO instances BY NAME SELECT * FROM b_instances")
-            self._merge_series(con)
-            self._merge_studies(con)
-            self._merge_patients(con)
+            self._merge_series(con, known["series"])
+            self._merge_studies(con, known["studies"])
+            self._merge_patients(con, known["patients"])
             browse_table.refresh(con, "b_studies", "b_patients")
             con.execute("COMMIT")
             return result
@@ -227,8 +228,23 @@ class StoreWriter:
             for name in registered:
                 con.unregister(name)
 
-    def _merge_keep_known(self, con, table: str, key: str, batch: str, counted: dict[str, str]) -> None:
-        """Replace the batch's rows of ``table``: known values win, gaps are filled, counts recounted."""
+    @staticmethod
+    def _known(con) -> dict[str, bool]:
+        """Whether any of the batch's series, studies and patients is in the store already (one query)."""
+        checks = {table: f"EXISTS (SELECT 1 FROM {table} WHERE {key} IN (SELECT {key} FROM {batch}))"
+                  for table, key, batch in (("series", "series_instance_uid", "b_series"),
+                                            ("studies", "study_instance_uid", "b_studies"),
+                                            ("patients", "patient_key", "b_patients"))}
+        row = con.execute(f"SELECT {', '.join(checks.values())}").fetchone()
+        return dict(zip(checks, row))
+
+    def _merge_keep_known(self, con, table: str, key: str, batch: str, counted: dict[str, str],
+                          known: bool) -> None:
+        """Replace the batch's rows of ``table``: known values win, gaps are filled, counts recounted.
+
+        When none of the batch's rows is in ``table`` yet (``known`` false: the usual case for new
+        studies), the merged rows are inserted straight away: there is nothing to replace.
+        """
         columns = [f.name for f in self.schemas[table]]
         select = []
         for column in columns:
@@ -240,9 +256,12 @@ class StoreWriter:
                 select.append(f"b.{column}")
             else:
                 select.append(f"coalesce(t.{column}, b.{column}) AS {column}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE merged_{table} AS SELECT {', '.join(select)} "
-                    f"FROM {batch} b LEFT JOIN {table} t USING ({key})"
-                    + self._count_joins(table))
+        merged = (f"SELECT {', '.join(select)} FROM {batch} b LEFT JOIN {table} t USING ({key})"
+                  + self._count_joins(table))
+        if not known:
+            con.execute(f"INSERT INTO {table} BY NAME {merged}")
+            return
+        con.execute(f"CREATE OR REPLACE TEMP TABLE merged_{table} AS {merged}")
         con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {batch})")
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM temp.merged_{table}")
         con.execute(f"DROP TABLE temp.merged_{table}")
@@ -261,19 +280,19 @@ class StoreWriter:
                     " GROUP BY ALL) c USING (study_instance_uid)")
         return ""
 
-    def _merge_series(self, con) -> None:
+    def _merge_series(self, con, known: bool) -> None:
         self._merge_keep_known(con, "series", "series_instance_uid", "b_series",
-                               {"number_of_instances": "c.n", "bytes": "c.sz"})
+                               {"number_of_instances": "c.n", "bytes": "c.sz"}, known)
 
-    def _merge_studies(self, con) -> None:
+    def _merge_studies(self, con, known: bool) -> None:
         self._merge_keep_known(con, "studies", "study_instance_uid", "b_studies", {
             "number_of_series": "c.n_series", "number_of_instances": "c.n", "bytes": "c.sz",
             "modalities": "c.mods", "body_part_examined": "coalesce(t.body_part_examined, c.part)",
             "study_datetime": "coalesce(t.study_datetime, b.study_datetime)",
-        })
+        }, known)
 
-    def _merge_patients(self, con) -> None:
-        self._merge_keep_known(con, "patients", "patient_key", "b_patients", {})
+    def _merge_patients(self, con, known: bool) -> None:
+        self._merge_keep_known(con, "patients", "patient_key", "b_patients", {}, known)
 
 
 def new_run_id() -> str:
