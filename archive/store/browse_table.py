@@ -1,8 +1,9 @@
 """The archive browser's table ``study_browse``: each study with its patient's identity, in one row.
 
-Migration 0009 defines the rows by the view ``study_browse_source`` (studies joined to patients)
-and fills the table once. Every writer of ``studies`` or ``patients`` then calls ``refresh`` in its
-own transaction, so a reader sees the table and the studies change together.
+Migration 0009 creates it and 0010 fills it; its rows are defined once, by the table macro
+``study_browse_rows(study_uids)`` (migration 0012; the view ``study_browse_source`` is that macro
+over every study). Every writer of ``studies`` or ``patients`` then calls ``refresh`` in its own
+transaction, so a reader sees the table and the studies change together.
 """
 
 from __future__ import annotations
@@ -10,14 +11,22 @@ from __future__ import annotations
 import duckdb
 
 
-def refresh(con: duckdb.DuckDBPyConnection, studies: str, patients: str) -> None:
+def refresh(con: duckdb.DuckDBPyConnection, studies: str, patients: str, replace: bool = True) -> None:
     """Rewrite the browse rows of the studies in relation ``studies`` (a ``study_instance_uid``
     column) and of every study of the patients in relation ``patients`` (a ``patient_key`` column).
 
     Both names are registered relations of the caller, never user text. A patient row filled in by
     a later batch changes the rows of all that patient's studies, not only the batch's.
+    ``replace=False`` says that none of those studies and patients was stored before this
+    transaction: then there is no row to replace and no other study of those patients, and the
+    batch's rows are only added.
     """
-    touched = (f"study_instance_uid IN (SELECT study_instance_uid FROM {studies}) "
-               f"OR patient_key IN (SELECT patient_key FROM {patients})")
-    con.execute(f"DELETE FROM study_browse WHERE {touched}")
-    con.execute(f"INSERT INTO study_browse SELECT * FROM study_browse_source WHERE {touched}")
+    touched = (f"SELECT study_instance_uid FROM {studies} UNION SELECT study_instance_uid FROM studies "
+               f"WHERE patient_key IN (SELECT patient_key FROM {patients})"
+               if replace else f"SELECT study_instance_uid FROM {studies}")
+    uids = con.execute(f"SELECT list(study_instance_uid) FROM ({touched})").fetchone()[0]
+    if not uids:
+        return
+    if replace:
+        con.execute("DELETE FROM study_browse WHERE study_instance_uid IN (SELECT unnest($uids))", {"uids": uids})
+    con.execute("INSERT INTO study_browse SELECT * FROM study_browse_rows($uids)", {"uids": uids})

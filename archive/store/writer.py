@@ -218,7 +218,7 @@ class StoreWriter:
             self._merge_series(con, known["series"])
             self._merge_studies(con, known["studies"])
             self._merge_patients(con, known["patients"])
-            browse_table.refresh(con, "b_studies", "b_patients")
+            browse_table.refresh(con, "b_studies", "b_patients", replace=known["studies"] or known["patients"])
             con.execute("COMMIT")
             return result
         except Exception:
