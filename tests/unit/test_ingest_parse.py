@@ -1,0 +1,55 @@
+"""Reading a file for the archive: the two-step parse of the usual files gives what dcmread gives."""
+
+from __future__ import annotations
+
+import io
+
+import pydicom
+import pytest
+from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+from archive import ingest
+from archive.samples import pydicom_file, pydicom_test_files
+
+FILES = sorted(p for p in pydicom_test_files().rglob("*") if p.is_file())
+
+
+def _classified(data: bytes, name: str):
+    record, kind, reason = ingest.read_record(data, name)
+    rows = None if record is None else [record.patient.row, record.study.row, record.series.row, record.instance.row]
+    return kind, reason, rows
+
+
+def test_every_pydicom_test_file_reads_the_same_both_ways(monkeypatch):
+    usual = 0
+    differences = []
+    for path in FILES:
+        data = path.read_bytes()
+        fast = ingest._parse_usual(data) is not None
+        usual += fast
+        got = _classified(data, path.name)
+        with monkeypatch.context() as m:
+            m.setattr(ingest, "_parse_usual", lambda data: None)
+            expected = _classified(data, path.name)
+        if got != expected:
+            differences.append(path.name)
+    assert differences == []
+    assert len(FILES) > 100 and usual > len(FILES) // 2   # most files take the short way
+
+
+@pytest.mark.parametrize("name", ["no_meta.dcm", "no_meta_group_length.dcm"])
+def test_files_out_of_the_usual_shape_are_left_to_dcmread(name):
+    (path,) = [p for p in FILES if p.name == name]
+    data = path.read_bytes()
+    assert ingest._parse_usual(data) is None
+    assert len(ingest.parse(data)) == len(pydicom.dcmread(io.BytesIO(data), force=True))
+
+
+def test_a_deflated_dataset_is_left_to_dcmread(tmp_path):
+    ds = pydicom.dcmread(pydicom_file("CT_small.dcm"))
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds.save_as(tmp_path / "deflated.dcm", enforce_file_format=True)
+    data = (tmp_path / "deflated.dcm").read_bytes()
+    assert ingest._parse_usual(data) is None
+    record, kind, _ = ingest.read_record(data, "deflated.dcm")
+    assert kind == "stored" and record.instance.row["sop_instance_uid"] == ds.SOPInstanceUID
