@@ -87,24 +87,30 @@ def _security_headers(tls: bool) -> list[tuple[bytes, bytes]]:
 _END = object()
 
 
-async def _read_ahead(pieces, depth: int = 2):
-    """Produce ``pieces`` (a blocking iterator) in a thread of its own, ``depth`` pieces ahead.
+async def _read_ahead(pieces, depth: int = 8):
+    """Produce ``pieces`` (a blocking iterator) in a thread of its own, up to ``depth`` pieces ahead.
 
-    Reading and encrypting the next piece then overlaps sending the current one. If the client
-    goes away, the producer is told to stop and the thread ends.
+    Reading, decrypting and checksumming the next pieces (which release the GIL) then overlap
+    sending the current one. The thread hands each piece over without waiting for the event
+    loop (``call_soon_threadsafe``); it waits only when ``depth`` pieces are not yet sent. If the
+    client goes away, the producer is told to stop and the thread ends.
     """
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue = asyncio.Queue(maxsize=depth)
+    ready: asyncio.Queue = asyncio.Queue()
+    room = threading.Semaphore(depth)
     stop = threading.Event()
 
     def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                asyncio.run_coroutine_threadsafe(queue.put(item), loop).result(timeout=1)
-                return True
-            except TimeoutError:
-                continue
-        return False
+        while not room.acquire(timeout=1):
+            if stop.is_set():
+                return False
+        if stop.is_set():
+            return False
+        try:
+            loop.call_soon_threadsafe(ready.put_nowait, item)
+        except RuntimeError:   # the event loop is closed: the server is going away
+            return False
+        return True
 
     def produce():
         try:
@@ -123,7 +129,8 @@ async def _read_ahead(pieces, depth: int = 2):
     thread.start()
     try:
         while True:
-            item = await queue.get()
+            item = await ready.get()
+            room.release()
             if item is _END:
                 return
             if isinstance(item, BaseException):
@@ -131,8 +138,7 @@ async def _read_ahead(pieces, depth: int = 2):
             yield item
     finally:
         stop.set()
-        while not queue.empty():
-            queue.get_nowait()
+        room.release()   # a producer waiting for room wakes up, sees stop and ends
 
 
 class _Guard:
