@@ -96,8 +96,8 @@ def body(ctx):
 
     first = (page - 1) * result.page_size + 1
     last = first + len(result.rows) - 1
-    st.markdown(f"**{result.total:,} studies match** · showing {first:,}–{last:,} · "
-                f"page {page:,} of {result.pages:,}")
+    matches = "study matches" if result.total == 1 else "studies match"
+    st.markdown(f"**{result.total:,} {matches}** · showing {first:,}–{last:,} · page {page:,} of {result.pages:,}")
     if result.note:
         st.caption(result.note)
     rows = result.rows
