@@ -27,6 +27,12 @@ log = logging.getLogger("limestone.dashboard")
 TTL = 30  # seconds: staff see a new ingest within half a minute
 
 
+def whole(value: Any) -> int | None:
+    """A number from a row read through pandas, None when missing (None, NaN or NA, e.g. the
+    series number or frame count of a document series)."""
+    return None if value is None or pd.isna(value) else int(value)
+
+
 class NoArchive(Exception):
     """There is no store in the home yet (or it cannot be read): pages show an empty state."""
 

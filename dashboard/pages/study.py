@@ -15,6 +15,10 @@ from dashboard.components.viewer import thumbnail
 
 ctx = page_setup("study")
 
+# Series of these modalities hold reports, documents, key-object notes or presentation states:
+# nothing to look at in the image viewer.
+DOCUMENT_MODALITIES = {"DOC", "SR", "KO", "PR"}
+
 
 def _link(page: str, label: str, icon: str, **params) -> None:
     try:
@@ -65,20 +69,23 @@ def body(ctx):
     for start in range(0, len(series), per_row):
         cols = st.columns(per_row)
         for col, (i, s) in zip(cols, list(series.iloc[start:start + per_row].iterrows())):
+            document = str(s["modality"] or "").upper() in DOCUMENT_MODALITIES
             with col.container(border=True):
-                if images:
+                if document:
+                    st.caption(":material/description: report or document, no image")
+                elif images:
                     png = thumbnail(s["thumbnail_hash"], archive.vault.get) if s["thumbnail_hash"] else None
                     if png:
                         st.image(png, width=128, output_format="PNG")
                     else:
                         st.caption(":material/broken_image: no preview (file missing or not an image)")
-                number = "" if s["series_number"] is None or s["series_number"] != s["series_number"] else f"#{int(s['series_number'])} "
+                number = "" if data.whole(s["series_number"]) is None else f"#{data.whole(s['series_number'])} "
                 st.markdown(f"**{number}{s['modality'] or ''}** {s['series_description'] or ''}")
-                frames = int(s["frames"] or 0)
-                count = int(s["number_of_instances"] or 0)
-                st.caption(f"{count} image{'s' if count != 1 else ''}"
+                frames, count = data.whole(s["frames"]) or 0, data.whole(s["number_of_instances"]) or 0
+                noun = "object" if document else "image"
+                st.caption(f"{count} {noun}{'s' if count != 1 else ''}"
                            + (f" · {frames} frames" if frames > count else ""))
-                if ctx.may("viewer"):
+                if ctx.may("viewer") and not document:
                     _link("viewer", "View", ":material/visibility:", study=key, series=str(i + 1))
 
     st.subheader("Patient timeline")

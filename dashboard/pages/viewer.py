@@ -41,8 +41,8 @@ def body(ctx):
     if series.empty:
         st.info("This study has no series in the store.")
         return
-    labels = [f"#{'' if s.series_number != s.series_number or s.series_number is None else int(s.series_number)} "
-              f"{s.modality or ''} {s.series_description or ''} ({int(s.number_of_instances or 0)})"
+    labels = [f"#{'' if data.whole(s.series_number) is None else data.whole(s.series_number)} "
+              f"{s.modality or ''} {s.series_description or ''} ({data.whole(s.number_of_instances) or 0})"
               for s in series.itertuples()]
     try:
         wanted = min(max(int(st.query_params.get("series", "1")), 1), len(series)) - 1

@@ -118,9 +118,21 @@ def test_a_pdf_report_offers_its_pdf_to_staff(pdf_reported, env, monkeypatch):
     assert not at.exception
     assert "Impression: no fracture." in "\n".join(str(t.value) for t in at.text)
     assert [b.label for b in at.get("download_button")] == ["Download the PDF"]
+    shown = texts(at)
+    assert "report or document, no image" in shown and "1 object" in shown   # the PDF's series
+    assert "no preview" not in shown and not at.error
+    assert "**#1 CT**" in shown and "DOC**" in shown                             # both series tiles drawn
 
 
 def test_a_report_without_a_pdf_offers_no_download(env):
     _, _, key = env
     at = page("study", study=key).run()
     assert not at.exception and not at.get("download_button")
+
+
+def test_the_viewer_opens_a_study_with_a_document_series(pdf_reported, env, monkeypatch):
+    # The PDF's series has no series number (NA in pandas): the series list must still be drawn.
+    archive, uid = pdf_reported
+    monkeypatch.setenv("LIMESTONE_HOME", str(archive.home.root))
+    at = page("viewer", study=study_keys.encode(archive.home, uid), series="1").run()
+    assert not at.exception and not at.error
