@@ -27,10 +27,15 @@ log = logging.getLogger("limestone.dashboard")
 TTL = 30  # seconds: staff see a new ingest within half a minute
 
 
+def given(value: Any) -> Any:
+    """``value`` from a row read through pandas, None when missing (None, NaN, NaT or NA)."""
+    return None if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)) else value
+
+
 def whole(value: Any) -> int | None:
-    """A number from a row read through pandas, None when missing (None, NaN or NA, e.g. the
-    series number or frame count of a document series)."""
-    return None if value is None or pd.isna(value) else int(value)
+    """A number from a row read through pandas, None when missing (e.g. a document series' number)."""
+    value = given(value)
+    return None if value is None else int(value)
 
 
 class NoArchive(Exception):

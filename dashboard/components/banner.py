@@ -5,13 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Mapping
 
-import pandas as pd
 import streamlit as st
 
-
-def _given(value: Any) -> Any:
-    """``value``, or None when it is missing: None, or NaN/NaT as rows read through pandas have it."""
-    return None if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)) else value
+from dashboard.data import given
 
 
 def format_name(name: str | None) -> str:
@@ -34,7 +30,7 @@ def _age(birth: date | None, on: date | None = None) -> str:
 
 def patient_banner(row: Mapping[str, Any]) -> None:
     """Name, patient ID, issuer/site, birth date and sex, in one always-visible strip."""
-    row = {key: _given(value) for key, value in row.items()}
+    row = {key: given(value) for key, value in row.items()}
     birth = row.get("patient_birth_date")
     birth = birth.date() if hasattr(birth, "date") and not isinstance(birth, date) else birth
     birth_text = (birth.strftime("%d %b %Y") + _age(birth)) if birth else "unknown"

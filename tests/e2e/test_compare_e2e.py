@@ -165,6 +165,8 @@ def test_comparison_scrolls_in_step_links_and_measures(page, demo, demo_url):
 
     # Measure a distance on the current image.
     page.get_by_text("Measure", exact=True).first.click()
+    expect(page.get_by_role("button", name="Add measurement").first).to_be_visible(timeout=SLOW)
+    wait_idle(page)   # a click during a rerun would be lost with the old button
     page.get_by_role("button", name="Add measurement").first.click()
     expect(page.get_by_text(re.compile(r"M1 \d+\.\d mm"))).to_be_visible(timeout=SLOW)
     wait_idle(page)

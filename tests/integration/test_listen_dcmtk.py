@@ -16,8 +16,8 @@ from archive.nodes import Node
 from tests.browse_table_check import assert_browse_table_current
 from tests.integration.orthanc_server import free_port
 from tests.integration.peers import (
-    Lines, Limestone, archive_counts, dataset_bytes, dcmtk_env, real_files, require_dcmtk, stop_process,
-    wait_for,
+    archive_counts, dataset_bytes, dcmtk_env, Limestone, Lines, port_open, real_files,
+    require_dcmtk, stop_process, wait_for,
 )
 from tests.integration.synthetic_studies import make_studies, write_studies
 
@@ -128,7 +128,7 @@ def test_c_move_request_to_storescp(pacs, generated, storescp_port, tmp_path):
     study = generated[0][2]
     node = Node("pacs", pacs.ae_title, "127.0.0.1", pacs.dicom_port)
     try:
-        wait_for(lambda: _port_open(storescp_port), 30, "storescp to listen")
+        wait_for(lambda: port_open(storescp_port), 30, "storescp to listen")
         assoc = associate(node, "LIMESTONE", [build_context(MOVE_MODEL)], timeout=20)
         try:
             answer = final_answer(assoc.send_c_move(retrieve_identifier(study.study_uid, "STUDY"),
@@ -141,12 +141,3 @@ def test_c_move_request_to_storescp(pacs, generated, storescp_port, tmp_path):
         stop_process(scp)
     received = {str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID) for p in target.iterdir()}
     assert received == set(study.sop_uids)
-
-
-def _port_open(port: int) -> bool:
-    import socket
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False

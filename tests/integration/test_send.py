@@ -19,7 +19,8 @@ from archive import state
 from archive.audit import events
 from tests.integration.orthanc_server import OrthancServer, free_port
 from tests.integration.peers import (
-    Limestone, dataset_bytes, dcmtk_env, real_files, require_dcmtk, stop_process, wait_for,
+    dataset_bytes, dcmtk_env, Limestone, port_open, real_files, require_dcmtk, stop_process,
+    wait_for,
 )
 from tests.integration.synthetic_studies import make_studies, write_studies
 
@@ -130,7 +131,7 @@ def test_storescp_refusing_compressed_syntaxes_gets_converted_copies(sender, tmp
     scp = subprocess.Popen(["storescp", "-aet", "SMALLSCP", "+B", "-od", str(target), str(port)],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dcmtk_env())
     try:
-        wait_for(lambda: _port_open(port), 30, "storescp to listen")
+        wait_for(lambda: port_open(port), 30, "storescp to listen")
         assert limestone("nodes", "add", "small", "--ae-title", "SMALLSCP", "--host", "127.0.0.1",
                          "--port", str(port)).returncode == 0
         uids = [real["JPEG2000.dcm"].StudyInstanceUID, real["CT_small.dcm"].StudyInstanceUID]
@@ -163,14 +164,6 @@ def test_closed_port_is_retried_then_fails_clearly(sender):
     assert "0 of 2 studies sent" in result.stdout
     assert limestone("send", "--study", "1.2", "--to", "nowhere").returncode == 2
 
-
-def _port_open(port: int) -> bool:
-    import socket
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.fixture
