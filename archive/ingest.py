@@ -13,6 +13,7 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Collection
 
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -20,7 +21,7 @@ from pydicom.filereader import read_dataset
 from pydicom.uid import UID
 
 from archive.clock import now_utc
-from archive.dicom.models import InvalidDataset, Record
+from archive.dicom.models import HEADER_TAGS, InvalidDataset, Record
 from archive.dicom.raw import tag_of, value
 from archive.vault import Vault, content_hash
 
@@ -48,8 +49,11 @@ def _looks_like_dicom(data: bytes, name: str) -> bool:
     return len(data) >= 8 and data[:2] in (b"\x02\x00", b"\x08\x00", b"\x00\x02", b"\x00\x08")
 
 
-def parse(data: bytes) -> Dataset:
+def parse(data: bytes, tags: Collection[int] | None = None) -> Dataset:
     """Parse a whole file from memory without decoding its pixel data.
+
+    ``tags``: keep only these top-level elements (and the Specific Character Set); the others are
+    stepped over without being read, which saves a fifth of the parse. None keeps every element.
 
     A file in the usual shape (preamble, 'DICM', a file meta group that starts with its group
     length, a transfer syntax that is not deflated, a dataset encoded as that syntax says) is read
@@ -57,10 +61,12 @@ def parse(data: bytes) -> Dataset:
     ``dcmread``. Anything else (no preamble, no group length, deflate, an unknown syntax, implicit
     VR where explicit is declared) goes through ``dcmread``, which knows how to cope.
     """
-    return _parse_usual(data) or pydicom.dcmread(io.BytesIO(data), force=True)
+    specific = sorted(tags) if tags else None
+    return (_parse_usual(data, specific)
+            or pydicom.dcmread(io.BytesIO(data), force=True, specific_tags=specific))
 
 
-def _parse_usual(data: bytes) -> Dataset | None:
+def _parse_usual(data: bytes, specific: list[int] | None = None) -> Dataset | None:
     if len(data) < 144 or data[128:136] != b"DICM\x02\x00\x00\x00" or data[136:140] != b"UL\x04\x00":
         return None
     end = 144 + int.from_bytes(data[140:144], "little")
@@ -75,7 +81,7 @@ def _parse_usual(data: bytes) -> Dataset | None:
         return None   # declared explicit, written implicit: dcmread detects and reads it
     stream = io.BytesIO(data)
     stream.seek(end)
-    ds = read_dataset(stream, syntax.is_implicit_VR, syntax.is_little_endian)
+    ds = read_dataset(stream, syntax.is_implicit_VR, syntax.is_little_endian, specific_tags=specific)
     ds.file_meta = meta
     return ds
 
@@ -85,6 +91,9 @@ _PIXEL_DATA, _ROWS, _COLUMNS, _SAMPLES, _FRAMES, _BITS, _PHOTOMETRIC = (tag_of(k
     "PhotometricInterpretation"))
 _SOP_CLASS, _SOP_INSTANCE, _MEDIA_SOP_CLASS, _TRANSFER_SYNTAX = (tag_of(k) for k in (
     "SOPClassUID", "SOPInstanceUID", "MediaStorageSOPClassUID", "TransferSyntaxUID"))
+# What classifying a file reads: the record's elements, and those that say how big the pixels are.
+_CLASSIFY_TAGS = HEADER_TAGS | {_PIXEL_DATA, _ROWS, _COLUMNS, _SAMPLES, _FRAMES, _BITS, _PHOTOMETRIC,
+                                _SOP_CLASS, _SOP_INSTANCE}
 
 
 def _pixel_problem(ds: Dataset) -> str | None:
@@ -121,7 +130,7 @@ def read_record(data: bytes, name: str) -> tuple[Record | None, str, str | None]
 def _classify(data: bytes, name: str) -> tuple[Record | None, str, str | None]:
     dicomish = _looks_like_dicom(data, name)
     try:
-        ds = parse(data)
+        ds = parse(data, _CLASSIFY_TAGS)
     except Exception as exc:  # pydicom raises many exception types on damaged input
         if dicomish:
             return None, "quarantined", f"unreadable DICOM: {type(exc).__name__}: {str(exc)[:200]}"

@@ -173,9 +173,22 @@ class Vault:
 
     # ---- naming -------------------------------------------------------------------------------
     def path_for(self, digest: str) -> Path:
+        """Where the file named ``digest`` is, or will be written.
+
+        Files are spread over 256 folders by the first two hex digits of their hash: one level,
+        like git's objects. Folders of many files are indexed by the file system, and a fresh
+        archive makes 256 folders instead of one per file (a folder costs as much as a file to
+        make). Vaults written before 2026-11 used two levels (``ab/cd/``): their files stay there.
+        """
         if not _HEX64.fullmatch(digest):
             raise VaultError(f"not a content hash: {digest[:80]!r}")
-        return self.root / digest[:2] / digest[2:4] / (digest + SUFFIX)
+        name = digest + SUFFIX
+        path = self.root / digest[:2] / name
+        if not path.exists():
+            earlier = self.root / digest[:2] / digest[2:4] / name
+            if earlier.exists():
+                return earlier
+        return path
 
     def has(self, digest: str) -> bool:
         return self.path_for(digest).exists()
@@ -184,8 +197,9 @@ class Vault:
         """Every content hash stored in the vault."""
         if not self.root.is_dir():
             return
-        for path in self.root.glob(f"??/??/*{SUFFIX}"):
-            yield path.name[: -len(SUFFIX)]
+        for pattern in (f"??/*{SUFFIX}", f"??/??/*{SUFFIX}"):
+            for path in self.root.glob(pattern):
+                yield path.name[: -len(SUFFIX)]
 
     def is_empty(self) -> bool:
         return next(self.hashes(), None) is None

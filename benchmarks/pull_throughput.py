@@ -97,7 +97,7 @@ def run_limestone(pacs: OrthancServer, work: Path, associations: int) -> tuple[f
     cpu = children_cpu() - cpu
     if result.returncode != 0:
         raise SystemExit(f"limestone pull failed:\n{result.stdout}\n{result.stderr}")
-    instances = sum(1 for _ in (home / "vault").glob("??/??/*.lsv"))
+    instances = sum(1 for _ in (home / "vault").rglob("*.lsv"))
     return seconds, cpu, instances, result.stdout.strip()
 
 

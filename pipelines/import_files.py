@@ -27,6 +27,7 @@ from archive.context import Archive
 from archive.home import Home
 from archive.ingest import Outcome, ingest_bytes
 from archive.repeats.update import after_run
+from archive.store.connection import threads
 from archive.store.maintenance import compact_if_fragmented
 from archive.store.runs import IngestRun, finish_run, start_run
 from archive.store.writer import StoreWriter, new_run_id
@@ -159,14 +160,15 @@ def import_paths(archive: Archive, paths: list[Path], site: str | None = None, k
     stop = _StopRequest()
     completed = False
     try:
-        for outcome in _outcomes(archive, discover(paths, discovery), workers):
-            summary.files_seen += 1
-            bar.update()
-            _count(outcome, summary, writer)
-            if stop.requested:
-                summary.interrupted = True
-                break
-        writer.flush()  # also on interruption: keep everything received so far
+        with threads(con, 1):   # the workers hold the cores
+            for outcome in _outcomes(archive, discover(paths, discovery), workers):
+                summary.files_seen += 1
+                bar.update()
+                _count(outcome, summary, writer)
+                if stop.requested:
+                    summary.interrupted = True
+                    break
+            writer.flush()  # also on interruption: keep everything received so far
         completed = not summary.interrupted
     finally:
         stop.restore()

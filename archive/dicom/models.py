@@ -33,6 +33,12 @@ def _tags(columns: dict) -> list[tuple[str, int, Callable[[Any], Any]]]:
 _PATIENT, _STUDY, _SERIES, _INSTANCE = (_tags(c) for c in (
     PATIENT_COLUMNS, STUDY_COLUMNS, SERIES_COLUMNS, INSTANCE_COLUMNS))
 
+# Every top-level element ``Record.from_dataset`` reads: a parser may skip all others.
+HEADER_TAGS = frozenset(
+    [tag for columns in (_PATIENT, _STUDY, _SERIES, _INSTANCE) for _, tag, _ in columns]
+    + [tag for _, tag in _REQUIRED_TAGS]
+    + [_ACQUISITION_DATE, _ACQUISITION_TIME, tag_of("ContentSequence")])
+
 
 def _read(ds: Dataset, columns: list[tuple[str, int, Callable[[Any], Any]]]) -> dict[str, Any]:
     row = {}

@@ -42,7 +42,8 @@ def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> pa.Schema:
 
 
 def to_arrow(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    return pa.Table.from_pylist([{f.name: r.get(f.name) for f in schema} for r in rows], schema=schema)
+    """Rows (dicts; a missing key is NULL) as a table of ``schema``, built column by column."""
+    return pa.table([pa.array([r.get(f.name) for r in rows], type=f.type) for f in schema], schema=schema)
 
 
 @dataclass

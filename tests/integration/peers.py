@@ -154,7 +154,7 @@ def stop_process(process: subprocess.Popen, timeout: float = 60) -> int:
 
 def vault_files(home: Path) -> int:
     """Files in a home's vault, counted without opening the store (cheap enough to poll)."""
-    return sum(1 for _ in (home / "vault").glob("??/??/*.lsv"))
+    return sum(1 for _ in (home / "vault").rglob("*.lsv"))
 
 
 def archive_counts(home: Path) -> tuple[int, int]:

@@ -124,3 +124,22 @@ def test_rotation_rewraps_without_reencrypting(home):
         assert old[-(SEGMENT // 2):] == new[-(SEGMENT // 2):] or len(old) < SEGMENT
         assert old[-16:] == new[-16:]  # ciphertext and its tag are the same bytes
         fresh.verify(digest)
+
+
+def test_one_folder_level_and_files_of_the_earlier_two_level_layout_still_found(home):
+    vault = Vault(home)
+    new, _ = vault.put(b"written now")
+    assert vault.path_for(new) == home.vault_dir / new[:2] / f"{new}.lsv"
+    old, _ = vault.put(b"written by an earlier version")
+    earlier = home.vault_dir / old[:2] / old[2:4] / f"{old}.lsv"
+    earlier.parent.mkdir(parents=True, exist_ok=True)
+    vault.path_for(old).rename(earlier)   # as a vault made before one level was used
+
+    assert vault.path_for(old) == earlier
+    assert vault.get(old) == b"written by an earlier version"
+    vault.verify(old)
+    assert sorted(vault.hashes()) == sorted([new, old])
+    assert vault.put(b"written by an earlier version") == (old, False)   # not stored twice
+    assert len(list(home.vault_dir.rglob("*.lsv"))) == 2
+    vault.discard(old)
+    assert not earlier.exists() and sorted(vault.hashes()) == [new]
