@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Collection
 
 import pydicom
+from pydicom.charset import convert_encodings, default_encoding
+from pydicom.dataelem import convert_raw_data_element
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filereader import read_dataset
 from pydicom.uid import UID
@@ -23,6 +25,7 @@ from pydicom.uid import UID
 from archive.clock import now_utc
 from archive.dicom.models import HEADER_TAGS, InvalidDataset, Record
 from archive.dicom.raw import tag_of, value
+from archive.dicom.scan import CHARACTER_SET, VRS, scan
 from archive.vault import Vault, content_hash
 
 DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima"}
@@ -52,21 +55,21 @@ def _looks_like_dicom(data: bytes, name: str) -> bool:
 def parse(data: bytes, tags: Collection[int] | None = None) -> Dataset:
     """Parse a whole file from memory without decoding its pixel data.
 
-    ``tags``: keep only these top-level elements (and the Specific Character Set); the others are
-    stepped over without being read, which saves a fifth of the parse. None keeps every element.
+    ``tags``: keep only these top-level elements (and the Specific Character Set); None keeps every
+    element. With ``tags``, a little-endian dataset is scanned for just those elements
+    (``archive.dicom.scan``), which costs a third of reading them all.
 
     A file in the usual shape (preamble, 'DICM', a file meta group that starts with its group
     length, a transfer syntax that is not deflated, a dataset encoded as that syntax says) is read
-    in two plain steps: the meta group, then the dataset after it, which costs a quarter less than
-    ``dcmread``. Anything else (no preamble, no group length, deflate, an unknown syntax, implicit
-    VR where explicit is declared) goes through ``dcmread``, which knows how to cope.
+    in two plain steps: the meta group, then the dataset after it. Anything else (no preamble, no
+    group length, deflate, an unknown syntax, implicit VR where explicit is declared or the other
+    way round) goes through ``dcmread``, which knows how to cope.
     """
-    specific = sorted(tags) if tags else None
-    return (_parse_usual(data, specific)
-            or pydicom.dcmread(io.BytesIO(data), force=True, specific_tags=specific))
+    return (_parse_usual(data, tags)
+            or pydicom.dcmread(io.BytesIO(data), force=True, specific_tags=sorted(tags) if tags else None))
 
 
-def _parse_usual(data: bytes, specific: list[int] | None = None) -> Dataset | None:
+def _parse_usual(data: bytes, tags: Collection[int] | None = None) -> Dataset | None:
     if len(data) < 144 or data[128:136] != b"DICM\x02\x00\x00\x00" or data[136:140] != b"UL\x04\x00":
         return None
     end = 144 + int.from_bytes(data[140:144], "little")
@@ -77,13 +80,28 @@ def _parse_usual(data: bytes, specific: list[int] | None = None) -> Dataset | No
         return None
     if not syntax.is_transfer_syntax or syntax.is_deflated:
         return None
-    if not syntax.is_implicit_VR and not data[end + 4:end + 6].isalpha():
-        return None   # declared explicit, written implicit: dcmread detects and reads it
+    implicit, little = syntax.is_implicit_VR, syntax.is_little_endian
+    looks_explicit = data[end + 4:end + 6] in VRS
+    if implicit == looks_explicit:
+        return None   # written otherwise than declared: dcmread detects and reads it
+    if tags and little:
+        elements = scan(data, end, implicit, tags)
+        if elements is not None:
+            ds = Dataset(elements)
+            ds.set_original_encoding(implicit, little, _encoding(elements))
+            ds.file_meta = meta
+            return ds
     stream = io.BytesIO(data)
     stream.seek(end)
-    ds = read_dataset(stream, syntax.is_implicit_VR, syntax.is_little_endian, specific_tags=specific)
+    ds = read_dataset(stream, implicit, little, specific_tags=sorted(tags) if tags else None)
     ds.file_meta = meta
     return ds
+
+
+def _encoding(elements: dict) -> str | list[str]:
+    """The character encodings a dataset's Specific Character Set names (as pydicom's reader finds them)."""
+    charset = elements.get(CHARACTER_SET)
+    return convert_encodings(convert_raw_data_element(charset).value) if charset else default_encoding
 
 
 _PIXEL_DATA, _ROWS, _COLUMNS, _SAMPLES, _FRAMES, _BITS, _PHOTOMETRIC = (tag_of(k) for k in (

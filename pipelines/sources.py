@@ -122,13 +122,14 @@ def _walk_folder(root: Path, discovery: Discovery) -> Iterator[Item]:
                 referenced, missing = [], []
             discovery.problems.extend(f"DICOMDIR references a missing file: {m}" for m in missing)
             for path in referenced:
-                key = os.path.realpath(path)
+                key = os.path.join(os.path.realpath(path.parent), path.name)
                 if key not in seen:
                     seen.add(key)
                     yield Item(str(path))
+        real_folder = os.path.realpath(folder)   # once per folder: a file's key is its real folder and name
         for name in sorted(files):
             path = os.path.join(folder, name)
-            key = os.path.realpath(path)
+            key = os.path.join(real_folder, name)
             if key in seen:
                 continue
             seen.add(key)
