@@ -22,6 +22,7 @@ import base64
 import contextlib
 import hashlib
 import itertools
+import mmap
 import os
 import re
 import secrets
@@ -262,22 +263,35 @@ class Vault:
         return path, header, data_key, 6 + header_len
 
     def stream(self, digest: str) -> Iterator[bytes]:
-        """The original bytes, segment by segment, each authenticated before it is yielded."""
+        """The original bytes, segment by segment, each authenticated before it is yielded.
+
+        The file is mapped, not read: segments are decrypted straight from the page cache, which
+        saves a copy of every byte (downloads stream gigabytes this way).
+        """
         path, header, data_key, offset = self._open(digest)
         aead = AESGCM(data_key)
         aad = _segment_aad(header, digest)
         count = max(1, -(-header.length // header.segment_size))
+        expected = offset + header.length + count * TAG
         with open(path, "rb") as f:
-            f.seek(offset)
-            for index in range(count):
-                size = min(header.segment_size, header.length - index * header.segment_size) + TAG
-                sealed = f.read(size)
+            actual = os.fstat(f.fileno()).st_size
+            if actual != expected:
+                raise VaultError(f"vault file {digest[:12]}… is damaged "
+                                 f"({'truncated' if actual < expected else 'trailing data'})")
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                view = memoryview(mapped)
                 try:
-                    yield aead.decrypt(_nonce(header, index, index == count - 1), sealed, aad)
-                except InvalidTag:
-                    raise VaultError(f"vault file {digest[:12]}… is damaged (segment {index})") from None
-            if f.read(1):
-                raise VaultError(f"vault file {digest[:12]}… is damaged (trailing data)")
+                    for index in range(count):
+                        start = offset + index * (header.segment_size + TAG)
+                        size = min(header.segment_size, header.length - index * header.segment_size) + TAG
+                        try:
+                            plain = aead.decrypt(_nonce(header, index, index == count - 1),
+                                                 view[start:start + size], aad)
+                        except InvalidTag:
+                            raise VaultError(f"vault file {digest[:12]}… is damaged (segment {index})") from None
+                        yield plain
+                finally:
+                    view.release()
 
     def get(self, digest: str) -> bytes:
         """The original bytes, exactly as imported."""

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import struct
 import time
-import zlib
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
+
+from isal.isal_zlib import crc32   # the same CRC-32 as zlib's, eight times as fast
 
 _LOCAL, _DESCRIPTOR, _CENTRAL = 0x04034B50, 0x08074B50, 0x02014B50
 _END64, _LOCATOR64, _END = 0x06064B50, 0x07064B50, 0x06054B50
@@ -132,7 +133,7 @@ def zip_chunks(members: Iterable[Member], when: time.struct_time | None = None) 
         yield from gather(header)
         crc, written = 0, 0
         for chunk in member.chunks():
-            crc = zlib.crc32(chunk, crc)
+            crc = crc32(chunk, crc)
             written += len(chunk)
             if written > member.size:
                 break
