@@ -7,15 +7,16 @@ process and measures, in the same run:
 * the ZIP download through the portal (passcode, then GET /download written to disk): MB/s and
   the portal process's memory growth (peak RSS sampled every 20 ms, minus RSS before);
 * the baseline: a plain copy of the same vault files (``shutil.copyfile``) to the same disk;
+  both timings start after ``os.sync()`` (no earlier writes to flush) and end with one (their own
+  bytes are on disk);
 * 50 concurrent link checks (GET of the link page: token lookup) and 50 concurrent passcode checks
   (POST: token lookup plus the scrypt KDF): p50/p95 latency.
 
-Two more rows show where the time goes: decrypting the same vault files in-process, and the same
-server stack (Starlette on uvicorn) streaming zeros to curl.
+One more row shows where the time goes: decrypting the same vault files in-process.
 
 Targets (issue 7): download at least half the copy's speed; memory growth under 100 MB.
 
-    .venv/bin/python benchmarks/portal_download.py [--size-mb 1024] [--rounds 2] [--keep DIR]
+    .venv/bin/python benchmarks/portal_download.py [--size-mb 1024] [--rounds 3] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ def rss_mb(pid: int) -> float:
 def copy_vault(archive: Archive, digests: list[str], out: Path) -> tuple[float, int]:
     out.mkdir(parents=True, exist_ok=True)
     total = 0
+    os.sync()   # earlier writes (the build, the last round) are not this copy's to flush
     start = time.perf_counter()
     for n, digest in enumerate(digests):
         source = archive.vault.path_for(digest)
@@ -123,6 +125,7 @@ def download(session: requests.Session, url: str, out: Path, pid: int) -> tuple[
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     total = 0
+    os.sync()   # earlier writes are not this download's to flush
     start = time.perf_counter()
     if shutil.which("curl"):
         # A native client, as a browser is: the measure is the portal's speed, not Python's.
@@ -153,32 +156,6 @@ def decrypt_only(archive: Archive, digests: list[str]) -> tuple[float, int]:
     return time.perf_counter() - start, total
 
 
-def http_ceiling(total: int, out: Path) -> tuple[float, int]:
-    """The same server stack (Starlette on uvicorn) streaming zeros to curl: the HTTP path's ceiling."""
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.responses import StreamingResponse
-    from starlette.routing import Route
-    piece = bytes(4 << 20)
-    count = max(1, total // len(piece))
-    app = Starlette(routes=[Route("/", lambda request: StreamingResponse(piece for _ in range(count)))])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
-                                           access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        start = time.perf_counter()
-        subprocess.run(["curl", "-sS", "--fail", "-o", str(out), f"http://127.0.0.1:{server.config.port}/"], check=True)
-        os.sync()
-        return time.perf_counter() - start, count * len(piece)
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        out.unlink(missing_ok=True)
-
-
 def concurrent(n: int, call) -> list[float]:
     barrier = threading.Barrier(n)
     times: list[float] = [0.0] * n
@@ -204,7 +181,7 @@ def p95(values: list[float]) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=1024)
-    parser.add_argument("--rounds", type=int, default=2, help="copy/download rounds (best of each is kept)")
+    parser.add_argument("--rounds", type=int, default=3, help="copy/download rounds (best of each is kept)")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
     args = parser.parse_args(argv)
     work = args.keep or Path(tempfile.mkdtemp(prefix="limestone-bench-portal-"))
@@ -252,7 +229,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"round {r + 1}: copy {copies[-1][1] / copies[-1][0] / 1e6:.0f} MB/s, "
                   f"download {downloads[-1][1] / downloads[-1][0] / 1e6:.0f} MB/s", flush=True)
         decrypt_time, decrypt_bytes = decrypt_only(archive, digests)
-        ceiling_time, ceiling_bytes = http_ceiling(original_bytes, work / "ceiling.bin") if shutil.which("curl") else (0, 0)
         copy_time, copy_bytes = min(copies)
         dl_time, dl_bytes, rss_before, rss_peak = min(downloads)
         growth = max(d[3] - d[2] for d in downloads)
@@ -269,9 +245,6 @@ def main(argv: list[str] | None = None) -> int:
              f"{dl_mbs / copy_mbs:.2f}", ">= 0.50"),
             ("where the time goes: vault decryption alone (in-process)", f"{decrypt_bytes / decrypt_time / 1e6:,.0f} MB/s",
              "", f"{decrypt_bytes / decrypt_time / 1e6 / copy_mbs:.2f}", ""),
-            ("where the time goes: same HTTP stack streaming zeros to curl",
-             f"{ceiling_bytes / ceiling_time / 1e6:,.0f} MB/s" if ceiling_time else "n/a", "",
-             f"{ceiling_bytes / ceiling_time / 1e6 / copy_mbs:.2f}" if ceiling_time else "", ""),
             ("portal memory growth during download", f"{growth:.1f} MB", f"RSS before {rss_before:.0f} MB",
              "", "< 100 MB"),
             ("50 concurrent link checks (GET)", f"p95 {p95(checks) * 1000:.0f} ms",
