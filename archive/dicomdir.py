@@ -266,6 +266,11 @@ def plan(contents: Contents, vault: Vault, file_set_id: str = "LIMESTONE") -> Me
 _LINKS = ("OffsetOfTheNextDirectoryRecord", "RecordInUseFlag", "OffsetOfReferencedLowerLevelDirectoryEntity")
 _SEQUENCE_ELEMENT = b"\x04\x00\x20\x12SQ\x00\x00"     # (0004,1220) Directory Record Sequence, explicit VR
 _ITEM = b"\xfe\xff\x00\xe0"
+# Explicit VR little endian headers of the offset elements: each record starts with Offset of the
+# Next Directory Record (0004,1400), then Record In-use Flag (0004,1410, 10 bytes) and Offset of
+# Referenced Lower-Level Directory Entity (0004,1420) 22 bytes in.
+_NEXT, _LOWER = b"\x04\x00\x00\x14UL\x04\x00", b"\x04\x00\x20\x14UL\x04\x00"
+_FIRST_ROOT, _LAST_ROOT = b"\x04\x00\x00\x12UL\x04\x00", b"\x04\x00\x02\x12UL\x04\x00"
 
 
 def _encode(file_set_id: str, roots: list[_Node]) -> bytes:
@@ -295,24 +300,30 @@ def _encode(file_set_id: str, roots: list[_Node]) -> bytes:
         node.record.RecordInUseFlag = 0xFFFF
         node.record.OffsetOfReferencedLowerLevelDirectoryEntity = 0
     ds.DirectoryRecordSequence = Sequence([node.record for node in order])
-    # Offsets are fixed-size (UL): encode once to learn where each record starts, then fill them in.
-    where = dict(zip(map(id, order), _item_offsets(_write(ds), len(order))))
+    # The offsets are fixed-size (UL): encode once with zeros, then write each offset in place.
+    data = bytearray(_write(ds))
+    where = dict(zip(map(id, order), _item_offsets(data, len(order))))
+    if roots:
+        _set_offset(data, data.index(_FIRST_ROOT, 132), where[id(roots[0])])
+        _set_offset(data, data.index(_LAST_ROOT, 132), where[id(roots[-1])])
 
     def link(nodes: list[_Node]) -> None:
         for node, following in zip(nodes, nodes[1:] + [None]):
-            node.record.OffsetOfTheNextDirectoryRecord = where[id(following)] if following else 0
             children = list(node.children.values())
-            node.record.OffsetOfReferencedLowerLevelDirectoryEntity = where[id(children[0])] if children else 0
+            at = where[id(node)] + 8                    # the record's first element, after the item tag
+            _set_offset(data, at, where[id(following)] if following else 0, _NEXT)
+            _set_offset(data, at + 22, where[id(children[0])] if children else 0, _LOWER)
             link(children)
 
     link(roots)
-    if roots:
-        ds.OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity = where[id(roots[0])]
-        ds.OffsetOfTheLastDirectoryRecordOfTheRootDirectoryEntity = where[id(roots[-1])]
-    data = _write(ds)
-    if _item_offsets(data, len(order)) != list(where.values()):
-        raise AssertionError("DICOMDIR records moved when their offsets were filled in")
-    return data
+    return bytes(data)
+
+
+def _set_offset(data: bytearray, at: int, offset: int, expected: bytes | None = None) -> None:
+    """Write ``offset`` into the UL element encoded at ``at`` (checking it is the one meant)."""
+    if expected is not None and data[at:at + 8] != expected:
+        raise AssertionError("unexpected DICOMDIR record encoding")
+    data[at + 8:at + 12] = offset.to_bytes(4, "little")
 
 
 def _write(ds: Dataset) -> bytes:
