@@ -14,17 +14,19 @@ from typing import Any
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.tag import BaseTag
 
 _TEXT_VRS = {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UI", "UT", "UC"}
 _BINARY = {"US": "H", "SS": "h", "UL": "L", "SL": "l", "FL": "f", "FD": "d"}
 _SINGLE_VALUED_TEXT = {"LT", "ST", "UT"}  # backslash is an ordinary character in these
 
 
-def tag_of(keyword: str) -> int:
+def tag_of(keyword: str) -> BaseTag:
+    """The tag of ``keyword``, as pydicom's own tag type (which pydicom takes without converting)."""
     tag = tag_for_keyword(keyword)
     if tag is None:
         raise KeyError(f"unknown DICOM keyword {keyword}")
-    return tag
+    return BaseTag(tag)
 
 
 def _vr(raw: RawDataElement) -> str | None:
