@@ -250,8 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()
     print(f"\nstore: {total:,} studies; {args.repeat} runs each (after one warm-up); "
           f"{os.cpu_count()} cores, load average {load[0]:.1f} at start\n")
-    print(f"| page | query | median ms | p95 ms | target |")
-    print(f"|---|---|---:|---:|---|")
+    print("| page | query | median ms | p95 ms | target |")
+    print("|---|---|---:|---:|---|")
     worst = 0.0
     failures = 0
     for page, label, action in cases:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import fcntl
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -217,8 +216,10 @@ class StoreWriter:
             known = self._known(con)
             con.execute("INSERT INTO instances BY NAME SELECT * FROM b_instances")
             self._merge_series(con, known["series"])
-            self._merge_studies(con, known["studies"])
+            self._merge_studies(con, known["studies"], known["series"])
             self._merge_patients(con, known["patients"])
+            for table in ("series", "studies", "patients"):
+                con.execute(f"DROP TABLE temp.merged_{table}")
             browse_table.refresh(con, "b_studies", "b_patients", replace=known["studies"] or known["patients"])
             con.execute("COMMIT")
             return result
@@ -240,11 +241,14 @@ class StoreWriter:
         return dict(zip(checks, row))
 
     def _merge_keep_known(self, con, table: str, key: str, batch: str, counted: dict[str, str],
-                          known: bool) -> None:
-        """Replace the batch's rows of ``table``: known values win, gaps are filled, counts recounted.
+                          known: bool, counts: str = "") -> None:
+        """Merge the batch's rows of ``table`` into ``temp.merged_<table>`` and write them: known
+        values win, gaps are filled, and the ``counted`` columns come from ``counts`` (a join
+        giving ``c``). The caller drops the temporary tables when the commit is done.
 
         When none of the batch's rows is in ``table`` yet (``known`` false: the usual case for new
-        studies), the merged rows are inserted straight away: there is nothing to replace.
+        studies), the table is not read at all (each read of a lake table costs catalog queries)
+        and the merged rows are inserted straight away: there is nothing to replace.
         """
         columns = [f.name for f in self.schemas[table]]
         select = []
@@ -257,40 +261,33 @@ class StoreWriter:
                 select.append(f"b.{column}")
             else:
                 select.append(f"coalesce(t.{column}, b.{column}) AS {column}")
-        merged = (f"SELECT {', '.join(select)} FROM {batch} b LEFT JOIN {table} t USING ({key})"
-                  + self._count_joins(table))
-        if not known:
-            con.execute(f"INSERT INTO {table} BY NAME {merged}")
-            return
-        con.execute(f"CREATE OR REPLACE TEMP TABLE merged_{table} AS {merged}")
-        con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {batch})")
+        kept = table if known else f"(SELECT * FROM {batch} WHERE false)"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE merged_{table} AS "
+                    f"SELECT {', '.join(select)} FROM {batch} b LEFT JOIN {kept} t USING ({key}){counts}")
+        if known:
+            con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {batch})")
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM temp.merged_{table}")
-        con.execute(f"DROP TABLE temp.merged_{table}")
-
-    @staticmethod
-    def _count_joins(table: str) -> str:
-        if table == "series":
-            return (" LEFT JOIN (SELECT series_instance_uid, count(*) n, sum(bytes) sz FROM instances"
-                    " WHERE series_instance_uid IN (SELECT series_instance_uid FROM b_series)"
-                    " GROUP BY ALL) c USING (series_instance_uid)")
-        if table == "studies":
-            return (" LEFT JOIN (SELECT study_instance_uid, count(*) n_series,"
-                    " sum(number_of_instances) n, sum(bytes) sz,"
-                    " list_sort(list_distinct(list(modality))) mods, mode(body_part_examined) part"
-                    " FROM series WHERE study_instance_uid IN (SELECT study_instance_uid FROM b_studies)"
-                    " GROUP BY ALL) c USING (study_instance_uid)")
-        return ""
 
     def _merge_series(self, con, known: bool) -> None:
+        # New series have all their instances in this batch: count them there.
+        source = ("instances WHERE series_instance_uid IN (SELECT series_instance_uid FROM b_series)"
+                  if known else "b_instances")
         self._merge_keep_known(con, "series", "series_instance_uid", "b_series",
-                               {"number_of_instances": "c.n", "bytes": "c.sz"}, known)
+                               {"number_of_instances": "c.n", "bytes": "c.sz"}, known,
+                               f" LEFT JOIN (SELECT series_instance_uid, count(*) n, sum(bytes) sz FROM {source}"
+                               " GROUP BY ALL) c USING (series_instance_uid)")
 
-    def _merge_studies(self, con, known: bool) -> None:
+    def _merge_studies(self, con, known: bool, series_known: bool) -> None:
+        # New studies of new series have all their series in this batch's merged series.
+        source = ("series WHERE study_instance_uid IN (SELECT study_instance_uid FROM b_studies)"
+                  if known or series_known else "temp.merged_series")
         self._merge_keep_known(con, "studies", "study_instance_uid", "b_studies", {
             "number_of_series": "c.n_series", "number_of_instances": "c.n", "bytes": "c.sz",
             "modalities": "c.mods", "body_part_examined": "coalesce(t.body_part_examined, c.part)",
             "study_datetime": "coalesce(t.study_datetime, b.study_datetime)",
-        }, known)
+        }, known, " LEFT JOIN (SELECT study_instance_uid, count(*) n_series, sum(number_of_instances) n,"
+                  " sum(bytes) sz, list_sort(list_distinct(list(modality))) mods, mode(body_part_examined) part"
+                  f" FROM {source} GROUP BY ALL) c USING (study_instance_uid)")
 
     def _merge_patients(self, con, known: bool) -> None:
         self._merge_keep_known(con, "patients", "patient_key", "b_patients", {}, known)

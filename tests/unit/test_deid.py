@@ -6,7 +6,6 @@ import copy
 import os
 import warnings
 from datetime import date, timedelta
-from pathlib import Path
 
 import pydicom
 import pytest
