@@ -78,7 +78,8 @@ def _walk(data: bytes, pos: int, implicit: bool, wanted: Collection[int],
             return None
         if keep:
             raw = data[value:pos] if length else empty_value_for_VR(vr, raw=True)
-            found[tag] = RawDataElement(BaseTag(tag), vr, length, raw, value, implicit, True)
+            key = BaseTag(tag)   # pydicom's datasets are keyed by its own tag type
+            found[key] = RawDataElement(key, vr, length, raw, value, implicit, True)
     return None if in_item else pos
 
 

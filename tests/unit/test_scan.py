@@ -10,6 +10,7 @@ from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
 from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag
 
 from archive.dicom.scan import CHARACTER_SET, scan
 
@@ -49,6 +50,7 @@ def test_finds_what_is_asked_and_steps_over_nested_undefined_length_sequences(im
     data = _encoded(_dataset(), implicit)
     found = scan(data, 0, implicit, {NAME, ROWS, PIXELS})
     assert found is not None and sorted(found) == [CHARACTER_SET, NAME, ROWS, PIXELS]
+    assert all(isinstance(tag, BaseTag) for tag in found)   # keyed as pydicom keys its datasets
     whole = pydicom.filereader.read_dataset(io.BytesIO(data), implicit, True)
     for tag, raw in found.items():
         assert raw.value == whole.get_item(tag).value and raw.value_tell == whole.get_item(tag).value_tell
