@@ -181,18 +181,23 @@ class Vault:
         archive makes 256 folders instead of one per file (a folder costs as much as a file to
         make). Vaults written before 2026-11 used two levels (``ab/cd/``): their files stay there.
         """
+        return self._stored_at(digest) or self._place(digest)
+
+    def _place(self, digest: str) -> Path:
         if not _HEX64.fullmatch(digest):
             raise VaultError(f"not a content hash: {digest[:80]!r}")
-        name = digest + SUFFIX
-        path = self.root / digest[:2] / name
-        if not path.exists():
-            earlier = self.root / digest[:2] / digest[2:4] / name
-            if earlier.exists():
-                return earlier
-        return path
+        return self.root / digest[:2] / (digest + SUFFIX)
+
+    def _stored_at(self, digest: str) -> Path | None:
+        """The file of ``digest`` where it is (this layout or the earlier one), None if absent."""
+        path = self._place(digest)
+        for candidate in (path, path.parent / digest[2:4] / path.name):
+            if candidate.exists():
+                return candidate
+        return None
 
     def has(self, digest: str) -> bool:
-        return self.path_for(digest).exists()
+        return self._stored_at(digest) is not None
 
     def hashes(self) -> Iterator[str]:
         """Every content hash stored in the vault."""
@@ -219,9 +224,9 @@ class Vault:
     def put(self, data: bytes, digest: str | None = None) -> tuple[str, bool]:
         """Store ``data``; return (content hash, True if written now / False if already stored)."""
         digest = digest or content_hash(data)
-        path = self.path_for(digest)
-        if path.exists():
+        if self.has(digest):
             return digest, False
+        path = self._place(digest)
         key_id = self.ensure_key()
         master = self.keys.get(key_id)
         data_key = AESGCM.generate_key(bit_length=256)

@@ -126,10 +126,10 @@ def _walk_folder(root: Path, discovery: Discovery) -> Iterator[Item]:
                 if key not in seen:
                     seen.add(key)
                     yield Item(str(path))
-        real_folder = os.path.realpath(folder)   # once per folder: a file's key is its real folder and name
+        real_folder = os.path.realpath(folder)   # once per folder, not once per file
         for name in sorted(files):
             path = os.path.join(folder, name)
-            key = os.path.join(real_folder, name)
+            key = os.path.realpath(path) if os.path.islink(path) else os.path.join(real_folder, name)
             if key in seen:
                 continue
             seen.add(key)

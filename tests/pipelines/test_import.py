@@ -14,6 +14,7 @@ import pytest
 from archive.context import Archive
 from archive.samples import pydicom_file
 from pipelines.import_files import import_paths
+from pipelines.sources import Discovery, discover
 from tests.browse_table_check import assert_browse_table_current
 from tests.conftest import limestone
 
@@ -284,3 +285,10 @@ def test_damaged_zip_is_a_failure_not_a_crash(tmp_path, archive):
     broken.write_bytes(b"PK\x03\x04" + bytes(100))
     summary = import_paths(archive, [tmp_path], progress=False)
     assert summary.failed == 1 and summary.exit_code == 1
+
+
+def test_a_file_and_a_link_to_it_are_read_once(tmp_path):
+    (tmp_path / "CT1.dcm").write_bytes(pydicom_file("CT_small.dcm").read_bytes())
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "again.dcm").symlink_to(tmp_path / "CT1.dcm")
+    assert [Path(item.path).name for item in discover([tmp_path], Discovery())] == ["CT1.dcm"]
