@@ -60,7 +60,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("deid_key", "",
             "Base64 of the secret (16+ bytes) behind de-identification pseudonyms, new UIDs and date "
             "shifts. When empty, it is kept in <home>/keys/deid.key (created on first use, mode 0600)."),
-    # Share links and the share portal (archive/sharing.py, portal/).
+    # Share links and the share portal (archive/sharing/links.py, portal/).
     Setting("portal_base_url", "http://127.0.0.1:8502",
             "Public address of the share portal, the start of every share link (https://... in production)."),
     Setting("portal_host", "127.0.0.1",
@@ -81,7 +81,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("share_max_days", 90, "Longest a share link may last (and be extended to), in days.", int),
     Setting("share_lockout_attempts", 5,
             "Wrong passcodes (or birth dates) that lock a share link until a clerk unlocks it.", int),
-    # Reports and sending studies to other hospitals (archive/diagnostic_reports/, archive/sending.py).
+    # Reports and sending studies to other hospitals (archive/reports/, archive/network/send.py).
     Setting("hl7_bind", "",
             "Address the HL7 MLLP listener (limestone listen --hl7-port) listens on; empty: all interfaces."),
     Setting("send_retries", 3,

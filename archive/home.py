@@ -1,10 +1,20 @@
-"""The Limestone home: one folder holding the store, the vault, the state database and the keys."""
+"""The Limestone home (one folder holding the store, the vault, the state database and the keys)
+and ``Archive``: a home opened with its settings, the entry point pipelines, pages and notebooks share."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from archive.config import Settings
+
+if TYPE_CHECKING:  # the store and vault import this module: they are imported when first used
+    import duckdb
+
+    from archive.vault import Vault
 
 
 class HomeError(RuntimeError):
@@ -61,3 +71,31 @@ class Home:
 
     def exists(self) -> bool:
         return self.catalog_path.exists()
+
+
+@dataclass
+class Archive:
+    """One resolved home with its settings."""
+
+    settings: Settings
+
+    @classmethod
+    def load(cls, **overrides: Any) -> "Archive":
+        """The archive at LIMESTONE_HOME (or ``home=...``), with every other setting resolved."""
+        return cls(Settings.load(**{k: v for k, v in overrides.items() if v is not None}))
+
+    @cached_property
+    def home(self) -> Home:
+        return Home(self.settings.home_path)
+
+    def store(self, read_only: bool = False) -> "duckdb.DuckDBPyConnection":
+        """A new connection to the analytic store (writers migrate it first)."""
+        from archive.store import open_store
+
+        return open_store(self.home, read_only=read_only)
+
+    @cached_property
+    def vault(self) -> "Vault":
+        from archive.vault import Vault
+
+        return Vault(self.home, self.settings.master_key, self.settings.master_key_id)

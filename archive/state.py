@@ -79,7 +79,7 @@ SCHEMA_STEPS: list[tuple[int, str, str]] = [
         );
     """),
     (3, "share_links", """
-        -- Patient share links (archive/sharing.py). The token itself is never stored: only its SHA-256.
+        -- Patient share links (archive/sharing/links.py). The token itself is never stored: only its SHA-256.
         CREATE TABLE share_links (
             link_id          TEXT PRIMARY KEY,       -- public id, 'L' + 12 hex digits
             token_hash       TEXT NOT NULL UNIQUE,   -- sha256 hex of the link token
@@ -114,7 +114,7 @@ SCHEMA_STEPS: list[tuple[int, str, str]] = [
         CREATE INDEX audit_events_link ON audit_events (link_id);
     """),
     (4, "hl7_inbox_and_transfers", """
-        -- Every HL7 message received (archive/diagnostic_reports/inbox.py), kept before it is
+        -- Every HL7 message received (archive/reports/inbox.py), kept before it is
         -- acknowledged: filed ones for tracing, rejected ones for review (never lost).
         CREATE TABLE hl7_messages (
             message_id   INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -130,7 +130,7 @@ SCHEMA_STEPS: list[tuple[int, str, str]] = [
             reviewed_by  TEXT
         );
         CREATE INDEX hl7_messages_outcome ON hl7_messages (outcome);
-        -- Studies sent to other hospitals (limestone send, archive/sending.py): one row a study.
+        -- Studies sent to other hospitals (limestone send, archive/network/send.py): one row a study.
         CREATE TABLE transfers (
             transfer_id        INTEGER PRIMARY KEY AUTOINCREMENT,
             study_instance_uid TEXT NOT NULL,

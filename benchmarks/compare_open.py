@@ -5,7 +5,7 @@ series and one synchronised scroll step.
 
 It builds (once; reused unless --rebuild) a home under benchmarks/out/ holding one patient with
 two CT studies of ``--slices`` slices of ``--size``² pixels in different frames of reference
-(the generator of tests/compare_world.py), ingested into vault and store. Then it times what the
+(the generator of tests/support/compare_world.py), ingested into vault and store. Then it times what the
 page does, without Streamlit's caches:
 
 - *open*: rank the priors, read both studies' series, pair them, read both series' instances,
@@ -34,18 +34,18 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from archive.context import Archive  # noqa: E402
+from archive.comparison.image_registration import row_profile, suggest_offset  # noqa: E402
+from archive.comparison.priors import relevant_priors  # noqa: E402
+from archive.comparison.scroll_link import OFFSET, SeriesGeometry, linked_index, plan_sync  # noqa: E402
+from archive.comparison.series_pairing import SeriesInfo, pair_series  # noqa: E402
 from archive.dicom import pixels  # noqa: E402
-from archive.pairing import SeriesInfo, pair_series  # noqa: E402
-from archive.priors import relevant_priors  # noqa: E402
-from archive.registration import row_profile, suggest_offset  # noqa: E402
+from archive.home import Archive  # noqa: E402
 from archive.store.queries import compare  # noqa: E402
-from archive.sync import OFFSET, SeriesGeometry, linked_index, plan_sync  # noqa: E402
-from tests import compare_world as world  # noqa: E402
+from tests.support import compare_world as world  # noqa: E402
 
 
 def build(home: Path, slices: int, size: int) -> dict[str, str]:
-    from archive.ingest import ingest_bytes
+    from archive.ingest.intake import ingest_bytes
     from archive.store.runs import IngestRun, finish_run, start_run
     from archive.store.writer import StoreWriter, new_run_id
 

@@ -28,8 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archive.context import Archive  # noqa: E402
 from archive.dicom import pixels  # noqa: E402
+from archive.home import Archive  # noqa: E402
 from archive.store.queries import browse, metrics, stats  # noqa: E402
 
 SITES = ["NORTH", "SOUTH", "EAST", "WEST", "CENTRAL", "COAST"]

@@ -22,9 +22,9 @@ import pydicom
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from archive.context import Archive  # noqa: E402
-from archive.samples import write_ct_studies  # noqa: E402
+from archive.home import Archive  # noqa: E402
 from pipelines.import_files import import_paths  # noqa: E402
+from tests.support.samples import write_ct_studies  # noqa: E402
 
 
 def baseline(files: list[Path]) -> float:

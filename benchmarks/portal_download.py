@@ -43,12 +43,12 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archive import share_actions  # noqa: E402
-from archive.context import Archive  # noqa: E402
-from archive.ingest import ingest_bytes  # noqa: E402
-from archive.samples import pydicom_file  # noqa: E402
+from archive.home import Archive  # noqa: E402
+from archive.ingest.intake import ingest_bytes  # noqa: E402
+from archive.sharing import actions as share_actions  # noqa: E402
 from archive.store.runs import IngestRun, finish_run, start_run  # noqa: E402
 from archive.store.writer import StoreWriter, new_run_id  # noqa: E402
+from tests.support.samples import pydicom_file  # noqa: E402
 
 ROWS, COLUMNS = 2048, 2560          # 16-bit: 10 MiB of pixel data per file
 

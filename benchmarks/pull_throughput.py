@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from pydicom.dataset import Dataset  # noqa: E402
 
-from tests.integration.orthanc_server import OrthancServer, available  # noqa: E402
-from tests.integration.synthetic_studies import make_studies, write_studies  # noqa: E402
+from tests.support.orthanc_server import OrthancServer, available  # noqa: E402
+from tests.support.synthetic_studies import make_studies, write_studies  # noqa: E402
 
 
 def children_cpu() -> float:
@@ -88,7 +88,7 @@ def run_limestone(pacs: OrthancServer, work: Path, associations: int) -> tuple[f
                     "--port", str(pacs.dicom_port), "--max-associations", str(associations)],
                    check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
     # Create the store and its migrations first: a fresh home's set-up is not part of a pull.
-    from archive.context import Archive
+    from archive.home import Archive
     Archive.load(home=str(home)).store().close()
     cpu = children_cpu()
     started = time.perf_counter()

@@ -30,10 +30,10 @@ from skimage.transform import resize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from archive.context import Archive  # noqa: E402
+from archive.home import Archive  # noqa: E402
 from archive.quality.run import run_qa  # noqa: E402
-from archive.samples import pydicom_file  # noqa: E402
 from pipelines.import_files import import_paths  # noqa: E402
+from tests.support.samples import pydicom_file  # noqa: E402
 
 
 def write_ct_512(out: Path, files: int, per_series: int = 20, seed: int = 0) -> list[Path]:

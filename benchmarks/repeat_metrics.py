@@ -33,7 +33,7 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archive.context import Archive  # noqa: E402
+from archive.home import Archive  # noqa: E402
 from archive.repeats import classes, facts, metrics  # noqa: E402
 
 SITES = ["NORTH", "SOUTH", "EAST", "WEST", "CENTRAL"]

@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.orthanc_server import OrthancServer, available  # noqa: E402
-from tests.integration.synthetic_studies import make_studies, write_studies  # noqa: E402
+from tests.support.orthanc_server import OrthancServer, available  # noqa: E402
+from tests.support.synthetic_studies import make_studies, write_studies  # noqa: E402
 
 
 def run(command: list[str], env: dict) -> float:

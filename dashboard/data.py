@@ -17,9 +17,8 @@ import pandas as pd
 import streamlit as st
 
 from archive.config import Settings
-from archive.context import Archive
-from archive.store import StoreError
-from archive.store import queries
+from archive.home import Archive
+from archive.store import StoreError, queries
 from archive.store.connection import LAKE
 from archive.store.queries import browse, metrics
 

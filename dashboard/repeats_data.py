@@ -1,7 +1,7 @@
 """Data access of the Repeat exams page: cached readers of the repeat views, and the admin edits.
 
 Readers use the dashboard's shared read-only connection (``dashboard.data.cursor``); edits open a
-short-lived writer connection, go through ``archive.repeats.classes`` / ``archive.identity`` (which
+short-lived writer connection, go through ``archive.repeats.classes`` / ``archive.patients.linking`` (which
 validate them), and clear the cached readers so the page shows the new numbers at once.
 """
 
@@ -96,7 +96,7 @@ def _clear() -> None:
 
 
 def edit(home: str, action: Callable[..., Any], *args, **kwargs) -> Any:
-    """Run one edit (a function of archive.repeats.classes or archive.identity) on a writer connection."""
+    """Run one edit (a function of archive.repeats.classes or archive.patients.linking) on a writer connection."""
     con = data.archive(home).store()
     try:
         con.execute(f"USE {LAKE}")

@@ -7,8 +7,9 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from archive import audit, audit_messages
-from archive.context import Archive
+from archive import audit
+from archive.audit import atna as audit_messages
+from archive.home import Archive
 
 
 def _day(text: str) -> datetime:

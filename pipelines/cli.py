@@ -13,8 +13,7 @@ import logging
 import sys
 
 from archive.config import ConfigError
-from archive.context import Archive
-from archive.home import HomeError
+from archive.home import Archive, HomeError
 from archive.store import StoreError
 from archive.vault import VaultError
 

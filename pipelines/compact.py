@@ -6,7 +6,7 @@ nightly) after many small runs, e.g. a listener filing pushes all day.
 
 from __future__ import annotations
 
-from archive.context import Archive
+from archive.home import Archive
 from archive.store.maintenance import compact
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from archive.context import Archive
 from archive.deid import DatesValues, DeidKeyError, Options
 from archive.deid.export import DeidSelectionError, export, select_studies
+from archive.home import Archive
 
 
 def add_parser(subparsers) -> None:

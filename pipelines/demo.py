@@ -20,10 +20,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from archive.context import Archive
 from archive.demo import Manifest, build_demo
 from archive.demo.generator import DEFAULT_PATIENTS, DEFAULT_SEED
 from archive.demo.sites import EXTERNAL_SITE, store_sites
+from archive.home import Archive
 from archive.repeats.demo import DemoRepeats, seed_demo
 from archive.store.writer import upsert_sites
 from pipelines.import_files import ImportSummary, import_paths

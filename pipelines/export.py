@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from archive.context import Archive
-from archive.pdi import PdiError, export_studies
-from archive.share_actions import Actor
+from archive.home import Archive
+from archive.media.pdi import PdiError, export_studies
+from archive.sharing.actions import Actor
 
 
 def add_parser(subparsers) -> None:

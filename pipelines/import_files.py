@@ -23,16 +23,15 @@ from typing import Iterable, Iterator
 
 from tqdm import tqdm
 
-from archive.context import Archive
-from archive.home import Home
-from archive.ingest import Outcome, ingest_bytes
+from archive.home import Archive, Home
+from archive.ingest.intake import Outcome, ingest_bytes
+from archive.ingest.sources import Discovery, Item, discover
 from archive.repeats.update import after_run
 from archive.store.connection import threads
 from archive.store.maintenance import compact_if_fragmented
 from archive.store.runs import IngestRun, finish_run, start_run
 from archive.store.writer import StoreWriter, new_run_id
 from archive.vault import Vault
-from pipelines.sources import Discovery, Item, discover
 
 log = logging.getLogger("limestone.import")
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from archive.context import Archive
-from archive.diagnostic_reports.hl7v2 import split_messages
-from archive.diagnostic_reports.inbox import receive
+from archive.home import Archive
+from archive.reports.hl7v2 import split_messages
+from archive.reports.inbox import receive
 
 
 def add_parser(subparsers) -> None:

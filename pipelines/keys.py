@@ -6,7 +6,7 @@ files stay in <home>/keys/ until you remove them after a successful rotation and
 
 from __future__ import annotations
 
-from archive.context import Archive
+from archive.home import Archive
 
 
 def add_parser(subparsers) -> None:

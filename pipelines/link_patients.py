@@ -1,4 +1,4 @@
-"""``limestone link-patients``: rebuild the regional patient identity (archive/identity.py).
+"""``limestone link-patients``: rebuild the regional patient identity (archive/patients/linking.py).
 
 Copies prior uses from the audit trail (archive/repeats/audit_uses.py), links the patient records
 of all sites into persons, lists conflicts for review, and recomputes the repeat facts
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from archive.context import Archive
+from archive.home import Archive
 from archive.repeats.update import bring_up_to_date
 
 

@@ -23,8 +23,8 @@ import sys
 import threading
 import time
 
-from archive.context import Archive
-from archive.ingest import Outcome, ingest_bytes
+from archive.home import Archive
+from archive.ingest.intake import Outcome, ingest_bytes
 from archive.network import NetworkError, quiet_toolkit
 from archive.network.status import STORE_QUARANTINED, STORE_SUCCESS
 from archive.network.storage import start_storage_scp
@@ -168,7 +168,7 @@ def run(args, archive: Archive) -> int:
     hl7_server = None
     try:
         if getattr(args, "hl7_port", None) is not None:  # reports from the RIS (issue 9)
-            from archive.diagnostic_reports.mllp import MllpServer
+            from archive.reports.mllp import MllpServer
             try:
                 hl7_server = MllpServer(archive, args.hl7_port, settings.hl7_bind).start()
             except OSError as exc:

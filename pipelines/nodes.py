@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 import sys
 
-from archive.context import Archive
+from archive.home import Archive
 from archive.network import NetworkError, echo, quiet_toolkit
-from archive.nodes import Node, NodeError, NodeRegistry, RetrieveMethodValues
+from archive.network.nodes import Node, NodeError, NodeRegistry, RetrieveMethodValues
 
 
 def add_parser(subparsers) -> None:

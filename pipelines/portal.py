@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from archive.context import Archive
+from archive.home import Archive
 
 
 def add_parser(subparsers) -> None:
@@ -15,8 +15,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
-    from portal.server import PortalConfigError, config
     import uvicorn
+
+    from portal.server import PortalConfigError, config
     try:
         cfg = config(archive, args.host, args.port)
     except PortalConfigError as exc:

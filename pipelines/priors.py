@@ -2,7 +2,7 @@
 
 The JSON form is a contract for scripts and notebooks: a list, best first, of objects with
 ``study_instance_uid``, ``study_date`` (ISO), ``site``, ``modality``, ``description`` and ``score``
-(0..1), plus ``body_part`` and ``days_before``. See ``archive.priors`` for how the score is made.
+(0..1), plus ``body_part`` and ``days_before``. See ``archive.comparison.priors`` for how the score is made.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import sys
 
-from archive.context import Archive
-from archive.priors import relevant_priors
+from archive.comparison.priors import relevant_priors
+from archive.home import Archive
 
 
 def add_parser(subparsers) -> None:

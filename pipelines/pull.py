@@ -40,24 +40,23 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, Thr
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from pynetdicom.presentation import build_context
+
 from archive.clock import now_utc
-from archive.context import Archive
 from archive.dicom import values as v
-from archive.ingest import Outcome, ingest_bytes
-from archive.network import NetworkError, associate, quiet_toolkit
+from archive.home import Archive
+from archive.ingest.intake import Outcome, ingest_bytes
+from archive.network import NetworkError, associate, pull_worker, quiet_toolkit
 from archive.network.association import close
+from archive.network.nodes import Node, NodeError, NodeRegistry, StudyStatusValues
 from archive.network.query import FIND_MODEL, RemoteStudy, StudyFilter, find_series, find_studies
 from archive.network.retrieve import MoveSession, MoveTracker, StudyJob, StudyResult
 from archive.network.status import STORE_QUARANTINED, STORE_SUCCESS
 from archive.network.storage import start_storage_scp
-from archive.nodes import Node, NodeError, NodeRegistry, StudyStatusValues
 from archive.repeats.update import after_run
 from archive.store import remote
 from archive.store.runs import IngestRun, finish_run, start_run
 from archive.store.writer import StoreWriter, new_run_id
-from pynetdicom.presentation import build_context
-
-from pipelines import pull_worker
 
 log = logging.getLogger("limestone.pull")
 

@@ -15,7 +15,7 @@ from datetime import date
 
 from tqdm import tqdm
 
-from archive.context import Archive
+from archive.home import Archive
 from archive.quality.run import run_qa
 
 

@@ -13,7 +13,7 @@ import json
 import sys
 from datetime import date
 
-from archive.context import Archive
+from archive.home import Archive
 from archive.repeats import metrics
 
 

@@ -13,8 +13,8 @@ import json
 import sys
 from datetime import date, datetime
 
-from archive.context import Archive
-from archive.diagnostic_reports import inbox, search, store
+from archive.home import Archive
+from archive.reports import inbox, search, store
 
 
 def add_parser(subparsers) -> None:

@@ -14,10 +14,10 @@ import getpass
 import json
 import sys
 
-from archive.context import Archive
+from archive.home import Archive
 from archive.network import quiet_toolkit
-from archive.nodes import NodeError, NodeRegistry
-from archive.sending import StudySend, send_studies
+from archive.network.nodes import NodeError, NodeRegistry
+from archive.network.send import StudySend, send_studies
 
 
 def add_parser(subparsers) -> None:

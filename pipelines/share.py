@@ -10,9 +10,10 @@ import getpass
 import json
 import sys
 
-from archive import share_actions, sharing
-from archive.context import Archive
-from archive.share_actions import Actor
+from archive import sharing
+from archive.home import Archive
+from archive.sharing import actions as share_actions
+from archive.sharing.actions import Actor
 
 
 def add_parser(subparsers) -> None:

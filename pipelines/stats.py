@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from archive.context import Archive
+from archive.home import Archive
 from archive.store.queries import stats
 
 

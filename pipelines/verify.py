@@ -14,7 +14,7 @@ import sys
 
 from tqdm import tqdm
 
-from archive.context import Archive
+from archive.home import Archive
 from archive.vault import VaultError
 
 log = logging.getLogger("limestone.verify")

@@ -13,7 +13,7 @@ order the link page shows them, so no UID ever appears in an address)::
     GET  /s/<token>/download[/<study>]      ZIP of the original files with a DICOMDIR, streamed
     GET  /s/<token>/report/<study>/<n>.pdf  a report's PDF, streamed from the vault
 
-Reports: the studies page shows each study's released reports (``archive.diagnostic_reports.
+Reports: the studies page shows each study's released reports (``archive.reports.
 release``: current versions, final or amended): their text when the link allows ``view``, their
 PDF when it allows ``download`` (reports belong to the images' record, so a link needs no
 permission of its own for them; existing links keep working as they were issued). Showing them is audited as a ``view`` of the study, a PDF as a
@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,16 +43,17 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response, Stream
 from starlette.routing import Route
 
 from archive import audit, sharing
-from archive.context import Archive
 from archive.dicom import pixels
-from archive.dicomdir import plan as media_plan
-from archive.diagnostic_reports import release
-from archive.share_scope import Contents, contents as read_contents
-from archive.sharing import ShareLink
+from archive.home import Archive
+from archive.media.dicomdir import plan as media_plan
+from archive.media.zipstream import Member, zip_chunks, zip_size
+from archive.reports import release
+from archive.sharing.links import ShareLink
+from archive.sharing.scope import Contents
+from archive.sharing.scope import contents as read_contents
 from archive.store import StoreError
 from archive.store.connection import LAKE
 from archive.vault import VaultError
-from archive.zipstream import Member, zip_chunks, zip_size
 from portal import pages
 from portal.limits import RateLimit
 from portal.session import COOKIE, Sessions

@@ -25,7 +25,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from archive import sharing
-from archive.dicomdir import _header
+from archive.media.dicomdir import _header
 from archive.vault import VaultError
 from portal.session import COOKIE
 

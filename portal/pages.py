@@ -11,8 +11,8 @@ from datetime import date
 from html import escape
 from typing import Any
 
-from archive.diagnostic_reports import release
 from archive.dicom.pixels import PRESETS
+from archive.reports import release
 
 REFUSAL = ("This link cannot be opened. It may have expired or been withdrawn, or the passcode was "
            "entered wrongly too many times. Please contact the hospital that sent it to you.")

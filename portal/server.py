@@ -7,7 +7,7 @@ from pathlib import Path
 
 import uvicorn
 
-from archive.context import Archive
+from archive.home import Archive
 from portal.app import create_app
 
 log = logging.getLogger("limestone.portal")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from archive.context import Archive
-from archive.samples import pydicom_test_files, write_ct_studies
+from archive.home import Archive
+from tests.support.samples import pydicom_test_files, write_ct_studies
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,8 +20,8 @@ import csv
 import getpass
 import json
 import logging
-from datetime import date
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -33,13 +33,13 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
 from archive import audit
-from archive.audit import AuditEvent
+from archive.audit.trail import AuditEvent
 from archive.clock import now_utc
-from archive.context import Archive
 from archive.deid.dataset import deidentify
 from archive.deid.keys import DeidKey, load_key
 from archive.deid.profile import Options
 from archive.dicom.pixels import PixelError, read
+from archive.home import Archive
 
 log = logging.getLogger("limestone.deid")
 

@@ -12,8 +12,8 @@ from pynetdicom import AE, Association, evt
 from pynetdicom.presentation import PresentationContext, build_context
 from pynetdicom.sop_class import Verification
 
+from archive.network.nodes import Node
 from archive.network.status import describe
-from archive.nodes import Node
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
 
 from archive.dicom import values as v
 from archive.network.association import NetworkError
+from archive.network.nodes import Node
 from archive.network.status import StatusCategoryValues, category, describe
-from archive.nodes import Node
 
 log = logging.getLogger(__name__)
 

@@ -22,16 +22,17 @@ from pydicom.dataset import Dataset
 from pynetdicom import Association, evt
 from pynetdicom.presentation import build_context
 from pynetdicom.sop_class import (
-    StudyRootQueryRetrieveInformationModelGet, StudyRootQueryRetrieveInformationModelMove,
+    StudyRootQueryRetrieveInformationModelGet,
+    StudyRootQueryRetrieveInformationModelMove,
 )
 
 from archive.dicom import values as v
 from archive.network import query
 from archive.network.association import NetworkError, associate, close
 from archive.network.contexts import COMMON_STORAGE_CLASSES, retrieve_contexts
+from archive.network.nodes import Node
 from archive.network.status import STORE_OUT_OF_RESOURCES, StatusCategoryValues, category, describe
 from archive.network.storage import received_file
-from archive.nodes import Node
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,8 @@ from typing import Any, Callable, Iterator
 import duckdb
 
 from archive.clock import now_utc
-from archive.context import Archive
 from archive.dicom.pixels import PixelError, decode_frame, read
-from archive.home import Home
+from archive.home import Archive, Home
 from archive.quality.metrics import METRICS_VERSION, NotMeasurable, measure_dataset
 from archive.store.connection import retrying, rollback, write_lock
 from archive.store.writer import new_run_id, table_schema, to_arrow

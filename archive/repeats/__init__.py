@@ -4,7 +4,7 @@ The numbers come from views in the analytic store (migration ``0004_repeats.sql`
 dashboard page, ``limestone report repeats`` and the notebooks agree:
 
 - ``patient_identity``: each patient record (PatientID + issuer) with its regional person
-  (``archive.identity``). Every metric counts people by this person key.
+  (``archive.patients.linking``). Every metric counts people by this person key.
 - ``repeat_studies``: each dated imaging study with its exam class (``exam_class_rules`` matched on
   modality family, body part and description; CR and DX are the family XR), the class's repeat
   window (its own or the family default) and fee, and when it was available in the regional archive.
@@ -24,7 +24,7 @@ dashboard page, ``limestone report repeats`` and the notebooks agree:
 - ``repeat_metrics_daily``: all of the above per day, site, class and modality family.
 
 The editable tables (classes, windows, fees, rules, clinical flags, archive coverage) are changed
-through ``archive.repeats.classes``; identity decisions through ``archive.identity.decide``.
+through ``archive.repeats.classes``; identity decisions through ``archive.patients.linking.decide``.
 Imports, pulls, the listener and the demo keep the links and facts current through
 ``archive.repeats.update``.
 """

@@ -11,9 +11,9 @@ live call writes where there is one, so no use is counted twice and a rerun adds
 source row (state database)                                     kind        event id
 =============================================================  ==========  ==========================
 audit ``view`` of a prior in a comparison (detail               compared    ``compare:<id>:<study>``
-``comparison <id>: prior``); site: the current study's site                 (as archive/comparison.py)
+``comparison <id>: prior``); site: the current study's site                 (as archive/comparison/record.py)
 ``transfers`` row with images sent to a node of a site;         retrieved   ``transfer:<transfer_id>``
-site: the node's site                                                       (as archive/sending.py)
+site: the node's site                                                       (as archive/network/send.py)
 audit ``share`` (link created) or ``open`` (opened in the       shared      ``audit:<event_id>``
 portal)
 audit ``export`` of PDI media (not a send to a node, not a      exported    ``audit:<event_id>``

@@ -38,7 +38,7 @@ def record_prior_use(target, study_instance_uid: str, kind: str, *, site: str | 
                      event_id: str | None = None) -> bool:
     """Record that the prior ``study_instance_uid`` was used; return False (and log) on failure.
 
-    ``target`` is an ``archive.context.Archive`` (a writer connection is opened and closed) or an
+    ``target`` is an ``archive.home.Archive`` (a writer connection is opened and closed) or an
     open writer DuckDB connection. ``used_at`` is naive UTC (default: now).
     """
     if kind not in KINDS:

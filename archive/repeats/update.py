@@ -8,7 +8,7 @@ between the freshness check and the refresh) it
 2. checks ``repeat_facts_status``: a few max() reads of the store, no join;
 3. only when something changed since the last refresh (studies arrived, patients relinked, prior
    uses recorded), or when ``force`` is given, links every patient record again
-   (``archive.identity.link_patients``) and recomputes the facts (``archive.repeats.facts.refresh``).
+   (``archive.patients.linking.link_patients``) and recomputes the facts (``archive.repeats.facts.refresh``).
 
 Who runs it: ``limestone import`` at the end of a run that stored something, ``limestone pull``
 at the end of every run (its C-FIND alone may record studies); ``limestone listen`` at most
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import duckdb
 
 from archive.home import Home
-from archive.identity import LinkResult, link_patients
+from archive.patients.linking import LinkResult, link_patients
 from archive.repeats import audit_uses, facts
 from archive.store.connection import write_lock
 

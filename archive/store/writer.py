@@ -19,9 +19,9 @@ import duckdb
 import pyarrow as pa
 
 from archive.clock import now_utc
-from archive.diagnostic_reports.store import file_after_batch as file_reports_after_batch
 from archive.dicom.models import Record
 from archive.home import Home
+from archive.reports.store import file_after_batch as file_reports_after_batch
 from archive.store import browse_table
 from archive.store.connection import retrying, rollback
 from archive.vault import Vault

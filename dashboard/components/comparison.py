@@ -1,6 +1,6 @@
 """The comparison page's data access and image panes.
 
-Data: cached wrappers of ``archive.priors`` and the comparison queries, on the dashboard's shared
+Data: cached wrappers of ``archive.comparison.priors`` and the comparison queries, on the dashboard's shared
 read-only connection. Panes: one image of a series with its window, zoom and measurements drawn,
 decoded through the image viewer's own cache (``dashboard.components.viewer.decoded``) and
 rendered with the same functions (``archive.dicom.pixels``) and corner overlay as the viewer.
@@ -17,10 +17,10 @@ import pandas as pd
 import streamlit as st
 from PIL import Image, ImageDraw
 
-from archive import priors as prior_ranking
+from archive.comparison import priors as prior_ranking
+from archive.comparison.image_registration import row_profile
+from archive.comparison.measurements import Measurement, distance, region_stats
 from archive.dicom import pixels
-from archive.measure import Measurement, distance, region_stats
-from archive.registration import row_profile
 from archive.store.queries import compare
 from dashboard import data
 from dashboard.components.viewer import decoded, overlay_lines

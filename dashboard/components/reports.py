@@ -1,7 +1,7 @@
 """Reports beside the images (study page, viewer), report-text search (browse) and "Send to...".
 
-Small pieces a page adds with one call each; the logic lives in archive.diagnostic_reports and
-archive.sending. Sending is for the roles in ``SEND_ROLES``; it is audited and logged there.
+Small pieces a page adds with one call each; the logic lives in archive.reports and
+archive.network.send. Sending is for the roles in ``SEND_ROLES``; it is audited and logged there.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import logging
 
 import streamlit as st
 
-from archive.audit import AuditEvent, record
-from archive.diagnostic_reports import release, reports_for_study
-from archive.diagnostic_reports import search as report_search_index
-from archive.nodes import NodeRegistry
+from archive.audit.trail import AuditEvent, record
+from archive.network.nodes import NodeRegistry
+from archive.reports import release, reports_for_study
+from archive.reports import search as report_search_index
 from dashboard import data
 
 log = logging.getLogger("limestone.dashboard")
@@ -143,7 +143,7 @@ def send_action(ctx, study_uid: str) -> None:
         labels = {n.name: f"{n.name} · {n.site or 'no site'} · {n.ae_title}@{n.host}" for n in nodes}
         choice = st.selectbox("Destination", list(labels), format_func=labels.get, key="study.send_to")
         if st.button("Send this study", key="study.send", icon=":material/send:"):
-            from archive.sending import send_studies
+            from archive.network.send import send_studies
             node = next(n for n in nodes if n.name == choice)
             with st.spinner(f"Sending to {node.name}..."):
                 try:

@@ -6,7 +6,8 @@ from datetime import date, datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from archive import audit, audit_messages
+from archive import audit
+from archive.audit import atna as audit_messages
 from dashboard import data
 from dashboard.components.setup import guarded, page_setup
 

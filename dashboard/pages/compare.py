@@ -1,10 +1,10 @@
 """Comparison review: the current study beside its relevant priors, scrolled in step.
 
 Open with ``?study=<key>`` (the study page's opaque key). The priors are ranked by
-``archive.priors``; series are paired by ``archive.pairing`` (changeable); the prior panes follow
+``archive.comparison.priors``; series are paired by ``archive.comparison.series_pairing`` (changeable); the prior panes follow
 the current one by patient position, by an offset the user fixes ("Link at this slice") or by a
-registration suggestion (``archive.sync``, ``archive.registration``). Opening a comparison is
-audited and counted as a prior used (``archive.comparison``).
+registration suggestion (``archive.comparison.scroll_link``, ``archive.comparison.image_registration``). Opening a comparison is
+audited and counted as a prior used (``archive.comparison.record``).
 """
 
 import hashlib
@@ -14,13 +14,22 @@ import pandas as pd
 import streamlit as st
 
 from archive import study_keys
-from archive.comparison import Shown, comparison_id, record_comparison
-from archive.difference import difference, display_sense, render as render_difference
-from archive.measure import Measurement, Plane, copy_measurement
-from archive.pairing import SeriesInfo, pair_series
-from archive.registration import suggest_offset
-from archive.sync import OFF, OFFSET, POSITION, SeriesGeometry, describe_offset, linked_index, \
-    offset_between, plan_sync
+from archive.comparison.difference import difference, display_sense
+from archive.comparison.difference import render as render_difference
+from archive.comparison.image_registration import suggest_offset
+from archive.comparison.measurements import Measurement, Plane, copy_measurement
+from archive.comparison.record import Shown, comparison_id, record_comparison
+from archive.comparison.scroll_link import (
+    OFF,
+    OFFSET,
+    POSITION,
+    SeriesGeometry,
+    describe_offset,
+    linked_index,
+    offset_between,
+    plan_sync,
+)
+from archive.comparison.series_pairing import SeriesInfo, pair_series
 from archive.dicom import pixels
 from dashboard import data
 from dashboard.components import comparison as cmp

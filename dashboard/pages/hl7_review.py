@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from archive.clock import now_utc
-from archive.diagnostic_reports import inbox, waiting
+from archive.reports import inbox, waiting
 from dashboard import data
 from dashboard.components.setup import guarded, page_setup
 

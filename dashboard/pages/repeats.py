@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from archive import identity
+from archive.patients import linking as identity
 from archive.repeats import classes
 from dashboard import repeats_data as rd
 from dashboard.access import REPEAT_DETAIL_ROLES, REPEAT_EDIT_ROLES

@@ -10,10 +10,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from archive import share_actions, sharing, study_keys
-from archive.pdi import PdiError, export_studies
-from archive.share_actions import Actor
-from archive.share_scope import find_studies
+from archive import sharing, study_keys
+from archive.media.pdi import PdiError, export_studies
+from archive.sharing import actions as share_actions
+from archive.sharing.actions import Actor
+from archive.sharing.scope import find_studies
 from dashboard import data
 from dashboard.components.setup import guarded, page_setup
 

@@ -1,12 +1,12 @@
 """Share link usage for managers: links issued, opened, downloaded, never opened, time to first
-open and revoked, by site and month of issue (from archive.share_usage)."""
+open and revoked, by site and month of issue (from archive.sharing.usage)."""
 
 from datetime import date, timedelta
 
 import plotly.express as px
 import streamlit as st
 
-from archive import share_usage
+from archive.sharing import usage as share_usage
 from dashboard import data
 from dashboard.components.charts import chart_with_csv
 from dashboard.components.setup import guarded, page_setup

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from archive.audit import AuditEvent, record
+from archive.audit.trail import AuditEvent, record
 from dashboard import auth, data
 from dashboard.access import ROLES
 from dashboard.components.setup import page_setup

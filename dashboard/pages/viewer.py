@@ -3,7 +3,7 @@
 import streamlit as st
 
 from archive import study_keys
-from archive.audit import AuditEvent, record
+from archive.audit.trail import AuditEvent, record
 from dashboard import data
 from dashboard.access import BY_NAME
 from dashboard.components.banner import patient_banner

@@ -18,8 +18,8 @@ import pydicom
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
-from archive.context import Archive
-from archive.ingest import ingest_bytes
+from archive.home import Archive
+from archive.ingest.intake import ingest_bytes
 from archive.store.runs import IngestRun, finish_run, start_run
 from archive.store.writer import Site, StoreWriter, new_run_id, upsert_sites
 

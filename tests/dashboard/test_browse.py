@@ -1,5 +1,4 @@
 import pytest
-
 from apptest_helpers import page, texts
 
 
@@ -72,9 +71,9 @@ def test_a_patient_without_birth_date_sex_or_issuer_opens(tmp_path, monkeypatch)
     import pydicom
     from pydicom.uid import generate_uid
 
-    from archive.context import Archive
-    from archive.samples import pydicom_file
+    from archive.home import Archive
     from pipelines.import_files import import_paths
+    from tests.support.samples import pydicom_file
 
     ds = pydicom.dcmread(pydicom_file("CT_small.dcm"))
     ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID = generate_uid(), generate_uid(), generate_uid()

@@ -1,14 +1,13 @@
-"""AppTest of the comparison page on generated series with known offsets (tests/compare_world.py)."""
+"""AppTest of the comparison page on generated series with known offsets (tests/support/compare_world.py)."""
 
 from pathlib import Path
 
 import pytest
-
 from apptest_helpers import page, texts
+
 from archive import audit, study_keys
-from archive.context import Archive
-from archive.home import Home
-from tests import compare_world as world
+from archive.home import Archive, Home
+from tests.support import compare_world as world
 
 
 @pytest.fixture(scope="module")

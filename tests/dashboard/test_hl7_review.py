@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from apptest_helpers import page, texts
 
-from archive.context import Archive
-from archive.diagnostic_reports import inbox
-from tests.reports.hl7_messages import oru
+from archive.home import Archive
+from archive.reports import inbox
+from tests.support.hl7_messages import oru
 
 PATIENT_ID, PATIENT_NAME = "FAKE-7777", "FAKE^PATIENT"
 

@@ -1,14 +1,14 @@
-"""The Repeat exams page on the ground-truth archive of tests/repeats_world.py."""
+"""The Repeat exams page on the ground-truth archive of tests/support/repeats_world.py."""
 
 from datetime import date, datetime
 
 import pytest
-
 from apptest_helpers import page, texts
-from archive.context import Archive
+
+from archive.home import Archive
 from pipelines.import_files import import_paths
-from tests import repeats_world as world
-from tests.repeat_exam_files import write
+from tests.support import repeats_world as world
+from tests.support.repeat_exam_files import write
 
 
 def _build(home):

@@ -6,16 +6,16 @@ import socket
 
 import pydicom
 import pytest
+from apptest_helpers import page, texts
 from pydicom.uid import generate_uid
 
 from archive import study_keys
-from archive.context import Archive
-from archive.diagnostic_reports import inbox
-from archive.nodes import Node, NodeRegistry
-from archive.samples import pydicom_file
-from apptest_helpers import page, texts
+from archive.home import Archive
+from archive.network.nodes import Node, NodeRegistry
+from archive.reports import inbox
 from pipelines.import_files import import_paths
-from tests.reports.hl7_messages import oru
+from tests.support.hl7_messages import oru
+from tests.support.samples import pydicom_file
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_send_to_a_node_that_does_not_answer_says_so(env):
     at.button(key="study.send").click().run()
     assert not at.exception
     assert any("Only 0 of 1 images reached faraway" in str(e.value) for e in at.error)
-    from archive.sending import transfers
+    from archive.network.send import transfers
     (row,) = [t for t in transfers(archive.home, uid)]
     assert row["status"] == "failed" and row["user_id"] == "technologist@example.org" and row["source"] == "dashboard"
 
@@ -96,7 +96,7 @@ def test_browse_searches_report_text(env):
 
 @pytest.fixture(scope="module")
 def pdf_reported(tmp_path_factory):
-    from tests.reports.documents import encapsulated_pdf, make_pdf
+    from tests.support.documents import encapsulated_pdf, make_pdf
     root = tmp_path_factory.mktemp("reports-ui-pdf")
     (root / "in").mkdir()
     ct = pydicom.dcmread(pydicom_file("CT_small.dcm"))

@@ -1,6 +1,7 @@
+from apptest_helpers import page, texts
+
 from archive import audit
 from archive.home import Home
-from apptest_helpers import page, texts
 
 
 def test_demo_sign_in_sets_the_role_and_is_audited(home):

@@ -1,8 +1,9 @@
 from pathlib import Path
 
+from apptest_helpers import page, texts
+
 from archive import study_keys
 from archive.home import Home
-from apptest_helpers import page, texts
 
 
 def key(home, role="ct_head"):

@@ -7,9 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
-
 from conftest import running_app
+from playwright.sync_api import expect
 from screenshots import shot
 from test_dashboard_e2e import nav, sign_in, wait_idle
 
@@ -20,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """The demo archive (8 people, no pydicom files), built once for this module."""
-    from archive.context import Archive
+    from archive.home import Archive
     from pipelines.demo import build_and_import
 
     home = tmp_path_factory.mktemp("compare_demo") / "home"
@@ -82,10 +81,10 @@ class Geometry:
     """The current study's first prior, its series and their link, read from the store like the page."""
 
     def __init__(self, home, current_uid: str):
-        from archive.context import Archive
-        from archive.priors import relevant_priors
+        from archive.comparison.priors import relevant_priors
+        from archive.comparison.scroll_link import SeriesGeometry
+        from archive.home import Archive
         from archive.store.queries import compare
-        from archive.sync import SeriesGeometry
 
         con = Archive.load(home=str(home)).store(read_only=True)
         try:
@@ -101,11 +100,11 @@ class Geometry:
         self.current, self.prior = geometries
 
     def linked(self, cur_index: int, offset: float) -> int:
-        from archive.sync import OFFSET, linked_index
+        from archive.comparison.scroll_link import OFFSET, linked_index
         return linked_index(self.current, cur_index, self.prior, OFFSET, offset).index
 
     def offset(self, cur_index: int, prior_index: int) -> float:
-        from archive.sync import offset_between
+        from archive.comparison.scroll_link import offset_between
         return offset_between(self.current, cur_index, self.prior, prior_index)
 
 

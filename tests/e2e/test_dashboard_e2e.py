@@ -5,7 +5,6 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-
 from screenshots import shot
 
 pytestmark = pytest.mark.e2e

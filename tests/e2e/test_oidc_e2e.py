@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
-import secrets
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
-
 from conftest import ROOT, _free_port, _wait_healthy
+from playwright.sync_api import expect
 from screenshots import shot
 
 pytestmark = pytest.mark.e2e

@@ -8,16 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
-
 from conftest import running_app
+from playwright.sync_api import expect
 from screenshots import shot
 from test_dashboard_e2e import nav, sign_in, wait_idle
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.reports.documents import make_pdf  # noqa: E402
-from tests.reports.hl7_messages import oru  # noqa: E402
 from tests.sharing.conftest import RunningPortal  # noqa: E402
+from tests.support.documents import make_pdf  # noqa: E402
+from tests.support.hl7_messages import oru  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -30,8 +29,9 @@ def reported(tmp_path_factory):
     """A seeded home of its own whose CT head has a report from the RIS (text and PDF), plus a
     report waiting for its study and a malformed message kept for review."""
     import seed
-    from archive.context import Archive
-    from archive.diagnostic_reports import inbox
+
+    from archive.home import Archive
+    from archive.reports import inbox
     root = tmp_path_factory.mktemp("reports-e2e")
     seeded = seed.build(root / "home")
     archive = Archive.load(home=str(seeded.home))
@@ -60,7 +60,7 @@ def portal(reported):
 
 
 def test_recipient_reads_the_report_and_downloads_its_pdf(browser, reported, portal):
-    from archive import share_actions
+    from archive.sharing import actions as share_actions
     seeded, archive = reported
     issued = share_actions.create(archive, [seeded.studies["ct_head"]],
                                   share_actions.Actor("clerk@example.org", "clerk"), recipient_name="Patient")

@@ -15,9 +15,8 @@ import urllib.request
 import zipfile
 
 import pytest
-from playwright.sync_api import expect
-
 from conftest import ROOT, _free_port, _wait_healthy
+from playwright.sync_api import expect
 from screenshots import shot
 from test_dashboard_e2e import nav, sign_in, wait_idle
 
@@ -153,8 +152,8 @@ def test_clerk_issues_recipient_opens_views_downloads_clerk_revokes(browser, sha
 
 
 def test_admin_audit_trail_and_manager_usage(browser, share_app, seeded):
-    from archive import share_actions
-    from archive.context import Archive
+    from archive.home import Archive
+    from archive.sharing import actions as share_actions
     share_actions.create(Archive.load(home=str(seeded.home)), [seeded.studies["mr_knee"]],
                          share_actions.Actor("clerk@example.org", "clerk"), recipient_name="Patient")
     app_url, _ = share_app

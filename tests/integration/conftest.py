@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.orthanc_server import OrthancServer, available, free_port
-from tests.integration.peers import Limestone, real_files
-from tests.integration.synthetic_studies import make_studies, write_studies
+from tests.support.orthanc_server import OrthancServer, available, free_port
+from tests.support.peers import Limestone, real_files
+from tests.support.synthetic_studies import make_studies, write_studies
 
 
 def pytest_collection_modifyitems(config, items):

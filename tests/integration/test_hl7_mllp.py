@@ -10,11 +10,11 @@ import pydicom
 import pytest
 from pydicom.uid import generate_uid
 
-from archive.diagnostic_reports import inbox
-from archive.samples import pydicom_file
-from tests.integration.orthanc_server import free_port
-from tests.integration.peers import Lines, Limestone, stop_process
-from tests.reports.hl7_messages import oru
+from archive.reports import inbox
+from tests.support.hl7_messages import oru
+from tests.support.orthanc_server import free_port
+from tests.support.peers import Limestone, Lines, stop_process
+from tests.support.samples import pydicom_file
 
 pytestmark = pytest.mark.integration
 

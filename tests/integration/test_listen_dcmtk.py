@@ -11,15 +11,23 @@ import pytest
 from pynetdicom.presentation import build_context
 
 from archive.network import associate
+from archive.network.nodes import Node
 from archive.network.retrieve import MOVE_MODEL, final_answer, retrieve_identifier
-from archive.nodes import Node
-from tests.browse_table_check import assert_browse_table_current
-from tests.integration.orthanc_server import free_port
-from tests.integration.peers import (
-    archive_counts, dataset_bytes, dcmtk_env, Limestone, Lines, port_open, real_files,
-    require_dcmtk, stop_process, wait_for,
+from tests.support.browse_table_check import assert_browse_table_current
+from tests.support.orthanc_server import free_port
+from tests.support.peers import (
+    Limestone,
+    Lines,
+    archive_counts,
+    dataset_bytes,
+    dcmtk_env,
+    port_open,
+    real_files,
+    require_dcmtk,
+    stop_process,
+    wait_for,
 )
-from tests.integration.synthetic_studies import make_studies, write_studies
+from tests.support.synthetic_studies import make_studies, write_studies
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from tests.integration.orthanc_server import OrthancServer, free_port
-from tests.integration.peers import Lines, archive_counts, vault_files, wait_for
-from tests.integration.synthetic_studies import make_studies, write_studies
+from tests.support.orthanc_server import OrthancServer, free_port
+from tests.support.peers import Lines, archive_counts, vault_files, wait_for
+from tests.support.synthetic_studies import make_studies, write_studies
 
 pytestmark = pytest.mark.integration
 

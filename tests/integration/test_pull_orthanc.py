@@ -12,11 +12,11 @@ import pytest
 from pynetdicom.presentation import build_context
 
 from archive.network import associate
+from archive.network.nodes import Node
 from archive.network.query import FIND_MODEL, StudyFilter, find_studies
 from archive.network.retrieve import GetSession, StudyJob
-from archive.nodes import Node
-from tests.browse_table_check import assert_browse_table_current
-from tests.integration.peers import dataset_bytes, real_files
+from tests.support.browse_table_check import assert_browse_table_current
+from tests.support.peers import dataset_bytes, real_files
 
 pytestmark = pytest.mark.integration
 
@@ -152,7 +152,7 @@ def test_metadata_only_then_get_then_incremental(limestone, pacs, generated):
 
 def test_resume_fetches_only_missing(limestone, pacs, generated):
     """A study half in the archive (as after a killed run): only its missing instances are fetched."""
-    from archive.ingest import ingest_bytes
+    from archive.ingest.intake import ingest_bytes
     from archive.store.writer import StoreWriter
 
     study = generated[0][1]
@@ -189,7 +189,7 @@ def test_move_pull_keeps_original_bytes(limestone, pacs, generated):
 
 def test_get_study_that_vanished(pacs, tmp_path):
     """A study listed by C-FIND and deleted before the C-GET: a clear error naming node and study."""
-    from tests.integration.synthetic_studies import make_studies, write_studies
+    from tests.support.synthetic_studies import make_studies, write_studies
 
     node = Node("pacs", pacs.ae_title, "127.0.0.1", pacs.dicom_port)
     studies = make_studies(1, 3, seed=77, first_date=date(2020, 2, 2))

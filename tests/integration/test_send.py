@@ -13,16 +13,22 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from pynetdicom import ALL_TRANSFER_SYNTAXES, AE, StoragePresentationContexts, evt
+from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, StoragePresentationContexts, evt
 
 from archive import state
-from archive.audit import events
-from tests.integration.orthanc_server import OrthancServer, free_port
-from tests.integration.peers import (
-    dataset_bytes, dcmtk_env, Limestone, port_open, real_files, require_dcmtk, stop_process,
+from archive.audit.trail import events
+from tests.support.orthanc_server import OrthancServer, free_port
+from tests.support.peers import (
+    Limestone,
+    dataset_bytes,
+    dcmtk_env,
+    port_open,
+    real_files,
+    require_dcmtk,
+    stop_process,
     wait_for,
 )
-from tests.integration.synthetic_studies import make_studies, write_studies
+from tests.support.synthetic_studies import make_studies, write_studies
 
 pytestmark = pytest.mark.integration
 
@@ -254,8 +260,8 @@ def test_connection_dropped_at_one_instance_fails_that_study_and_the_rest_go_on(
 
 
 def test_retries_back_off_and_only_the_unsent_instances_go_again(sender, dropping_peer):
-    from archive.nodes import Node
-    from archive.sending import StudySend, StudySender, study_items
+    from archive.network.nodes import Node
+    from archive.network.send import StudySend, StudySender, study_items
     limestone, studies, _ = sender
     study = studies[1]
     poison = study.sop_uids[-1]
@@ -277,5 +283,5 @@ def test_retries_back_off_and_only_the_unsent_instances_go_again(sender, droppin
 
 
 def _transfers(limestone) -> list[dict]:
-    from archive.sending import transfers
+    from archive.network.send import transfers
     return transfers(limestone.store().home)

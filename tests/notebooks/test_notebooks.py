@@ -11,11 +11,11 @@ import pytest
 from nbclient import NotebookClient
 
 from archive import sharing
-from archive.context import Archive
-from archive.pdi import export_studies
+from archive.home import Archive
+from archive.media.pdi import export_studies
 from archive.quality.run import run_qa
-from archive.share_actions import Actor
-from archive.share_scope import resolve
+from archive.sharing.actions import Actor
+from archive.sharing.scope import resolve
 from tests.conftest import ROOT, limestone
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

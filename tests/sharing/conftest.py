@@ -22,11 +22,11 @@ import pytest
 import uvicorn
 from pydicom.uid import generate_uid
 
-from archive.context import Archive
-from archive.samples import pydicom_file, write_ct_studies
+from archive.home import Archive
 from pipelines.cli import main as limestone_main
-from tests.reports.documents import basic_text_sr, encapsulated_pdf, make_pdf, to_bytes
-from tests.reports.hl7_messages import oru
+from tests.support.documents import basic_text_sr, encapsulated_pdf, make_pdf, to_bytes
+from tests.support.hl7_messages import oru
+from tests.support.samples import pydicom_file, write_ct_studies
 
 EXTRA = ["MR_small_bigendian.dcm", "image_dfl.dcm", "JPEG2000.dcm", "MR_small_RLE.dcm",
          "examples_ybr_color.dcm"]

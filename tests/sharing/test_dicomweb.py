@@ -6,8 +6,7 @@ import pytest
 import requests
 
 from archive import audit, sharing
-
-from tests.sharing.helpers import issue, link_url, signed_in
+from tests.support.share_helpers import issue, link_url, signed_in
 
 dicomweb_client = pytest.importorskip("dicomweb_client")
 

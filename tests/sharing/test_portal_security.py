@@ -11,12 +11,11 @@ import requests
 
 from archive import audit, sharing
 from archive.clock import now_utc
-from archive.share_scope import resolve
+from archive.sharing.scope import resolve
 from portal.limits import RateLimit
 from portal.pages import REFUSAL
-
 from tests.sharing.conftest import RunningPortal
-from tests.sharing.helpers import issue, link_url, signed_in
+from tests.support.share_helpers import issue, link_url, signed_in
 
 
 def _refusal(response) -> None:
@@ -73,8 +72,8 @@ def test_wrong_passcodes_lock_the_link_until_a_clerk_unlocks_it(shared, portal):
     actions = [e["action"] for e in events]
     assert actions.count("passcode_failed") == 5 and actions.count("lockout") == 1
     assert all(e["ip"] == "127.0.0.1" for e in events if e["source"] == "portal")
-    from archive import share_actions
-    from tests.sharing.helpers import CLERK
+    from archive.sharing import actions as share_actions
+    from tests.support.share_helpers import CLERK
     share_actions.unlock(archive, issued.link.link_id, CLERK)
     session = signed_in(portal, issued)                                  # the passcode works again
     assert session.get(url).status_code == 200
@@ -140,7 +139,7 @@ def test_rate_limits(shared):
     clock[0] = 61
     assert limit.allow("1.2.3.4")
     archive = shared.archive()
-    from archive.context import Archive
+    from archive.home import Archive
     strict = Archive.load(home=str(shared.home), portal_attempts_per_minute=2, portal_requests_per_minute=1000)
     running = RunningPortal(strict).start()
     try:
@@ -155,7 +154,7 @@ def test_rate_limits(shared):
 
 def test_https_when_a_certificate_is_configured(shared, tmp_path):
     cert, key = _self_signed(tmp_path)
-    from archive.context import Archive
+    from archive.home import Archive
     secure = Archive.load(home=str(shared.home), portal_tls_cert=str(cert), portal_tls_key=str(key))
     running = RunningPortal(secure).start()
     try:
@@ -175,6 +174,7 @@ def test_https_when_a_certificate_is_configured(shared, tmp_path):
 def _self_signed(folder):
     import datetime as dt
     import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec

@@ -11,8 +11,7 @@ from pydicom.fileset import FileSet
 
 from archive import audit, sharing
 from archive.vault import content_hash
-
-from tests.sharing.helpers import issue, link_url, signed_in
+from tests.support.share_helpers import issue, link_url, signed_in
 
 
 def test_passcode_then_studies_with_banner_and_no_uids_in_addresses(shared, portal):
@@ -52,7 +51,7 @@ def test_passcode_then_studies_with_banner_and_no_uids_in_addresses(shared, port
 
 
 def _sop_of(shared, name):
-    import archive.samples as samples
+    import tests.support.samples as samples
     wanted = pydicom.dcmread(samples.pydicom_file(name + ".dcm"), stop_before_pixels=True).SOPClassUID
     for sop, path in shared.by_sop.items():
         if path.parent.name == "mixed" and pydicom.dcmread(path, stop_before_pixels=True).SOPClassUID == wanted \
@@ -110,6 +109,7 @@ def test_permissions_limit_what_a_link_offers(shared, portal):
 def test_birth_date_verification(shared, portal):
     import pytest
     import requests
+
     from tests.sharing.conftest import BIRTH_DATE
     with pytest.raises(sharing.ShareError, match="no birth date"):
         issue(shared, "a_ct", verify="birth_date")                    # patient A has none on file

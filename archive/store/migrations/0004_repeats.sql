@@ -1,12 +1,12 @@
 -- Repeat-exam avoidance: regional patient identity, exam classes, and the repeat metrics as views.
 -- The definitions are documented here and in archive/repeats/__init__.py; the dashboard page, the
 -- `limestone report repeats` command and the notebooks all read these views.
--- DuckLake has no primary keys: the functions in archive/identity.py and archive/repeats/ keep
+-- DuckLake has no primary keys: the functions in archive/patients/linking.py and archive/repeats/ keep
 -- one row per key in every table below.
 
 -- ---- regional patient identity ----------------------------------------------------------------
 -- One row per patient record (patient_key) that the linker has placed: the person it belongs to.
--- Rebuilt as a whole by `limestone link-patients` (archive/identity.py). A patient record without
+-- Rebuilt as a whole by `limestone link-patients` (archive/patients/linking.py). A patient record without
 -- a row here is its own person (see patient_identity).
 CREATE TABLE patient_links (
     patient_key VARCHAR NOT NULL,

@@ -1,5 +1,5 @@
 -- Reports beside the images (issue 9): DICOM SR and Encapsulated PDF documents found at ingest,
--- and HL7 v2 ORU^R01 results from the radiology information system (archive/diagnostic_reports/).
+-- and HL7 v2 ORU^R01 results from the radiology information system (archive/reports/).
 --
 -- Append-only: every version of a report is a row, never updated. A document's versions share a
 -- document_key; the current one is chosen by the report_versions view. An HL7 report that names
