@@ -9,7 +9,7 @@ from dashboard.access import BY_NAME
 from dashboard.components.banner import patient_banner
 from dashboard.components.reports import study_reports
 from dashboard.components.setup import guarded, page_setup
-from dashboard.components.viewer import image_viewer
+from dashboard.components.viewer import Pane, image_viewer
 
 ctx = page_setup("viewer")
 AUDITED = "viewer.audited"
@@ -62,7 +62,8 @@ def body(ctx):
         st.query_params["series"] = str(chosen + 1)
     s = series.iloc[chosen]
     instances = data.series_instances(ctx.home, uid, s["series_instance_uid"])
-    image_viewer(instances, archive.vault.get, key=f"viewer.{chosen}")
+    image_viewer(ctx.home, ctx.user.user_id, [Pane(key, chosen + 1, instances, labels[chosen])],
+                 key=f"viewer.{chosen}")
     with st.expander("Reports", icon=":material/description:"):
         study_reports(ctx, uid, key="viewer")
 
