@@ -90,6 +90,7 @@ function LimestoneViewer(root, opts) {
       else if (h.kind === "f32") h.values = new Float32Array(bytes);
       else if (h.kind === "rgb") h.values = new Uint8Array(bytes);
       p.images[i++] = h;
+      stats.loaded = stats.loaded || {}; stats.loaded[p.n] = (stats.loaded[p.n] || 0) + 1;
     }
   }
   function nextStart(p) {
@@ -338,7 +339,7 @@ function LimestoneViewer(root, opts) {
     let drag = null;
     c.addEventListener("pointerdown", (ev) => {
       current = p.n; c.focus({preventScroll: true});
-      c.setPointerCapture(ev.pointerId);
+      try { c.setPointerCapture(ev.pointerId); } catch (e) { /* a synthetic pointer */ }
       const img = p.images[p.index];
       const mode = ev.button === 2 ? "window" : tool;
       drag = {mode, x: ev.clientX, y: ev.clientY, acc: 0, start: p.index, w: img && img.kind !== "rgb" && img.kind !== "none" ? windowOf(p, img).slice() : null,

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from archive.audit.trail import AuditEvent, record
-from dashboard import auth, data
+from dashboard import auth, data, image_server
 from dashboard.access import BY_NAME, allowed
 
 log = logging.getLogger("limestone.dashboard")
@@ -70,12 +71,18 @@ def page_setup(page: str, require_user: bool = True) -> PageContext | None:
     with st.sidebar:
         st.caption(f"Signed in as **{user.name}** · {user.role_label}" + (" · demo mode" if demo else ""))
         if st.button("Sign out", key=f"{page}.sign_out"):
+            image_server.GRANTS.revoke_session(_session_id())   # images refused from now on
             auth.sign_out()
             st.rerun()
     if page != "sign_in" and not allowed(page, user.roles):  # the account page is for everyone
         st.error(f"Your role ({user.role_label}) does not give access to {spec.title}.")
         st.stop()
     return PageContext(page, user, data.home_dir())
+
+
+def _session_id() -> str:
+    run = get_script_run_ctx()
+    return run.session_id if run is not None else "no-session"
 
 
 def record_sign_in(user: auth.User) -> None:
