@@ -49,7 +49,7 @@ def open_viewer(page, ct_url, ct):
     sign_in_here(page)
     live = page.locator(".lsv-live").first
     expect(live).to_have_text("Image 1 of 300", timeout=60000)
-    page.wait_for_function("() => (window.limestoneViewerStats || {}).draws && window.limestoneViewerStats.draws.length > 0")
+    page.wait_for_function("() => ((window.limestoneViewerStats || {}).draws || []).length > 0")
     return live, page.locator("canvas.lsv-canvas").first
 
 
