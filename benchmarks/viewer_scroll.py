@@ -83,7 +83,7 @@ def summarise(name: str, keys: list[float], draws: list[tuple[int, float]], pane
 
 
 def client_run(page, name: str, url: str, panes: int, presses: int, rate: float, count: int,
-               sign_in: bool = True) -> dict:
+               sign_in: bool = True, before=None) -> dict:
     t0 = time.perf_counter()
     page.goto(url)
     if sign_in:   # a deep link, signed out: the page asks for sign-in in place
@@ -94,6 +94,8 @@ def client_run(page, name: str, url: str, panes: int, presses: int, rate: float,
         page.get_by_role("button", name="Sign in").click()
     page.wait_for_function(f"() => {STATS} && Object.keys({STATS}.first || {{}}).length >= {panes}", timeout=120000)
     first = (time.perf_counter() - t0) * 1000
+    if before is not None:
+        before(page)
     page.wait_for_function(f"() => Object.values({STATS}.loaded || {{}}).reduce((a, b) => a + b, 0) >= {panes * count}",
                            timeout=300000)
     page.locator("canvas.lsv-canvas").first.focus()
@@ -119,6 +121,12 @@ def classic_run(page, url: str, presses: int, rate: float) -> dict:
     got = page.evaluate("() => window.bench")
     return summarise("portal, server-rendered PNG (baseline)", got["keys"], [tuple(x) for x in got["loads"]], 1,
                      first, seconds)
+
+
+def link_here(page) -> None:
+    """The prior has its own frame of reference: link both series at the first image."""
+    page.get_by_role("button", name="Link at this slice").click()
+    page.get_by_text("Linked with offset -300.0 mm").wait_for(timeout=60000)
 
 
 def portal_thread(archive: Archive) -> tuple[str, uvicorn.Server]:
@@ -147,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         ct = big_ct.build(archive, slices=args.slices, size=args.size)
         issued = actions.create(archive, [ct.current_uid], actions.Actor("bench", "clerk", source="bench"),
                                 recipient_name="Bench Recipient")
-        key, prior_key = study_keys.encode(archive.home, ct.current_uid), study_keys.encode(archive.home, ct.prior_uid)
+        key = study_keys.encode(archive.home, ct.current_uid)
         portal_url, server = portal_thread(archive)
         rows = []
         with running_app(archive.home.root, Path(tmp)) as app_url, sync_playwright() as p:
@@ -158,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
                                    args.rate, args.slices))
             try:
                 rows.append(client_run(page, "comparison (2 linked panes)",
-                                       f"{app_url}/compare?study={key}&prior={prior_key}", 2, presses, args.rate,
-                                       args.slices))
+                                       f"{app_url}/compare?study={key}", 2, presses, args.rate, args.slices,
+                                       before=link_here))
             except Exception as exc:   # the page may not offer the pair: say so, keep the rest
                 print(f"comparison not measured: {type(exc).__name__}: {str(exc)[:200]}")
             portal = browser.new_context(viewport={"width": 1400, "height": 1000})

@@ -16,9 +16,9 @@ _COMPONENT = """
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
   if (!data || !data.panes) return;
-  const identity = JSON.stringify([data.panes.map((p) => [p.url, p.port, p.body, p.count]), data.link || null]);
+  const identity = JSON.stringify(data.panes.map((p) => [p.url, p.port, p.body, p.count]));
   let state = parentElement.__limestone;
-  if (state && state.identity === identity) return;
+  if (state && state.identity === identity) { state.viewer.setLink(data.link || null); return; }
   if (state) state.viewer.destroy();
   let root = parentElement.querySelector(".lsv-root");
   if (!root) { root = document.createElement("div"); root.className = "lsv-root"; parentElement.appendChild(root); }

@@ -45,7 +45,7 @@ function LimestoneViewer(root, opts) {
     const lab = el("label", "lsv-check", bar);
     follow = el("input", null, lab); follow.type = "checkbox"; follow.checked = !!opts.follow;
     el("span", null, lab, " Window and zoom follow");
-    if (opts.link) {
+    {
       const lab2 = el("label", "lsv-check", bar);
       linkBox = el("input", null, lab2); linkBox.type = "checkbox"; linkBox.checked = true;
       el("span", null, lab2, " Scroll linked");
@@ -391,6 +391,7 @@ function LimestoneViewer(root, opts) {
   return {
     destroy() { sizer.disconnect(); if (cine) clearInterval(cine); clearTimeout(reportTimer); box.remove(); },
     go: (n, index) => go(panes[n], index),
+    setLink(link) { opts.link = link; },
     panes,
   };
 }
