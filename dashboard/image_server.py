@@ -43,6 +43,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from archive.dicom import pixels
+from archive.vault import VaultError
 from archive.viewing import frames
 
 log = logging.getLogger("limestone.images")
@@ -61,7 +63,8 @@ class Grant:
     decoded: Callable
     expires: float
     revoked: bool = False
-    loaded: set = field(default_factory=set)
+    thumbs: dict[int, str] = field(default_factory=dict)     # number -> content hash
+    load: Callable | None = None
 
 
 class Grants:
@@ -72,7 +75,7 @@ class Grants:
         self._lock = threading.Lock()
 
     def issue(self, session_id: str, user_id: str, study_key: str, series: dict[int, list[frames.Image]],
-              decoded: Callable) -> str:
+              decoded: Callable, thumbs: dict[int, str] | None = None, load: Callable | None = None) -> str:
         """The token for this session, user and study (the same one while it is renewed)."""
         now = time.monotonic()
         with self._lock:
@@ -82,11 +85,13 @@ class Grants:
             for g in self._by_token.values():
                 if (g.session_id, g.user_id, g.study_key) == (session_id, user_id, study_key):
                     g.series.update(series)
+                    g.thumbs.update(thumbs or {})
+                    g.load = load or g.load
                     g.expires = now + GRANT_SECONDS
                     return g.token
             token = secrets.token_urlsafe(32)
             self._by_token[token] = Grant(token, session_id, user_id, study_key, dict(series), decoded,
-                                          now + GRANT_SECONDS)
+                                          now + GRANT_SECONDS, thumbs=dict(thumbs or {}), load=load)
             return token
 
     def revoke_session(self, session_id: str) -> int:
@@ -137,10 +142,30 @@ def create_app(grants: Grants = GRANTS) -> Starlette:
         data = await run_in_threadpool(frames.chunk, grant.series[series], start, count, grant.decoded)
         return Response(data, media_type="application/octet-stream", headers=headers)
 
+    async def thumb(request: Request) -> Response:
+        """A series' preview as PNG (the study page), checked like the frames."""
+        headers = {"access-control-allow-origin": request.headers.get("origin") or "*",
+                   "cache-control": "no-store", "vary": "origin", "x-content-type-options": "nosniff"}
+        body = await request.body()
+        try:
+            ask = json.loads(body) if len(body) <= MAX_BODY else {}
+            grant = grants.valid(str(ask["grant"]))
+            number = int(ask["thumb"])
+        except (ValueError, KeyError, TypeError):
+            return Response("bad request", status_code=400, headers=headers)
+        if grant is None or grant.load is None or number not in grant.thumbs:
+            return Response("refused", status_code=403, headers=headers)
+        try:
+            png = await run_in_threadpool(pixels.thumbnail, grant.load(grant.thumbs[number]))
+        except (VaultError, pixels.PixelError):
+            return Response(status_code=204, headers=headers)
+        return Response(png, media_type="image/png", headers=headers)
+
     async def health(request: Request) -> Response:
         return Response("ok")
 
-    return Starlette(routes=[Route("/v1/chunk", chunk, methods=["POST"]), Route("/health", health)])
+    return Starlette(routes=[Route("/v1/chunk", chunk, methods=["POST"]),
+                               Route("/v1/thumb", thumb, methods=["POST"]), Route("/health", health)])
 
 
 class _Server:

@@ -140,6 +140,37 @@ def _int(value) -> str:
         return "?"
 
 
+_THUMB_JS = """
+export default function (component) {
+  const { data, parentElement } = component;
+  if (!data || parentElement.__thumb === JSON.stringify(data)) return;
+  parentElement.__thumb = JSON.stringify(data);
+  let img = parentElement.querySelector("img");
+  if (!img) { img = document.createElement("img"); img.width = 128; img.height = 128; img.alt = data.alt;
+              parentElement.appendChild(img); }
+  const url = data.url || `${location.protocol}//${location.hostname}:${data.port}${data.path}`;
+  fetch(url, {method: "POST", headers: {"content-type": "text/plain"}, body: JSON.stringify(data.body)})
+    .then((r) => (r.status === 200 ? r.blob() : null))
+    .then((blob) => { if (blob) img.src = URL.createObjectURL(blob); else img.alt = data.missing; });
+}
+"""
+_THUMB = st.components.v2.component("limestone_thumbnail", css="img{background:#000;border-radius:4px}",
+                                    js=_THUMB_JS)
+
+
+def secure_thumbnail(home: str, user_id: str, study_key: str, number: int, content_hash: str, key: str) -> None:
+    """A series' preview fetched by the browser from the image endpoint with this session's grant.
+
+    Never ``st.image``: Streamlit serves those at unauthenticated ``/media/`` addresses.
+    """
+    grant = image_server.GRANTS.issue(_session_id(), user_id, study_key, {}, _decoder(home),
+                                      thumbs={number: content_hash}, load=data.archive(home).vault.get)
+    where = image_server.endpoint()
+    path = {"path": "/v1/thumb"} if "port" in where else {"url": where["url"].rsplit("/", 1)[0] + "/thumb"}
+    _THUMB(key=key, data=dict(where, **path, body={"grant": grant, "thumb": number},
+                              alt=f"Preview of series {number}", missing="No preview"), height=132)
+
+
 @st.cache_data(max_entries=2048, show_spinner=False)
 def thumbnail(content_hash: str, _load: Callable[[str], bytes]) -> bytes | None:
     """A small PNG of an instance, or None when it cannot be shown."""

@@ -11,7 +11,7 @@ from dashboard.access import BY_NAME, IMAGE_ROLES
 from dashboard.components.banner import patient_banner
 from dashboard.components.reports import send_action, study_reports
 from dashboard.components.setup import guarded, page_setup
-from dashboard.components.viewer import thumbnail
+from dashboard.components.viewer import secure_thumbnail
 
 ctx = page_setup("study")
 
@@ -74,9 +74,9 @@ def body(ctx):
                 if document:
                     st.caption(":material/description: report or document, no image")
                 elif images:
-                    png = thumbnail(s["thumbnail_hash"], archive.vault.get) if s["thumbnail_hash"] else None
-                    if png:
-                        st.image(png, width=128, output_format="PNG")
+                    if s["thumbnail_hash"]:
+                        secure_thumbnail(ctx.home, ctx.user.user_id, key, i + 1, s["thumbnail_hash"],
+                                         key=f"study.thumb.{i}")
                     else:
                         st.caption(":material/broken_image: no preview (file missing or not an image)")
                 number = "" if data.whole(s["series_number"]) is None else f"#{data.whole(s['series_number'])} "
