@@ -74,7 +74,7 @@ def body(ctx):
                 if document:
                     st.caption(":material/description: report or document, no image")
                 elif images:
-                    if s["thumbnail_hash"]:
+                    if s["thumbnail_hash"] and archive.vault.has(s["thumbnail_hash"]):
                         secure_thumbnail(ctx.home, ctx.user.user_id, key, i + 1, s["thumbnail_hash"],
                                          key=f"study.thumb.{i}")
                     else:
