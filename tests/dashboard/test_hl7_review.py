@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from apptest_helpers import page, texts
 
 from archive.home import Archive
 from archive.reports import inbox
+from tests.support.apptest import page, texts
 from tests.support.hl7_messages import oru
 
 PATIENT_ID, PATIENT_NAME = "FAKE-7777", "FAKE^PATIENT"

@@ -9,7 +9,7 @@ import pytest
 from archive.home import Archive
 from archive.quality.run import pending, run_qa
 from pipelines.import_files import import_paths
-from tests.conftest import limestone
+from tests.support.cli import limestone
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from archive.repeats import metrics
 from archive.repeats.classes import set_archive_coverage
 from archive.repeats.update import RefreshSchedule
 from archive.store.writer import Site, upsert_sites
-from tests.conftest import limestone
+from tests.support.cli import limestone
 from tests.support.orthanc_server import free_port
 from tests.support.peers import wait_for
 from tests.support.repeat_exam_files import exam_bytes, write

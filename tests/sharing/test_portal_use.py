@@ -110,7 +110,7 @@ def test_birth_date_verification(shared, portal):
     import pytest
     import requests
 
-    from tests.sharing.conftest import BIRTH_DATE
+    from tests.support.share_world import BIRTH_DATE
     with pytest.raises(sharing.ShareError, match="no birth date"):
         issue(shared, "a_ct", verify="birth_date")                    # patient A has none on file
     issued = issue(shared, "b_ct", verify="birth_date")

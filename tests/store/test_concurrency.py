@@ -13,7 +13,7 @@ import time
 import pytest
 
 from archive.home import Archive
-from tests.conftest import ROOT, limestone
+from tests.support.cli import ROOT, limestone
 from tests.support.samples import write_ct_studies
 
 WRITER = textwrap.dedent("""

@@ -1,16 +1,12 @@
 """The browser's and metrics' queries against a real seeded store."""
 
-import sys
 from datetime import date
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
-import seed  # noqa: E402
-
 from archive.home import Archive  # noqa: E402
 from archive.store.queries import browse, metrics  # noqa: E402
+from tests.support import dashboard_seed as seed
 
 
 @pytest.fixture(scope="module")
