@@ -60,7 +60,7 @@ class MediaPlan:
         return len(self.dicomdir) + sum(f.size for f in self.files + self.unindexed)
 
 
-def _header(vault: Vault, digest: str) -> Dataset:
+def read_header(vault: Vault, digest: str) -> Dataset:
     """The file's header, parsed from its first vault segment (the whole file if need be)."""
     stream = vault.stream(digest)
     first = next(stream, b"")
@@ -225,7 +225,7 @@ def plan(contents: Contents, vault: Vault, file_set_id: str = "LIMESTONE") -> Me
                     leaves[row["sop_instance_uid"]] = (_image_record(row, i_index), "IM")
                 else:
                     try:
-                        header = _header(vault, row["content_hash"])
+                        header = read_header(vault, row["content_hash"])
                     except VaultError as exc:
                         log.warning("not on the medium: %s", exc)
                         missing.append(row["sop_instance_uid"])

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from archive.home import Archive
+from archive.ingest.filing import store_writer
 from archive.ingest.intake import Outcome, ingest_bytes
 from archive.network.status import STORE_QUARANTINED, STORE_SUCCESS
 from archive.network.storage import start_storage_scp
@@ -107,7 +108,7 @@ class Listener:
         con = self.archive.store()
         run = IngestRun(new_run_id(), "listen", f"listen {self.ae_title}@{self.port}", self.site)
         start_run(con, run)
-        writer = StoreWriter(con, self.archive.home, run.run_id, site=self.site, batch_size=10**9,
+        writer = store_writer(con, self.archive.home, run.run_id, site=self.site, batch_size=10**9,
                              vault=vault)
         status = "failed"
         try:

@@ -40,6 +40,7 @@ from pynetdicom.presentation import build_context
 from archive.clock import now_utc
 from archive.dicom import values as v
 from archive.home import Archive
+from archive.ingest.filing import store_writer
 from archive.ingest.intake import Outcome, ingest_bytes
 from archive.network import pull_worker
 from archive.network.association import NetworkError, associate, close
@@ -346,7 +347,7 @@ class Puller:
         self.registry.record_studies(self.node.name, [
             (job.study_uid, study.study_date, study.remote_instances, StudyStatusValues.FOUND.value, None)
             for job, study in jobs])
-        self.writer = StoreWriter(self.con, self.archive.home, self.run_id, site=self.node.site,
+        self.writer = store_writer(self.con, self.archive.home, self.run_id, site=self.node.site,
                                   batch_size=10**9, vault=self.archive.vault)
         total = sum((s.remote_instances or 0) - len(j.have) for j, s in jobs)
         progress = self.progress(total, f"pull {self.node.name}") if self.progress else NoProgress()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from archive.home import Home
+from archive.layout import Home
 from archive.store.connection import retrying, rollback
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
