@@ -227,7 +227,8 @@ def _describe(paths: list[Path]) -> str:
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("import", help="import folders, zip files and CDs (DICOMDIR)",
                                    description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folder, .zip file, .iso CD image or DICOMDIR")
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                        help="folder, .zip file, .iso CD image or DICOMDIR")
     parser.add_argument("--site", help="site code the studies belong to (default: found from the files)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(run=run)

@@ -16,8 +16,8 @@ order the link page shows them, so no UID ever appears in an address)::
 Reports: the studies page shows each study's released reports (``archive.reports.
 release``: current versions, final or amended): their text when the link allows ``view``, their
 PDF when it allows ``download`` (reports belong to the images' record, so a link needs no
-permission of its own for them; existing links keep working as they were issued). Showing them is audited as a ``view`` of the study, a PDF as a
-``download``.
+permission of its own for them; existing links keep working as they were issued). Showing them
+is audited as a ``view`` of the study, a PDF as a ``download``.
 
 Every refusal - unknown token, expired, revoked, locked or used-up link, a study number the
 link does not reach, a missing permission, a page that does not exist - is the same plain page

@@ -75,7 +75,7 @@ def search_reports(con: duckdb.DuckDBPyConnection, query: str, limit: int = 50) 
              "accession_number", "score"]
     result = []
     for row in rows:
-        item = dict(zip(names, row[:-1]))
+        item = dict(zip(names, row[:-1], strict=True))
         item["snippet"] = _snippet(row[-1] or "", words)
         result.append(item)
     return result

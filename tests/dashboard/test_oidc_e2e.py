@@ -84,7 +84,8 @@ role_claim = "roles"
     app = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
          "--server.port", str(app_port), "--server.address", "127.0.0.1",
-         "--secrets.files", str(secrets_file), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+         "--secrets.files", str(secrets_file), "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
         cwd=ROOT, env=dict(os.environ, LIMESTONE_HOME=str(e2e_seeded.home)),
         stdout=open(tmp / "app.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
     try:

@@ -44,7 +44,7 @@ def start_listen(limestone_cli: Limestone, port: int):
         out.wait_for("listening as 'LIMESTONE'", timeout=60)
     except AssertionError:
         stop_process(process)
-        raise AssertionError(f"listen did not start: {err.text()}")
+        raise AssertionError(f"listen did not start: {err.text()}") from None
     return process, out, err
 
 

@@ -58,7 +58,7 @@ def share_app(e2e_seeded, tmp_path_factory):
                         break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("the portal did not start")
+                    raise RuntimeError("the portal did not start") from None
                 time.sleep(0.1)
         wait_healthy(f"http://127.0.0.1:{app_port}", app, timeout=90)
         yield f"http://127.0.0.1:{app_port}", portal_url
