@@ -33,10 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 import uvicorn  # noqa: E402
-from conftest import CHROMIUM_ARGS, _free_port, running_app  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from archive import study_keys  # noqa: E402
@@ -44,6 +42,8 @@ from archive.home import Archive  # noqa: E402
 from archive.sharing import actions  # noqa: E402
 from portal.server import config as portal_config  # noqa: E402
 from tests.support import big_ct  # noqa: E402
+from tests.support.browser import CHROMIUM_ARGS, running_app  # noqa: E402
+from tests.support.orthanc_server import free_port  # noqa: E402
 
 STATS = "window.limestoneViewerStats"
 
@@ -130,7 +130,7 @@ def link_here(page) -> None:
 
 
 def portal_thread(archive: Archive) -> tuple[str, uvicorn.Server]:
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(portal_config(archive, host="127.0.0.1", port=port))
     server.install_signal_handlers = lambda: None
     threading.Thread(target=server.run, daemon=True).start()

@@ -1,18 +1,18 @@
 """The viewer page: it mounts the client-side viewer over the series, with a grant the image
 endpoint accepts, audits the study once, and refuses roles without image access. What the
-browser does with the frames is tested in tests/e2e/test_viewer_e2e.py; the frames themselves
+browser does with the frames is tested in tests/dashboard/test_viewer_e2e.py; the frames themselves
 (every transfer syntax, multi-frame, colour, a missing file) in tests/viewing."""
 
 import json
 from pathlib import Path
 
 import pytest
-from apptest_helpers import page, texts, viewers
 from starlette.testclient import TestClient
 
 from archive import audit, study_keys
 from archive.home import Home
 from dashboard import image_server
+from tests.support.apptest import page, texts, viewers
 
 
 def key(home, role):

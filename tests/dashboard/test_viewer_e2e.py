@@ -7,14 +7,13 @@ import json
 
 import pytest
 import requests
-from conftest import running_app
 from playwright.sync_api import expect
-from screenshots import shot
-from test_dashboard_e2e import wait_idle
 
 from archive import study_keys
 from archive.home import Archive
 from tests.support import big_ct
+from tests.support.browser import running_app, wait_idle
+from tests.support.screenshots import shot
 
 pytestmark = pytest.mark.e2e
 
