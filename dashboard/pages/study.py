@@ -9,6 +9,7 @@ from archive import study_keys
 from dashboard import data
 from dashboard.access import BY_NAME, IMAGE_ROLES
 from dashboard.components.banner import patient_banner
+from dashboard.components.find_study import find_study, redirect_study_uid
 from dashboard.components.reports import send_action, study_reports
 from dashboard.components.setup import guarded, page_setup
 from dashboard.components.viewer import secure_thumbnail
@@ -30,12 +31,14 @@ def _link(page: str, label: str, icon: str, **params) -> None:
 @guarded("study")
 def body(ctx):
     archive = data.archive(ctx.home)
+    redirect_study_uid(archive)
     key = st.query_params.get("study")
     uid = study_keys.decode(archive.home, key)
     if uid is None:
         st.title("Study")
-        st.info("Open a study from **Browse studies**." if not key else
-                "This study link is not valid here. Open the study from **Browse studies**.")
+        st.info("Find a study, or open one from **Browse studies**." if not key else
+                "This study link is not valid here. Find the study below.")
+        find_study(ctx, archive, "study")
         return
     study = data.study(ctx.home, uid)
     if study is None:

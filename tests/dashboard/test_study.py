@@ -34,7 +34,8 @@ def test_bad_or_missing_key_is_a_plain_message(home):
     assert not at.exception and not at.error
     assert "not valid" in texts(at)
     at = page("study").run()
-    assert "Open a study from" in texts(at)
+    assert "Find a study" in texts(at)
+    assert at.text_input(key="study.find")              # never a dead end: a search is offered
 
 
 def test_missing_vault_file_shows_no_preview(home):

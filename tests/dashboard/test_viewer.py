@@ -58,3 +58,20 @@ def test_roles_without_image_access_are_refused(home, role):
     at = page("viewer", role=role, study=key(home, "ct_head")).run()
     assert "does not give access" in texts(at)
     assert not viewers(at)
+
+
+def test_an_emr_launch_by_uid_lands_on_the_opaque_key(home):
+    at = page("viewer", role="technologist", StudyInstanceUIDs=home.studies["ct_head"]).run()
+    assert not at.exception
+    assert "StudyInstanceUIDs" not in at.query_params
+    assert at.query_params["study"] == [key(home, "ct_head")] or at.query_params["study"] == key(home, "ct_head")
+    assert len(viewers(at)) == 1
+
+
+def test_without_a_study_the_viewer_offers_a_search(home):
+    at = page("viewer", role="technologist").run()
+    assert not at.exception and not viewers(at)
+    at.text_input(key="viewer.find").input("N1001").run()
+    pick = at.selectbox(key="viewer.pick")
+    pick.select_index(0).run()
+    assert not at.exception and len(viewers(at)) == 1
