@@ -14,6 +14,8 @@ from tests.support.samples import pydicom_test_files, write_ct_studies
 
 ROOT = Path(__file__).resolve().parent.parent
 
+pytest_plugins = ["tests.support.distributed"]
+
 
 @pytest.fixture(autouse=True)
 def keep_main_module():

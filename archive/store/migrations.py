@@ -6,14 +6,13 @@ Each file ``migrations/NNNN_name.sql`` runs once, in order, in one transaction, 
 
 from __future__ import annotations
 
-import fcntl
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 
 from archive.home import Home
-from archive.store.connection import retrying, rollback
+from archive.store.connection import retrying, rollback, store_lock
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -41,9 +40,7 @@ def applied(con: duckdb.DuckDBPyConnection) -> set[int]:
 
 def migrate(con: duckdb.DuckDBPyConnection, home: Home) -> list[str]:
     """Apply every pending migration; return the names of those applied now."""
-    lock_path = home.store_dir / ".migrate.lock"
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with store_lock(home, "migrate"):
         done = applied(con)
         pending = [m for m in available() if m[0] not in done]
         if not pending:
