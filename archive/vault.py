@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Iterator
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from archive.home import Home, is_object_url
+from archive.layout import Home, is_object_url
 
 if TYPE_CHECKING:
     from archive.object_storage import ObjectBlobs

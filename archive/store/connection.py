@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 import duckdb
 
-from archive.home import Home, is_object_url
+from archive.layout import Home, is_object_url
 
 DUCKDB_VERSION = "v1.5.5"
 LAKE = "lake"
@@ -37,7 +37,7 @@ class StoreError(RuntimeError):
     """The store cannot be opened or used."""
 
 
-def _wheel_extension(package: str, file_name: str) -> Path:
+def wheel_extension(package: str, file_name: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise StoreError(f"the Python package {package} is not installed (pip install {package.replace('_', '-')})")
@@ -88,11 +88,11 @@ def _s3_secret(con: duckdb.DuckDBPyConnection) -> None:
 def _attach(con: duckdb.DuckDBPyConnection, home: Home, read_only: bool) -> None:
     options = f"DATA_PATH {_quote(home.lake_location)}" + (", READ_ONLY" if read_only else "")
     if is_object_url(home.lake_url):
-        con.execute(f"INSTALL '{_wheel_extension('duckdb_extension_httpfs', 'httpfs.duckdb_extension')}'")
+        con.execute(f"INSTALL '{wheel_extension('duckdb_extension_httpfs', 'httpfs.duckdb_extension')}'")
         con.execute("LOAD httpfs")
         _s3_secret(con)
     if home.catalog_url:
-        con.execute(f"INSTALL '{_wheel_extension('duckdb_extension_postgres', 'postgres.duckdb_extension')}'")
+        con.execute(f"INSTALL '{wheel_extension('duckdb_extension_postgres', 'postgres.duckdb_extension')}'")
         con.execute("LOAD postgres")
         pg = postgres_parts(home.catalog_url)
         con.execute("CREATE OR REPLACE SECRET limestone_catalog (TYPE postgres, " + ", ".join(
@@ -103,7 +103,7 @@ def _attach(con: duckdb.DuckDBPyConnection, home: Home, read_only: bool) -> None
         options += ", METADATA_PARAMETERS MAP {'TYPE': 'postgres', 'SECRET': 'limestone_catalog'}"
         source = f"ducklake:dbname={pg['dbname']}"
     else:
-        con.execute(f"INSTALL '{_wheel_extension('duckdb_extension_sqlite', 'sqlite.duckdb_extension')}'")
+        con.execute(f"INSTALL '{wheel_extension('duckdb_extension_sqlite', 'sqlite.duckdb_extension')}'")
         con.execute("LOAD sqlite")
         source = f"ducklake:sqlite:{home.catalog_path}"
     retrying(lambda: con.execute(f"ATTACH {_quote(source)} AS {LAKE} ({options})"))
@@ -139,7 +139,7 @@ def connect(home: Home, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         "extension_directory": str(home.extensions_dir),
     })
     try:
-        con.execute(f"LOAD '{_wheel_extension('duckdb_extension_ducklake', 'ducklake.duckdb_extension')}'")
+        con.execute(f"LOAD '{wheel_extension('duckdb_extension_ducklake', 'ducklake.duckdb_extension')}'")
         if home.catalog_url and not read_only:
             # The first ATTACH creates DuckLake's tables in an empty catalog: one machine at a time.
             with store_lock(home, "attach"):

@@ -54,8 +54,9 @@ class PostgresServer:
         if os.geteuid() == 0:
             shutil.chown(self.folder, "postgres", "postgres")
         data = self.folder / "data"
-        subprocess.run(_as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "--auth-local=trust", "--auth-host=scram-sha-256", "-U", "postgres",
-                                    "--no-sync"), check=True, capture_output=True)
+        subprocess.run(_as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "--auth-local=trust",
+                                    "--auth-host=scram-sha-256", "-U", "postgres", "--no-sync"),
+                       check=True, capture_output=True)
         options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
                    "-c max_connections=200")
         subprocess.run(_as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-w",
