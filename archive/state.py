@@ -166,8 +166,16 @@ def _apply(con: sqlite3.Connection) -> None:
                           f"INSERT INTO schema_steps VALUES ({int(number)}, '{name}');\nCOMMIT;")
 
 
+class StateError(RuntimeError):
+    """The state database cannot be used."""
+
+
 def connect(home: Home) -> sqlite3.Connection:
     """A connection to the home's state database (created and migrated on first use)."""
+    if home.state_url:
+        # Refuse rather than quietly keep share links and audit events on this machine only.
+        raise StateError("LIMESTONE_STATE (state in PostgreSQL) is not supported yet: leave it empty "
+                         "to keep the state database in the home")
     home.root.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(home.state_path, timeout=10, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")

@@ -14,6 +14,7 @@ import sys
 
 from archive.config import ConfigError
 from archive.home import Archive, HomeError
+from archive.state import StateError
 from archive.store import StoreError
 from archive.vault import VaultError
 
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         archive = Archive.load(home=args.home)
         return int(args.run(args, archive) or 0)
-    except (ConfigError, HomeError, StoreError, VaultError, FileNotFoundError) as exc:
+    except (ConfigError, HomeError, StateError, StoreError, VaultError, FileNotFoundError) as exc:
         print(f"limestone {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

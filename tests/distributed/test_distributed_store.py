@@ -15,7 +15,7 @@ from archive.home import Home
 from archive.store import open_store
 from archive.store.connection import StoreError, connect
 from archive.vault import Vault, VaultError, content_hash
-from tests.conftest import ROOT
+from tests.support.cli import ROOT
 from tests.support.distributed import BUCKET
 from tests.support.samples import write_ct_studies
 
@@ -128,3 +128,9 @@ def test_vault_in_object_storage_detects_damage_and_missing(distributed):
     assert not vault.has(digest)
     with pytest.raises(VaultError, match="missing"):
         vault.get(digest)
+
+
+def test_state_in_postgresql_is_refused_plainly_until_supported(distributed):
+    result = run(distributed, "share", "list", env={"LIMESTONE_STATE": distributed.catalog_url})
+    assert result.returncode != 0
+    assert "LIMESTONE_STATE" in result.stderr and "Traceback" not in result.stderr
