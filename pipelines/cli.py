@@ -2,7 +2,8 @@
 
 Each module named in ``COMMANDS`` has ``add_parser(subparsers)``, which registers its subcommand and sets
 ``run=<function(args, archive) -> int>`` as the parser default. Errors a user can fix are printed as
-one plain line and give a non-zero exit status; details go to the log.
+one plain line (every ``archive.errors.LimestoneError``) and give exit status 2; details go to
+the log.
 """
 
 from __future__ import annotations
@@ -12,10 +13,8 @@ import importlib
 import logging
 import sys
 
-from archive.config import ConfigError
-from archive.home import Archive, HomeError
-from archive.store import StoreError
-from archive.vault import VaultError
+from archive.errors import LimestoneError
+from archive.home import Archive
 
 # Subcommand name -> the module that implements it. Only the module of the command being run is
 # imported, so a quick command does not pay for the imports of every other one.
@@ -80,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         archive = Archive.load(home=args.home)
         return int(args.run(args, archive) or 0)
-    except (ConfigError, HomeError, StoreError, VaultError, FileNotFoundError) as exc:
+    except (LimestoneError, FileNotFoundError) as exc:  # a plain sentence for the user
         print(f"limestone {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -18,6 +18,7 @@ from typing import Callable, Iterator, TypeVar
 
 import duckdb
 
+from archive.errors import LimestoneError
 from archive.layout import Home
 
 DUCKDB_VERSION = "v1.5.5"
@@ -25,7 +26,7 @@ LAKE = "lake"
 T = TypeVar("T")
 
 
-class StoreError(RuntimeError):
+class StoreError(LimestoneError, RuntimeError):
     """The store cannot be opened or used."""
 
 
