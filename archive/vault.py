@@ -180,7 +180,7 @@ class Vault:
         Files are spread over 256 folders by the first two hex digits of their hash: one level,
         like git's objects. Folders of many files are indexed by the file system, and a fresh
         archive makes 256 folders instead of one per file (a folder costs as much as a file to
-        make). Vaults written before 2026-11 used two levels (``ab/cd/``): their files stay there.
+        make). Files of the earlier two-level layout (``ab/cd/``) are read where they are.
         """
         return self._stored_at(digest) or self._place(digest)
 

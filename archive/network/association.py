@@ -37,7 +37,7 @@ class NetworkError(LimestoneError, RuntimeError):
 
 
 def tcp_nodelay(event: evt.Event) -> None:
-    """EVT_CONN_OPEN handler: switch Nagle off (DCMTK peers otherwise crawl at ~10 instances/s)."""
+    """EVT_CONN_OPEN handler: switch Nagle off (DCMTK peers otherwise crawl)."""
     sock = getattr(event.assoc.dul.socket, "socket", None)
     if sock is not None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -35,7 +35,7 @@ from skimage.restoration import estimate_sigma
 
 from archive.errors import LimestoneError
 
-METRICS_VERSION = 2   # 2: noise on a 128-pixel crop (was 192)
+METRICS_VERSION = 2   # 2: noise on a 128-pixel crop
 NOISE_CROP = 128
 SOFT_TISSUE_HU = (-150.0, 250.0)
 
