@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from archive.errors import LimestoneError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -105,7 +107,7 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
-class ConfigError(ValueError):
+class ConfigError(LimestoneError, ValueError):
     """A setting has a value that cannot be used."""
 
 

@@ -10,8 +10,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from archive.errors import LimestoneError
 
-class HomeError(RuntimeError):
+
+class HomeError(LimestoneError, RuntimeError):
     """The home folder is missing, unreadable or unwritable."""
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 
+from archive.errors import LimestoneError
 from archive.home import Home
 
 # (number, name, SQL). Append only: never edit or reorder a step that has shipped.
@@ -166,7 +167,7 @@ def _apply(con: sqlite3.Connection) -> None:
                           f"INSERT INTO schema_steps VALUES ({int(number)}, '{name}');\nCOMMIT;")
 
 
-class StateError(RuntimeError):
+class StateError(LimestoneError, RuntimeError):
     """The state database cannot be used."""
 
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Iterator
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from archive.errors import LimestoneError
 from archive.layout import Home, is_object_url
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ TAG = 16
 SUFFIX = ".lsv"
 
 
-class VaultError(RuntimeError):
+class VaultError(LimestoneError, RuntimeError):
     """A vault file is missing, damaged or cannot be authenticated."""
 
 

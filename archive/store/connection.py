@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 import duckdb
 
+from archive.errors import LimestoneError
 from archive.layout import Home, is_object_url
 
 DUCKDB_VERSION = "v1.5.5"
@@ -33,7 +34,7 @@ LAKE = "lake"
 T = TypeVar("T")
 
 
-class StoreError(RuntimeError):
+class StoreError(LimestoneError, RuntimeError):
     """The store cannot be opened or used."""
 
 
