@@ -275,6 +275,9 @@ class Portal:
         error = ("The date of birth does not match. Please check it and try again."
                  if result.link.verify_kind == "birth_date" else
                  "The passcode is not correct. Please check it and try again.")
+        left = result.attempts_left
+        if left:    # the recipient is warned before a lockout, never surprised by one
+            error += f" {left} more wrong attempt{'s' if left != 1 else ''} will lock this link."
         return HTMLResponse(pages.passcode_form(self.base(token), result.link.verify_kind, error),
                             status_code=401)
 

@@ -31,3 +31,12 @@ def test_viewer_page_and_frames_need_the_passcode(shared, portal):
     assert session.post(url + "/chunk", data="x" * 5000).status_code == 404
     classic = session.get(url + "/view/1/1?classic=1")
     assert classic.status_code == 200 and 'id="image"' in classic.text
+
+
+def test_a_wrong_passcode_says_how_many_attempts_are_left(shared, portal):
+    issued = issue(shared, "a_ct")
+    first = requests.post(link_url(portal, issued), data={"answer": "WRONG000"}, timeout=10)
+    assert first.status_code == 401 and "more wrong attempts will lock this link" in first.text
+    counts = [int(t.split()[-1]) for t in first.text.split(" more wrong attempt")[:1]]
+    second = requests.post(link_url(portal, issued), data={"answer": "WRONG000"}, timeout=10)
+    assert f"{counts[0] - 1} more wrong attempt" in second.text
