@@ -124,6 +124,34 @@ class KeyRing:
             raise VaultKeyError(f"master key '{key_id}' is not available (restore it to {self.keys_dir} "
                                 "or set LIMESTONE_MASTER_KEY)") from None
 
+    # ---- key check values -----------------------------------------------------------------------
+    def check_path(self, key_id: str) -> Path:
+        return self.keys_dir / f"{key_id}.check"
+
+    def check(self, key_id: str) -> bool | None:
+        """Whether the loaded key ``key_id`` opens its stored key check value; None if none is stored.
+
+        The check value is a fixed marker sealed (AES-256-GCM) under the key when the key was first
+        used: a wrong key of the right length (e.g. a mistyped ``LIMESTONE_MASTER_KEY``) fails its
+        authentication, so writers refuse before they seal any file under it.
+        """
+        try:
+            raw = self.check_path(key_id).read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            plain = AESGCM(self.get(key_id)).decrypt(raw[:12], raw[12:], _check_aad(key_id))
+        except InvalidTag:
+            return False
+        return plain == _CHECK_MARKER
+
+    def write_check(self, key_id: str) -> None:
+        """Store the key check value of ``key_id`` (mode 0600, beside the key files)."""
+        self.keys_dir.mkdir(parents=True, exist_ok=True)
+        nonce = os.urandom(12)
+        sealed = AESGCM(self.get(key_id)).encrypt(nonce, _CHECK_MARKER, _check_aad(key_id))
+        _atomic_write(self.check_path(key_id), nonce + sealed, mode=0o600)
+
     def create(self) -> str:
         """Make a new master key, store it with mode 0600 and make it current; return its id."""
         self.keys_dir.mkdir(parents=True, exist_ok=True)
@@ -135,8 +163,16 @@ class KeyRing:
             out.write(base64.b64encode(key).decode())
         _atomic_write(self.keys_dir / "current", key_id.encode(), mode=0o600)
         self._keys[key_id] = key
+        self.write_check(key_id)
         self._current = key_id
         return key_id
+
+
+_CHECK_MARKER = b"limestone master key check v1"
+
+
+def _check_aad(key_id: str) -> bytes:
+    return b"limestone-key-check|" + key_id.encode()
 
 
 _temporary_names = itertools.count()
@@ -171,6 +207,7 @@ class Vault:
     def __init__(self, home: Home, master_key: str = "", master_key_id: str = ""):
         self.root = home.vault_dir
         self.keys = KeyRing(home.keys_dir, master_key, master_key_id)
+        self._checked: str | None = None   # the key id verified by ensure_key
 
     # ---- naming -------------------------------------------------------------------------------
     def path_for(self, digest: str) -> Path:
@@ -218,7 +255,51 @@ class Vault:
                 raise VaultKeyError(f"the vault holds encrypted files but no master key was found in "
                                     f"{self.keys.keys_dir}; restore the key or set LIMESTONE_MASTER_KEY")
             key_id = self.keys.create()
+        if self._checked != key_id:
+            self._verify_key(key_id)
+            self._checked = key_id
         return key_id
+
+    def _verify_key(self, key_id: str) -> None:
+        """Refuse a wrong master key before anything is sealed under it.
+
+        The key's check value decides. A key written before check values existed has none: then
+        a vault file sealed under that key id is opened (its data key unwrapped) as the proof, and
+        the check value is stored from then on; a key no file uses yet gets its check value now.
+        """
+        verdict = self.keys.check(key_id)
+        if verdict is None:
+            verdict = self._opens_a_file(key_id)
+            if verdict is not False:
+                self.keys.write_check(key_id)
+                return
+        if not verdict:
+            raise VaultKeyError(f"master key '{key_id}' is wrong: it does not open the key check value "
+                                f"stored in {self.keys.keys_dir} (check LIMESTONE_MASTER_KEY); nothing was "
+                                "written")
+
+    def _opens_a_file(self, key_id: str, sample: int = 64) -> bool | None:
+        """Whether ``key_id`` unwraps the data key of a vault file sealed under it (None: none found)."""
+        for index, digest in enumerate(self.hashes()):
+            if index >= sample:
+                break
+            try:
+                with open(self.path_for(digest), "rb") as f:
+                    prefix = f.read(6)
+                    if prefix[:4] != MAGIC:
+                        continue
+                    header = _Header.decode(f.read(struct.unpack(">H", prefix[4:6])[0]))
+            except (OSError, VaultError):
+                continue
+            if header.key_id != key_id:
+                continue
+            try:
+                AESGCM(self.keys.get(key_id)).decrypt(header.wrap_nonce, header.wrapped_key,
+                                                      _wrap_aad(key_id, digest))
+            except InvalidTag:
+                return False
+            return True
+        return None
 
     # ---- writing ------------------------------------------------------------------------------
     def put(self, data: bytes, digest: str | None = None) -> tuple[str, bool]:

@@ -91,8 +91,7 @@ class Listener:
     def serve(self, ready=None) -> int:
         settings = self.archive.settings
         vault = self.archive.vault
-        if vault.keys.current_id is None and vault.is_empty():
-            vault.keys.create()  # before the first association, not inside one
+        vault.ensure_key()  # the first key, or a wrong one refused, before the first association
         con = self.archive.store()
         run = IngestRun(new_run_id(), "listen", f"listen {self.ae_title}@{self.port}", self.site)
         start_run(con, run)
