@@ -41,6 +41,7 @@ COMMANDS = {
     "import-hl7": "pipelines.import_hl7",
     "reports": "pipelines.reports",
     "send": "pipelines.send",
+    "sites": "pipelines.sites",
 }
 
 log = logging.getLogger("limestone")
