@@ -179,11 +179,22 @@ _temporary_names = itertools.count()
 _TEMPORARY_TAG = secrets.token_hex(4)   # with the pid: never the name a crashed process left behind
 
 
-def _atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+def fsync_dir(path: Path | str) -> None:
+    """Make a folder's entries (a file created or renamed in it) survive a crash."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, data: bytes, mode: int = 0o600, durable: bool = False) -> None:
     """Write ``data`` to a private temporary file beside ``path``, then rename it into place.
 
     Plain ``os`` calls: an import writes thousands of small files, and file objects cost more
     than the writing. The temporary name is unique (pid, a random tag, a counter) and O_EXCL.
+    ``durable``: the file and its folder entry are fsync'd before returning (a receiver that
+    acknowledges the file to its sender next); an import re-reads its sources instead.
     """
     tmp = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-{_TEMPORARY_TAG}-{next(_temporary_names)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -192,6 +203,8 @@ def _atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -199,6 +212,8 @@ def _atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    if durable:
+        fsync_dir(os.path.dirname(path))
 
 
 class Vault:
@@ -302,8 +317,11 @@ class Vault:
         return None
 
     # ---- writing ------------------------------------------------------------------------------
-    def put(self, data: bytes, digest: str | None = None) -> tuple[str, bool]:
-        """Store ``data``; return (content hash, True if written now / False if already stored)."""
+    def put(self, data: bytes, digest: str | None = None, durable: bool = False) -> tuple[str, bool]:
+        """Store ``data``; return (content hash, True if written now / False if already stored).
+
+        ``durable``: the file (and a folder made for it) is on disk before this returns (fsync).
+        """
         digest = digest or content_hash(data)
         if self.has(digest):
             return digest, False
@@ -316,10 +334,12 @@ class Vault:
         header = _Header(key_id, wrap_nonce, wrapped, os.urandom(7), SEGMENT, len(data))
         sealed = _seal(header, data_key, data, digest)
         try:
-            _atomic_write(path, sealed, mode=0o600)
+            _atomic_write(path, sealed, mode=0o600, durable=durable)
         except FileNotFoundError:   # the first file of its folder
             os.makedirs(path.parent, exist_ok=True)
-            _atomic_write(path, sealed, mode=0o600)
+            if durable:
+                fsync_dir(path.parent.parent)
+            _atomic_write(path, sealed, mode=0o600, durable=durable)
         return digest, True
 
     def discard(self, digest: str) -> None:

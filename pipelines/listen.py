@@ -24,6 +24,7 @@ import threading
 import time
 
 from archive.home import Archive
+from archive.ingest import journal
 from archive.ingest.intake import Outcome, ingest_bytes
 from archive.network import NetworkError, quiet_toolkit
 from archive.network.status import STORE_QUARANTINED, STORE_SUCCESS
@@ -62,12 +63,29 @@ class Listener:
         self.quarantined = 0
         self.bytes = 0
         self.server = None
+        self.journal = journal.Journal(archive.home, "listen")
+        self.replayed = 0
 
     def receive(self, data: bytes, calling_ae: str) -> int:
+        # Acknowledged means durable: the vault file is fsync'd, and so is the journal line that
+        # names it, before the status goes back; the store gets the row with the next batch.
         outcome = ingest_bytes(data, f"from-{calling_ae or 'unknown'}.dcm", self.archive.vault,
-                               self.archive.home.quarantine_dir)
-        self.arrived.put((outcome, calling_ae))
+                               self.archive.home.quarantine_dir, durable=True)
+        with self.journal.lock:
+            if outcome.kind in ("stored", "quarantined"):
+                self.journal.append(journal.Entry(outcome.kind, outcome.digest or "", outcome.size,
+                                                  outcome.name, calling_ae or None, outcome.reason))
+            self.arrived.put((outcome, calling_ae))
         return STORE_QUARANTINED if outcome.kind == "quarantined" else STORE_SUCCESS
+
+    def _commit(self, writer: StoreWriter) -> int:
+        """Take everything received so far into ``writer``, commit it, and forget its journal."""
+        with self.journal.lock:
+            segment = self.journal.rotate()
+            self._drain(writer)
+        inserted = writer.flush().inserted
+        journal.committed(segment)
+        return inserted
 
     def _drain(self, writer: StoreWriter) -> int:
         taken = 0
@@ -99,6 +117,11 @@ class Listener:
                              vault=vault)
         status = "failed"
         try:
+            # What a listener that died had acknowledged, before anything new is accepted.
+            self.replayed = journal.replay(self.archive.home, vault, writer)
+            if self.replayed:
+                print(f"committed {self.replayed:,} instances acknowledged before an earlier listen stopped",
+                      flush=True)
             self.server = start_storage_scp(self.ae_title, self.port, self.receive, bind=self.bind,
                                             timeout=settings.dicom_timeout)
             self.port = self.server.server_address[1]
@@ -112,22 +135,20 @@ class Listener:
                 pending += self._drain(writer)
                 if pending and (pending >= settings.batch_size
                                 or time.monotonic() - last_flush >= settings.listen_flush_seconds):
-                    refresh.added(writer.flush().inserted, time.monotonic())
+                    refresh.added(self._commit(writer), time.monotonic())
                     pending, last_flush = 0, time.monotonic()
                 if refresh.due(time.monotonic()):
                     after_run(con, self.archive.home)
                     refresh.done()
             self._shutdown()
-            self._drain(writer)
-            refresh.added(writer.flush().inserted, time.monotonic())
+            refresh.added(self._commit(writer), time.monotonic())
             if refresh.pending:
                 after_run(con, self.archive.home)
             status = "failed" if self.quarantined else "ok"
         finally:
             if self.server is not None:
                 self._shutdown()
-            self._drain(writer)
-            writer.flush()
+            self._commit(writer)
             run.files_seen = self.received
             run.imported = writer.totals.inserted
             run.already_present = writer.totals.already_present

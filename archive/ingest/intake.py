@@ -179,8 +179,11 @@ def quarantine(quarantine_dir: Path, data: bytes, digest: str, name: str, reason
     (quarantine_dir / f"{digest}.json").write_text(json.dumps(note, indent=1))
 
 
-def ingest_bytes(data: bytes, name: str, vault: Vault, quarantine_dir: Path) -> Outcome:
-    """Recognise, check and store one file's original bytes; never raises for bad input."""
+def ingest_bytes(data: bytes, name: str, vault: Vault, quarantine_dir: Path, durable: bool = False) -> Outcome:
+    """Recognise, check and store one file's original bytes; never raises for bad input.
+
+    ``durable``: the vault file is fsync'd before this returns (a receiver about to acknowledge it).
+    """
     name = Path(name).name
     record, kind, reason = read_record(data, name)
     if kind == "skipped":
@@ -189,5 +192,5 @@ def ingest_bytes(data: bytes, name: str, vault: Vault, quarantine_dir: Path) -> 
     if kind == "quarantined":
         quarantine(quarantine_dir, data, digest, name, reason)
         return Outcome("quarantined", name, len(data), digest, reason=reason)
-    _, written = vault.put(data, digest)
+    _, written = vault.put(data, digest, durable=durable)
     return Outcome("stored", name, len(data), digest, record, written=written)
