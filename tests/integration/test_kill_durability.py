@@ -1,6 +1,7 @@
-"""Acknowledged means durable (issue 17, item 10), with real kills: ``limestone listen`` killed
-with SIGKILL while dcmtk's storescu sends; every instance storescu saw acknowledged is in the
-archive after a restart, and sending everything again stores nothing twice."""
+"""Acknowledged means durable (issue 17, item 10), with real kills (SIGKILL, not simulated):
+``limestone listen`` killed while dcmtk's storescu sends (every instance storescu saw acknowledged
+is in the archive after a restart, and sending everything again stores nothing twice); ``pull``
+and ``send`` killed mid-transfer against Orthanc, then run again (everything once)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import subprocess
 import pydicom
 import pytest
 
-from tests.support.orthanc_server import free_port
+from tests.support.orthanc_server import OrthancServer, free_port
 from tests.support.peers import Limestone, Lines, dcmtk_env, require_dcmtk, stop_process, vault_files, wait_for
 from tests.support.synthetic_studies import make_studies, write_studies
 
@@ -92,3 +93,64 @@ def test_listen_killed_mid_transfer_keeps_every_acknowledged_instance(tmp_path):
     count, uids = _stored(limestone)
     assert count == len(uids) == len(files)
     assert not list((limestone.home / "journal").glob("*.jsonl"))
+
+
+@pytest.fixture(scope="module")
+def kill_files(tmp_path_factory):
+    studies = make_studies(6, 50, seed=29, series_per_study=2)
+    return studies, write_studies(studies, tmp_path_factory.mktemp("kill-files"))
+
+
+@pytest.fixture
+def loaded_pacs(tmp_path, kill_files):
+    server = OrthancServer(tmp_path / "orthanc", ae_title="KILLPACS")
+    server.start()
+    try:
+        server.upload(kill_files[1])
+        yield server
+    finally:
+        server.stop()
+
+
+def test_pull_killed_then_rerun_stores_everything_once(tmp_path, kill_files, loaded_pacs):
+    limestone = Limestone(tmp_path / "home", env={"LIMESTONE_DICOM_TIMEOUT": "10"})
+    limestone.add_node("pacs", loaded_pacs)
+    total = len(kill_files[1])
+    process = limestone.popen("pull", "pacs")
+    try:
+        wait_for(lambda: vault_files(limestone.home) >= 30 or process.poll() is not None, 120,
+                 "the first instances in the vault")
+        assert process.poll() is None, "the pull ended before it could be killed"
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(30)
+    again = limestone.run("pull", "pacs")
+    assert again.returncode == 0, again.stdout + again.stderr
+    count, uids = _stored(limestone)
+    assert count == len(uids) == total
+    assert vault_files(limestone.home) == total
+
+
+def test_send_killed_then_rerun_delivers_everything_once(tmp_path, kill_files, loaded_pacs):
+    sender = Limestone(tmp_path / "home", env={"LIMESTONE_DICOM_TIMEOUT": "10"})
+    assert sender("import", str(kill_files[1][0].parent)).returncode == 0
+    target = OrthancServer(tmp_path / "target", ae_title="TARGET")
+    target.start()
+    try:
+        sender.add_node("target", target)
+        uids = [s.study_uid for s in kill_files[0]]
+        process = sender.popen("send", *[a for uid in uids for a in ("--study", uid)], "--to", "target")
+        try:
+            wait_for(lambda: target.request("GET", "/statistics")["CountInstances"] >= 30
+                     or process.poll() is not None, 120, "the send under way", interval=0.05)
+            assert process.poll() is None, "the send ended before it could be killed"
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(30)
+        again = sender.run("send", *[a for uid in uids for a in ("--study", uid)], "--to", "target")
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert f"{len(uids)} of {len(uids)} studies sent" in again.stdout
+        assert target.request("GET", "/statistics")["CountInstances"] == len(kill_files[1])
+        assert len(target.studies()) == len(uids)
+    finally:
+        target.stop()
