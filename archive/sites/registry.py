@@ -124,7 +124,7 @@ def add_site(con: duckdb.DuckDBPyConnection, home: Home, code: str, *, name: str
                ae_titles=_clean([*(current.ae_titles if current else []), *ae_titles]),
                institution_names=_clean([*(current.institution_names if current else []), *institutions]),
                issuers=_clean([*(current.all_issuers() if current else []), *issuers]))
-    new.issuer_of_patient_id = (new.issuers or [None])[0]
+    new.issuer_of_patient_id = new.issuers[0] if new.issuers else None
     wanted = _claims(new)
     for other in sites:
         if other.site == code:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from apptest_helpers import page, texts
 
 from archive.home import Archive
 from pipelines.import_files import import_paths
+from tests.support.apptest import page, texts
 from tests.support.repeat_exam_files import write
 
 NORTH = ("a1", "NORTH", "TEST-N", "N1", "TEST^ALICE", date(1961, 2, 3), "F", "",

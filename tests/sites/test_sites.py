@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from tests.conftest import limestone
+from tests.support.cli import limestone
 from tests.support.repeat_exam_files import write
 
 # Alice at NORTH, then 15 days later at SOUTH under another MRN (same health card: one person).

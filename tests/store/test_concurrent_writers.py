@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from archive.home import Archive
-from tests.conftest import ROOT
+from tests.support.cli import ROOT
 from tests.support.samples import write_ct_studies
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from archive.home import Archive, Home
 from archive.vault import Vault, VaultKeyError
-from tests.conftest import limestone
+from tests.support.cli import limestone
 from tests.support.orthanc_server import free_port
 from tests.support.samples import write_ct_studies
 

@@ -4,15 +4,14 @@ files, sees the values no site claims, adds a site from them; desktop and phone 
 from datetime import date, datetime
 
 import pytest
-from conftest import running_app
 from playwright.sync_api import expect
-from screenshots import shot
-from test_dashboard_e2e import sign_in, wait_idle
 
 from archive.home import Archive
 from archive.sites.registry import add_site
 from pipelines.import_files import import_paths
+from tests.support.browser import running_app, sign_in, wait_idle
 from tests.support.repeat_exam_files import write
+from tests.support.screenshots import shot
 
 pytestmark = pytest.mark.e2e
 
