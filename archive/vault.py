@@ -204,7 +204,7 @@ def _atomic_write(path: Path, data: bytes, mode: int = 0o600, durable: bool = Fa
             while view:
                 view = view[os.write(fd, view):]
             if durable:
-                os.fsync(fd)
+                os.fdatasync(fd)   # the data and the size; the name is made durable below
         finally:
             os.close(fd)
         os.replace(tmp, path)

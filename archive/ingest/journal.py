@@ -76,7 +76,7 @@ class Journal:
         assert self._fd is not None
         while data:
             data = data[os.write(self._fd, data):]
-        os.fsync(self._fd)
+        os.fdatasync(self._fd)
 
     def rotate(self) -> Path | None:
         """Close the current segment and return it (None if nothing was appended since the last
