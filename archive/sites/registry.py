@@ -24,6 +24,7 @@ from typing import Iterable
 import duckdb
 import pyarrow as pa
 
+from archive.errors import LimestoneError
 from archive.home import Home
 from archive.repeats.classes import set_archive_coverage
 from archive.repeats.update import bring_up_to_date
@@ -35,7 +36,7 @@ _CODE = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,31}")
 NO_SITE = "(no site)"
 
 
-class SiteError(ValueError):
+class SiteError(LimestoneError, ValueError):
     """A site change that cannot be made (bad code, unknown site, a value claimed by another site)."""
 
 
