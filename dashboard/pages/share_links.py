@@ -21,6 +21,10 @@ from dashboard.components.setup import guarded, page_setup
 
 ctx = page_setup("share_links")
 ISSUED = "share_links.issued"
+CONFIRM_REVOKE = "share_links.confirm_revoke"
+# The issue form's fields: emptied once a link is issued, so the next recipient starts afresh.
+FORM_KEYS = ("share_links.recipient", "share_links.role", "share_links.email", "share_links.days",
+             "share_links.use_limit", "share_links.view", "share_links.download", "share_links.verify")
 ROLE_LABELS = {"patient": "Patient", "doctor": "Doctor", "other": "Other"}
 
 
@@ -109,6 +113,8 @@ def _issue_form(ctx, archive, chosen) -> None:
         return
     st.session_state[ISSUED] = {"link_id": issued.link.link_id, "url": issued.url(settings.portal_base_url),
                                 "passcode": issued.passcode, "until": f"{issued.link.expires_at:%Y-%m-%d %H:%M}"}
+    for key in FORM_KEYS:
+        st.session_state.pop(key, None)
     st.rerun()
 
 
@@ -174,15 +180,35 @@ def _links(ctx, archive, patient) -> None:
     } for link in links])
     st.dataframe(rows, hide_index=True, width="stretch", key="share_links.table")
     c = st.columns([3, 2, 2, 2, 2])
-    link_id = c[0].selectbox("Link", [link.link_id for link in links], key="share_links.selected")
+    # No link is chosen for the clerk: an action applies only to the link they pick.
+    link_id = c[0].selectbox("Link", [link.link_id for link in links], index=None, key="share_links.selected",
+                             placeholder="Choose a link")
     days = c[1].number_input("Extend to (days from now)", 1, int(archive.settings.share_max_days),
                              int(archive.settings.share_default_days), key="share_links.extend_days")
-    actions = {"extend": c[2].button("Extend", key="share_links.extend", icon=":material/more_time:"),
-               "revoke": c[3].button("Revoke", key="share_links.revoke", icon=":material/link_off:", type="primary"),
-               "unlock": c[4].button("Unlock", key="share_links.unlock", icon=":material/lock_open:")}
+    none = link_id is None
+    actions = {"extend": c[2].button("Extend", key="share_links.extend", icon=":material/more_time:", disabled=none),
+               "unlock": c[3].button("Unlock", key="share_links.unlock", icon=":material/lock_open:", disabled=none),
+               "ask_revoke": c[4].button("Revoke...", key="share_links.revoke", icon=":material/link_off:",
+                                         disabled=none)}
+    if actions.pop("ask_revoke"):
+        st.session_state[CONFIRM_REVOKE] = link_id
+    pending = st.session_state.get(CONFIRM_REVOKE)
+    actions["revoke"] = False
+    if pending is not None and pending == link_id:
+        with st.container(border=True, key="share_links.confirm"):
+            st.warning(f"Revoke link {pending}? The recipient can no longer open it, and this cannot be "
+                       "undone (a new link would have to be issued).", icon=":material/warning:")
+            b = st.columns([2, 2, 6])
+            actions["revoke"] = b[0].button("Yes, revoke the link", key="share_links.revoke_yes")
+            if b[1].button("Cancel", key="share_links.revoke_no"):
+                st.session_state.pop(CONFIRM_REVOKE, None)
+                st.rerun()
+    elif pending is not None:                       # another link was chosen meanwhile: ask again
+        st.session_state.pop(CONFIRM_REVOKE, None)
     for action, pressed in actions.items():
         if not pressed:
             continue
+        st.session_state.pop(CONFIRM_REVOKE, None)
         try:
             if action == "extend":
                 link = share_actions.extend(archive, link_id, int(days), _actor(ctx))

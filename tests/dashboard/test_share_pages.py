@@ -34,8 +34,20 @@ def test_clerk_issues_lists_and_revokes_a_link(home):
     events = audit.search(Home(home.home), link_id=link.link_id, actions=["share"])
     assert len(events) == 2 and events[0]["user_role"] == "clerk"
     assert "Link" in texts(at) and link.link_id in at.dataframe[0].value["Link"].tolist()
-    at.selectbox(key="share_links.selected").set_value(link.link_id)
-    _button(at, "Revoke").click().run()
+    # The form is empty again for the next recipient.
+    assert at.text_input(key="share_links.recipient").value == ""
+    assert at.selectbox(key="share_links.role").value == "patient"
+    # No link is preselected and revoking is never the primary action: it asks first.
+    assert at.selectbox(key="share_links.selected").value is None
+    assert all(b.type != "primary" for b in at.button if b.label.startswith("Revoke"))
+    at.selectbox(key="share_links.selected").set_value(link.link_id).run()
+    _button(at, "Revoke...").click().run()
+    assert not at.exception and f"Revoke link {link.link_id}?" in texts(at)
+    assert sharing.open_link(Home(home.home), token) is not None              # not yet
+    _button(at, "Cancel").click().run()
+    assert "Revoke link" not in texts(at) and sharing.open_link(Home(home.home), token) is not None
+    _button(at, "Revoke...").click().run()
+    _button(at, "Yes, revoke the link").click().run()
     assert not at.exception and "is now revoked" in texts(at)
     assert sharing.open_link(Home(home.home), token) is None
 

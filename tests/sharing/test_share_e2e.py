@@ -17,7 +17,7 @@ import zipfile
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.browser import free_port, nav, sign_in, wait_healthy, wait_idle
+from tests.support.browser import choose, free_port, nav, sign_in, wait_healthy, wait_idle
 from tests.support.cli import ROOT
 from tests.support.screenshots import shot
 
@@ -92,6 +92,7 @@ def test_clerk_issues_recipient_opens_views_downloads_clerk_revokes(browser, sha
     codes = new_link.get_by_test_id("stCode")
     url, passcode = codes.nth(0).inner_text().strip(), codes.nth(1).inner_text().strip()
     assert url.startswith(portal_url + "/s/lsl_") and re.fullmatch(r"[A-Z0-9]{5}-[A-Z0-9]{5}", passcode)
+    expect(desk.get_by_role("textbox", name="Recipient's name")).to_have_value("")   # the form cleared
     shot(desk, "20_share_links_issued")
 
     recipient = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
@@ -139,7 +140,13 @@ def test_clerk_issues_recipient_opens_views_downloads_clerk_revokes(browser, sha
     if not desk.get_by_role("heading", name="Share links").is_visible():
         sign_in(desk, app_url, "clerk", "Cal Clerk")
         nav(desk, "Share links")
-    desk.get_by_role("button", name="Revoke").click()
+    choose(desk, "Choose a link", re.compile(r"^L[0-9a-f]{12}$"))
+    wait_idle(desk)
+    desk.get_by_role("button", name="Revoke...").click()
+    wait_idle(desk)
+    expect(desk.get_by_text(re.compile(r"Revoke link L[0-9a-f]{12}\?"))).to_be_visible()
+    shot(desk, "24a_share_links_confirm_revoke")
+    desk.get_by_role("button", name="Yes, revoke the link").click()
     wait_idle(desk)
     expect(desk.get_by_text(re.compile(r"Link L[0-9a-f]{12} is now revoked"))).to_be_visible()
     shot(desk, "24_share_links_revoked")
