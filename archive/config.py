@@ -95,6 +95,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("share_max_days", 90, "Longest a share link may last (and be extended to), in days.", int),
     Setting("share_lockout_attempts", 5,
             "Wrong passcodes (or birth dates) that lock a share link until a clerk unlocks it.", int),
+    Setting("currency", "CAD",
+            "ISO 4217 code of the currency exam costs are in (repeat-exam cost avoided); the region is "
+            "in Ontario, hence Canadian dollars."),
     # Reports and sending studies to other hospitals (archive/reports/, archive/network/send.py).
     Setting("hl7_bind", "",
             "Address the HL7 MLLP listener (limestone listen --hl7-port) listens on; empty: all interfaces."),

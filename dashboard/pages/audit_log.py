@@ -9,6 +9,7 @@ import streamlit as st
 from archive import audit
 from archive.audit import atna as audit_messages
 from dashboard import data
+from dashboard.components import tables
 from dashboard.components.setup import guarded, page_setup
 
 ctx = page_setup("audit_log")
@@ -48,7 +49,7 @@ def body(ctx):
                                   "user_agent", "link_id", "study_instance_uid", "patient_key", "detail"]]
     frame.columns = ["When (UTC)", "Action", "Outcome", "Who", "Role", "Where", "IP", "Browser", "Link",
                      "Study", "Patient key", "Detail"]
-    st.dataframe(frame, hide_index=True, width="stretch", key="audit_log.table")
+    tables.show(frame, key="audit_log.table")
     c = st.columns(2)
     c[0].download_button("Export as DICOM audit messages (XML)", audit_messages.document(events),
                          file_name=f"audit-{picked[0]:%Y%m%d}-{picked[1]:%Y%m%d}.xml", mime="application/xml",

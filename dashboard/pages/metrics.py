@@ -10,6 +10,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard import data
+from dashboard.components import tables
 from dashboard.components.charts import chart_with_csv, csv_bytes
 from dashboard.components.setup import guarded, page_setup
 
@@ -137,10 +138,10 @@ def _ingest_health(ctx, f: dict) -> None:
     else:
         latest = runs.sort_values("started_at", ascending=False).groupby(["kind", "source"], as_index=False).first()
         st.caption("Latest run per source and node")
-        st.dataframe(latest[["kind", "source", "site", "status", "started_at", "imported", "quarantined",
-                             "failed"]], hide_index=True, key="metrics.latest_runs", width="stretch")
+        tables.show(latest[["kind", "source", "site", "status", "started_at", "imported", "quarantined",
+                            "failed"]], key="metrics.latest_runs")
         st.caption("All recent runs")
-        st.dataframe(runs.drop(columns=["run_id"]), hide_index=True, key="metrics.runs", width="stretch")
+        tables.show(runs.drop(columns=["run_id"]), key="metrics.runs")
         st.download_button("Download CSV", csv_bytes(runs), "ingest_runs.csv", "text/csv",
                            key="metrics.runs.csv", icon=":material/download:")
     if not quarantine.empty:

@@ -16,6 +16,7 @@ from archive.patients import linking as identity
 from archive.repeats import classes
 from dashboard import repeats_data as rd
 from dashboard.access import REPEAT_DETAIL_ROLES, REPEAT_EDIT_ROLES
+from dashboard.components import tables
 from dashboard.components.charts import chart_with_csv, csv_bytes
 from dashboard.components.setup import guarded, page_setup
 
@@ -25,8 +26,6 @@ LAYOUT = dict(height=320, margin=dict(l=10, r=10, t=10, b=10))
 COLORS = px.colors.qualitative.Safe
 NAMES = {"repeats": "Repeats", "avoidable_repeats": "Avoidable repeats", "avoided_repeats": "Avoided repeats",
          "repeat_rate_pct": "Repeat rate", "avoidable_rate_pct": "Avoidable repeat rate"}
-DATES = {c: st.column_config.DateColumn(format="YYYY-MM-DD")
-         for c in ("study_date", "prior_date", "used_on", "patient_birth_date")}
 
 
 def _filters(ctx):
@@ -75,7 +74,7 @@ def _totals(df: pd.DataFrame) -> None:
                 "done at another site and was in the regional archive; not flagged clinically required.")
     c[4].metric("Avoided repeats", f"{int(total.avoided_repeats):,}", help="A prior was used (pulled, "
                 "compared, shared, exported) and no exam of that class followed within the window.")
-    c[5].metric("Cost avoided", f"{total.cost_avoided:,.0f}")
+    c[5].metric("Cost avoided", tables.money(total.cost_avoided))
     st.caption(f"Dose avoided: CT {total.ct_dlp_mgy_cm:,.0f} mGy·cm DLP (CTDIvol {total.ct_ctdi_vol_mgy:,.0f} "
                f"mGy); radiography {total.xr_detector_kerma_ugy:,.1f} µGy detector air kerma. "
                f"Prior-use episodes: {int(total.prior_uses):,}.")
@@ -143,9 +142,7 @@ def _dose_and_cost(df: pd.DataFrame) -> None:
     if avoided.empty:
         st.info("No avoided repeats for these filters yet.")
     else:
-        st.dataframe(avoided, hide_index=True, width="stretch", key="repeats.dose_table",
-                     column_config={"ct_dlp_mgy_cm": "CT DLP (mGy·cm)", "ct_ctdi_vol_mgy": "CTDIvol (mGy)",
-                                    "xr_detector_kerma_ugy": "XR kerma (µGy)", "cost_avoided": "Cost"})
+        tables.show(avoided, key="repeats.dose_table")
         st.download_button("Download CSV", csv_bytes(avoided), "dose_and_cost_avoided.csv", "text/csv",
                            key="repeats.dose_table.csv", icon=":material/download:")
 
@@ -165,8 +162,7 @@ def _table(df: pd.DataFrame, ctx, name: str, key: str) -> None:
     """A drill-down table; patient columns only for roles allowed to see them."""
     if not (ctx.user.roles & REPEAT_DETAIL_ROLES):
         df = df.drop(columns=[c for c in PATIENT_COLUMNS if c in df.columns])
-    st.dataframe(df, hide_index=True, width="stretch", key=key,
-                 column_config={c: v for c, v in DATES.items() if c in df.columns})
+    tables.show(df, key=key)
     st.download_button("Download CSV", csv_bytes(df), f"{name}.csv", "text/csv", key=f"{key}.csv",
                        icon=":material/download:")
 
@@ -243,7 +239,7 @@ def _reference(ctx):
     may_edit = bool(ctx.user.roles & REPEAT_EDIT_ROLES)
     st.caption("Exam classes group comparable studies; a class's repeat window (empty: the modality "
                "default) and fee drive every number on this page.")
-    st.dataframe(ref["classes"], hide_index=True, width="stretch", key="repeats.classes_table")
+    tables.show(ref["classes"], key="repeats.classes_table")
     st.download_button("Download CSV", csv_bytes(ref["classes"]), "exam_classes.csv", "text/csv",
                        key="repeats.classes_table.csv", icon=":material/download:")
     if not may_edit:
@@ -295,7 +291,7 @@ def _reference(ctx):
             st.success(f"{site} saved.")
     with st.expander("Class rules, flags and coverage"):
         for name in ("rules", "flags", "coverage"):
-            st.dataframe(ref[name], hide_index=True, width="stretch", key=f"repeats.{name}_table")
+            tables.show(ref[name], key=f"repeats.{name}_table")
 
 
 def _freshness(ctx):

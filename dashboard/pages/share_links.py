@@ -17,6 +17,7 @@ from archive.sharing import actions as share_actions
 from archive.sharing.actions import Actor
 from archive.sharing.scope import find_studies
 from dashboard import data
+from dashboard.components import tables
 from dashboard.components.setup import guarded, page_setup
 
 ctx = page_setup("share_links")
@@ -178,7 +179,8 @@ def _links(ctx, archive, patient) -> None:
         "Expires": link.expires_at, "Uses": f"{link.uses}" + (f"/{link.use_limit}" if link.use_limit else ""),
         "Downloads": link.downloads, "First opened": link.first_opened_at, "Created by": link.created_by,
     } for link in links])
-    st.dataframe(rows, hide_index=True, width="stretch", key="share_links.table")
+    rows["Role"] = rows["Role"].map(lambda r: ROLE_LABELS.get(r, r))
+    tables.show(rows, key="share_links.table")
     c = st.columns([3, 2, 2, 2, 2])
     # No link is chosen for the clerk: an action applies only to the link they pick.
     link_id = c[0].selectbox("Link", [link.link_id for link in links], index=None, key="share_links.selected",

@@ -1,6 +1,6 @@
 from datetime import date
 
-from tests.support.apptest import page, texts
+from tests.support.apptest import page, raw_labels, texts
 
 
 def test_manager_sees_every_chart_with_csv(home):
@@ -30,7 +30,8 @@ def test_volumes_by_site_and_latest_run_per_source(home):
     at.radio(key="metrics.volume_by").set_value("site").run()
     assert not at.exception and not at.error
     latest = at.dataframe[0].value  # the first table of the page: latest run per source
-    assert list(latest["source"]) == ["test fixture"] and list(latest["status"]) == ["failed"]
+    assert list(latest["Source"]) == ["test fixture"] and list(latest["Status"]) == ["failed"]
+    assert "Started (UTC)" in latest.columns and raw_labels(at) == []
 
 
 def test_clerk_is_refused(home):

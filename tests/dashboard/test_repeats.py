@@ -7,7 +7,7 @@ import pytest
 from archive.home import Archive
 from pipelines.import_files import import_paths
 from tests.support import repeats_world as world
-from tests.support.apptest import page, texts
+from tests.support.apptest import page, raw_labels, texts
 from tests.support.repeat_exam_files import write
 
 
@@ -48,12 +48,13 @@ def test_manager_sees_the_numbers_without_patient_details(home):
     assert not at.exception and not at.error
     m = metrics(at)
     assert (m["Studies"], m["Repeats"], m["Avoidable repeats"], m["Avoided repeats"]) == ("20", "6", "3", "3")
-    assert m["Repeat rate"] == "30.0%" and m["Cost avoided"] == "335"
+    assert m["Repeat rate"] == "30.0%" and m["Cost avoided"] == "CAD 335"
     assert m["Persons"] == "13" and m["Conflicts to review"] == "5"
     assert len(at.get("plotly_chart")) == 5
-    avoidable = frame(at, "days_after_prior")
-    assert len(avoidable) == 3 and "patient_name" not in avoidable.columns
-    assert set(avoidable["prior_site"]) == {"NORTH"}
+    avoidable = frame(at, "Days after prior")
+    assert len(avoidable) == 3 and "Patient" not in avoidable.columns
+    assert set(avoidable["Prior site"]) == {"NORTH"}
+    assert raw_labels(at) == []
     assert "quality and admin roles only" in texts(at)
     assert {b.key for b in at.get("download_button")} == {
         f"repeats.{name}.csv" for name in ("rate", "counts", "site", "modality", "class", "dose_table",
@@ -63,12 +64,13 @@ def test_manager_sees_the_numbers_without_patient_details(home):
 def test_quality_sees_the_drill_down_and_the_review_list(home):
     at = page("repeats", role="quality").run()
     assert not at.exception and not at.error
-    avoidable = frame(at, "days_after_prior")
-    assert "patient_name" in avoidable.columns
-    conflicts = frame(at, "kind", "detail")
-    assert set(conflicts["kind"]) == world.EXPECTED_CONFLICT_KINDS
-    priors = frame(at, "outcome")
-    assert sorted(priors["outcome"]) == ["avoided", "avoided", "avoided", "repeated", "repeated"]
+    avoidable = frame(at, "Days after prior")
+    assert "Patient" in avoidable.columns
+    conflicts = frame(at, "Kind", "Detail")
+    assert set(conflicts["Kind"]) == world.EXPECTED_CONFLICT_KINDS
+    priors = frame(at, "Outcome")
+    assert raw_labels(at) == []
+    assert sorted(priors["Outcome"]) == ["avoided", "avoided", "avoided", "repeated", "repeated"]
     assert "Managers and admins can change" in texts(at)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from archive import audit, sharing
 from archive.home import Home
-from tests.support.apptest import page, texts
+from tests.support.apptest import page, raw_labels, texts
 
 
 def _button(at, label):
@@ -34,6 +34,7 @@ def test_clerk_issues_lists_and_revokes_a_link(home):
     events = audit.search(Home(home.home), link_id=link.link_id, actions=["share"])
     assert len(events) == 2 and events[0]["user_role"] == "clerk"
     assert "Link" in texts(at) and link.link_id in at.dataframe[0].value["Link"].tolist()
+    assert raw_labels(at) == []                                     # "First opened" blank, not None
     # The form is empty again for the next recipient.
     assert at.text_input(key="share_links.recipient").value == ""
     assert at.selectbox(key="share_links.role").value == "patient"

@@ -47,3 +47,16 @@ def viewers(at: AppTest, name: str = "limestone_viewer") -> list[dict]:
             walk(el)
     walk(at.main)
     return found
+
+
+def raw_labels(at: AppTest) -> list[str]:
+    """What the page's tables show that is not for people: a column named like ``started_at`` or
+    ``never_opened`` (or all lower case), or a cell reading None."""
+    bad = []
+    for df in at.dataframe:
+        frame = df.value
+        bad += [f"column {c}" for c in frame.columns if "_" in str(c) or str(c) == str(c).lower()]
+        for c in frame.columns:
+            if frame[c].dtype == object:
+                bad += [f"{c}: None" for v in frame[c] if v is None or v == "None"][:1]
+    return bad
