@@ -201,7 +201,8 @@ def _identity(ctx):
     c[4].metric("Conflicts to review", f"{summary['conflicts']:,}")
     if summary["not_yet_linked"]:
         st.warning(f"{summary['not_yet_linked']:,} records arrived after the last linking run and count "
-                   "as their own person until `limestone link-patients` runs again.")
+                   "as their own person until the links are recomputed. " + _recompute_hint(ctx))
+        _recompute_button(ctx, "repeats.recompute_links")
     if not (ctx.user.roles & REPEAT_DETAIL_ROLES):
         st.info("The review list shows patient details: quality and admin roles only.")
         return
@@ -297,17 +298,29 @@ def _reference(ctx):
 def _freshness(ctx):
     state = rd.status(ctx.home)
     when = f"{state['refreshed_at']:%Y-%m-%d %H:%M} UTC" if state["refreshed_at"] else None
+    if flash := st.session_state.pop("repeats.recomputed", None):
+        st.success(flash, icon=":material/check_circle:")
     if not state["stale"]:
         st.caption(f"Computed {when}." if when else "")
         return
     st.warning("Studies, patient links or prior uses changed after these numbers were computed"
                + (f" ({when})" if when else "") + ". Imports and pulls update them when they finish, "
-               "the DICOM listener within minutes; `limestone link-patients` updates them now.",
-               icon=":material/update:")
-    if ctx.user.roles & REPEAT_EDIT_ROLES and st.button("Recompute now", key="repeats.recompute"):
-        with st.spinner("Recomputing the repeat metrics..."):
+               "the DICOM listener within minutes. " + _recompute_hint(ctx), icon=":material/update:")
+    _recompute_button(ctx, "repeats.recompute")
+
+
+def _recompute_hint(ctx) -> str:
+    if ctx.user.roles & REPEAT_EDIT_ROLES:
+        return "**Recompute now** updates them at once."
+    return "A manager or an administrator can recompute them now on this page."
+
+
+def _recompute_button(ctx, key: str) -> None:
+    """The page's own recompute (patient links, prior uses and the repeat metrics)."""
+    if ctx.user.roles & REPEAT_EDIT_ROLES and st.button("Recompute now", key=key, icon=":material/update:"):
+        with st.spinner("Recomputing the patient links and repeat metrics..."):
             count = rd.bring_up_to_date(ctx.home).studies
-        st.success(f"Recomputed for {count:,} studies.")
+        st.session_state["repeats.recomputed"] = f"Recomputed for {count:,} studies."
         st.rerun()
 
 

@@ -125,3 +125,25 @@ def test_empty_archive(empty_home):
     at = page("repeats", role="manager").run()
     assert not at.exception and not at.error
     assert "archive is empty" in texts(at)
+
+
+def test_stale_numbers_offer_the_pages_own_recompute(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    _build(home)
+    monkeypatch.setenv("LIMESTONE_HOME", str(home))
+    folder = write(tmp_path / "new", ("alice_ct4", "NORTH", "TEST-N", "N1", "TEST^ALICE", date(1961, 2, 3), "F",
+                                      "TESTHC-1111", datetime(2024, 3, 16, 9), "CT", "CHEST", "CT CHEST"))
+    archive = Archive.load(home=str(home))
+    assert import_paths(archive, [folder], progress=False, workers=1, update_repeats=False).imported == 1
+    at = page("repeats", role="manager").run()
+    notices = " ".join(w.value for w in at.warning)
+    assert "changed after these numbers" in notices
+    assert "limestone " not in texts(at) and "`" not in notices          # no shell command to type
+    assert "Recompute now" in notices
+    next(b for b in at.button if b.key == "repeats.recompute").click().run()
+    assert not at.exception and "Recomputed for 21 studies" in texts(at)
+    assert not [w for w in at.warning if "changed after these numbers" in w.value]
+    assert metrics(at)["Studies"] == "21"
+    # A role that may not recompute is told who can, not a command.
+    at = page("repeats", role="quality").run()
+    assert "limestone " not in texts(at)
