@@ -130,6 +130,8 @@ def body(ctx):
     patient_banner(study)
     st.title(study.get("study_description") or "Study without description")
     _details(study)
+    if ctx.may("share_links"):  # a clerk shares the open study: the Share links desk, study chosen
+        _link("share_links", "Share this study", ":material/share:", study=key)
     send_action(ctx, uid)
     study_reports(ctx, uid)
     _series(ctx, archive, uid, key)

@@ -42,3 +42,14 @@ def test_missing_vault_file_shows_no_preview(home):
     at = page("study", study=key(home, "missing")).run()
     assert not at.exception and not at.error
     assert "no preview" in texts(at)
+
+
+def test_clerk_shares_the_open_study_from_its_page(home):
+    k = key(home)
+    at = page("study", role="clerk", study=k).run()
+    assert not at.exception and f"[Share this study](share_links?study={k})" in texts(at)
+    assert "Share this study" not in texts(page("study", role="technologist", study=k).run())
+    at = page("share_links", role="clerk", study=k).run()                 # where the link lands
+    assert not at.exception
+    assert at.multiselect(key="share_links.studies").value == [home.studies["ct_head"]]
+    assert any(b.label == "Create link" for b in at.button)
