@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from archive.demo.sites import DAMAGED_SAMPLE_NOTE, is_damaged_sample_run
 from dashboard import data
 from dashboard.access import pages_for
 from dashboard.components.setup import guarded, page_setup
@@ -33,8 +34,13 @@ def body(ctx):
     run = data.last_run(ctx.home)
     if run:
         when = run["finished_at"] or run["started_at"]
-        st.caption(f"Last ingest: {run['kind']} ({run['status']}) at {when:%Y-%m-%d %H:%M} UTC, "
-                   f"{int(run['imported']):,} imported, {int(run['quarantined']):,} quarantined.")
+        if is_damaged_sample_run(run["kind"], run.get("site")):
+            st.caption(f"Last ingest: the demo's test files at {when:%Y-%m-%d %H:%M} UTC, "
+                       f"{int(run['imported']):,} imported; {int(run['quarantined']):,} quarantined as a "
+                       f"{DAMAGED_SAMPLE_NOTE}.")
+        else:
+            st.caption(f"Last ingest: {run['kind']} ({run['status']}) at {when:%Y-%m-%d %H:%M} UTC, "
+                       f"{int(run['imported']):,} imported, {int(run['quarantined']):,} quarantined.")
     st.subheader("Go to")
     for spec in pages_for(ctx.user.roles):
         if spec.name in ("home", "study"):
