@@ -80,7 +80,9 @@ def _pick_studies(ctx, archive):
 
 def _issue_form(ctx, archive, chosen) -> None:
     settings = archive.settings
-    with st.form("share_links.form"):
+    # Cleared once submitted (in the browser; the session values are dropped after issuing):
+    # the next recipient starts afresh. The form shows only with studies chosen, so it submits them.
+    with st.form("share_links.form", clear_on_submit=True):
         c = st.columns([3, 2, 3])
         name = c[0].text_input("Recipient's name", key="share_links.recipient")
         role = c[1].selectbox("Recipient is", list(ROLE_LABELS), format_func=ROLE_LABELS.get,
