@@ -4,7 +4,11 @@ import streamlit as st
 
 from dashboard.access import PAGES, SIGN_IN, pages_for
 from dashboard.auth import current_user
+from dashboard.components.setup import ICON
 
+# Before st.navigation: a page's Material icon would otherwise become the tab icon, which the
+# browser fetches from fonts.gstatic.com (nothing on this app may need the internet).
+st.set_page_config(page_icon=str(ICON), layout="wide")
 user = current_user()
 # Signed out, every page is routed but hidden: a deep link (/viewer?study=...) reaches its page,
 # which asks for sign-in in place, so the link lands where it pointed once signed in.

@@ -12,6 +12,7 @@ import functools
 import logging
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import streamlit as st
@@ -23,6 +24,8 @@ from dashboard import auth, data, image_server
 from dashboard.access import BY_NAME, allowed
 
 log = logging.getLogger("limestone.dashboard")
+# The browser-tab icon, a file served by the app: a Material or emoji icon is fetched from a CDN.
+ICON = Path(__file__).resolve().parents[1] / "static" / "limestone-icon.png"
 
 
 @dataclass(frozen=True)
@@ -37,8 +40,7 @@ class PageContext:
 
 def _set_config(title: str) -> None:
     try:
-        st.set_page_config(page_title=f"{title} · Limestone", page_icon=":material/radiology:",
-                           layout="wide")
+        st.set_page_config(page_title=f"{title} · Limestone", page_icon=str(ICON), layout="wide")
     except st.errors.StreamlitAPIException:
         pass  # already set by the router on this run
 
