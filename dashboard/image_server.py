@@ -65,6 +65,7 @@ class Grant:
     revoked: bool = False
     thumbs: dict[int, str] = field(default_factory=dict)     # number -> content hash
     load: Callable | None = None
+    pngs: dict[str, bytes] = field(default_factory=dict)     # images a page rendered (compare's difference)
 
 
 class Grants:
@@ -75,7 +76,8 @@ class Grants:
         self._lock = threading.Lock()
 
     def issue(self, session_id: str, user_id: str, study_key: str, series: dict[int, list[frames.Image]],
-              decoded: Callable, thumbs: dict[int, str] | None = None, load: Callable | None = None) -> str:
+              decoded: Callable, thumbs: dict[int, str] | None = None, load: Callable | None = None,
+              pngs: dict[str, bytes] | None = None) -> str:
         """The token for this session, user and study (the same one while it is renewed)."""
         now = time.monotonic()
         with self._lock:
@@ -87,11 +89,13 @@ class Grants:
                     g.series.update(series)
                     g.thumbs.update(thumbs or {})
                     g.load = load or g.load
+                    g.pngs.update(pngs or {})
                     g.expires = now + GRANT_SECONDS
                     return g.token
             token = secrets.token_urlsafe(32)
             self._by_token[token] = Grant(token, session_id, user_id, study_key, dict(series), decoded,
-                                          now + GRANT_SECONDS, thumbs=dict(thumbs or {}), load=load)
+                                          now + GRANT_SECONDS, thumbs=dict(thumbs or {}), load=load,
+                                          pngs=dict(pngs or {}))
             return token
 
     def revoke_session(self, session_id: str) -> int:
@@ -143,16 +147,22 @@ def create_app(grants: Grants = GRANTS) -> Starlette:
         return Response(data, media_type="application/octet-stream", headers=headers)
 
     async def thumb(request: Request) -> Response:
-        """A series' preview as PNG (the study page), checked like the frames."""
+        """A series' preview as PNG (the study page), or an image the page rendered (``png``: its
+        name in the grant), checked like the frames."""
         headers = {"access-control-allow-origin": request.headers.get("origin") or "*",
                    "cache-control": "no-store", "vary": "origin", "x-content-type-options": "nosniff"}
         body = await request.body()
         try:
             ask = json.loads(body) if len(body) <= MAX_BODY else {}
             grant = grants.valid(str(ask["grant"]))
-            number = int(ask["thumb"])
+            rendered = str(ask["png"]) if "png" in ask else None
+            number = int(ask["thumb"]) if rendered is None else 0
         except (ValueError, KeyError, TypeError):
             return Response("bad request", status_code=400, headers=headers)
+        if rendered is not None:
+            if grant is None or rendered not in grant.pngs:
+                return Response("refused", status_code=403, headers=headers)
+            return Response(grant.pngs[rendered], media_type="image/png", headers=headers)
         if grant is None or grant.load is None or number not in grant.thumbs:
             return Response("refused", status_code=403, headers=headers)
         try:

@@ -146,7 +146,8 @@ export default function (component) {
   if (!data || parentElement.__thumb === JSON.stringify(data)) return;
   parentElement.__thumb = JSON.stringify(data);
   let img = parentElement.querySelector("img");
-  if (!img) { img = document.createElement("img"); img.width = 128; img.height = 128; img.alt = data.alt;
+  if (!img) { img = document.createElement("img"); img.width = data.width || 128;
+              img.height = data.height || 128; img.alt = data.alt;
               parentElement.appendChild(img); }
   const url = data.url || `${location.protocol}//${location.hostname}:${data.port}${data.path}`;
   fetch(url, {method: "POST", headers: {"content-type": "text/plain"}, body: JSON.stringify(data.body)})
@@ -169,6 +170,18 @@ def secure_thumbnail(home: str, user_id: str, study_key: str, number: int, conte
     path = {"path": "/v1/thumb"} if "port" in where else {"url": where["url"].rsplit("/", 1)[0] + "/thumb"}
     _THUMB(key=key, data=dict(where, **path, body={"grant": grant, "thumb": number},
                               alt=f"Preview of series {number}", missing="No preview"), height=132)
+
+
+def secure_png(user_id: str, study_key: str, name: str, png: bytes, width: int, height: int, alt: str,
+               key: str) -> None:
+    """An image the page rendered (``png``), fetched by the browser with this session's grant for
+    ``study_key`` like a thumbnail: never ``st.image`` and its unauthenticated ``/media/`` address."""
+    grant = image_server.GRANTS.issue(_session_id(), user_id, study_key, {}, lambda *_: None,
+                                      pngs={name: png})
+    where = image_server.endpoint()
+    path = {"path": "/v1/thumb"} if "port" in where else {"url": where["url"].rsplit("/", 1)[0] + "/thumb"}
+    _THUMB(key=key, data=dict(where, **path, body={"grant": grant, "png": name}, width=width, height=height,
+                              alt=alt, missing="The image could not be loaded"), height=height + 4)
 
 
 @st.cache_data(max_entries=2048, show_spinner=False)

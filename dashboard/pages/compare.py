@@ -35,7 +35,7 @@ from dashboard import data
 from dashboard.components import comparison as cmp
 from dashboard.components.banner import patient_banner
 from dashboard.components.setup import guarded, page_setup
-from dashboard.components.viewer import Pane, image_viewer
+from dashboard.components.viewer import Pane, image_viewer, secure_png
 
 ctx = page_setup("compare")
 MAX_PRIORS = 3
@@ -117,7 +117,7 @@ def body(ctx):
         ss["compare.positions"] = list(state["position"])
     _list_measurements(state, panes)
     if (cur_info.modality or "").upper() in TWO_D and paired:
-        _difference(ctx, archive, cur_inst, cur_geom, paired[0])
+        _difference(ctx, archive, cur_inst, cur_geom, paired[0], key)
 
 
 def _choose_priors(ctx, uid) -> list:
@@ -229,7 +229,7 @@ def _list_measurements(state, panes) -> None:
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="compare.marks")
 
 
-def _difference(ctx, archive, cur_inst, cur_geom, first) -> None:
+def _difference(ctx, archive, cur_inst, cur_geom, first, study_key: str) -> None:
     if not st.toggle("Difference view (current − registered prior)", key="compare.difference"):
         return
     prior, infos, si, _ = first
@@ -250,7 +250,10 @@ def _difference(ctx, archive, cur_inst, cur_geom, first) -> None:
     st.caption(f"The prior was resampled to the current pixel size and shifted by "
                f"{shift.rows * spacing[0]:+.1f} mm (rows), {shift.cols * spacing[1]:+.1f} mm (columns). "
                "Mid-grey: no change; bright: denser now; dark: less dense now.")
-    st.image(pixels.to_png(render_difference(diff)), width=min(720, diff.shape[1]))
+    width = min(720, diff.shape[1])
+    height = max(1, round(diff.shape[0] * width / diff.shape[1]))
+    secure_png(ctx.user.user_id, study_key, "difference", pixels.to_png(render_difference(diff)), width, height,
+               "Difference image: current minus registered prior", key="compare.difference_image")
 
 
 def _find_study(ctx, archive) -> None:

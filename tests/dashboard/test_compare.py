@@ -1,11 +1,14 @@
 """AppTest of the comparison page on generated series with known offsets (tests/support/compare_world.py)."""
 
+import json
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
 from archive import audit, study_keys
 from archive.home import Archive, Home
+from dashboard import image_server
 from tests.support import compare_world as world
 from tests.support.apptest import page, texts, viewers
 
@@ -96,6 +99,18 @@ def test_radiograph_difference_view(cmp_home):
     shown = texts(at)
     assert "Difference: current − registered prior" in shown
     assert "shifted by -3.5 mm (rows), +2.5 mm (columns)" in shown     # 7 and 5 px of 0.5 mm
+    # Served with this session's grant, never at an unauthenticated /media/ address (st.image).
+    assert not at.get("image")
+    (diff,) = viewers(at, "limestone_thumbnail")
+    assert diff["body"]["png"] == "difference" and "TEST" not in json.dumps(diff)
+    client = TestClient(image_server.create_app())
+    ok = client.post("/v1/thumb", content=json.dumps(diff["body"]))
+    assert ok.status_code == 200 and ok.content.startswith(b"\x89PNG")
+    refused = client.post("/v1/thumb", content=json.dumps({"grant": "made-up", "png": "difference"}))
+    assert refused.status_code == 403
+    session = image_server.GRANTS.valid(diff["body"]["grant"]).session_id
+    image_server.GRANTS.revoke_session(session)               # signed out: the image is refused
+    assert client.post("/v1/thumb", content=json.dumps(diff["body"])).status_code == 403
 
 
 def test_no_priors_invalid_key_and_roles(cmp_home):
