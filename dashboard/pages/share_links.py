@@ -50,8 +50,13 @@ def _study_label(row) -> str:
 def _pick_studies(ctx, archive):
     """The patient lookup and study choice; returns (rows of the chosen studies, patient row)."""
     preset_uid = study_keys.decode(archive.home, st.query_params.get("study"))
+    preset = ""
+    if preset_uid:   # opened from a study's page: look up its patient by ID, not by the long UID
+        with data.cursor(ctx.home) as cur:
+            found = [r for r in find_studies(cur, preset_uid) if r["study_instance_uid"] == preset_uid]
+        preset = (found[0].get("accession_number") or found[0].get("patient_id") or preset_uid) if found else ""
     text = st.text_input("Patient ID or accession number", key="share_links.lookup",
-                         value=preset_uid or "", help="The exact patient ID (MRN) or an accession number.")
+                         value=preset, help="The exact patient ID (MRN) or an accession number.")
     if not text.strip():
         st.caption("Look up the patient whose images are to be shared.")
         return [], None

@@ -17,7 +17,7 @@ import zipfile
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.browser import choose, free_port, nav, sign_in, wait_healthy, wait_idle
+from tests.support.browser import free_port, nav, sign_in, wait_healthy, wait_idle
 from tests.support.cli import ROOT
 from tests.support.screenshots import shot
 
@@ -140,7 +140,9 @@ def test_clerk_issues_recipient_opens_views_downloads_clerk_revokes(browser, sha
     if not desk.get_by_role("heading", name="Share links").is_visible():
         sign_in(desk, app_url, "clerk", "Cal Clerk")
         nav(desk, "Share links")
-    choose(desk, "Choose a link", re.compile(r"^L[0-9a-f]{12}$"))
+    box = desk.get_by_test_id("stSelectbox").filter(has=desk.get_by_text("Link", exact=True)).locator("input")
+    box.click()
+    desk.get_by_role("option", name=re.compile(r"^L[0-9a-f]{12}$")).first.click()
     wait_idle(desk)
     desk.get_by_role("button", name="Revoke...").click()
     wait_idle(desk)
