@@ -54,7 +54,7 @@ from urllib.parse import parse_qs, urlsplit
 import duckdb
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -613,6 +613,11 @@ class Portal:
     def not_found(self, request: Request, exc=None) -> Response:
         return HTMLResponse(pages.refusal(), status_code=404)
 
+    def client_left(self, request: Request, exc: Exception) -> Response:
+        """A client that goes away mid-request (a closed tab, a dropped line) is not a fault."""
+        log.info("share portal client left before the request was complete")
+        return Response(status_code=400)
+
     def failed(self, request: Request, exc: Exception) -> Response:
         # The traceback names code, not request values (the address holds a token).
         log.error("share portal error: %s", type(exc).__name__, exc_info=(type(exc), exc, None))
@@ -649,6 +654,7 @@ def create_app(archive: Archive, tls: bool = False) -> Starlette:
     from portal import dicomweb
     routes += dicomweb.routes(portal)
     app = Starlette(routes=routes, exception_handlers={404: portal.not_found, 405: portal.not_found,
+                                                        ClientDisconnect: portal.client_left,
                                                         Exception: portal.failed})
     app.state.portal = portal
     app.add_middleware(_Guard, limit=portal.requests, tls=tls, hosts=allowed_hosts(portal.base_url),
