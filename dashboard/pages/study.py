@@ -6,14 +6,16 @@ import plotly.express as px
 import streamlit as st
 
 from archive import study_keys
+from archive.audit.trail import AuditEvent, record
 from dashboard import data
-from dashboard.access import BY_NAME, IMAGE_ROLES
+from dashboard.access import BY_NAME, IDENTITY_ROLES, IMAGE_ROLES
 from dashboard.components.banner import patient_banner
 from dashboard.components.reports import send_action, study_reports
 from dashboard.components.setup import guarded, page_setup
 from dashboard.components.viewer import thumbnail
 
 ctx = page_setup("study")
+AUDITED = "study.audited"
 
 # Series of these modalities hold reports, documents, key-object notes or presentation states:
 # nothing to look at in the image viewer.
@@ -25,6 +27,17 @@ def _link(page: str, label: str, icon: str, **params) -> None:
         st.page_link(str(BY_NAME[page].path), label=label, icon=icon, query_params=params)
     except Exception:  # the page runs on its own (tests)
         st.markdown(f"[{label}]({page}?" + "&".join(f"{k}={v}" for k, v in params.items()) + ")")
+
+
+def _audit_view(ctx, archive, study, shown: str) -> None:
+    """One 'view' event per study per browser session: the page shows patient data."""
+    seen = st.session_state.setdefault(AUDITED, set())
+    if study["study_instance_uid"] in seen:
+        return
+    if record(archive.home, AuditEvent("view", ctx.user.user_id, ctx.user.role_label,
+                                       study["study_instance_uid"], study["patient_key"],
+                                       detail=f"study page: {shown}")):
+        seen.add(study["study_instance_uid"])
 
 
 @guarded("study")
@@ -42,10 +55,15 @@ def body(ctx):
         st.title("Study")
         st.warning("This study is no longer in the archive.")
         return
-    patient_banner(study)
+    identified = bool(ctx.user.roles & IDENTITY_ROLES)
+    images = bool(ctx.user.roles & IMAGE_ROLES)
+    _audit_view(ctx, archive, study, ", ".join(
+        ["details"] + (["patient identity", "reports"] if identified else []) + (["thumbnails"] if images else [])))
+    patient_banner(study, identified)
     st.title(study.get("study_description") or "Study without description")
     details = {
-        "Date": (f"{study['study_date']:%Y-%m-%d}" if study.get("study_date") else "unknown") + (f" {study['study_time']:%H:%M}" if study.get("study_time") else ""),
+        "Date": (f"{study['study_date']:%Y-%m-%d}" if study.get("study_date") else "unknown")
+        + (f" {study['study_time']:%H:%M}" if study.get("study_time") else ""),
         "Accession": study.get("accession_number") or "—",
         "Modalities": ", ".join(study.get("modalities") or []) or "—",
         "Body part": study.get("body_part_examined") or "—",
@@ -54,21 +72,21 @@ def body(ctx):
         "Series / images": f"{study.get('number_of_series') or 0} / {study.get('number_of_instances') or 0}",
     }
     cols = st.columns(len(details))
-    for col, (label, value) in zip(cols, details.items()):
+    for col, (label, value) in zip(cols, details.items(), strict=False):
         col.caption(label)
         col.markdown(f"**{value}**")
     send_action(ctx, uid)
-    study_reports(ctx, uid)
+    if identified:
+        study_reports(ctx, uid)
 
     st.subheader("Series")
     series = data.study_series(ctx.home, uid)
     if series.empty:
         st.info("No series of this study are in the store.")
-    images = bool(ctx.user.roles & IMAGE_ROLES)
     per_row = 4
     for start in range(0, len(series), per_row):
         cols = st.columns(per_row)
-        for col, (i, s) in zip(cols, list(series.iloc[start:start + per_row].iterrows())):
+        for col, (i, s) in zip(cols, list(series.iloc[start:start + per_row].iterrows()), strict=False):
             document = str(s["modality"] or "").upper() in DOCUMENT_MODALITIES
             with col.container(border=True):
                 if document:
@@ -109,7 +127,7 @@ def body(ctx):
     for r in timeline.itertuples():
         c = st.columns([2, 2, 4, 2, 2])
         c[0].write("no date" if r.study_date is None or pd.isna(r.study_date) else f"{r.study_date:%Y-%m-%d}")
-        c[1].write(f"{r.site or '—'} · MRN {r.patient_id or '—'}")
+        c[1].write(f"{r.site or '—'} · MRN {r.patient_id or '—'}" if identified else (r.site or "—"))
         c[2].write(r.study_description or "")
         c[3].write(", ".join(r.modalities) if r.modalities is not None else "")
         with c[4]:
