@@ -71,6 +71,8 @@ def body(ctx):
                             help="Case does not matter; * and ? are wildcards. Without them, names "
                                  "starting with the text match.")
             c[1].text_input("Patient ID", key="browse.patient_id")
+        else:
+            c = c[2:] + c[:2]        # the study fields move to the front
         c[2].text_input("Accession number", key="browse.accession")
         c[3].text_input("Description", key="browse.description", placeholder="e.g. chest")
         c = st.columns(4)

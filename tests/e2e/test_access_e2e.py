@@ -1,0 +1,87 @@
+"""End to end in Chromium (issue 17): a DNS-rebinding page cannot drive the demo app, and a
+manager's browse and study pages, at desktop and phone size, show studies but not patients."""
+
+import re
+
+import pytest
+from conftest import CHROMIUM_ARGS
+from playwright.sync_api import expect
+from screenshots import shot
+from test_dashboard_e2e import choose, nav, sign_in, wait_idle
+
+pytestmark = pytest.mark.e2e
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_demo_mode_refuses_a_rebound_host_name(app_url):
+    """The browser resolves rebind.test to 127.0.0.1, as a DNS-rebinding attack makes it do."""
+    from playwright.sync_api import sync_playwright
+    port = app_url.rsplit(":", 1)[1]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                    args=CHROMIUM_ARGS + ["--host-resolver-rules=MAP rebind.test 127.0.0.1"])
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(30000)
+            page.goto(f"http://rebind.test:{port}/")
+            expect(page.get_by_text("Demo mode only answers at").first).to_be_visible()
+            expect(page.get_by_role("textbox", name="Your name")).to_have_count(0)
+            page.goto(f"http://rebind.test:{port}/browse")
+            expect(page.get_by_text("Demo mode only answers at").first).to_be_visible()
+            expect(page.locator("body")).not_to_contain_text("studies match")
+            shot(page, "50_demo_rebound_host_refused")
+            # the same app at its own address works
+            page.goto(app_url)
+            expect(page.get_by_role("textbox", name="Your name")).to_be_visible()
+        finally:
+            browser.close()
+
+
+def test_a_manager_browses_studies_without_patient_identity(page, app_url):
+    sign_in(page, app_url, "manager", "Meg Manager")
+    nav(page, "Browse studies")
+    expect(page.get_by_text("35 studies match")).to_be_visible()
+    expect(page.get_by_text("not shown to your role").first).to_be_visible()
+    expect(page.get_by_role("textbox", name="Patient name")).to_have_count(0)
+    wait_idle(page)
+    page.wait_for_timeout(1000)  # the data grid paints on a canvas after it is attached
+    shot(page, "51_browse_manager")
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(800)
+    shot(page, "51_browse_manager_phone")
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.get_by_role("textbox", name="Accession number").fill("ACC-CT-1")
+    page.get_by_test_id("stBaseButton-primaryFormSubmit").click()
+    expect(page.get_by_text("1 study matches")).to_be_visible(timeout=60000)
+    choose(page, "Open a study", re.compile("CT HEAD"))
+    wait_idle(page)
+    expect(page.get_by_text("Patient details are not shown to your role")).to_be_visible()
+    page.get_by_role("link", name="Open study").click()
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="Series")).to_be_visible()
+    expect(page.locator("body")).not_to_contain_text("TEST, Alpha")
+    expect(page.locator("body")).not_to_contain_text("N1001")
+    shot(page, "52_study_manager")
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(800)
+    shot(page, "52_study_manager_phone")
+
+
+def test_a_technologist_sees_the_patient(page, app_url):
+    sign_in(page, app_url, "technologist", "Tia Tech")
+    nav(page, "Browse studies")
+    expect(page.get_by_role("textbox", name="Patient name")).to_be_visible()
+    page.get_by_role("textbox", name="Patient name").fill("test^al*")
+    page.get_by_test_id("stBaseButton-primaryFormSubmit").click()
+    expect(page.get_by_text("3 studies match")).to_be_visible(timeout=60000)
+    choose(page, "Open a study", re.compile("CT HEAD"))
+    wait_idle(page)
+    page.get_by_role("link", name="Open study").click()
+    wait_idle(page)
+    expect(page.get_by_text("TEST, Alpha").first).to_be_visible()
+    expect(page.get_by_role("heading", name="Reports")).to_be_visible()
+    shot(page, "53_study_technologist")
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(800)
+    shot(page, "53_study_technologist_phone")
