@@ -4,10 +4,12 @@ manager's browse and study pages, at desktop and phone size, show studies but no
 import re
 
 import pytest
-from conftest import CHROMIUM_ARGS
+from conftest import CHROMIUM_ARGS, running_app
 from playwright.sync_api import expect
 from screenshots import shot
 from test_dashboard_e2e import choose, nav, sign_in, wait_idle
+from test_reports_e2e import PDF_LINES, make_pdf
+from test_reports_e2e import reported as reported  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.e2e
 
@@ -85,3 +87,39 @@ def test_a_technologist_sees_the_patient(page, app_url):
     page.set_viewport_size(PHONE)
     page.wait_for_timeout(800)
     shot(page, "53_study_technologist_phone")
+
+
+def _open_ct_head(page):
+    nav(page, "Browse studies")
+    page.get_by_role("textbox", name="Accession number").fill("ACC-CT-1")
+    page.get_by_test_id("stBaseButton-primaryFormSubmit").click()
+    expect(page.get_by_text("1 study matches")).to_be_visible(timeout=60000)
+    choose(page, "Open a study", re.compile("CT HEAD"))
+    wait_idle(page)
+    page.get_by_role("link", name="Open study").click()
+    wait_idle(page)
+
+
+def test_a_report_pdf_downloaded_on_the_study_page_is_audited(browser, reported, tmp_path):  # noqa: F811
+    from archive import audit
+    seeded, archive = reported
+    with running_app(seeded.home, tmp_path) as app_url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        page = context.new_page()
+        page.set_default_timeout(30000)
+        sign_in(page, app_url, "clerk", "Cleo Clerk")
+        _open_ct_head(page)
+        with page.expect_download() as info:
+            page.get_by_role("button", name="Download the PDF").first.click()
+        assert open(info.value.path(), "rb").read() == make_pdf(PDF_LINES)
+        page.wait_for_timeout(3000)
+        wait_idle(page)
+        context.close()
+    uid = seeded.studies["ct_head"]
+    events = audit.events(archive.home, uid)
+    downloads = [e for e in events if e["action"] == "download" and e["user_id"] == "demo:Cleo Clerk"]
+    assert len(downloads) == 1, ([(e["action"], e["user_id"], e["detail"]) for e in events],
+                                 (tmp_path / "streamlit.log").read_text()[-3000:])
+    assert downloads[0]["detail"] == "report PDF (hl7)"
+    views = [e for e in events if e["action"] == "view" and e["user_id"] == "demo:Cleo Clerk"]
+    assert len(views) == 1 and views[0]["detail"].startswith("study page: details, patient identity, reports")
