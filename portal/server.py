@@ -9,7 +9,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from archive.home import Archive
-from portal.app import create_app
+from portal.app import create_app, trusted_networks
 
 log = logging.getLogger("limestone.portal")
 
@@ -70,6 +70,10 @@ def config(archive: Archive, host: str | None = None, port: int | None = None) -
         if path and not Path(path).is_file():
             raise PortalConfigError(f"TLS file not found: {path}")
     tls = bool(cert)
+    try:
+        trusted_networks(s.portal_trusted_proxies)
+    except ValueError as exc:
+        raise PortalConfigError(f"LIMESTONE_PORTAL_TRUSTED_PROXIES: {exc}") from None
     return uvicorn.Config(
         create_app(archive, tls=tls), host=host or s.portal_host, port=int(port or s.portal_port),
         ssl_certfile=cert or None, ssl_keyfile=key or None,
