@@ -72,7 +72,7 @@ def body(ctx):
         "Series / images": f"{study.get('number_of_series') or 0} / {study.get('number_of_instances') or 0}",
     }
     cols = st.columns(len(details))
-    for col, (label, value) in zip(cols, details.items(), strict=False):
+    for col, (label, value) in zip(cols, details.items(), strict=True):
         col.caption(label)
         col.markdown(f"**{value}**")
     send_action(ctx, uid)

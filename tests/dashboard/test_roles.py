@@ -5,12 +5,12 @@ audited (item 13)."""
 from pathlib import Path
 
 import pytest
-from apptest_helpers import PAGES, page, texts
 from streamlit.testing.v1 import AppTest
 
 from archive import audit, study_keys
 from archive.home import Home
 from dashboard import access, auth
+from tests.support.apptest import PAGES, page, texts
 
 M, T, Q, C, A = "manager", "technologist", "quality", "clerk", "admin"
 # The table the hospital agreed, written out here on purpose (not read from dashboard.access).

@@ -19,8 +19,8 @@ from archive.home import Archive
 from portal import app as portal_app
 from portal.pages import REFUSAL
 from portal.session import COOKIE, Sessions
-from tests.sharing.conftest import RunningPortal
 from tests.support.share_helpers import issue, link_url, signed_in
+from tests.support.share_world import RunningPortal
 
 
 def _refused(response) -> bool:

@@ -12,8 +12,8 @@ from archive.clock import now_utc
 from archive.sharing.scope import resolve
 from portal.limits import RateLimit
 from portal.pages import REFUSAL
-from tests.sharing.conftest import RunningPortal
 from tests.support.share_helpers import issue, link_url, signed_in
+from tests.support.share_world import RunningPortal
 
 
 def _refusal(response) -> None:

@@ -4,12 +4,13 @@ manager's browse and study pages, at desktop and phone size, show studies but no
 import re
 
 import pytest
-from conftest import CHROMIUM_ARGS, running_app
 from playwright.sync_api import expect
-from screenshots import shot
-from test_dashboard_e2e import choose, nav, sign_in, wait_idle
-from test_reports_e2e import PDF_LINES, make_pdf
-from test_reports_e2e import reported as reported  # noqa: F401  (a fixture)
+
+from tests.reports.test_reports_e2e import PDF_LINES
+from tests.reports.test_reports_e2e import reported as reported  # noqa: F401  (a fixture)
+from tests.support.browser import CHROMIUM_ARGS, choose, nav, running_app, sign_in, wait_idle
+from tests.support.documents import make_pdf
+from tests.support.screenshots import shot
 
 pytestmark = pytest.mark.e2e
 
