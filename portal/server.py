@@ -8,6 +8,7 @@ from pathlib import Path
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from archive.errors import LimestoneError
 from archive.home import Archive
 from portal.app import create_app, trusted_networks
 
@@ -56,7 +57,7 @@ class BoundedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
 
-class PortalConfigError(ValueError):
+class PortalConfigError(LimestoneError, ValueError):
     """The portal's TLS or address settings cannot be used."""
 
 

@@ -51,15 +51,7 @@ def _reset_page():
     st.session_state["browse.page"] = 1
 
 
-@guarded("browse")
-def body(ctx):
-    st.title("Browse studies")
-    # Managers see studies, not patients (dashboard.access.IDENTITY_ROLES): no names, IDs or reports.
-    identified = bool(ctx.user.roles & IDENTITY_ROLES)
-    if identified:
-        report_search(ctx)
-    else:
-        st.caption(":material/visibility_off: Patient names, IDs and report text are not shown to your role.")
+def _search_form(ctx, identified: bool) -> None:
     options = data.filter_options(ctx.home)
     sorts = SORT_LABELS if identified else {k: v for k, v in SORT_LABELS.items() if not k.startswith("patient_")}
     if st.session_state.get("browse.sort") not in sorts:
@@ -90,6 +82,69 @@ def body(ctx):
         c[2].selectbox("Per page", PAGE_SIZES, key="browse.page_size")
         st.form_submit_button("Search", type="primary", on_click=_reset_page)
 
+
+def _results_table(rows: pd.DataFrame, identified: bool):
+    """The page of studies as a table; the returned selection names the clicked row."""
+    table = pd.DataFrame({
+        "Date": rows["study_date"].map(_day),
+        **({"Patient": rows["patient_name"].map(format_name), "Patient ID": rows["patient_id"]}
+           if identified else {}),
+        "Site": rows["site"],
+        "Modality": rows["modalities"].map(lambda m: ", ".join(m) if m is not None else ""),
+        "Description": rows["study_description"],
+        "Body part": rows["body_part_examined"],
+        "Accession": rows["accession_number"],
+        "Series": rows["number_of_series"],
+        "Images": rows["number_of_instances"],
+    })
+    return st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row",
+                             key="browse.results", width="stretch")
+
+
+def _page_buttons(page: int, pages: int) -> None:
+    nav = st.columns([1, 1, 2, 4])
+    if nav[0].button("Previous", disabled=page <= 1, key="browse.prev", icon=":material/chevron_left:"):
+        st.session_state["browse.page"] = page - 1
+        st.rerun()
+    if nav[1].button("Next", disabled=page >= pages, key="browse.next",
+                     icon=":material/chevron_right:"):
+        st.session_state["browse.page"] = page + 1
+        st.rerun()
+    jump = nav[2].number_input("Go to page", 1, pages, page, key=f"browse.jump.{page}",
+                               label_visibility="collapsed")
+    if jump != page:
+        st.session_state["browse.page"] = int(jump)
+        st.rerun()
+
+
+def _open_study(ctx, rows: pd.DataFrame, selection, page: int, identified: bool) -> None:
+    labels = [f"{_day(r.study_date) or 'no date'} · "
+              f"{format_name(r.patient_name) if identified else (r.site or 'no site')} · {r.study_description or ''}"
+              for r in rows.itertuples()]
+    picked = (selection.selection.rows or [None])[0] if selection else None
+    choice = st.selectbox("Open a study", range(len(rows)), index=picked, format_func=labels.__getitem__,
+                          placeholder="Select a study on this page", key=f"browse.open.{page}.{picked}")
+    if choice is not None:
+        chosen = rows.iloc[choice]
+        patient_banner(chosen.to_dict(), identified)
+        key = study_keys.encode(data.archive(ctx.home).home, chosen["study_instance_uid"])
+        try:
+            st.page_link(str(BY_NAME["study"].path), label="Open study", icon=":material/folder_open:",
+                         query_params={"study": key})
+        except Exception:  # the page runs on its own (tests)
+            st.markdown(f"[Open study](study?study={key})")
+
+
+@guarded("browse")
+def body(ctx):
+    st.title("Browse studies")
+    # Managers see studies, not patients (dashboard.access.IDENTITY_ROLES): no names, IDs or reports.
+    identified = bool(ctx.user.roles & IDENTITY_ROLES)
+    if identified:
+        report_search(ctx)
+    else:
+        st.caption(":material/visibility_off: Patient names, IDs and report text are not shown to your role.")
+    _search_form(ctx, identified)
     filters = _filters(identified)
     if filters["date_from"] and filters["date_to"] and filters["date_from"] > filters["date_to"]:
         st.warning("The 'From' date is after the 'To' date.")
@@ -112,50 +167,9 @@ def body(ctx):
     if result.note:
         st.caption(result.note)
     rows = result.rows
-    table = pd.DataFrame({
-        "Date": rows["study_date"].map(_day),
-        **({"Patient": rows["patient_name"].map(format_name), "Patient ID": rows["patient_id"]}
-           if identified else {}),
-        "Site": rows["site"],
-        "Modality": rows["modalities"].map(lambda m: ", ".join(m) if m is not None else ""),
-        "Description": rows["study_description"],
-        "Body part": rows["body_part_examined"],
-        "Accession": rows["accession_number"],
-        "Series": rows["number_of_series"],
-        "Images": rows["number_of_instances"],
-    })
-    selection = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row",
-                             key="browse.results", width="stretch")
-
-    nav = st.columns([1, 1, 2, 4])
-    if nav[0].button("Previous", disabled=page <= 1, key="browse.prev", icon=":material/chevron_left:"):
-        st.session_state["browse.page"] = page - 1
-        st.rerun()
-    if nav[1].button("Next", disabled=page >= result.pages, key="browse.next",
-                     icon=":material/chevron_right:"):
-        st.session_state["browse.page"] = page + 1
-        st.rerun()
-    jump = nav[2].number_input("Go to page", 1, result.pages, page, key=f"browse.jump.{page}",
-                               label_visibility="collapsed")
-    if jump != page:
-        st.session_state["browse.page"] = int(jump)
-        st.rerun()
-
-    labels = [f"{_day(r.study_date) or 'no date'} · "
-              f"{format_name(r.patient_name) if identified else (r.site or 'no site')} · {r.study_description or ''}"
-              for r in rows.itertuples()]
-    picked = (selection.selection.rows or [None])[0] if selection else None
-    choice = st.selectbox("Open a study", range(len(rows)), index=picked, format_func=labels.__getitem__,
-                          placeholder="Select a study on this page", key=f"browse.open.{page}.{picked}")
-    if choice is not None:
-        chosen = rows.iloc[choice]
-        patient_banner(chosen.to_dict(), identified)
-        key = study_keys.encode(data.archive(ctx.home).home, chosen["study_instance_uid"])
-        try:
-            st.page_link(str(BY_NAME["study"].path), label="Open study", icon=":material/folder_open:",
-                         query_params={"study": key})
-        except Exception:  # the page runs on its own (tests)
-            st.markdown(f"[Open study](study?study={key})")
+    selection = _results_table(rows, identified)
+    _page_buttons(page, result.pages)
+    _open_study(ctx, rows, selection, page, identified)
 
 
 body(ctx)
