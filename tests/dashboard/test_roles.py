@@ -26,6 +26,7 @@ EXPECTED = {
     "audit_log": {A},
     "share_usage": {M, A},
     "hl7_review": {Q, A},
+    "sites": {A},
 }
 USERS = [M, T, Q, C, A, "janitor", None]          # an unknown role, and nobody signed in
 REFUSED = ("does not give access", "Please sign in to use Limestone")
