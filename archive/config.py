@@ -33,6 +33,17 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("home", str(PROJECT_ROOT / "data"),
             "Folder holding the analytic store, the vault, the state database and the keys."),
+    # Where the archive's parts live. Empty: inside the home (the embedded default, one machine).
+    Setting("catalog", "",
+            "The analytic store's catalog: a postgresql:// URL (many machines share one archive); "
+            "empty: <home>/store/catalog.sqlite."),
+    Setting("lake", "",
+            "Where the store's Parquet data goes: a folder or s3://bucket/prefix; empty: <home>/store/lake."),
+    Setting("vault", "",
+            "Where the encrypted originals go: a folder or s3://bucket/prefix; empty: <home>/vault."),
+    Setting("state", "",
+            "The operational database (share links, audit, sessions): a postgresql:// URL; "
+            "empty: <home>/state.sqlite."),
     Setting("master_key", "",
             "Base64 of a 32-byte vault master key. When empty, the key is kept in <home>/keys/ "
             "(created on first use, mode 0600)."),
