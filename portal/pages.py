@@ -153,7 +153,7 @@ def studies_page(base: str, patient: dict, studies: list[dict], can_view: bool, 
     if dicomweb and dicomweb[1]:
         parts.append(f"""<section class="card"><details><summary>For a doctor's DICOM viewer (DICOMweb)</summary>
 <p class="muted">Viewers such as OHIF or Weasis can open these studies directly. Use this address and
-access key (valid while this page is open, for the session's length):</p>
+access key: it can only read these studies, and stops working when the link expires or is revoked.</p>
 <p>Address: <code id="dicomweb-url">{escape(dicomweb[0])}</code></p>
 <p>Access key (HTTP header <code>Authorization: Bearer &lt;key&gt;</code>): <code id="dicomweb-key">{escape(dicomweb[1])}</code></p>
 </details></section>""")
