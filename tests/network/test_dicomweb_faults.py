@@ -293,3 +293,21 @@ def test_retry_after_and_stow_outcome():
         "00081198": {"vr": "SQ", "Value": [{"00081155": {"vr": "UI", "Value": ["1.2.4"]},
                                              "00081197": {"vr": "US", "Value": [0xC122]}}]}})
     assert stored == ["1.2.3"] and failed == {"1.2.4": "refused by the node: referenced transfer syntax not supported"}
+
+
+def test_dicomweb_node_kept_in_the_registry_and_validated(tmp_path):
+    from archive.network.nodes import Node, NodeError, NodeRegistry
+    with NodeRegistry(Home(tmp_path)) as registry:
+        web = registry.add(Node("cloud", url="https://pacs.example.org/dicom-web/", auth="bearer", max_connections=6))
+        both = registry.add(Node("both", "BOTH", "10.0.0.1", 104, url="http://10.0.0.1:8042/dicom-web"))
+        assert registry.get("cloud") == web and web.url == "https://pacs.example.org/dicom-web"
+        assert web.address == "cloud (https://pacs.example.org/dicom-web)" and not web.has_dimse
+        assert registry.get("both").has_dimse and registry.get("both").dicomweb
+        assert both.destination == "http://10.0.0.1:8042/dicom-web"
+    for bad in ({"url": "ftp://x/"}, {"url": "https://u:p@x/dw"}, {"url": "https://x/dw?token=1"},
+                {"url": "https://x/dw", "auth": "digest"}, {"url": "https://x/dw", "max_connections": 0}):
+        with pytest.raises(NodeError) as info:
+            Node("n", **bad)
+        assert "p@" not in str(info.value) and "token=1" not in str(info.value)
+    with pytest.raises(NodeError):
+        Node("n")  # neither a DIMSE address nor a URL
