@@ -37,9 +37,10 @@ from starlette.routing import Route
 
 from archive import sharing
 from archive.dicom import pixels
-from archive.media.dicomdir import _header
+from archive.media.dicomdir import read_header
 from archive.vault import VaultError
 from portal.session import COOKIE
+from portal.streaming import read_ahead
 
 DICOM_JSON = "application/dicom+json"
 
@@ -166,8 +167,7 @@ class DicomWeb:
 
         self.portal.audit(request, "download", link, [study.study_instance_uid],
                           detail=f"dicomweb: {len(rows)} instances")
-        from portal.app import _read_ahead
-        return StreamingResponse(_read_ahead(parts()), headers={
+        return StreamingResponse(read_ahead(parts()), headers={
             "content-type": f'multipart/related; type="application/dicom"; boundary={boundary}'})
 
     def metadata(self, request: Request) -> Response:
@@ -179,7 +179,7 @@ class DicomWeb:
         base = self._base(request)
         for row in rows:
             try:
-                header = _header(self.portal.archive.vault, row["content_hash"])
+                header = read_header(self.portal.archive.vault, row["content_hash"])
             except (VaultError, ValueError):
                 continue
             where = (f"{base}/studies/{study.study_instance_uid}/series/{row['series_instance_uid']}"

@@ -76,7 +76,7 @@ PUBLIC = "https://share.hospital.example"
 def public_portal(shared):
     """A portal whose public address (portal_base_url) is not where the test reaches it."""
     from archive.home import Archive
-    from tests.sharing.conftest import RunningPortal
+    from tests.support.share_world import RunningPortal
     archive = Archive.load(home=str(shared.home), portal_base_url=PUBLIC, portal_attempts_per_minute=100000,
                            portal_requests_per_minute=100000)
     running = RunningPortal(archive).start()

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Generator, Iterable, Iterator
 
 import httpx
 
@@ -70,7 +70,7 @@ def load_credentials(path: Path, node: str) -> dict[str, str]:
     return {k: str(v) for k, v in entry.items()} if isinstance(entry, dict) else {}
 
 
-def web_settings(settings, home_root: Path, node: Node) -> WebSettings:
+def web_settings(settings: Any, home_root: Path, node: Node) -> WebSettings:
     """WebSettings for ``node`` from Limestone's settings (credentials read from their file)."""
     path = Path(settings.dicomweb_credentials)
     if not path.is_absolute():
@@ -87,7 +87,7 @@ class _Bearer(httpx.Auth):
     def __init__(self, token: str):
         self._token = token
 
-    def auth_flow(self, request):
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"Bearer {self._token}"
         yield request
 
@@ -159,7 +159,7 @@ class DicomWebClient:
     def __enter__(self) -> "DicomWebClient":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # ---- requests with retries ------------------------------------------------------------------
@@ -204,7 +204,7 @@ class DicomWebClient:
             raise self._error(what, response)
         raise AssertionError("unreachable")
 
-    def _get_json(self, path: str, params: dict | None, what: str, ok: Iterable[int] = (200,)) -> list[dict]:
+    def get_json(self, path: str, params: dict | None, what: str, ok: Iterable[int] = (200,)) -> list[dict]:
         def go() -> httpx.Response:
             req = self.http.build_request("GET", path, params=params, headers={"Accept": DICOM_JSON})
             return self.http.send(req, stream=True)
@@ -246,7 +246,7 @@ class DicomWebClient:
         offset = 0
         self.capped = False
         while True:
-            page = self._get_json(path, {**params, "limit": str(size), "offset": str(offset)}, what)
+            page = self.get_json(path, {**params, "limit": str(size), "offset": str(offset)}, what)
             fresh = 0
             for item in page:
                 key = "|".join(json.dumps(item.get(tag), sort_keys=True)
@@ -265,7 +265,7 @@ class DicomWebClient:
     def echo(self) -> float:
         """A QIDO-RS probe (one study asked for): seconds it took."""
         started = time.monotonic()
-        self._get_json("studies", {"limit": "1", "includefield": "0020000D"}, "QIDO-RS probe")
+        self.get_json("studies", {"limit": "1", "includefield": "0020000D"}, "QIDO-RS probe")
         return time.monotonic() - started
 
     # ---- WADO-RS ---------------------------------------------------------------------------------

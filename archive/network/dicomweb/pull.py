@@ -16,7 +16,7 @@ import logging
 import warnings
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from pydicom.dataset import Dataset
 
@@ -34,7 +34,7 @@ from archive.network.query import (
     valid_uid,
 )
 from archive.network.retrieve import StudyJob, StudyResult
-from archive.vault import content_hash
+from archive.vault import Vault, content_hash
 
 log = logging.getLogger("limestone.dicomweb")
 
@@ -128,16 +128,16 @@ def find_series(client: DicomWebClient, node: Node, study_uid: str) -> tuple[lis
 
 def series_metadata(client: DicomWebClient, study_uid: str, series_uid: str) -> list[dict]:
     """The WADO-RS metadata of one series (DICOM JSON, bulk data left out by the node)."""
-    return client._get_json(f"studies/{study_uid}/series/{series_uid}/metadata", None,
+    return client.get_json(f"studies/{study_uid}/series/{series_uid}/metadata", None,
                             f"WADO-RS metadata of study {study_uid}")
 
 
-Keep = Callable[[bytes, str], Outcome]
+Keep = Callable[[bytes, str, Any, str, "str | None"], Outcome]
 
 
-def keeper(vault, quarantine_dir: Path) -> Keep:
-    """``keep(data, name)``: check an instance and write it to the vault (as ``ingest_bytes``)."""
-    def keep(data: bytes, name: str, record=None, kind: str = "stored", reason: str | None = None) -> Outcome:
+def keeper(vault: Vault, quarantine_dir: Path) -> Keep:
+    """``keep(data, name, record, kind, reason)``: write a checked instance to the vault or quarantine."""
+    def keep(data: bytes, name: str, record: Any = None, kind: str = "stored", reason: str | None = None) -> Outcome:
         digest = content_hash(data)
         if kind == "quarantined":
             quarantine(quarantine_dir, data, digest, name, reason or "")
@@ -147,7 +147,8 @@ def keeper(vault, quarantine_dir: Path) -> Keep:
     return keep
 
 
-def retrieve_study(client: DicomWebClient, node: Node, job: StudyJob, vault, quarantine_dir: Path) -> StudyResult:
+def retrieve_study(client: DicomWebClient, node: Node, job: StudyJob, vault: Vault,
+                   quarantine_dir: Path) -> StudyResult:
     """WADO-RS of one study into the vault; the outcomes go back in the result, as for C-GET."""
     result = StudyResult(job.study_uid)
     keep = keeper(vault, quarantine_dir)
