@@ -311,3 +311,51 @@ def test_dicomweb_node_kept_in_the_registry_and_validated(tmp_path):
         assert "p@" not in str(info.value) and "token=1" not in str(info.value)
     with pytest.raises(NodeError):
         Node("n")  # neither a DIMSE address nor a URL
+
+
+def _certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA, and a server certificate for 127.0.0.1 signed by it: (ca.pem, cert.pem, key.pem)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(text):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("Test Hospital CA")).issuer_name(name("Test Hospital CA"))
+          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder().subject_name(name("pacs.test")).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(2).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+def test_tls_is_verified_against_the_ca_bundle_setting(bad, tmp_path):
+    import ssl
+    ca, cert, key = _certificates(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    bad.server.socket = context.wrap_socket(bad.server.socket, server_side=True)
+    url = bad.url.replace("http://", "https://")
+    limestone = Limestone(tmp_path / "home", env={"LIMESTONE_DICOMWEB_TIMEOUT": "5"})
+    assert limestone("nodes", "add", "tls", "--url", url).returncode == 0
+    refused = limestone("nodes", "echo", "tls")
+    assert refused.returncode == 1 and "TLS certificate is not trusted" in refused.stderr
+    trusted = limestone("nodes", "echo", "tls", env={"LIMESTONE_DICOMWEB_CA_BUNDLE": str(ca)})
+    assert trusted.returncode == 0 and "QIDO-RS ok" in trusted.stdout, trusted.stderr

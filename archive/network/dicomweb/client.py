@@ -184,6 +184,10 @@ class DicomWebClient:
                 delay *= 2
                 continue
             except httpx.TransportError as exc:
+                if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "certificate verify failed" in str(exc):
+                    raise DicomWebError(f"node {self.node.address}: {what}: its TLS certificate is not "
+                                        "trusted (a hospital CA goes in the dicomweb_ca_bundle setting)",
+                                        unreachable=True) from None
                 if last:
                     raise DicomWebError(f"node {self.node.address}: {what}: cannot connect or the "
                                         f"connection was dropped ({type(exc).__name__})",
