@@ -208,6 +208,7 @@ button.quiet{background:#e6e9ee;color:#1d2733}
 .banner{display:flex;flex-wrap:wrap;gap:1.5rem;background:#fff7d6;border:1px solid #e8d48a;border-radius:10px;
  padding:.7rem 1.2rem;margin-bottom:1rem}
 .series{display:flex;flex-wrap:wrap;gap:.8rem}
+#dicomweb-url,#dicomweb-key{overflow-wrap:anywhere;word-break:break-all}
 .tile{display:flex;flex-direction:column;align-items:center;gap:.2rem;width:150px;padding:.5rem;
  border:1px solid #dde2e8;
  border-radius:8px;color:inherit;text-decoration:none;background:#fafbfc}
