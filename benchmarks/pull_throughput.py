@@ -19,6 +19,10 @@ instance, into a fresh home. Each command is timed from process start to exit (w
 the same studies, alternately when ``--rounds`` > 1 (the best round of each counts, fairer on a
 shared machine). Prints a table with instances/s and the ratios. Run by hand; not part of the
 test suite.
+
+Then the fixed cost of a pull with nothing to do (a window in which the node has no study) on the
+demo archive (``--demo-patients`` people; 0 skips it), phase by phase (benchmarks/fixed_cost.py).
+Target: under 1 s.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from pydicom.dataset import Dataset  # noqa: E402
 
+from benchmarks import fixed_cost  # noqa: E402
 from tests.support.orthanc_server import OrthancServer, available  # noqa: E402
 from tests.support.synthetic_studies import make_studies, write_studies  # noqa: E402
 
@@ -149,6 +154,15 @@ def run_limestone(pacs: OrthancServer, work: Path, associations: int,
     return seconds, cpu, instances, result.stdout.strip()
 
 
+def fixed_cost_on_demo(pacs: OrthancServer, work: Path, patients: int) -> list[tuple[str, float]]:
+    """The phases of ``limestone pull`` on the demo archive when the node has nothing in the window."""
+    home = fixed_cost.demo_home(work, patients)
+    subprocess.run([sys.executable, "-m", "pipelines", "--home", str(home), "nodes", "add", "bench",
+                    "--ae-title", pacs.ae_title, "--host", "127.0.0.1", "--port", str(pacs.dicom_port)],
+                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    return fixed_cost.measure(home, ["pull", "bench", "--since", "2099-01-01"])
+
+
 def upload(pacs: OrthancServer, paths: list[Path]) -> None:
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda p: pacs.upload_bytes(p.read_bytes()), paths))
@@ -162,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=4, help="the DICOMweb node's max connections")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--demo-patients", type=int, default=60,
+                        help="size of the demo archive for the fixed cost (0: skip it)")
     args = parser.parse_args(argv)
     if not available() or shutil.which("getscu") is None:
         print("needs Debian's orthanc and dcmtk (apt-get install orthanc dcmtk)", file=sys.stderr)
@@ -210,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{total / (best['get'][0] + best['import'][0]):,.0f}/s, C-GET pull "
                       f"{total / best['pull'][0]:,.0f}/s", flush=True)
             summary = summaries["pull"]
+            fixed = fixed_cost_on_demo(pacs, work, args.demo_patients) if args.demo_patients else []
         get_import = (best["get"][0] + best["import"][0], best["get"][1] + best["import"][1])
         rows = [
             ("dcmtk getscu, one process per study (files to disk)", *best["each"]),
@@ -234,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
         print("CPU s: user + system time of the command and its worker processes (Orthanc's not counted)")
         for name, text in (("DICOMweb", summaries.get("web", "")), ("C-GET", summary)):
             print(f"limestone's own summary ({name}): {text.splitlines()[-1].strip() if text else '-'}")
+        if fixed:
+            fixed_cost.print_table(f"Fixed cost of a pull with nothing to do, demo archive of "
+                                   f"{args.demo_patients} people", fixed)
         return 0
     finally:
         if not args.keep:

@@ -467,7 +467,7 @@ class Puller:
         self.get_workers = ProcessPoolExecutor(
             self.node.max_associations, mp_context=multiprocessing.get_context("spawn"),
             initializer=pull_worker.init,
-            initargs=(str(self.archive.home.root), self.settings.master_key, self.settings.master_key_id,
+            initargs=(self.archive.home, self.settings.master_key, self.settings.master_key_id,
                       self.node.as_dict(), self.settings.ae_title, self.settings.dicom_timeout))
         for _ in range(self.node.max_associations):
             self.get_workers.submit(pull_worker.ready)

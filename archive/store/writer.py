@@ -10,7 +10,6 @@ instance twice; lock and conflict errors are retried, never dropped.
 
 from __future__ import annotations
 
-import fcntl
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
@@ -22,7 +21,7 @@ from archive.clock import now_utc
 from archive.dicom.models import Record
 from archive.home import Home
 from archive.store import browse_table
-from archive.store.connection import retrying, rollback
+from archive.store.connection import retrying, rollback, write_lock
 from archive.vault import Vault
 
 _ARROW_TYPES = {
@@ -158,8 +157,7 @@ class StoreWriter:
         quarantine, self._quarantine = self._quarantine, []
         if not records and not quarantine:
             return BatchResult()
-        with open(self.home.store_dir / ".write.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with write_lock(self.home):
             result = retrying(lambda: self._commit(records, quarantine))
         self.totals.inserted += result.inserted
         self.totals.already_present += result.already_present

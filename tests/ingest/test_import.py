@@ -150,7 +150,8 @@ def test_second_run_imports_nothing_and_says_so(tmp_path, ct_folder):
     assert again.stdout.startswith("Nothing new: all 60 instances were already in the archive.")
     stats = json.loads(limestone("stats", "--json", home=home, check=True).stdout)
     assert stats == {"patients": 3, "studies": 3, "series": 3, "instances": 60,
-                     "bytes": sum(p.stat().st_size for p in ct_folder.rglob("*.dcm"))}
+                     "bytes": sum(p.stat().st_size for p in ct_folder.rglob("*.dcm")),
+                     "backends": {"catalog": "sqlite", "lake": "folder", "vault": "folder", "state": "sqlite"}}
 
 
 def test_zip_file(tmp_path, ct_folder, archive):
