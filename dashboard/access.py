@@ -50,6 +50,8 @@ PAGES: tuple[PageSpec, ...] = (
     # HL7 results kept for review and reports waiting for their study.
     PageSpec("hl7_review", "hl7_review.py", "HL7 review", ":material/rule:", "Administration",
              frozenset({"quality", "admin"})),
+    # The region's sites and what identifies their studies (issue 17).
+    PageSpec("sites", "sites.py", "Sites", ":material/domain:", "Administration", frozenset({"admin"})),
 )
 SIGN_IN = PageSpec("sign_in", "sign_in.py", "Sign in", ":material/login:", "Account", ALL)
 BY_NAME = {p.name: p for p in PAGES + (SIGN_IN,)}

@@ -26,6 +26,7 @@ with status 404 and says nothing about the patient. Access logs are off: an addr
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -53,6 +54,8 @@ from archive.sharing.scope import contents as read_contents
 from archive.store import StoreError
 from archive.store.connection import LAKE
 from archive.vault import VaultError
+from archive.viewing import client
+from archive.viewing import frames as viewer_frames
 from portal import pages
 from portal.limits import RateLimit
 from portal.session import COOKIE, Sessions
@@ -73,7 +76,7 @@ keep them safe and do not send them by ordinary e-mail.
 def _security_headers(tls: bool) -> list[tuple[bytes, bytes]]:
     headers = {
         "content-security-policy": "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; "
-                                   "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                                   "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         "referrer-policy": "no-referrer",
         "x-content-type-options": "nosniff",
         "x-frame-options": "DENY",
@@ -277,6 +280,9 @@ class Portal:
         error = ("The date of birth does not match. Please check it and try again."
                  if result.link.verify_kind == "birth_date" else
                  "The passcode is not correct. Please check it and try again.")
+        left = result.attempts_left
+        if left:    # the recipient is warned before a lockout, never surprised by one
+            error += f" {left} more wrong attempt{'s' if left != 1 else ''} will lock this link."
         return HTMLResponse(pages.passcode_form(self.base(token), result.link.verify_kind, error),
                             status_code=401)
 
@@ -310,7 +316,8 @@ class Portal:
             return self.refuse(request)
         study, series = picked
         self.audit(request, "view", link, [study.study_instance_uid], detail=f"series {r_index}")
-        return HTMLResponse(pages.viewer_page(
+        page = pages.viewer_page if request.query_params.get("classic") == "1" else pages.client_viewer_page
+        return HTMLResponse(page(
             self.base(token), entry.contents.patient, {"study": study.study},
             {"modality": series.modality, "series_description": series.series_description},
             s_index, r_index, len(self._frames(series))))
@@ -341,6 +348,25 @@ class Portal:
                                               "This image cannot be shown. The others can still be viewed."),
                                 status_code=404)
         return Response(pixels.to_png(image), media_type="image/png")
+
+    async def chunk(self, request: Request) -> Response:
+        """Frames for the client-side viewer (``archive.viewing.frames``), checked like every image."""
+        token = request.path_params["token"]
+        body = await request.body()
+        found = await run_in_threadpool(self.signed_in, request, token)
+        if found is None or not found[0].may("view") or len(body) > 1024:
+            return await run_in_threadpool(self.refuse, request, token)
+        try:
+            ask = json.loads(body)
+            picked = self._series(found[1], int(ask["study"]), int(ask["series"]))
+            start, count = int(ask["start"]), int(ask["count"])
+        except (ValueError, KeyError, TypeError):
+            picked = None
+        if picked is None:
+            return self.refuse(request)
+        series = viewer_frames.images(picked[1].instances)
+        data = await run_in_threadpool(viewer_frames.chunk, series, start, count, self.decoded)
+        return Response(data, media_type="application/octet-stream")
 
     def thumb(self, request: Request) -> Response:
         token = request.path_params["token"]
@@ -427,6 +453,10 @@ class Portal:
             return Response(pages.CSS, media_type="text/css")
         if name == "portal.js":
             return Response(pages.JS, media_type="text/javascript")
+        if name == "viewer.js":
+            return Response(client.portal_js(), media_type="text/javascript")
+        if name == "viewer.css":
+            return Response(client.css(), media_type="text/css")
         return HTMLResponse(pages.refusal(), status_code=404)
 
 
@@ -442,6 +472,7 @@ def create_app(archive: Archive, tls: bool = False) -> Starlette:
         Route("/s/{token}/view/{study:int}/{series:int}", portal.viewer),
         Route("/s/{token}/image/{study:int}/{series:int}/{n:int}.png", portal.image),
         Route("/s/{token}/thumb/{study:int}/{series:int}.png", portal.thumb),
+        Route("/s/{token}/chunk", portal.chunk, methods=["POST"]),
         Route("/s/{token}/download", portal.download),
         Route("/s/{token}/download/{study:int}", portal.download),
         Route("/s/{token}/report/{study:int}/{n:int}.pdf", portal.report_pdf),

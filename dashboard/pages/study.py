@@ -9,9 +9,10 @@ from archive import study_keys
 from dashboard import data
 from dashboard.access import BY_NAME, IMAGE_ROLES
 from dashboard.components.banner import patient_banner
+from dashboard.components.find_study import find_study, redirect_study_uid
 from dashboard.components.reports import send_action, study_reports
 from dashboard.components.setup import guarded, page_setup
-from dashboard.components.viewer import thumbnail
+from dashboard.components.viewer import secure_thumbnail
 
 ctx = page_setup("study")
 
@@ -60,9 +61,9 @@ def _series(ctx, archive, uid: str, key: str) -> None:
                 if document:
                     st.caption(":material/description: report or document, no image")
                 elif images:
-                    png = thumbnail(s["thumbnail_hash"], archive.vault.get) if s["thumbnail_hash"] else None
-                    if png:
-                        st.image(png, width=128, output_format="PNG")
+                    if s["thumbnail_hash"] and archive.vault.has(s["thumbnail_hash"]):
+                        secure_thumbnail(ctx.home, ctx.user.user_id, key, i + 1, s["thumbnail_hash"],
+                                         key=f"study.thumb.{i}")
                     else:
                         st.caption(":material/broken_image: no preview (file missing or not an image)")
                 number = "" if data.whole(s["series_number"]) is None else f"#{data.whole(s['series_number'])} "
@@ -112,12 +113,14 @@ def _timeline(ctx, archive, study: dict, uid: str) -> None:
 @guarded("study")
 def body(ctx):
     archive = data.archive(ctx.home)
+    redirect_study_uid(archive)
     key = st.query_params.get("study")
     uid = study_keys.decode(archive.home, key)
     if uid is None:
         st.title("Study")
-        st.info("Open a study from **Browse studies**." if not key else
-                "This study link is not valid here. Open the study from **Browse studies**.")
+        st.info("Find a study, or open one from **Browse studies**." if not key else
+                "This study link is not valid here. Find the study below.")
+        find_study(ctx, archive, "study")
         return
     study = data.study(ctx.home, uid)
     if study is None:
