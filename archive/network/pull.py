@@ -458,7 +458,7 @@ class Puller:
             count = max(1, min(self.node.max_connections, max(2, os.cpu_count() or 1)))
             self.get_workers = ProcessPoolExecutor(
                 count, mp_context=multiprocessing.get_context("spawn"), initializer=web_worker.init,
-                initargs=(str(self.archive.home.root), self.settings.master_key, self.settings.master_key_id,
+                initargs=(self.archive.home, self.settings.master_key, self.settings.master_key_id,
                           self.node.as_dict(), web_settings(self.settings, self.archive.home.root, self.node)))
             for _ in range(count):
                 self.get_workers.submit(web_worker.ready)

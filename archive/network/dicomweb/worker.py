@@ -22,11 +22,10 @@ from archive.vault import Vault
 _STATE: tuple[DicomWebClient, Node, Vault, Path] | None = None
 
 
-def init(home_root: str, master_key: str, master_key_id: str, node: dict, web: WebSettings) -> None:
+def init(home: Home, master_key: str, master_key_id: str, node: dict, web: WebSettings) -> None:
     """Process-pool initializer: open the vault and an HTTP client for the node."""
     global _STATE
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
-    home = Home(Path(home_root))
     vault = Vault(home, master_key, master_key_id)
     the_node = Node(**node)
     client = DicomWebClient(the_node, web)
