@@ -94,18 +94,34 @@ def test_urls_frames_rendered_and_bulk_data(shared, public_portal):
     from dicomweb_client.api import DICOMwebClient
     portal = public_portal
     issued = issue(shared, "a_ct", "a_mixed")
-    session = signed_in(portal, issued)
-    # (the cookie given outright: requests matches cookies against a Host header override)
-    page = requests.get(link_url(portal, issued), headers={"Host": "evil.example"},
-                        cookies={"limestone_share": session.cookies.get("limestone_share")}).text
+    # Reached through its public name (as behind a proxy): the portal answers only that Host.
+    host = {"Host": PUBLIC.split("://")[1]}
+    # (the cookie is Secure for an https base URL: given outright, as the proxy would pass it)
+    signed = requests.post(link_url(portal, issued), data={"answer": issued.passcode}, headers=host,
+                           allow_redirects=False)
+    assert signed.status_code == 303
+    cookie = signed.cookies.get("limestone_share")
+    page = requests.get(link_url(portal, issued), headers={**host, "Cookie": f"limestone_share={cookie}"}).text
     assert f'<code id="dicomweb-url">{PUBLIC}/s/{issued.token}/dicomweb</code>' in page, page[-1500:]
     key = access_key(page)
     local = link_url(portal, issued) + "/dicomweb"
     public = f"{PUBLIC}/s/{issued.token}/dicomweb"
-    client = DICOMwebClient(url=local, headers={"Authorization": f"Bearer {key}"})
+    class ViaProxy(requests.Session):
+        """Every request names the public host, as the hospital's proxy would."""
+
+        def prepare_request(self, request):
+            prepared = super().prepare_request(request)
+            prepared.headers.update({"Authorization": f"Bearer {key}", **host})
+            return prepared
+
+        def send(self, request, **kw):
+            request.headers.update({"Authorization": f"Bearer {key}", **host})
+            return super().send(request, **kw)
+    web = ViaProxy()
+    client = DICOMwebClient(url=local, session=web)
     studies = client.search_for_studies()
     spoofed = requests.get(f"{local}/studies", headers={"Authorization": f"Bearer {key}", "Host": "evil.example"})
-    assert "evil.example" not in spoofed.text
+    assert spoofed.status_code != 200 and "evil.example" not in spoofed.text
     assert all(s["00081190"]["Value"][0].startswith(public + "/studies/") for s in studies)
 
     # every instance: frames (decoded, and as stored) equal the original's pixels
@@ -137,4 +153,4 @@ def test_urls_frames_rendered_and_bulk_data(shared, public_portal):
         bulk = client.retrieve_bulkdata(uri.replace(public, local))
         assert bulk[0] == original.PixelData
     assert requests.get(f"{local}/studies/{shared.studies['a_ct']}/series/x/instances/y/frames/1",
-                        headers={"Authorization": f"Bearer {key}"}).status_code == 404
+                        headers={"Authorization": f"Bearer {key}", **host}).status_code == 404
