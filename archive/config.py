@@ -103,6 +103,21 @@ SETTINGS: tuple[Setting, ...] = (
             "Times limestone send tries a study again after a failed attempt (refused, timed out, dropped).", int),
     Setting("send_backoff_seconds", 2.0,
             "Wait before the first retry of a send; it doubles with each further retry.", float),
+    # DICOMweb nodes (archive/network/dicomweb/).
+    Setting("dicomweb_credentials", "keys/dicomweb.json",
+            "JSON file (mode 0600) of DICOMweb node credentials: {\"NODE\": {\"username\": ..., "
+            "\"password\": ...}} for basic auth or {\"NODE\": {\"token\": ...}} for bearer. Never on "
+            "the command line, never logged."),
+    Setting("dicomweb_ca_bundle", "",
+            "PEM file of the CA certificates DICOMweb nodes' TLS certificates are checked against "
+            "(a hospital CA); empty: the system's CAs. Certificates are always verified."),
+    Setting("dicomweb_timeout", 60.0,
+            "Seconds to wait on a DICOMweb node (connect, and between bytes of an answer).", float),
+    Setting("dicomweb_retries", 3,
+            "Times a DICOMweb request is tried again after 429/503 (honouring Retry-After) or a "
+            "dropped connection.", int),
+    Setting("dicomweb_page_size", 1000,
+            "Studies asked for per QIDO-RS page (limit/offset).", int),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -166,6 +166,14 @@ SCHEMA_STEPS: list[tuple[int, str, str]] = [
         CREATE INDEX portal_sessions_link ON portal_sessions (link_id);
         CREATE INDEX portal_sessions_expiry ON portal_sessions (expires_at);
     """),
+    (6, "dicomweb_nodes", """
+        -- A node may have a DICOMweb address (QIDO-RS/WADO-RS/STOW-RS) beside or instead of its
+        -- DIMSE one; a URL-only node has ae_title '' and port 0. Credentials are never stored
+        -- here: they come from the settings (dicomweb_credentials).
+        ALTER TABLE nodes ADD COLUMN url TEXT;
+        ALTER TABLE nodes ADD COLUMN auth TEXT NOT NULL DEFAULT 'none';
+        ALTER TABLE nodes ADD COLUMN max_connections INTEGER NOT NULL DEFAULT 4;
+    """),
 ]
 
 

@@ -347,8 +347,13 @@ class Portal:
         return HTMLResponse(pages.studies_page(
             self.base(token), entry.contents.patient, studies, link.may("view"), link.may("download"),
             link.expires_at.strftime("%d %b %Y %H:%M"), entry.contents.bytes,
-            dicomweb=(self.base_url + self.base(token) + "/dicomweb",
-                      request.cookies.get(COOKIE)) if link.may("download") else None))
+            dicomweb=(self.public_url(token) + "/dicomweb",
+                      self.sessions.issue_key(link.link_id, link.token_hash, int(link.expires_at.timestamp())))
+            if link.may("download") else None))
+
+    def public_url(self, token: str) -> str:
+        """The link's absolute address, from ``portal_base_url`` (never from the request's Host)."""
+        return self.base_url + self.base(token)
 
     async def answer(self, request: Request) -> Response:
         token = request.path_params["token"]

@@ -84,6 +84,30 @@ class Sessions:
         except ValueError:
             return None
 
+    # ---- the DICOMweb access key ------------------------------------------------------------
+    # Its own credential, narrower than the session: signed for another purpose (so it is never a
+    # valid cookie, nor the cookie a valid key), good only for the link's read-only DICOMweb
+    # routes, and expiring with the link; revoking or locking the link ends it at once (every
+    # request loads the link).
+    def _sign_key(self, link_id: str, token_hash: str, expires: int) -> str:
+        message = f"dicomweb-read|{link_id}|{token_hash}|{expires}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def issue_key(self, link_id: str, token_hash: str, expires: int) -> str:
+        return f"dw.{link_id}.{int(expires)}.{self._sign_key(link_id, token_hash, int(expires))}"
+
+    def valid_key(self, key: str | None, link_id: str, token_hash: str) -> bool:
+        if not key or key.count(".") != 3 or not key.startswith("dw."):
+            return False
+        _, key_link, expires, signature = key.split(".")
+        try:
+            expires_at = int(expires)
+        except ValueError:
+            return False
+        expected = self._sign_key(link_id, token_hash, expires_at)
+        return (hmac.compare_digest(signature, expected) and hmac.compare_digest(key_link, link_id)
+                and expires_at > self.clock())
+
     def valid(self, cookie: str | None, link_id: str, token_hash: str) -> bool:
         """True when ``cookie`` is a live session of this link: signed by us, not expired, not ended."""
         parts = self._parts(cookie)

@@ -141,7 +141,7 @@ def send_action(ctx, study_uid: str) -> None:
         if not nodes:
             st.caption("No destinations yet: an administrator adds hospitals' PACS with `limestone nodes add`.")
             return
-        labels = {n.name: f"{n.name} · {n.site or 'no site'} · {n.ae_title}@{n.host}" for n in nodes}
+        labels = {n.name: f"{n.name} · {n.site or 'no site'} · {n.destination}" for n in nodes}
         choice = st.selectbox("Destination", list(labels), format_func=labels.get, key="study.send_to")
         if st.button("Send this study", key="study.send", icon=":material/send:"):
             from archive.network.send import send_studies
