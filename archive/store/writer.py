@@ -155,8 +155,10 @@ class StoreWriter:
             # A second copy of a known instance with other bytes: keep the archived one only.
             for digest in result.orphans:
                 self.vault.discard(digest)
-            # Reports (SR, Encapsulated PDF) among the files get their text filed beside the images.
-            file_reports_after_batch(self.con, self.vault, records)
+            # Reports (SR, Encapsulated PDF) among the files get their text filed beside the images;
+            # not the discarded second copies, which are in no table and no longer in the vault.
+            discarded = set(result.orphans)
+            file_reports_after_batch(self.con, self.vault, [r for r in records if r[2] not in discarded])
         return result
 
     # ---- one transaction ------------------------------------------------------------------------
