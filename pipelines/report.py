@@ -47,12 +47,15 @@ def run_repeats(args, archive: Archive) -> int:
         return 2
     con = archive.store(read_only=True)
     try:
-        result = metrics.report(con, args.since, args.until)
+        result = metrics.report(con, args.since, args.until, home=archive.home)
     finally:
         con.close()
     if result["stale"]:
-        print("limestone report repeats: studies, links or settings changed after the repeat facts were "
-              f"computed ({result['as_of']}); run 'limestone link-patients' to include them", file=sys.stderr)
+        pending = (f" ({result['pending_prior_uses']} prior uses recorded since, e.g. share links or media)"
+                   if result["pending_prior_uses"] else "")
+        print("limestone report repeats: studies, links, prior uses or settings changed after the repeat facts "
+              f"were computed ({result['as_of']}){pending}; run 'limestone link-patients' to include them",
+              file=sys.stderr)
     if args.json:
         print(json.dumps(result, indent=1))
         return 0

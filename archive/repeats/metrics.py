@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from archive.home import Home
 from archive.repeats import facts
 
 _SQL = Path(__file__).parent / "sql"
@@ -73,9 +74,10 @@ def link_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return dict(zip(names, cursor.fetchone()))
 
 
-def status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """When the repeat facts were computed and whether anything changed since (archive/repeats/facts.py)."""
-    return facts.status(con)
+def status(con: duckdb.DuckDBPyConnection, home: Home | None = None) -> dict[str, Any]:
+    """When the repeat facts were computed and whether anything changed since (archive/repeats/facts.py;
+    with ``home``, uses not yet copied from the state database count as changes)."""
+    return facts.status(con, home)
 
 
 def _numbers(row: dict[str, Any]) -> dict[str, Any]:
@@ -87,11 +89,12 @@ def _numbers(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def report(con: duckdb.DuckDBPyConnection, since: date | None = None,
-           until: date | None = None) -> dict[str, Any]:
+           until: date | None = None, home: Home | None = None) -> dict[str, Any]:
     """The totals and the same by site and by exam class, as ``limestone report repeats`` prints them.
 
     Keys: ``since``, ``until``, ``as_of`` (when the repeat facts were computed), ``stale`` (something
-    changed since: run ``limestone link-patients``), ``totals``, ``by_site`` (list, each with ``site``), ``by_class``
+    changed since, including prior uses in the state database not yet copied when ``home`` is
+    given: run ``limestone link-patients``), ``pending_prior_uses``, ``totals``, ``by_site`` (list, each with ``site``), ``by_class``
     (list, each with ``exam_class`` and ``class_name``). Each block holds ``studies``, ``repeats``,
     ``repeat_rate``, ``avoidable_repeats``, ``prior_uses``, ``avoided_repeats``, ``dose_avoided``
     (``ct_dlp_mgy_cm``, ``ct_ctdi_vol_mgy``, ``xr_detector_kerma_ugy``) and ``cost_avoided``.
@@ -100,12 +103,13 @@ def report(con: duckdb.DuckDBPyConnection, since: date | None = None,
     cursor = con.execute(sql("repeats_report"), {"since": since, "until": until})
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, r)) for r in cursor.fetchall()]
-    state = facts.status(con)
+    state = facts.status(con, home)
     out: dict[str, Any] = {"since": f.since.isoformat() if f.since else None,
                            "until": f.until.isoformat() if f.until else None,
                            "as_of": state["refreshed_at"].isoformat(timespec="seconds")
                            if state["refreshed_at"] else None,
                            "stale": bool(state["stale"]),
+                           "pending_prior_uses": int(state.get("pending_prior_uses") or 0),
                            "totals": _numbers({}), "by_site": [], "by_class": []}
     for row in rows:
         if row["level"] == "total":
