@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 from pydicom.dataset import Dataset
 
-from archive.dicom.pixels import PixelError, decode_frame, file_window, apply_window, auto_window, photometric
+from archive.dicom.pixels import PixelError, apply_window, auto_window, decode_frame, file_window, photometric
 
 RULES = ("pixels", "modality", "both")
 MIN_CONFIDENCE = 60
@@ -87,7 +87,7 @@ def _words(image: Image.Image, scale: float) -> list[Region]:
     data = pytesseract.image_to_data(image, config="--psm 11", output_type=pytesseract.Output.DICT)
     found = []
     for text, conf, left, top, width, height in zip(data["text"], data["conf"], data["left"], data["top"],
-                                                    data["width"], data["height"]):
+                                                    data["width"], data["height"], strict=True):
         confidence = float(conf)
         chars = sum(c.isalnum() for c in str(text))
         if confidence >= MIN_CONFIDENCE and chars >= MIN_CHARS:

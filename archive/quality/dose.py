@@ -24,7 +24,6 @@ from archive.clock import now_utc
 from archive.home import Home
 from archive.store.connection import retrying, rollback
 
-
 LEVEL_KINDS = ("national", "local")
 _LEVEL_COLUMNS = ["modality", "body_part", "metric", "reference_level", "lower_limit", "upper_limit", "unit",
                   "source", "level_kind", "updated_at"]

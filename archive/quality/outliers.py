@@ -64,7 +64,8 @@ class QualityAnalysis:
 
     def sentence(self) -> str:
         flagged = self.flags["series_instance_uid"].nunique() if not self.flags.empty else 0
-        return (f"{len(self.instances)} measured instances in {self.series['series_instance_uid'].nunique() if not self.series.empty else 0} "
+        series = self.series["series_instance_uid"].nunique() if not self.series.empty else 0
+        return (f"{len(self.instances)} measured instances in {series} "
                 f"series; {self.no_anatomy} images without anatomy left out; {flagged} series flagged, "
                 f"{int(self.stations['flagged'].sum()) if not self.stations.empty else 0} station differences")
 
@@ -147,7 +148,8 @@ def station_comparison(series: pd.DataFrame) -> pd.DataFrame:
                 value = float(a.median())
                 z = float(robust_z(pd.Series([value]), centre, mad).iloc[0])
                 effect = _effect(value, centre)
-                rows.append(dict(zip(kind, key), station=station, metric=metric, series=len(a), value=value,
+                rows.append(dict(zip(kind, key, strict=True), station=station, metric=metric, series=len(a),
+                                 value=value,
                                  others_series=len(b), others_median=centre, robust_z=z, effect=effect,
                                  flagged=bool(abs(z) > Z_LIMIT and effect >= MIN_EFFECT[metric]),
                                  content_hash=_typical(mine, metric, value, set()),

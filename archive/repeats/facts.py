@@ -72,7 +72,7 @@ def status(con: duckdb.DuckDBPyConnection, home: Home | None = None) -> dict[str
     """
     cursor = con.execute("SELECT * FROM repeat_facts_status")
     names = [d[0] for d in cursor.description]
-    out = dict(zip(names, cursor.fetchone()))
+    out = dict(zip(names, cursor.fetchone(), strict=True))
     out["pending_prior_uses"] = audit_uses.pending_count(con, home) if home is not None else 0
     out["stale"] = bool(out["stale"]) or out["pending_prior_uses"] > 0
     return out

@@ -155,7 +155,8 @@ def rates(con: duckdb.DuckDBPyConnection, f: RepeatFilter, grain: str = "month",
     return out[columns]
 
 
-def rates_overall(con: duckdb.DuckDBPyConnection, f: RepeatFilter, by: tuple[str, ...] = ("site",)) -> pd.DataFrame:
+def rates_overall(con: duckdb.DuckDBPyConnection, f: RepeatFilter,
+                  by: tuple[str, ...] = ("site",)) -> pd.DataFrame:
     """``rates`` over the whole window, highest rate first."""
     frame = rates(con, f, "year", by)
     if frame.empty:
@@ -187,7 +188,7 @@ def trend(per_period: pd.DataFrame, by: tuple[str, ...] = ("site",)) -> pd.DataF
         slope = float(np.polyfit(index, group["repeat_rate"].to_numpy(dtype=float), 1, w=np.sqrt(weights))[0]) \
             if len(set(index)) > 1 else 0.0
         change = rate_b - rate_a
-        rows.append(dict(zip(by, key if isinstance(key, tuple) else (key,)), periods=len(periods),
+        rows.append(dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True), periods=len(periods),
                          first_half_rate=rate_a, second_half_rate=rate_b, change=change, slope_per_period=slope,
                          direction="steady" if abs(change) < 0.01 else "rising" if change > 0 else "falling"))
     return pd.DataFrame(rows, columns=[*by, "periods", "first_half_rate", "second_half_rate", "change",

@@ -69,7 +69,8 @@ def test_flags_compare_like_with_like_and_need_an_effect(tmp_path):
                          sharpness=0.003 + s * 0.00001))
     result = outliers.analyse_frame(_frame(rows), Home(tmp_path), "http://dash")
     assert result.no_anatomy == 5
-    assert set(zip(result.flags["series_instance_uid"], result.flags["metric"])) == {("ax4", "noise_sigma")}
+    found = set(zip(result.flags["series_instance_uid"], result.flags["metric"], strict=True))
+    assert found == {("ax4", "noise_sigma")}
     flag = result.flags.iloc[0]
     assert flag["series_description"] == "AX PD FS" and flag["peer_content_hash"] != flag["content_hash"]
     assert flag["viewer_url"].startswith("http://dash/viewer?study=") and "st4" not in flag["viewer_url"]
