@@ -51,10 +51,8 @@ def run_repeats(args, archive: Archive) -> int:
     finally:
         con.close()
     if result["stale"]:
-        pending = (f" ({result['pending_prior_uses']} prior uses recorded since, e.g. share links or media)"
-                   if result["pending_prior_uses"] else "")
         print("limestone report repeats: studies, links, prior uses or settings changed after the repeat facts "
-              f"were computed ({result['as_of']}){pending}; run 'limestone link-patients' to include them",
+              f"were computed ({result['as_of']}); run 'limestone link-patients' to include them",
               file=sys.stderr)
     if args.json:
         print(json.dumps(result, indent=1))

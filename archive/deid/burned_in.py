@@ -2,7 +2,7 @@
 
 ``find_text(image)`` renders a decoded frame to 8 bits (the file's window, else the 1-99 %
 range; MONOCHROME1 inverted as shown), and reads it with Tesseract twice, as shown and inverted, at a
-scale where small corner text is readable, keeping only words that look like words (confidence
+scale where small corner text is readable (and the top and bottom bands once more, enlarged), keeping only words that look like words (confidence
 at least ``MIN_CONFIDENCE``, at least ``MIN_CHARS`` letters or digits). Anatomy and noise rarely
 pass both tests; names, dates and IDs in the corners do. The regions found are returned in pixel
 coordinates of the original frame so a person can check them (``flagged.csv`` names them).
@@ -32,8 +32,10 @@ from archive.dicom.pixels import PixelError, apply_window, auto_window, decode_f
 RULES = ("pixels", "modality", "both")
 MIN_CONFIDENCE = 60
 MIN_CHARS = 3
+MIN_HEIGHT = 6          # pixels of the original frame
 MIN_SIDE = 512          # smaller frames are enlarged to this (small text needs ~20 px to be read)
 MAX_SIDE = 1536         # larger ones are reduced to this (OCR time grows with the area)
+BAND = 0.15             # the top and bottom bands read again enlarged when nothing was found
 _SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
 
 
@@ -90,9 +92,14 @@ def _words(image: Image.Image, scale: float) -> list[Region]:
                                                     data["width"], data["height"], strict=True):
         confidence = float(conf)
         chars = sum(c.isalnum() for c in str(text))
-        if confidence >= MIN_CONFIDENCE and chars >= MIN_CHARS:
-            found.append(Region(int(left / scale), int(top / scale), max(1, int(width / scale)),
-                                max(1, int(height / scale)), confidence))
+        region = Region(int(left / scale), int(top / scale), max(1, int(width / scale)),
+                        max(1, int(height / scale)), confidence)
+        # Text a person can read is at least MIN_HEIGHT pixels high and wider than high.
+        # Longer words are accepted at a lower confidence (carets and odd glyphs of DICOM names
+        # lower it; noise rarely makes four characters in a row).
+        likely = (confidence >= MIN_CONFIDENCE and chars >= MIN_CHARS) or (confidence >= 40 and chars >= 4)
+        if likely and region.height >= MIN_HEIGHT and region.width > region.height:
+            found.append(region)
     return found
 
 
@@ -110,6 +117,16 @@ def find_text(image: np.ndarray) -> list[Region]:
     if not regions:
         # Dark text on a bright area reads better inverted.
         regions = _words(Image.fromarray(255 - np.asarray(pil)), scale)
+    if not regions:
+        # Small text in the top and bottom bands (where modalities burn names and dates in) is read
+        # again enlarged twice: a tenth of the cost of enlarging the whole image.
+        band = max(16, round(h * BAND))
+        for top in (0, h - band):
+            strip = Image.fromarray(image[top:top + band])
+            strip = strip.resize((w * 2, band * 2), Image.Resampling.BICUBIC)
+            for found in _words(strip, 2.0):
+                found.top += top
+                regions.append(found)
     return regions
 
 

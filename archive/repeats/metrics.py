@@ -95,7 +95,7 @@ def report(con: duckdb.DuckDBPyConnection, since: date | None = None,
 
     Keys: ``since``, ``until``, ``as_of`` (when the repeat facts were computed), ``stale`` (something
     changed since, including prior uses in the state database not yet copied when ``home`` is
-    given: run ``limestone link-patients``), ``pending_prior_uses``, ``totals``, ``by_site`` (list, each with ``site``), ``by_class``
+    given: run ``limestone link-patients``), ``totals``, ``by_site`` (list, each with ``site``), ``by_class``
     (list, each with ``exam_class`` and ``class_name``). Each block holds ``studies``, ``repeats``,
     ``repeat_rate``, ``avoidable_repeats``, ``prior_uses``, ``avoided_repeats``, ``dose_avoided``
     (``ct_dlp_mgy_cm``, ``ct_ctdi_vol_mgy``, ``xr_detector_kerma_ugy``) and ``cost_avoided``.
@@ -110,7 +110,6 @@ def report(con: duckdb.DuckDBPyConnection, since: date | None = None,
                            "as_of": state["refreshed_at"].isoformat(timespec="seconds")
                            if state["refreshed_at"] else None,
                            "stale": bool(state["stale"]),
-                           "pending_prior_uses": int(state.get("pending_prior_uses") or 0),
                            "totals": _numbers({}), "by_site": [], "by_class": []}
     for row in rows:
         if row["level"] == "total":
