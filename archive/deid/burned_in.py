@@ -96,8 +96,8 @@ def _words(image: Image.Image, scale: float) -> list[Region]:
                         max(1, int(height / scale)), confidence)
         # Text a person can read is at least MIN_HEIGHT pixels high and wider than high.
         # Longer words are accepted at a lower confidence (carets and odd glyphs of DICOM names
-        # lower it; noise rarely makes four characters in a row).
-        likely = (confidence >= MIN_CONFIDENCE and chars >= MIN_CHARS) or (confidence >= 40 and chars >= 4)
+        # lower it; noise rarely makes six characters in a row).
+        likely = (confidence >= MIN_CONFIDENCE and chars >= MIN_CHARS) or (confidence >= 40 and chars >= 6)
         if likely and region.height >= MIN_HEIGHT and region.width > region.height:
             found.append(region)
     return found
