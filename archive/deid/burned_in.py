@@ -1,9 +1,10 @@
 """Burned-in text found in the pixels: OCR with Tesseract (Debian ``tesseract-ocr``, ``pytesseract``).
 
-``find_text(image)`` renders a decoded frame to 8 bits (the file's window, else the 1-99 %
-range; MONOCHROME1 inverted as shown), and reads it with Tesseract twice, as shown and inverted, at a
-scale where small corner text is readable (and the top and bottom bands once more, enlarged), keeping only words that look like words (confidence
-at least ``MIN_CONFIDENCE``, at least ``MIN_CHARS`` letters or digits). Anatomy and noise rarely
+``find_text(image)`` reads a frame rendered to 8 bits (``to_uint8``: the file's window, else the
+0.5-99.5 % range; MONOCHROME1 inverted as shown) with Tesseract, as shown and inverted, at a scale
+where small corner text is readable (the top and bottom bands once more, enlarged), keeping only
+words that look like words (confidence at least ``MIN_CONFIDENCE`` and at least ``MIN_CHARS``
+letters or digits, or six of them at a lower confidence; at least ``MIN_HEIGHT`` pixels high). Anatomy and noise rarely
 pass both tests; names, dates and IDs in the corners do. The regions found are returned in pixel
 coordinates of the original frame so a person can check them (``flagged.csv`` names them).
 
