@@ -121,6 +121,7 @@ def _cell(book, needle: str) -> str:
             for output in cell.get("outputs", []):
                 parts.append(output.get("text", ""))
                 parts.append(output.get("data", {}).get("text/plain", ""))
+                parts.append(output.get("data", {}).get("text/html", ""))
             return "\n".join(parts)
     raise AssertionError(f"no cell with {needle!r}")
 
@@ -132,6 +133,7 @@ def known_home(tmp_path_factory) -> tuple[Path, object]:
     from archive import audit
     from archive.audit.trail import AuditEvent
     from archive.repeats.classes import set_archive_coverage
+    from archive.sharing.actions import create
     from archive.store.writer import Site, upsert_sites
     from tests.support.quality_world import ISSUERS, build
 
@@ -156,7 +158,9 @@ def known_home(tmp_path_factory) -> tuple[Path, object]:
         con.close()
     opened = sharing.issue(archive.home, scopes[0], recipient_name="Test Recipient", created_by="clerk1")
     sharing.verify(archive.home, opened.token, opened.passcode)
-    locked = sharing.issue(archive.home, scopes[1], recipient_name="Other Recipient", created_by="clerk1")
+    # Created as the dashboard does (audited): a prior use the repeat facts do not hold yet.
+    locked = create(archive, list(scopes[1].study_instance_uids), Actor("clerk1", "clerk", source="dashboard"),
+                    recipient_name="Other Recipient")
     for action in ("passcode_failed", "passcode_failed", "lockout"):
         audit.record(archive.home, AuditEvent(action=action, user_id=f"link:{locked.link.link_id}", outcome="failure",
                                               source="portal", link_id=locked.link.link_id))
