@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from archive.errors import LimestoneError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -31,6 +33,17 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("home", str(PROJECT_ROOT / "data"),
             "Folder holding the analytic store, the vault, the state database and the keys."),
+    # Where the archive's parts live. Empty: inside the home (the embedded default, one machine).
+    Setting("catalog", "",
+            "The analytic store's catalog: a postgresql:// URL (many machines share one archive); "
+            "empty: <home>/store/catalog.sqlite."),
+    Setting("lake", "",
+            "Where the store's Parquet data goes: a folder or s3://bucket/prefix; empty: <home>/store/lake."),
+    Setting("vault", "",
+            "Where the encrypted originals go: a folder or s3://bucket/prefix; empty: <home>/vault."),
+    Setting("state", "",
+            "The operational database (share links, audit, sessions): a postgresql:// URL; "
+            "empty: <home>/state.sqlite."),
     Setting("master_key", "",
             "Base64 of a 32-byte vault master key. When empty, the key is kept in <home>/keys/ "
             "(created on first use, mode 0600)."),
@@ -71,7 +84,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Address the share portal listens on (0.0.0.0 to serve the network, behind TLS)."),
     Setting("portal_port", 8502, "Port of the share portal (limestone portal).", int),
     Setting("portal_tls_cert", "",
-            "PEM certificate (chain) for HTTPS on the share portal; with portal_tls_key, the portal serves HTTPS only."),
+            "PEM certificate (chain) for HTTPS on the share portal; with portal_tls_key, "
+            "the portal serves HTTPS only."),
     Setting("portal_tls_key", "", "PEM private key of portal_tls_cert."),
     Setting("portal_trusted_proxies", "",
             "Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto the portal believes."),
@@ -97,7 +111,7 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
-class ConfigError(ValueError):
+class ConfigError(LimestoneError, ValueError):
     """A setting has a value that cannot be used."""
 
 
@@ -120,7 +134,7 @@ class Settings:
             try:
                 values[setting.name] = setting.kind(raw)
             except (TypeError, ValueError):
-                raise ConfigError(f"{setting.env_var} must be a {setting.kind.__name__}, got {raw!r}")
+                raise ConfigError(f"{setting.env_var} must be a {setting.kind.__name__}, got {raw!r}") from None
         return cls(values)
 
     def __getattr__(self, name: str) -> Any:

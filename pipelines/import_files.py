@@ -19,11 +19,12 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from tqdm import tqdm
 
 from archive.home import Archive, Home
+from archive.ingest.filing import store_writer
 from archive.ingest.intake import Outcome, ingest_bytes
 from archive.ingest.sources import Discovery, Item, discover
 from archive.repeats.update import after_run
@@ -75,14 +76,13 @@ class ImportSummary(IngestRun):
 _worker: dict = {}
 
 
-def _init_worker_process(*args: str) -> None:
+def _init_worker_process(*args: Any) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)  # the parent decides when to stop, and commits first
     _init_worker(*args)
 
 
-def _init_worker(home_root: str, master_key: str, master_key_id: str) -> None:
-    home = Home(Path(home_root))
+def _init_worker(home: Home, master_key: str, master_key_id: str) -> None:
     _worker.update(vault=Vault(home, master_key, master_key_id), quarantine=home.quarantine_dir, containers={})
 
 
@@ -112,7 +112,7 @@ def _chunks(items: Iterable[Item]) -> Iterator[list[Item]]:
 def _outcomes(archive: Archive, items: Iterable[Item], workers: int) -> Iterator[Outcome]:
     """Process items on ``workers`` processes (inline when 1), in order, with bounded look-ahead."""
     settings = archive.settings
-    init_args = (str(archive.home.root), settings.master_key, settings.master_key_id)
+    init_args = (archive.home, settings.master_key, settings.master_key_id)
     if workers <= 1:
         _init_worker(*init_args)
         for chunk in _chunks(items):
@@ -151,7 +151,7 @@ def import_paths(archive: Archive, paths: list[Path], site: str | None = None, k
     summary = ImportSummary(new_run_id(), kind, _describe(paths), site)
     con = archive.store()
     start_run(con, summary)
-    writer = StoreWriter(con, archive.home, summary.run_id, site=site, batch_size=archive.settings.batch_size,
+    writer = store_writer(con, archive.home, summary.run_id, site=site, batch_size=archive.settings.batch_size,
                          vault=archive.vault)
     discovery = Discovery()
     started = time.perf_counter()
@@ -226,7 +226,8 @@ def _describe(paths: list[Path]) -> str:
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("import", help="import folders, zip files and CDs (DICOMDIR)",
                                    description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folder, .zip file, .iso CD image or DICOMDIR")
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                        help="folder, .zip file, .iso CD image or DICOMDIR")
     parser.add_argument("--site", help="site code the studies belong to (default: found from the files)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(run=run)

@@ -91,8 +91,10 @@ def ct_studies(con: duckdb.DuckDBPyConnection, since: date | None = None) -> pd.
         WITH ct AS (
             SELECT st.study_instance_uid, st.study_date, coalesce(st.site, '(no site)') AS site,
                    upper(coalesce(nullif(trim(st.body_part_examined), ''), '(unknown)')) AS body_part,
-                   (SELECT coalesce(nullif(trim(any_value(se.protocol_name)), ''), any_value(se.series_description), '(unknown)')
-                      FROM series se WHERE se.study_instance_uid = st.study_instance_uid AND se.modality = 'CT') AS protocol,
+                   (SELECT coalesce(nullif(trim(any_value(se.protocol_name)), ''),
+                                    any_value(se.series_description), '(unknown)')
+                      FROM series se
+                     WHERE se.study_instance_uid = st.study_instance_uid AND se.modality = 'CT') AS protocol,
                    (SELECT coalesce(nullif(trim(any_value(se.station_name)), ''), '(unknown)') FROM series se
                      WHERE se.study_instance_uid = st.study_instance_uid AND se.modality = 'CT') AS station
             FROM studies st
@@ -158,7 +160,8 @@ def xr_exposures(con: duckdb.DuckDBPyConnection, since: date | None = None) -> p
     return con.execute("""
         SELECT st.study_date, coalesce(st.site, '(no site)') AS site, se.modality,
                coalesce(nullif(trim(se.station_name), ''), '(unknown)') AS station,
-               coalesce(nullif(trim(se.protocol_name), ''), nullif(trim(se.series_description), ''), '(unknown)') AS protocol,
+               coalesce(nullif(trim(se.protocol_name), ''), nullif(trim(se.series_description), ''),
+                        '(unknown)') AS protocol,
                upper(coalesce(se.body_part_examined, '(unknown)')) AS body_part,
                i.exposure_index, i.deviation_index, i.kvp,
                r.lower_limit AS di_lower, r.upper_limit AS di_upper,

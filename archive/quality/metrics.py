@@ -41,13 +41,15 @@ from pydicom.dataset import Dataset
 from skimage.filters import threshold_otsu
 from skimage.restoration import estimate_sigma
 
+from archive.errors import LimestoneError
+
 METRICS_VERSION = 3   # 3: presentation space (MONOCHROME1 inverted), content fraction; 2: noise crop 128
 MIN_CONTENT = 0.02    # below this share of tiles with signal, an image shows no anatomy
 NOISE_CROP = 128
 SOFT_TISSUE_HU = (-150.0, 250.0)
 
 
-class NotMeasurable(ValueError):
+class NotMeasurable(LimestoneError, ValueError):
     """The image is too small (or not an image plane) for the metrics to mean anything."""
 
 
