@@ -28,6 +28,7 @@ study key with the dashboard viewer's address (``/viewer?study=<key>``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import duckdb
 import numpy as np
@@ -228,7 +229,7 @@ def _with_links(frame: pd.DataFrame, home: Home, base_url: str) -> pd.DataFrame:
     return frame
 
 
-def analyse(con: duckdb.DuckDBPyConnection, home: Home, since=None, modality: str | None = None,
+def analyse(con: duckdb.DuckDBPyConnection, home: Home, since: date | None = None, modality: str | None = None,
             base_url: str = "") -> QualityAnalysis:
     """Read the measured images (view ``qa_instance_metrics``) and find what a team should look at."""
     instances = con.execute(
