@@ -9,8 +9,8 @@ from archive import audit
 from archive.audit.trail import AuditEvent
 from archive.repeats import metrics
 from archive.repeats.update import bring_up_to_date
-from tests.conftest import limestone
 from tests.repeats.test_repeats_update import ALICE_NORTH, ALICE_SOUTH, covered_home
+from tests.support.cli import limestone
 from tests.support.repeat_exam_files import write
 
 
