@@ -70,6 +70,10 @@ SETTINGS: tuple[Setting, ...] = (
             "repeat metrics include it (0: after every committed batch).", float),
     # Image quality metrics and de-identified exports (archive/quality/, archive/deid/).
     Setting("qa_workers", 0, "Worker processes for limestone qa; 0 means one per CPU core.", int),
+    Setting("deid_burned_in", "pixels",
+            "Which de-identified objects are held back for burned-in text: pixels (text found in the "
+            "pixel data by OCR), modality (every US and secondary capture, the older rule) or both. "
+            "BurnedInAnnotation YES is always held back."),
     Setting("deid_key", "",
             "Base64 of the secret (16+ bytes) behind de-identification pseudonyms, new UIDs and date "
             "shifts. When empty, it is kept in <home>/keys/deid.key (created on first use, mode 0600)."),
