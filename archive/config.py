@@ -88,6 +88,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Times limestone send tries a study again after a failed attempt (refused, timed out, dropped).", int),
     Setting("send_backoff_seconds", 2.0,
             "Wait before the first retry of a send; it doubles with each further retry.", float),
+    # Backups and key escrow (archive/backup/, archive/escrow.py).
+    Setting("escrow_passphrase", "",
+            "Passphrase of limestone keys escrow / keys recover (and restore --escrow) when no "
+            "terminal can ask for it; never give it on the command line."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

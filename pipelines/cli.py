@@ -12,7 +12,9 @@ import importlib
 import logging
 import sys
 
+from archive.backup.target import BackupError
 from archive.config import ConfigError
+from archive.escrow import EscrowError
 from archive.home import Archive, HomeError
 from archive.store import StoreError
 from archive.vault import VaultError
@@ -41,6 +43,8 @@ COMMANDS = {
     "import-hl7": "pipelines.import_hl7",
     "reports": "pipelines.reports",
     "send": "pipelines.send",
+    "backup": "pipelines.backup",
+    "restore": "pipelines.restore",
 }
 
 log = logging.getLogger("limestone")
@@ -80,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         archive = Archive.load(home=args.home)
         return int(args.run(args, archive) or 0)
-    except (ConfigError, HomeError, StoreError, VaultError, FileNotFoundError) as exc:
+    except (ConfigError, HomeError, StoreError, VaultError, BackupError, EscrowError, FileNotFoundError) as exc:
         print(f"limestone {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
