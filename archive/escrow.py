@@ -63,6 +63,7 @@ class Recovered:
     created_at: str
     keys: dict[str, bytes]
     current: str | None
+    split: str | None = None      # 'k of n' when the escrow is split between custodians
 
 
 def _b64(data: bytes) -> str:
@@ -254,7 +255,8 @@ def open_escrow(texts: list[str], passphrase: str) -> Recovered:
     keys = {k: _unb64(v) for k, v in json.loads(payload)["keys"].items()}
     if sorted(keys) != sorted(doc["key_ids"]):
         raise EscrowError("the escrow file is damaged (its key list does not match)")
-    return Recovered(doc["escrow_id"], doc["created_at"], keys, doc.get("current_key_id"))
+    return Recovered(doc["escrow_id"], doc["created_at"], keys, doc.get("current_key_id"),
+                     f"{split['threshold']} of {split['shares']}" if split else None)
 
 
 def install(keys: KeyRing, recovered: Recovered) -> list[str]:

@@ -102,6 +102,9 @@ def run(args, archive: Archive) -> int:
             raise escrow.EscrowError(f"cannot read {name}: {exc.strerror or exc}") from None
     recovered = escrow.open_escrow(texts, passphrase(archive))
     written = escrow.install(vault.keys, recovered)
+    if archive.home.root.exists():   # these keys are in that escrow: none is due for them
+        record_escrow(archive.home, recovered.escrow_id, recovered.created_at, sorted(recovered.keys),
+                      recovered.current, recovered.split)
     print(f"Recovered {len(recovered.keys)} key(s) of escrow {recovered.escrow_id} into "
           f"{vault.keys.keys_dir}: {len(written)} written, {len(recovered.keys) - len(written)} already there.")
     return 0

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from archive import escrow
 from archive.backup import restore
+from archive.backup.history import record_escrow
 from archive.home import Archive
 from pipelines.passphrase import passphrase
 
@@ -39,6 +40,8 @@ def run(args, archive: Archive) -> int:
     keys = target_archive.vault.keys
     if recovered is not None:
         escrow.install(keys, recovered)
+        record_escrow(target_archive.home, recovered.escrow_id, recovered.created_at, sorted(recovered.keys),
+                      recovered.current, recovered.split)
     missing = sorted(set(result.key_ids) - set(keys.ids()))
     if args.json:
         print(json.dumps({**result.as_dict(), "missing_key_ids": missing}))

@@ -149,8 +149,10 @@ def test_second_run_imports_nothing_and_says_so(tmp_path, ct_folder):
     again = limestone("import", str(ct_folder), home=home, check=True)
     assert again.stdout.startswith("Nothing new: all 60 instances were already in the archive.")
     stats = json.loads(limestone("stats", "--json", home=home, check=True).stdout)
-    assert stats == {"patients": 3, "studies": 3, "series": 3, "instances": 60,
-                     "bytes": sum(p.stat().st_size for p in ct_folder.rglob("*.dcm"))}
+    counts = {k: stats[k] for k in ("patients", "studies", "series", "instances", "bytes")}
+    assert counts == {"patients": 3, "studies": 3, "series": 3, "instances": 60,
+                      "bytes": sum(p.stat().st_size for p in ct_folder.rglob("*.dcm"))}
+    assert stats["last_backup"] is None and stats["escrow_due"] is True
 
 
 def test_zip_file(tmp_path, ct_folder, archive):
