@@ -189,12 +189,7 @@ class FolderTarget:
             return False
         staged = self.staged()
         try:
-            offset = 0
-            while offset < size:   # the kernel copies: no byte passes through Python
-                sent = os.copy_file_range(source_fd, staged.fd, size - offset, offset, None)
-                if sent == 0:
-                    raise BackupError(f"{name} shrank while it was copied")
-                offset += sent
+            _copy_range(source_fd, staged.fd, size, name)
         except OSError as exc:
             staged.abort()
             raise _full(exc) from None
@@ -255,6 +250,34 @@ class FolderTarget:
             _syncfs(fd)
         finally:
             os.close(fd)
+
+
+_NO_RANGE_COPY = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM)
+
+
+def _copy_range(source_fd: int, dest_fd: int, size: int, name: str) -> None:
+    """Copy ``size`` bytes in the kernel: copy_file_range (which may share blocks), else sendfile
+    (across file systems on kernels that refuse copy_file_range there), else read and write."""
+    offset = 0
+    how = "range"
+    while offset < size:
+        try:
+            if how == "range":
+                sent = os.copy_file_range(source_fd, dest_fd, size - offset, offset, offset)
+            elif how == "sendfile":
+                os.lseek(dest_fd, offset, os.SEEK_SET)
+                sent = os.sendfile(dest_fd, source_fd, offset, size - offset)
+            else:
+                chunk = os.pread(source_fd, min(1 << 20, size - offset), offset)
+                sent = os.pwrite(dest_fd, chunk, offset) if chunk else 0
+        except OSError as exc:
+            if exc.errno in _NO_RANGE_COPY and how != "plain":
+                how = "sendfile" if how == "range" else "plain"
+                continue
+            raise
+        if sent == 0:
+            raise BackupError(f"{name} shrank while it was copied")
+        offset += sent
 
 
 def _syncfs(fd: int) -> None:
