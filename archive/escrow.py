@@ -182,7 +182,7 @@ def render_share(sealed: Sealed, index: int) -> str:
         "Custodian: keep this sheet safe and private. It is useless alone and with fewer",
         f"than {split['threshold']} shares; it does not hold the passphrase.",
         "",
-        "SHARE WORDS:",
+        f"The {len(words)} words of this share:",
         *rows,
         "",
         "WORDS: " + " ".join(words),
