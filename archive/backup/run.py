@@ -91,7 +91,8 @@ def point_catalog(catalog: Path, lake_dir: Path) -> None:
 
 def walk(home: Home) -> Iterator[tuple[str, os.DirEntry]]:
     """(path relative to the home, directory entry) of every file in the copied folders."""
-    stack = [home.root / folder for folder in FILE_FOLDERS]
+    skip = len(str(home.root)) + 1
+    stack = [str(home.root / folder) for folder in FILE_FOLDERS]
     while stack:
         folder = stack.pop()
         try:
@@ -100,9 +101,9 @@ def walk(home: Home) -> Iterator[tuple[str, os.DirEntry]]:
                     if item.name.startswith("."):      # temporary files of writers at work
                         continue
                     if item.is_dir(follow_symlinks=False):
-                        stack.append(Path(item.path))
+                        stack.append(item.path)
                     elif item.is_file(follow_symlinks=False):
-                        yield os.path.relpath(item.path, home.root), item
+                        yield item.path[skip:], item
         except FileNotFoundError:
             continue
 
@@ -196,12 +197,13 @@ def back_up(archive: Archive, location: str, *, keep: int | None = None,
         entries: list[Entry] = []
         copied: list[str] = []
         copied_bytes = 0
-        with target.scratch() as scratch:
+        previous = mf.load(target, ids[-1]) if ids else None
+        with target.scratch() as scratch, ThreadPoolExecutor(1) as counter:
             # 1-2: snapshots of the catalog and the state database, before any file is walked.
             sqlite_snapshot(home.catalog_path, scratch / "catalog.sqlite")
             if home.state_path.exists():
                 sqlite_snapshot(home.state_path, scratch / "state.sqlite")
-            snapshot_time = started.timestamp()
+            snapshot_ns = int(started.timestamp() * 1e9)
             for rel, local in (("store/catalog.sqlite", scratch / "catalog.sqlite"),
                                ("state.sqlite", scratch / "state.sqlite")):
                 if not local.exists():
@@ -212,35 +214,43 @@ def back_up(archive: Archive, location: str, *, keep: int | None = None,
                 finally:
                     os.close(fd)
                 size = local.stat().st_size
-                entries.append(Entry(rel, obj, size, int(snapshot_time * 1e9)))
+                entries.append(Entry(rel, obj, size, snapshot_ns))
                 if written:
                     copied.append(rel)
                     copied_bytes += size
-            counts = _snapshot_counts(scratch, home)
+            # The counts of the snapshot are read through DuckDB (seconds of extension loading)
+            # while the files are copied; an unchanged catalog keeps the last backup's counts.
+            last_catalog = known.get("store/catalog.sqlite")
+            counts: dict[str, int] = dict(previous.counts) if previous else {}
+            counts_job = None
+            if not (counts and last_catalog and last_catalog.object == entries[0].object):
+                counts_job = counter.submit(_snapshot_counts, scratch, home)
 
-        # 3: the files, copied in parallel (the kernel copies vault files; hashing releases the GIL).
-        todo: list[str] = []
-        for rel, item in walk(home):
-            st = item.stat(follow_symlinks=False)
-            prior = known.get(rel)
-            if prior is not None and prior.size == st.st_size and prior.mtime_ns == st.st_mtime_ns:
-                entries.append(prior)
-            else:
-                todo.append(rel)
-        done = 0
-        with ThreadPoolExecutor(WORKERS) as pool:
-            for rel, result in zip(todo, pool.map(lambda r: _try_copy(target, home, r), todo), strict=True):
-                done += 1
-                if progress:
-                    progress(done)
-                if result is None:     # gone meanwhile (a discarded duplicate, a moved file)
-                    continue
-                entry, written = result
-                entries.append(entry)
-                target.append(journal, entry.line())
-                if written:
-                    copied.append(rel)
-                    copied_bytes += entry.size
+            # 3: the files, copied in parallel (the kernel copies vault files; hashing releases the GIL).
+            todo: list[str] = []
+            for rel, item in walk(home):
+                st = item.stat(follow_symlinks=False)
+                prior = known.get(rel)
+                if prior is not None and prior.size == st.st_size and prior.mtime_ns == st.st_mtime_ns:
+                    entries.append(prior)
+                else:
+                    todo.append(rel)
+            done = 0
+            with ThreadPoolExecutor(WORKERS) as pool:
+                for rel, result in zip(todo, pool.map(lambda r: _try_copy(target, home, r), todo), strict=True):
+                    done += 1
+                    if progress:
+                        progress(done)
+                    if result is None:     # gone meanwhile (a discarded duplicate, a moved file)
+                        continue
+                    entry, written = result
+                    entries.append(entry)
+                    target.append(journal, entry.line())
+                    if written:
+                        copied.append(rel)
+                        copied_bytes += entry.size
+            if counts_job is not None:
+                counts = counts_job.result()
 
         finished = datetime.now(timezone.utc)
         manifest = Manifest(

@@ -22,7 +22,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import BinaryIO, Iterator, Protocol
+from typing import BinaryIO, Iterator, Protocol, TextIO
 
 from archive.home import Home
 
@@ -114,7 +114,7 @@ class _FolderWrite:
         if final.exists():
             self.tmp.unlink(missing_ok=True)
             return False
-        final.parent.mkdir(parents=True, exist_ok=True)
+        self.target.folder_for(final)
         os.replace(self.tmp, final)
         return True
 
@@ -131,6 +131,8 @@ class FolderTarget:
     def __init__(self, root: Path):
         self.root = root
         self.location = str(root)
+        self._journals: dict[str, TextIO] = {}
+        self._folders: set[Path] = set()
 
     def prepare(self) -> None:
         marker = self.root / MARKER
@@ -160,7 +162,12 @@ class FolderTarget:
             except BlockingIOError:
                 raise BackupError(f"another backup or prune is running on {self.root}") from None
             self._clean_tmp()
-            yield
+            try:
+                yield
+            finally:
+                for journal in self._journals.values():
+                    journal.close()
+                self._journals.clear()
 
     def _clean_tmp(self) -> None:
         # Only a run holding the lock writes parts: any left are from a killed run. A scratch
@@ -208,9 +215,14 @@ class FolderTarget:
         os.replace(staged.tmp, final)
 
     def append(self, name: str, line: str) -> None:
+        # Kept open for the run and flushed per line: a kill -9 loses at most the line being
+        # written (readers skip a cut line); the objects it names are complete either way.
         try:
-            with open(self.root / name, "a") as journal:
-                journal.write(line + "\n")
+            journal = self._journals.get(name)
+            if journal is None:
+                journal = self._journals[name] = open(self.root / name, "a")
+            journal.write(line + "\n")
+            journal.flush()
         except OSError as exc:
             raise _full(exc) from None
 
@@ -231,7 +243,16 @@ class FolderTarget:
                     yield f"{rel}/{file}"
 
     def delete(self, name: str) -> None:
+        journal = self._journals.pop(name, None)
+        if journal is not None:
+            journal.close()
         (self.root / name).unlink(missing_ok=True)
+
+    def folder_for(self, final: Path) -> None:
+        """Make the folder of ``final`` once per run (256 object folders, thousands of files)."""
+        if final.parent not in self._folders:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(final.parent)
 
     def local_path(self, name: str) -> Path | None:
         return self.root / name
