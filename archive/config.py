@@ -67,7 +67,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Address the share portal listens on (0.0.0.0 to serve the network, behind TLS)."),
     Setting("portal_port", 8502, "Port of the share portal (limestone portal).", int),
     Setting("portal_tls_cert", "",
-            "PEM certificate (chain) for HTTPS on the share portal; with portal_tls_key, the portal serves HTTPS only."),
+            "PEM certificate (chain) for HTTPS on the share portal; with portal_tls_key, "
+            "the portal serves HTTPS only."),
     Setting("portal_tls_key", "", "PEM private key of portal_tls_cert."),
     Setting("portal_trusted_proxies", "",
             "Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto the portal believes."),
@@ -120,7 +121,7 @@ class Settings:
             try:
                 values[setting.name] = setting.kind(raw)
             except (TypeError, ValueError):
-                raise ConfigError(f"{setting.env_var} must be a {setting.kind.__name__}, got {raw!r}")
+                raise ConfigError(f"{setting.env_var} must be a {setting.kind.__name__}, got {raw!r}") from None
         return cls(values)
 
     def __getattr__(self, name: str) -> Any:

@@ -19,7 +19,7 @@ SCHEMA_STEPS: list[tuple[int, str, str]] = [
         CREATE TABLE audit_events (
             event_id     INTEGER PRIMARY KEY AUTOINCREMENT,
             occurred_at  TEXT NOT NULL,          -- ISO 8601, UTC
-            action       TEXT NOT NULL,          -- view | download | export | share | revoke | passcode_failed | sign_in ...
+            action       TEXT NOT NULL,          -- view, download, export, share, revoke, sign_in ...
             outcome      TEXT NOT NULL,          -- success | failure
             user_id      TEXT,                   -- the signed-in user (e-mail or subject), never a patient
             user_role    TEXT,
@@ -143,7 +143,7 @@ SCHEMA_STEPS: list[tuple[int, str, str]] = [
             status             TEXT NOT NULL,        -- running | sent | partial | failed
             instances          INTEGER NOT NULL DEFAULT 0,
             sent               INTEGER NOT NULL DEFAULT 0,
-            converted          INTEGER NOT NULL DEFAULT 0,   -- sent in another syntax (destination refused the original)
+            converted          INTEGER NOT NULL DEFAULT 0,   -- sent in another syntax (original refused)
             failed             INTEGER NOT NULL DEFAULT 0,
             attempts           INTEGER NOT NULL DEFAULT 0,
             bytes              INTEGER NOT NULL DEFAULT 0,

@@ -34,7 +34,7 @@ from typing import Iterator
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from archive.home import Home
+from archive.layout import Home
 
 MAGIC = b"LSV1"
 _HEX64 = re.compile(r"[0-9a-f]{64}")

@@ -148,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         ]
         width = max(len(name) for name, *_ in rows)
         print()
-        print(f"| {'fetch of the same studies':<{width}} | instances | seconds | instances/s | CPU s | instances/CPU s |")
+        print(f"| {'fetch of the same studies':<{width}} "
+              "| instances | seconds | instances/s | CPU s | instances/CPU s |")
         print(f"|{'-' * (width + 2)}|-----------|---------|-------------|-------|-----------------|")
         for name, seconds, cpu in rows:
             print(f"| {name:<{width}} | {total:>9,} | {seconds:>7.2f} | {total / seconds:>11,.0f} | "

@@ -24,6 +24,7 @@ from typing import Iterable, Iterator
 from tqdm import tqdm
 
 from archive.home import Archive, Home
+from archive.ingest.filing import store_writer
 from archive.ingest.intake import Outcome, ingest_bytes
 from archive.ingest.sources import Discovery, Item, discover
 from archive.repeats.update import after_run
@@ -151,7 +152,7 @@ def import_paths(archive: Archive, paths: list[Path], site: str | None = None, k
     summary = ImportSummary(new_run_id(), kind, _describe(paths), site)
     con = archive.store()
     start_run(con, summary)
-    writer = StoreWriter(con, archive.home, summary.run_id, site=site, batch_size=archive.settings.batch_size,
+    writer = store_writer(con, archive.home, summary.run_id, site=site, batch_size=archive.settings.batch_size,
                          vault=archive.vault)
     discovery = Discovery()
     started = time.perf_counter()
@@ -226,7 +227,8 @@ def _describe(paths: list[Path]) -> str:
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("import", help="import folders, zip files and CDs (DICOMDIR)",
                                    description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folder, .zip file, .iso CD image or DICOMDIR")
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                        help="folder, .zip file, .iso CD image or DICOMDIR")
     parser.add_argument("--site", help="site code the studies belong to (default: found from the files)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(run=run)

@@ -225,12 +225,14 @@ def export(archive: Archive, selected: list[Selected], out: Path, options: Optio
             relative = None
             if result.burned_in is None or include_burned_in:
                 top = "dicom" if result.burned_in is None else "burned_in"
-                relative = f"{top}/{result.pseudonym}/{ds.StudyInstanceUID}/{ds.SeriesInstanceUID}/{ds.SOPInstanceUID}.dcm"
+                relative = (f"{top}/{result.pseudonym}/{ds.StudyInstanceUID}/{ds.SeriesInstanceUID}/"
+                            f"{ds.SOPInstanceUID}.dcm")
                 (out / relative).parent.mkdir(parents=True, exist_ok=True)
                 ds.save_as(out / relative, enforce_file_format=True)
             if result.burned_in is not None:
                 summary.flagged += 1
-                flagged.append({"pseudonym": result.pseudonym, "study_instance_uid": str(ds.get("StudyInstanceUID", "")),
+                flagged.append({"pseudonym": result.pseudonym,
+                                "study_instance_uid": str(ds.get("StudyInstanceUID", "")),
                                 "sop_instance_uid": str(ds.get("SOPInstanceUID", "")),
                                 "reason": result.burned_in, "file": relative or ""})
             if relative is not None and result.burned_in is None:

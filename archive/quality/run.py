@@ -66,7 +66,8 @@ class QaSummary:
         if self.pending == 0:
             return "Nothing new to measure: every instance already has quality metrics."
         return (f"Measured {self.measured} instances, {self.no_image} without a measurable image, {self.failed} failed "
-                f"({self.done} of {self.pending} in {self.seconds:.1f} s, {self.instances_per_second:.0f} instances/s).")
+                f"({self.done} of {self.pending} in {self.seconds:.1f} s, "
+                f"{self.instances_per_second:.0f} instances/s).")
 
 
 def pending(con: duckdb.DuckDBPyConnection, since: date | None = None, modality: str | None = None,
@@ -204,7 +205,8 @@ def run_qa(archive: Archive, since: date | None = None, modality: str | None = N
                         summary.no_image += 1
                     else:
                         summary.failed += 1
-                        log.warning("instance %s… could not be measured: %s", row["content_hash"][:12], row.get("reason"))
+                        log.warning("instance %s… could not be measured: %s", row["content_hash"][:12],
+                                    row.get("reason"))
                 rows.extend(chunk_rows)
                 if bar is not None:
                     bar.update(len(chunk_rows))

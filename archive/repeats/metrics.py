@@ -70,7 +70,7 @@ def link_conflicts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def link_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     cursor = con.execute(sql("link_summary"))
     names = [d[0] for d in cursor.description]
-    return dict(zip(names, cursor.fetchone()))
+    return dict(zip(names, cursor.fetchone(), strict=True))
 
 
 def status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -99,7 +99,7 @@ def report(con: duckdb.DuckDBPyConnection, since: date | None = None,
     f = RepeatFilter(since, until)
     cursor = con.execute(sql("repeats_report"), {"since": since, "until": until})
     names = [d[0] for d in cursor.description]
-    rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+    rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
     state = facts.status(con)
     out: dict[str, Any] = {"since": f.since.isoformat() if f.since else None,
                            "until": f.until.isoformat() if f.until else None,

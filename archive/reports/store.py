@@ -199,7 +199,7 @@ def reports_for_study(con: duckdb.DuckDBPyConnection, study_uid: str,
     names = [*_READ.split(", "), "is_current", "versions", "current_id"]
     result = []
     for row in rows:
-        item = dict(zip(names, row))
+        item = dict(zip(names, row, strict=True))
         current = item.pop("current_id")
         item["superseded_by"] = None if item["is_current"] else current
         if history or item["is_current"]:
@@ -210,4 +210,4 @@ def reports_for_study(con: duckdb.DuckDBPyConnection, study_uid: str,
 def waiting(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Reports (current versions) whose study is not in the archive yet."""
     rows = con.execute(f"SELECT {_READ} FROM waiting_reports ORDER BY received_at").fetchall()
-    return [dict(zip(_READ.split(", "), row)) for row in rows]
+    return [dict(zip(_READ.split(", "), row, strict=True)) for row in rows]

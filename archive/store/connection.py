@@ -18,7 +18,7 @@ from typing import Callable, Iterator, TypeVar
 
 import duckdb
 
-from archive.home import Home
+from archive.layout import Home
 
 DUCKDB_VERSION = "v1.5.5"
 LAKE = "lake"
@@ -29,7 +29,7 @@ class StoreError(RuntimeError):
     """The store cannot be opened or used."""
 
 
-def _wheel_extension(package: str, file_name: str) -> Path:
+def wheel_extension(package: str, file_name: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise StoreError(f"the Python package {package} is not installed (pip install {package.replace('_', '-')})")
@@ -62,8 +62,8 @@ def connect(home: Home, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         "extension_directory": str(home.extensions_dir),
     })
     try:
-        con.execute(f"LOAD '{_wheel_extension('duckdb_extension_ducklake', 'ducklake.duckdb_extension')}'")
-        con.execute(f"INSTALL '{_wheel_extension('duckdb_extension_sqlite', 'sqlite.duckdb_extension')}'")
+        con.execute(f"LOAD '{wheel_extension('duckdb_extension_ducklake', 'ducklake.duckdb_extension')}'")
+        con.execute(f"INSTALL '{wheel_extension('duckdb_extension_sqlite', 'sqlite.duckdb_extension')}'")
         con.execute("LOAD sqlite")
         options = f"DATA_PATH '{home.lake_dir}/'" + (", READ_ONLY" if read_only else "")
         retrying(lambda: con.execute(

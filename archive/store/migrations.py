@@ -7,12 +7,13 @@ Each file ``migrations/NNNN_name.sql`` runs once, in order, in one transaction, 
 from __future__ import annotations
 
 import fcntl
+import functools
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 
-from archive.home import Home
+from archive.layout import Home
 from archive.store.connection import retrying, rollback
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -54,16 +55,19 @@ def migrate(con: duckdb.DuckDBPyConnection, home: Home) -> list[str]:
                 "(number INTEGER, name VARCHAR, applied_at TIMESTAMP)"))
         names = []
         for number, name, path in pending:
-            def apply(number=number, name=name, sql=path.read_text()):
-                con.execute("BEGIN")
-                try:
-                    con.execute(sql)
-                    con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                                [number, name, datetime.now(timezone.utc).replace(tzinfo=None)])
-                    con.execute("COMMIT")
-                except Exception:
-                    rollback(con)
-                    raise
-            retrying(apply)
+            retrying(functools.partial(_apply, con, number, name, path.read_text()))
             names.append(f"{number:04d}_{name}")
         return names
+
+
+def _apply(con: duckdb.DuckDBPyConnection, number: int, name: str, sql: str) -> None:
+    """Run one migration and record it, in one transaction."""
+    con.execute("BEGIN")
+    try:
+        con.execute(sql)
+        con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                    [number, name, datetime.now(timezone.utc).replace(tzinfo=None)])
+        con.execute("COMMIT")
+    except Exception:
+        rollback(con)
+        raise

@@ -140,7 +140,8 @@ def _export(ctx, archive, chosen) -> None:
     if c[2].button("Export the chosen studies", key="share_links.export", icon=":material/album:",
                    disabled=not chosen):
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = Path(archive.home.root) / "exports" / (f"PDI-{stamp}" + {"folder": "", "zip": ".zip", "iso": ".iso"}[kind])
+        suffix = {"folder": "", "zip": ".zip", "iso": ".iso"}[kind]
+        out = Path(archive.home.root) / "exports" / f"PDI-{stamp}{suffix}"
         try:
             with st.spinner("Writing the medium..."):
                 with data.cursor(ctx.home) as cur:
@@ -190,8 +191,8 @@ def _links(ctx, archive, patient) -> None:
             st.error(f"Nothing was changed: {exc}.")
             return
         status = link.status()
-        st.session_state["share_links.flash"] = (f"Link {link.link_id} is now {status}"
-                                                  + (f", valid until {link.expires_at:%Y-%m-%d %H:%M} UTC." if status == "active" else "."))
+        until = f", valid until {link.expires_at:%Y-%m-%d %H:%M} UTC." if status == "active" else "."
+        st.session_state["share_links.flash"] = f"Link {link.link_id} is now {status}{until}"
         st.rerun()
 
 

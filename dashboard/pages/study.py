@@ -45,7 +45,8 @@ def body(ctx):
     patient_banner(study)
     st.title(study.get("study_description") or "Study without description")
     details = {
-        "Date": (f"{study['study_date']:%Y-%m-%d}" if study.get("study_date") else "unknown") + (f" {study['study_time']:%H:%M}" if study.get("study_time") else ""),
+        "Date": (f"{study['study_date']:%Y-%m-%d}" if study.get("study_date") else "unknown")
+        + (f" {study['study_time']:%H:%M}" if study.get("study_time") else ""),
         "Accession": study.get("accession_number") or "—",
         "Modalities": ", ".join(study.get("modalities") or []) or "—",
         "Body part": study.get("body_part_examined") or "—",
@@ -54,7 +55,7 @@ def body(ctx):
         "Series / images": f"{study.get('number_of_series') or 0} / {study.get('number_of_instances') or 0}",
     }
     cols = st.columns(len(details))
-    for col, (label, value) in zip(cols, details.items()):
+    for col, (label, value) in zip(cols, details.items(), strict=True):
         col.caption(label)
         col.markdown(f"**{value}**")
     send_action(ctx, uid)
@@ -68,7 +69,7 @@ def body(ctx):
     per_row = 4
     for start in range(0, len(series), per_row):
         cols = st.columns(per_row)
-        for col, (i, s) in zip(cols, list(series.iloc[start:start + per_row].iterrows())):
+        for col, (i, s) in zip(cols, list(series.iloc[start:start + per_row].iterrows()), strict=False):
             document = str(s["modality"] or "").upper() in DOCUMENT_MODALITIES
             with col.container(border=True):
                 if document:

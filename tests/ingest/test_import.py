@@ -14,8 +14,8 @@ import pytest
 from archive.home import Archive
 from archive.ingest.sources import Discovery, discover
 from pipelines.import_files import import_paths
-from tests.conftest import limestone
 from tests.support.browse_table_check import assert_browse_table_current
+from tests.support.cli import limestone
 from tests.support.samples import pydicom_file
 
 EDGE_CASES = {
