@@ -91,7 +91,8 @@ def _aad(document: dict) -> bytes:
                       sort_keys=True, separators=(",", ":")).encode()
 
 
-def _checksum(document: dict) -> str:
+def checksum(document: dict) -> str:
+    """The unkeyed SHA-256 of an escrow document (tells a damaged file from a wrong passphrase)."""
     body = json.dumps({k: v for k, v in document.items() if k != "checksum"}, sort_keys=True,
                       separators=(",", ":")).encode()
     return hashlib.sha256(body).hexdigest()
@@ -131,7 +132,7 @@ def seal(keys: KeyRing, passphrase: str, *, shares: int = 0, threshold: int = 0)
     payload = json.dumps({"keys": {k: _b64(v) for k, v in exported.items()}}).encode()
     key = _sealing_key(passphrase, salt, SCRYPT, secret)
     document["ciphertext"] = _b64(AESGCM(key).encrypt(nonce, payload, _aad(document)))
-    document["checksum"] = _checksum(document)
+    document["checksum"] = checksum(document)
     return Sealed(escrow_id, document, mnemonics)
 
 
@@ -190,8 +191,8 @@ def render_share(sealed: Sealed, index: int) -> str:
     ])
 
 
-def _parse(text: str) -> tuple[str, object]:
-    """('escrow', document) or ('share', mnemonic) from a file's text."""
+def _parse(text: str) -> dict | str:
+    """An escrow document (dict) or a share's mnemonic (str) from a file's text."""
     if BEGIN in text:
         block = text.split(BEGIN, 1)[1].split(END, 1)[0]
         try:
@@ -201,30 +202,35 @@ def _parse(text: str) -> tuple[str, object]:
     stripped = text.strip()
     if stripped.startswith("{"):
         try:
-            return "escrow", json.loads(stripped)
+            document = json.loads(stripped)
+            if isinstance(document, dict):
+                return document
         except ValueError:
             raise EscrowError("the escrow file is damaged (not valid JSON)") from None
     match = re.search(r"^WORDS:\s*(.+)$", text, re.MULTILINE)
     words = match.group(1) if match else stripped
     if re.fullmatch(r"[a-z]+( [a-z]+){19,}", " ".join(words.split())):
-        return "share", " ".join(words.split())
+        return " ".join(words.split())
     raise EscrowError("not a Limestone key escrow, recovery sheet or share sheet")
 
 
 def open_escrow(texts: list[str], passphrase: str) -> Recovered:
     """Open an escrow from the texts of its file (or sheet) and, when split, k share sheets."""
-    documents = []
-    mnemonics = []
+    documents: list[dict] = []
+    mnemonics: list[str] = []
     for text in texts:
-        kind, value = _parse(text)
-        (documents if kind == "escrow" else mnemonics).append(value)
+        value = _parse(text)
+        if isinstance(value, dict):
+            documents.append(value)
+        else:
+            mnemonics.append(value)
     if len(documents) != 1:
         raise EscrowError("give exactly one escrow file or recovery sheet" + (
             f" ({len(documents)} given)" if documents else ""))
     doc = documents[0]
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise EscrowError("not a Limestone key escrow (unknown format)")
-    if doc.get("checksum") != _checksum(doc):
+    if doc.get("checksum") != checksum(doc):
         raise EscrowError("the escrow file is damaged or was altered (its checksum does not match)")
     secret = None
     split = doc.get("split")
