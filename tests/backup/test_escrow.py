@@ -11,7 +11,7 @@ import pytest
 
 from archive.escrow import EscrowError, checksum, open_escrow
 from tests.backup.conftest import PASSPHRASE
-from tests.support.peers import Limestone
+from tests.support.peers import ROOT, Limestone
 
 ENV = {"LIMESTONE_ESCROW_PASSPHRASE": PASSPHRASE}
 
@@ -135,3 +135,43 @@ def test_open_escrow_refuses_what_is_not_an_escrow():
 def test_the_passphrase_cannot_be_given_on_the_command_line(keyed, tmp_path):
     result = keyed.run("keys", "escrow", "--out", str(tmp_path / "e.json"), "--passphrase", "visible in ps")
     assert result.returncode == 2 and not (tmp_path / "e.json").exists()
+
+
+def test_the_passphrase_is_asked_for_in_a_terminal(keyed, tmp_path):
+    """Without LIMESTONE_ESCROW_PASSPHRASE the command asks twice (escrow) or once (recover)."""
+    import os
+    import pty
+    import subprocess
+    import time
+
+    def in_terminal(args: list[str], answers: list[str]) -> tuple[int, str]:
+        master, slave = pty.openpty()
+        env = dict(keyed.env)
+        env.pop("LIMESTONE_ESCROW_PASSPHRASE", None)
+        process = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT,
+                                   start_new_session=True)
+        os.close(slave)
+        seen = b""
+        deadline = time.monotonic() + 120
+        for answer in answers:
+            while b"passphrase" not in seen.lower() and b"again" not in seen.lower():
+                assert time.monotonic() < deadline, seen
+                seen += os.read(master, 1024)
+            seen = b""
+            os.write(master, answer.encode() + b"\n")
+        output = b""
+        try:
+            while chunk := os.read(master, 1024):
+                output += chunk
+        except OSError:   # the other end closed
+            pass
+        os.close(master)
+        return process.wait(60), output.decode(errors="replace")
+
+    out = tmp_path / "typed.json"
+    code, text = in_terminal(keyed.command("keys", "escrow", "--out", str(out)), [PASSPHRASE, PASSPHRASE])
+    assert code == 0, text
+    fresh = tmp_path / "fresh"
+    code, text = in_terminal(Limestone(fresh).command("keys", "recover", str(out)), [PASSPHRASE])
+    assert code == 0, text
+    assert _keys(fresh) == _keys(keyed.home)
