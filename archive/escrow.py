@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from archive.errors import LimestoneError
 from archive.vault import KeyRing
 
 FORMAT = "limestone-key-escrow/1"
@@ -43,7 +44,7 @@ SHARE_TAG = "LIMESTONE ESCROW SHARE"
 MIN_PASSPHRASE = 12
 
 
-class EscrowError(ValueError):
+class EscrowError(LimestoneError, ValueError):
     """An escrow cannot be made or opened (plain message; nothing was written)."""
 
 

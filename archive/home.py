@@ -33,7 +33,8 @@ class Archive:
 
     @cached_property
     def home(self) -> Home:
-        return Home(self.settings.home_path)
+        s = self.settings
+        return Home(s.home_path, catalog_url=s.catalog, lake_url=s.lake, vault_url=s.vault, state_url=s.state)
 
     def store(self, read_only: bool = False) -> "duckdb.DuckDBPyConnection":
         """A new connection to the analytic store (writers migrate it first)."""

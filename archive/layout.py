@@ -10,14 +10,48 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from archive.errors import LimestoneError
 
-class HomeError(RuntimeError):
+
+class HomeError(LimestoneError, RuntimeError):
     """The home folder is missing, unreadable or unwritable."""
+
+
+def is_object_url(location: str) -> bool:
+    """True for an object-storage location (``s3://bucket/prefix``), False for a folder."""
+    return location.startswith("s3://")
 
 
 @dataclass(frozen=True)
 class Home:
+    """The home folder, and where each part of the archive lives when it is not in that folder.
+
+    With only ``root`` set, everything is in the folder (the embedded default, one machine). A
+    region's archive puts the catalog and the state in PostgreSQL and the lake and the vault in
+    object storage (settings ``catalog``, ``state``, ``lake``, ``vault``); the folder then keeps
+    only local things (DuckDB's extensions, the quarantine, the keys unless given otherwise).
+    """
+
     root: Path
+    catalog_url: str = ""
+    lake_url: str = ""
+    vault_url: str = ""
+    state_url: str = ""
+
+    @property
+    def lake_location(self) -> str:
+        """Where the lake's Parquet files go (DuckLake's DATA_PATH), ending with a slash."""
+        location = self.lake_url if is_object_url(self.lake_url) else str(self.lake_dir)
+        return location.rstrip("/") + "/"
+
+    def backends(self) -> dict[str, str]:
+        """Which backend holds each part (for ``limestone stats``): no credentials, no paths."""
+        return {
+            "catalog": "postgresql" if self.catalog_url else "sqlite",
+            "lake": "s3" if is_object_url(self.lake_url) else "folder",
+            "vault": "s3" if is_object_url(self.vault_url) else "folder",
+            "state": "postgresql" if self.state_url else "sqlite",
+        }
 
     @property
     def store_dir(self) -> Path:
@@ -29,6 +63,8 @@ class Home:
 
     @property
     def lake_dir(self) -> Path:
+        if self.lake_url and not is_object_url(self.lake_url):
+            return Path(self.lake_url)
         return self.store_dir / "lake"
 
     @property
@@ -37,6 +73,8 @@ class Home:
 
     @property
     def vault_dir(self) -> Path:
+        if self.vault_url and not is_object_url(self.vault_url):
+            return Path(self.vault_url)
         return self.root / "vault"
 
     @property
@@ -54,8 +92,10 @@ class Home:
     def ensure(self) -> "Home":
         """Create the home's folders if needed; raise HomeError when it cannot be used."""
         try:
-            for folder in (self.root, self.store_dir, self.lake_dir, self.extensions_dir,
-                           self.vault_dir, self.quarantine_dir):
+            folders = [self.root, self.store_dir, self.extensions_dir, self.quarantine_dir]
+            folders += [] if is_object_url(self.lake_url) else [self.lake_dir]
+            folders += [] if is_object_url(self.vault_url) else [self.vault_dir]
+            for folder in folders:
                 folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise HomeError(f"cannot use home {self.root}: {exc.strerror or exc}") from None
@@ -64,4 +104,5 @@ class Home:
         return self
 
     def exists(self) -> bool:
-        return self.catalog_path.exists()
+        """Whether the store was made (a PostgreSQL catalog is taken to exist: opening it tells)."""
+        return bool(self.catalog_url) or self.catalog_path.exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 
+from archive.errors import LimestoneError
 from archive.home import Home
 
 # (number, name, SQL). Append only: never edit or reorder a step that has shipped.
@@ -187,8 +188,16 @@ def _apply(con: sqlite3.Connection) -> None:
                           f"INSERT INTO schema_steps VALUES ({int(number)}, '{name}');\nCOMMIT;")
 
 
+class StateError(LimestoneError, RuntimeError):
+    """The state database cannot be used."""
+
+
 def connect(home: Home) -> sqlite3.Connection:
     """A connection to the home's state database (created and migrated on first use)."""
+    if home.state_url:
+        # Refuse rather than quietly keep share links and audit events on this machine only.
+        raise StateError("LIMESTONE_STATE (state in PostgreSQL) is not supported yet: leave it empty "
+                         "to keep the state database in the home")
     home.root.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(home.state_path, timeout=10, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")

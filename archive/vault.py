@@ -29,12 +29,16 @@ import secrets
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from archive.layout import Home
+from archive.errors import LimestoneError
+from archive.layout import Home, is_object_url
+
+if TYPE_CHECKING:
+    from archive.object_storage import ObjectBlobs
 
 MAGIC = b"LSV1"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -43,7 +47,7 @@ TAG = 16
 SUFFIX = ".lsv"
 
 
-class VaultError(RuntimeError):
+class VaultError(LimestoneError, RuntimeError):
     """A vault file is missing, damaged or cannot be authenticated."""
 
 
@@ -169,6 +173,34 @@ class KeyRing:
             raise VaultKeyError(f"master key '{key_id}' is not available (restore it to {self.keys_dir} "
                                 "or set LIMESTONE_MASTER_KEY)") from None
 
+    # ---- key check values -----------------------------------------------------------------------
+    def check_path(self, key_id: str) -> Path:
+        return self.keys_dir / f"{key_id}.check"
+
+    def check(self, key_id: str) -> bool | None:
+        """Whether the loaded key ``key_id`` opens its stored key check value; None if none is stored.
+
+        The check value is a fixed marker sealed (AES-256-GCM) under the key when the key was first
+        used: a wrong key of the right length (e.g. a mistyped ``LIMESTONE_MASTER_KEY``) fails its
+        authentication, so writers refuse before they seal any file under it.
+        """
+        try:
+            raw = self.check_path(key_id).read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            plain = AESGCM(self.get(key_id)).decrypt(raw[:12], raw[12:], _check_aad(key_id))
+        except InvalidTag:
+            return False
+        return plain == _CHECK_MARKER
+
+    def write_check(self, key_id: str) -> None:
+        """Store the key check value of ``key_id`` (mode 0600, beside the key files)."""
+        self.keys_dir.mkdir(parents=True, exist_ok=True)
+        nonce = os.urandom(12)
+        sealed = AESGCM(self.get(key_id)).encrypt(nonce, _CHECK_MARKER, _check_aad(key_id))
+        _atomic_write(self.check_path(key_id), nonce + sealed, mode=0o600)
+
     def create(self) -> str:
         """Make a new master key, store it with mode 0600 and make it current; return its id."""
         self.keys_dir.mkdir(parents=True, exist_ok=True)
@@ -180,19 +212,38 @@ class KeyRing:
             out.write(base64.b64encode(key).decode())
         _atomic_write(self.keys_dir / "current", key_id.encode(), mode=0o600)
         self._keys[key_id] = key
+        self.write_check(key_id)
         self._current = key_id
         return key_id
+
+
+_CHECK_MARKER = b"limestone master key check v1"
+
+
+def _check_aad(key_id: str) -> bytes:
+    return b"limestone-key-check|" + key_id.encode()
 
 
 _temporary_names = itertools.count()
 _TEMPORARY_TAG = secrets.token_hex(4)   # with the pid: never the name a crashed process left behind
 
 
-def _atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+def fsync_dir(path: Path | str) -> None:
+    """Make a folder's entries (a file created or renamed in it) survive a crash."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, data: bytes, mode: int = 0o600, durable: bool = False) -> None:
     """Write ``data`` to a private temporary file beside ``path``, then rename it into place.
 
     Plain ``os`` calls: an import writes thousands of small files, and file objects cost more
     than the writing. The temporary name is unique (pid, a random tag, a counter) and O_EXCL.
+    ``durable``: the file and its folder entry are fsync'd before returning (a receiver that
+    acknowledges the file to its sender next); an import re-reads its sources instead.
     """
     tmp = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-{_TEMPORARY_TAG}-{next(_temporary_names)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -201,6 +252,8 @@ def _atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
+            if durable:
+                os.fdatasync(fd)   # the data and the size; the name is made durable below
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -208,49 +261,121 @@ def _atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    if durable:
+        fsync_dir(os.path.dirname(path))
 
 
-class Vault:
-    """Encrypted, content-addressed storage of original DICOM files under ``<home>/vault``."""
+class FolderBlobs:
+    """Sealed vault files in a folder: ``<vault>/ab/ab12….lsv`` (one level of 256 folders)."""
 
-    def __init__(self, home: Home, master_key: str = "", master_key_id: str = ""):
-        self.root = home.vault_dir
-        self.keys = KeyRing(home.keys_dir, master_key, master_key_id)
+    def __init__(self, root: Path):
+        self.root = root
 
-    # ---- naming -------------------------------------------------------------------------------
-    def path_for(self, digest: str) -> Path:
-        """Where the file named ``digest`` is, or will be written.
-
-        Files are spread over 256 folders by the first two hex digits of their hash: one level,
-        like git's objects. Folders of many files are indexed by the file system, and a fresh
-        archive makes 256 folders instead of one per file (a folder costs as much as a file to
-        make). Vaults written before 2026-11 used two levels (``ab/cd/``): their files stay there.
-        """
-        return self._stored_at(digest) or self._place(digest)
-
-    def _place(self, digest: str) -> Path:
-        if not _HEX64.fullmatch(digest):
-            raise VaultError(f"not a content hash: {digest[:80]!r}")
+    def place(self, digest: str) -> Path:
         return self.root / digest[:2] / (digest + SUFFIX)
 
-    def _stored_at(self, digest: str) -> Path | None:
-        """The file of ``digest`` where it is (this layout or the earlier one), None if absent."""
-        path = self._place(digest)
+    def path_for(self, digest: str) -> Path:
+        """Where the file of ``digest`` is, or will be written.
+
+        Files are spread over 256 folders by the first two hex digits of their hash: one level,
+        like git's objects (a folder costs as much as a file to make, so a fresh archive makes
+        256, not one per file). An earlier layout used two levels (``ab/cd/``): its files are
+        read where they are.
+        """
+        path = self.place(digest)
         for candidate in (path, path.parent / digest[2:4] / path.name):
             if candidate.exists():
                 return candidate
-        return None
+        return path
 
     def has(self, digest: str) -> bool:
-        return self._stored_at(digest) is not None
+        return self.path_for(digest).exists()
 
     def hashes(self) -> Iterator[str]:
-        """Every content hash stored in the vault."""
         if not self.root.is_dir():
             return
         for pattern in (f"??/*{SUFFIX}", f"??/??/*{SUFFIX}"):
             for path in self.root.glob(pattern):
                 yield path.name[: -len(SUFFIX)]
+
+    def write(self, digest: str, sealed: bytes, durable: bool = False) -> None:
+        path = self.place(digest)
+        try:
+            _atomic_write(path, sealed, mode=0o600, durable=durable)
+        except FileNotFoundError:   # the first file of its folder
+            os.makedirs(path.parent, exist_ok=True)
+            if durable:
+                fsync_dir(path.parent.parent)
+            _atomic_write(path, sealed, mode=0o600, durable=durable)
+
+    def replace(self, digest: str, sealed: bytes) -> None:
+        _atomic_write(self.path_for(digest), sealed, mode=0o600)
+
+    def delete(self, digest: str) -> None:
+        self.path_for(digest).unlink(missing_ok=True)
+
+    def read_head(self, digest: str, size: int) -> bytes:
+        try:
+            with open(self.path_for(digest), "rb") as f:
+                return f.read(size)
+        except FileNotFoundError:
+            raise VaultError(f"vault file {digest[:12]}… is missing") from None
+
+    @contextlib.contextmanager
+    def mapped(self, digest: str) -> Iterator[memoryview]:
+        """The whole sealed file, mapped: segments decrypt straight from the page cache."""
+        try:
+            f = open(self.path_for(digest), "rb")
+        except FileNotFoundError:
+            raise VaultError(f"vault file {digest[:12]}… is missing") from None
+        with f:
+            if os.fstat(f.fileno()).st_size == 0:
+                yield memoryview(b"")
+                return
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as region:
+                view = memoryview(region)
+                try:
+                    yield view
+                finally:
+                    view.release()
+
+
+class Vault:
+    """Encrypted, content-addressed storage of original DICOM files: in ``<home>/vault``, another
+    folder, or object storage (``s3://bucket/prefix``, setting ``vault``), all sealed the same way."""
+
+    def __init__(self, home: Home, master_key: str = "", master_key_id: str = ""):
+        self.keys = KeyRing(home.keys_dir, master_key, master_key_id)
+        self.blobs: FolderBlobs | ObjectBlobs
+        if is_object_url(home.vault_url):
+            from archive.object_storage import ObjectBlobs as Objects  # boto3 only when needed
+
+            self.blobs = Objects(home.vault_url, SUFFIX, VaultError)
+        else:
+            self.blobs = FolderBlobs(home.vault_dir)
+        self._checked: str | None = None   # the key id verified by ensure_key
+
+    # ---- naming -------------------------------------------------------------------------------
+    @property
+    def root(self) -> Path:
+        if not isinstance(self.blobs, FolderBlobs):
+            raise VaultError("this vault is in object storage, not in a folder")
+        return self.blobs.root
+
+    def path_for(self, digest: str) -> Path:
+        """Where the file named ``digest`` is, or will be written (a vault in a folder)."""
+        _check_digest(digest)
+        if not isinstance(self.blobs, FolderBlobs):
+            raise VaultError("this vault is in object storage, not in a folder")
+        return self.blobs.path_for(digest)
+
+    def has(self, digest: str) -> bool:
+        _check_digest(digest)
+        return self.blobs.has(digest)
+
+    def hashes(self) -> Iterator[str]:
+        """Every content hash stored in the vault."""
+        return self.blobs.hashes()
 
     def is_empty(self) -> bool:
         return next(self.hashes(), None) is None
@@ -263,15 +388,60 @@ class Vault:
                 raise VaultKeyError(f"the vault holds encrypted files but no master key was found in "
                                     f"{self.keys.keys_dir}; restore the key or set LIMESTONE_MASTER_KEY")
             key_id = self.keys.create()
+        if self._checked != key_id:
+            self._verify_key(key_id)
+            self._checked = key_id
         return key_id
 
+    def _verify_key(self, key_id: str) -> None:
+        """Refuse a wrong master key before anything is sealed under it.
+
+        The key's check value decides. A key written before check values existed has none: then
+        a vault file sealed under that key id is opened (its data key unwrapped) as the proof, and
+        the check value is stored from then on; a key no file uses yet gets its check value now.
+        """
+        verdict = self.keys.check(key_id)
+        if verdict is None:
+            verdict = self._opens_a_file(key_id)
+            if verdict is not False:
+                self.keys.write_check(key_id)
+                return
+        if not verdict:
+            raise VaultKeyError(f"master key '{key_id}' is wrong: it does not open the key check value "
+                                f"stored in {self.keys.keys_dir} (check LIMESTONE_MASTER_KEY); nothing was "
+                                "written")
+
+    def _opens_a_file(self, key_id: str, sample: int = 64) -> bool | None:
+        """Whether ``key_id`` unwraps the data key of a vault file sealed under it (None: none found)."""
+        for index, digest in enumerate(self.hashes()):
+            if index >= sample:
+                break
+            try:
+                prefix = self.blobs.read_head(digest, 6 + 300)
+                if len(prefix) < 6 or prefix[:4] != MAGIC:
+                    continue
+                header = _Header.decode(prefix[6:6 + struct.unpack(">H", prefix[4:6])[0]])
+            except (OSError, VaultError):
+                continue
+            if header.key_id != key_id:
+                continue
+            try:
+                AESGCM(self.keys.get(key_id)).decrypt(header.wrap_nonce, header.wrapped_key,
+                                                      _wrap_aad(key_id, digest))
+            except InvalidTag:
+                return False
+            return True
+        return None
+
     # ---- writing ------------------------------------------------------------------------------
-    def put(self, data: bytes, digest: str | None = None) -> tuple[str, bool]:
-        """Store ``data``; return (content hash, True if written now / False if already stored)."""
+    def put(self, data: bytes, digest: str | None = None, durable: bool = False) -> tuple[str, bool]:
+        """Store ``data``; return (content hash, True if written now / False if already stored).
+
+        ``durable``: the file (and a folder made for it) is on disk before this returns (fsync).
+        """
         digest = digest or content_hash(data)
         if self.has(digest):
             return digest, False
-        path = self._place(digest)
         key_id = self.ensure_key()
         master = self.keys.get(key_id)
         data_key = AESGCM.generate_key(bit_length=256)
@@ -279,30 +449,25 @@ class Vault:
         wrapped = AESGCM(master).encrypt(wrap_nonce, data_key, _wrap_aad(key_id, digest))
         header = _Header(key_id, wrap_nonce, wrapped, os.urandom(7), SEGMENT, len(data))
         sealed = _seal(header, data_key, data, digest)
-        try:
-            _atomic_write(path, sealed, mode=0o600)
-        except FileNotFoundError:   # the first file of its folder
-            os.makedirs(path.parent, exist_ok=True)
-            _atomic_write(path, sealed, mode=0o600)
+        if isinstance(self.blobs, FolderBlobs):
+            self.blobs.write(digest, sealed, durable=durable)
+        else:   # an object store's PUT is durable once it answers
+            self.blobs.write(digest, sealed)
         return digest, True
 
     def discard(self, digest: str) -> None:
         """Remove a file that no instance references (e.g. a duplicate copy with other bytes)."""
-        self.path_for(digest).unlink(missing_ok=True)
+        _check_digest(digest)
+        self.blobs.delete(digest)
 
     # ---- reading ------------------------------------------------------------------------------
-    def _open(self, digest: str, path: Path | None = None) -> tuple[Path, _Header, bytes, int]:
-        path = path or self.path_for(digest)
-        try:
-            with open(path, "rb") as f:
-                prefix = f.read(6)
-                if len(prefix) < 6 or prefix[:4] != MAGIC:
-                    raise VaultError(f"vault file {digest[:12]}… is damaged (bad magic)")
-                (header_len,) = struct.unpack(">H", prefix[4:6])
-                raw_header = f.read(header_len)
-        except FileNotFoundError:
-            raise VaultError(f"vault file {digest[:12]}… is missing") from None
-        header = _Header.decode(raw_header)
+    def _open(self, digest: str) -> tuple[_Header, bytes, int]:
+        _check_digest(digest)
+        prefix = self.blobs.read_head(digest, 6 + 300)
+        if len(prefix) < 6 or prefix[:4] != MAGIC:
+            raise VaultError(f"vault file {digest[:12]}… is damaged (bad magic)")
+        (header_len,) = struct.unpack(">H", prefix[4:6])
+        header = _Header.decode(prefix[6:6 + header_len])
         master = self.keys.get(header.key_id)
         try:
             data_key = AESGCM(master).decrypt(header.wrap_nonce, header.wrapped_key,
@@ -310,39 +475,33 @@ class Vault:
         except InvalidTag:
             raise VaultError(f"vault file {digest[:12]}… failed authentication "
                              f"(damaged, or the master key '{header.key_id}' is wrong)") from None
-        return path, header, data_key, 6 + header_len
+        return header, data_key, 6 + header_len
 
-    def stream(self, digest: str, path: Path | None = None) -> Iterator[bytes]:
+    def stream(self, digest: str) -> Iterator[bytes]:
         """The original bytes, segment by segment, each authenticated before it is yielded.
 
-        The file is mapped, not read: segments are decrypted straight from the page cache, which
-        saves a copy of every byte (downloads stream gigabytes this way). ``path`` reads a copy of
-        the file kept elsewhere (a backup) instead of the vault's own.
+        A folder's file is mapped, not read (segments decrypt straight from the page cache);
+        an object is read with one ranged GET streamed segment by segment. Memory stays flat.
         """
-        path, header, data_key, offset = self._open(digest, path)
+        header, data_key, offset = self._open(digest)
         aead = AESGCM(data_key)
         aad = _segment_aad(header, digest)
         count = max(1, -(-header.length // header.segment_size))
         expected = offset + header.length + count * TAG
-        with open(path, "rb") as f:
-            actual = os.fstat(f.fileno()).st_size
+        with self.blobs.mapped(digest) as view:
+            actual = len(view)
             if actual != expected:
                 raise VaultError(f"vault file {digest[:12]}… is damaged "
                                  f"({'truncated' if actual < expected else 'trailing data'})")
-            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                view = memoryview(mapped)
+            for index in range(count):
+                start = offset + index * (header.segment_size + TAG)
+                size = min(header.segment_size, header.length - index * header.segment_size) + TAG
                 try:
-                    for index in range(count):
-                        start = offset + index * (header.segment_size + TAG)
-                        size = min(header.segment_size, header.length - index * header.segment_size) + TAG
-                        try:
-                            plain = aead.decrypt(_nonce(header, index, index == count - 1),
-                                                 view[start:start + size], aad)
-                        except InvalidTag:
-                            raise VaultError(f"vault file {digest[:12]}… is damaged (segment {index})") from None
-                        yield plain
-                finally:
-                    view.release()
+                    plain = aead.decrypt(_nonce(header, index, index == count - 1),
+                                         view[start:start + size], aad)
+                except InvalidTag:
+                    raise VaultError(f"vault file {digest[:12]}… is damaged (segment {index})") from None
+                yield plain
 
     def get(self, digest: str) -> bytes:
         """The original bytes, exactly as imported."""
@@ -353,15 +512,12 @@ class Vault:
 
     def size(self, digest: str) -> int:
         """Length of the original file, from the header (no decryption of the data)."""
-        return self._open(digest)[1].length
+        return self._open(digest)[0].length
 
-    def verify(self, digest: str, path: Path | None = None) -> None:
-        """Authenticate every segment and re-check the content hash; raise VaultError if damaged.
-
-        ``path`` checks a copy of the file kept elsewhere (a backup) with this vault's keys.
-        """
+    def verify(self, digest: str) -> None:
+        """Authenticate every segment and re-check the content hash; raise VaultError if damaged."""
         hasher = hashlib.sha256()
-        for chunk in self.stream(digest, path):
+        for chunk in self.stream(digest):
             hasher.update(chunk)
         if hasher.hexdigest() != digest:
             raise VaultError(f"vault file {digest[:12]}… does not match its content hash")
@@ -369,7 +525,7 @@ class Vault:
     # ---- key rotation -------------------------------------------------------------------------
     def rewrap(self, digest: str, key_id: str) -> bool:
         """Re-wrap one file's data key under master key ``key_id``; the ciphertext is copied as is."""
-        path, header, data_key, offset = self._open(digest)
+        header, data_key, offset = self._open(digest)
         if header.key_id == key_id:
             return False
         wrap_nonce = os.urandom(12)
@@ -377,14 +533,20 @@ class Vault:
         new_header = _Header(key_id, wrap_nonce, wrapped, header.nonce_prefix,
                              header.segment_size, header.length)
         # The segments' associated data leaves out the key id, so the ciphertext stays valid.
-        body = path.read_bytes()[offset:]
-        _atomic_write(path, _frame(new_header) + body, mode=0o600)
+        with self.blobs.mapped(digest) as view:
+            sealed = _frame(new_header) + bytes(view[offset:])
+        self.blobs.replace(digest, sealed)
         return True
 
     def rotate(self) -> tuple[str, int]:
         """Create a new master key, make it current, re-wrap every file; return (key id, files)."""
         key_id = self.keys.create()
         return key_id, sum(self.rewrap(digest, key_id) for digest in self.hashes())
+
+
+def _check_digest(digest: str) -> None:
+    if not _HEX64.fullmatch(digest):
+        raise VaultError(f"not a content hash: {digest[:80]!r}")
 
 
 def _wrap_aad(key_id: str, digest: str) -> bytes:

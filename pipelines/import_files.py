@@ -19,7 +19,7 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from tqdm import tqdm
 
@@ -76,14 +76,13 @@ class ImportSummary(IngestRun):
 _worker: dict = {}
 
 
-def _init_worker_process(*args: str) -> None:
+def _init_worker_process(*args: Any) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)  # the parent decides when to stop, and commits first
     _init_worker(*args)
 
 
-def _init_worker(home_root: str, master_key: str, master_key_id: str) -> None:
-    home = Home(Path(home_root))
+def _init_worker(home: Home, master_key: str, master_key_id: str) -> None:
     _worker.update(vault=Vault(home, master_key, master_key_id), quarantine=home.quarantine_dir, containers={})
 
 
@@ -113,7 +112,7 @@ def _chunks(items: Iterable[Item]) -> Iterator[list[Item]]:
 def _outcomes(archive: Archive, items: Iterable[Item], workers: int) -> Iterator[Outcome]:
     """Process items on ``workers`` processes (inline when 1), in order, with bounded look-ahead."""
     settings = archive.settings
-    init_args = (str(archive.home.root), settings.master_key, settings.master_key_id)
+    init_args = (archive.home, settings.master_key, settings.master_key_id)
     if workers <= 1:
         _init_worker(*init_args)
         for chunk in _chunks(items):

@@ -41,7 +41,7 @@ def run(args, archive: Archive) -> int:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     hl7_server = None
     try:
-        if getattr(args, "hl7_port", None) is not None:  # reports from the RIS (issue 9)
+        if getattr(args, "hl7_port", None) is not None:  # reports from the RIS
             from archive.reports.mllp import MllpServer
             try:
                 hl7_server = MllpServer(archive, args.hl7_port, settings.hl7_bind).start()

@@ -28,11 +28,13 @@ def run(args, archive: Archive) -> int:
     except VaultKeyError:
         current = None
     facts = protection(archive.home, current)
+    backends = archive.home.backends()
     if args.json:
-        print(json.dumps({**counts, **facts}))
+        print(json.dumps({**counts, "backends": backends, **facts}))
         return 0
     for name, value in counts.items():
         print(f"{name:>10}: {value:,}")
+    print(f"{'backends':>10}: " + ", ".join(f"{part} {kind}" for part, kind in backends.items()))
     backup, escrow = facts["last_backup"], facts["last_escrow"]
     print(f"{'backup':>10}: " + (f"{backup['at']} ({backup['id']} to {backup['target']})" if backup else "never"))
     print(f"{'escrow':>10}: " + (f"{escrow['at']} ({escrow['id']})" if escrow else "never")

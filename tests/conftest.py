@@ -15,7 +15,7 @@ import pytest
 from archive.home import Archive
 from tests.support.samples import pydicom_test_files, write_ct_studies
 
-pytest_plugins = ["tests.support.orthanc_fixtures", "tests.support.browser_fixtures"]
+pytest_plugins = ["tests.support.orthanc_fixtures", "tests.support.browser_fixtures", "tests.support.distributed"]
 
 
 @pytest.fixture(autouse=True)

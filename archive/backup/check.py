@@ -9,6 +9,7 @@ backup. Problems are named by the file's path in the home.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import shutil
@@ -23,7 +24,7 @@ from archive.backup.manifest import Entry, object_name
 from archive.backup.run import point_catalog
 from archive.backup.target import BackupError, BackupTarget, open_target
 from archive.home import Home
-from archive.vault import SUFFIX, Vault, VaultError
+from archive.vault import SUFFIX, FolderBlobs, Vault, VaultError
 
 
 @dataclass
@@ -55,7 +56,7 @@ def _check_entry(target: BackupTarget, vault: Vault, entry: Entry) -> str | None
         if path is None:
             raise BackupError("this target cannot be checked in place")
         try:
-            vault.verify(digest, path)
+            _copy_reader(vault, path).verify(digest)
         except VaultError as exc:
             return str(exc).replace(f"vault file {digest[:12]}… ", "")
         return None
@@ -66,6 +67,23 @@ def _check_entry(target: BackupTarget, vault: Vault, entry: Entry) -> str | None
     if hasher.hexdigest() != entry.object:
         return "damaged (its bytes do not match their hash)"
     return None
+
+
+class _OneFile(FolderBlobs):
+    """The vault's file reading, pointed at one copy of a file kept in a backup."""
+
+    def __init__(self, path: Path):
+        super().__init__(path.parent)
+        self.path = path
+
+    def path_for(self, digest: str) -> Path:
+        return self.path
+
+
+def _copy_reader(vault: Vault, path: Path) -> Vault:
+    reader = copy.copy(vault)         # the same keys; reads ``path`` instead of the vault's file
+    reader.blobs = _OneFile(path)
+    return reader
 
 
 def _catalog_hashes(target: BackupTarget, files: list[Entry], scratch: Path) -> set[str]:

@@ -24,13 +24,14 @@ import time
 from pathlib import Path
 from typing import BinaryIO, Iterator, Protocol, TextIO
 
+from archive.errors import LimestoneError
 from archive.home import Home
 
 MARKER = "limestone-backup.json"
 FORMAT = 1
 
 
-class BackupError(RuntimeError):
+class BackupError(LimestoneError, RuntimeError):
     """A backup, restore or check cannot go on (plain message for the user)."""
 
 

@@ -39,6 +39,7 @@ from archive.deid.dataset import deidentify
 from archive.deid.keys import DeidKey, load_key
 from archive.deid.profile import Options
 from archive.dicom.pixels import PixelError, read
+from archive.errors import LimestoneError
 from archive.home import Archive
 
 log = logging.getLogger("limestone.deid")
@@ -58,7 +59,7 @@ SCHEMA = pa.schema([
 ])
 
 
-class DeidSelectionError(ValueError):
+class DeidSelectionError(LimestoneError, ValueError):
     """The studies to export cannot be found (no such study, or the query is not usable)."""
 
 

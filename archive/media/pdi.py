@@ -28,6 +28,7 @@ from typing import Any, Mapping
 
 from archive.clock import now_utc
 from archive.dicom import pixels
+from archive.errors import LimestoneError
 from archive.media.dicomdir import MediaPlan, plan
 from archive.media.zipstream import Member, zip_chunks
 from archive.reports import release
@@ -38,7 +39,7 @@ DICOM_ONLY = "DICOM ONLY"
 DICOM_PLUS_WEB = "DICOM PLUS WEB"
 
 
-class PdiError(RuntimeError):
+class PdiError(LimestoneError, RuntimeError):
     """The medium cannot be written (a plain message for the user)."""
 
 

@@ -193,13 +193,13 @@ class Puller:
         mode = request.mode
         summary = PullSummary(self.node.name, metadata_only=request.metadata_only)
         started = time.monotonic()
+        self._ensure_master_key()   # before any row or file is written
         self.con = self.archive.store()
         run = IngestRun(new_run_id(), "pull", f"node {self.node.name}", self.node.site)
         self.run_id = run.run_id
         start_run(self.con, run)
         status = "failed"
         try:
-            self._ensure_master_key()
             if not request.metadata_only and self.node.retrieve_method == "get":
                 self._start_get_workers()
             studies = self._find(selection, summary, include_unfinished=advances and not request.metadata_only)
@@ -242,10 +242,9 @@ class Puller:
         return summary
 
     def _ensure_master_key(self) -> None:
-        # Worker processes each open the vault: make the first master key here, once.
-        vault = self.archive.vault
-        if vault.keys.current_id is None and vault.is_empty():
-            vault.keys.create()
+        # Worker processes each open the vault: make the first master key here, once, and refuse
+        # a wrong one (its key check value) before anything is retrieved.
+        self.archive.vault.ensure_key()
 
     # -- C-FIND ---------------------------------------------------------------------------------
     def _find(self, selection: StudyFilter, summary: PullSummary, include_unfinished: bool) -> list[RemoteStudy]:
@@ -419,7 +418,7 @@ class Puller:
         self.get_workers = ProcessPoolExecutor(
             self.node.max_associations, mp_context=multiprocessing.get_context("spawn"),
             initializer=pull_worker.init,
-            initargs=(str(self.archive.home.root), self.settings.master_key, self.settings.master_key_id,
+            initargs=(self.archive.home, self.settings.master_key, self.settings.master_key_id,
                       self.node.as_dict(), self.settings.ae_title, self.settings.dicom_timeout))
         for _ in range(self.node.max_associations):
             self.get_workers.submit(pull_worker.ready)

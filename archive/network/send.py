@@ -39,6 +39,7 @@ from pynetdicom.presentation import build_context
 from archive import state
 from archive.audit.trail import AuditEvent, record
 from archive.clock import now_utc
+from archive.errors import LimestoneError
 from archive.network.association import NetworkError, associate, close
 from archive.network.contexts import MAX_CONTEXTS
 from archive.network.nodes import Node
@@ -49,7 +50,7 @@ log = logging.getLogger("limestone.send")
 FALLBACK_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
 
 
-class LostAssociation(Exception):
+class LostAssociation(LimestoneError):
     """A C-STORE got no answer: the node aborted, the connection closed, or it timed out (the reason)."""
 
 

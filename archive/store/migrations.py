@@ -1,12 +1,11 @@
 """Numbered, append-only SQL migrations of the analytic store.
 
 Each file ``migrations/NNNN_name.sql`` runs once, in order, in one transaction, and is recorded in
-``schema_migrations``. A file lock in the home keeps two processes from migrating at once.
+``schema_migrations``. The store's migrate lock keeps two processes from migrating at once.
 """
 
 from __future__ import annotations
 
-import fcntl
 import functools
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import duckdb
 
 from archive.layout import Home
-from archive.store.connection import retrying, rollback
+from archive.store.connection import retrying, rollback, store_lock
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -42,9 +41,7 @@ def applied(con: duckdb.DuckDBPyConnection) -> set[int]:
 
 def migrate(con: duckdb.DuckDBPyConnection, home: Home) -> list[str]:
     """Apply every pending migration; return the names of those applied now."""
-    lock_path = home.store_dir / ".migrate.lock"
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with store_lock(home, "migrate"):
         done = applied(con)
         pending = [m for m in available() if m[0] not in done]
         if not pending:
