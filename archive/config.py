@@ -122,6 +122,10 @@ SETTINGS: tuple[Setting, ...] = (
             "dropped connection.", int),
     Setting("dicomweb_page_size", 1000,
             "Studies asked for per QIDO-RS page (limit/offset).", int),
+    # Backups and key escrow (archive/backup/, archive/escrow.py).
+    Setting("escrow_passphrase", "",
+            "Passphrase of limestone keys escrow / keys recover (and restore --escrow) when no "
+            "terminal can ask for it; never give it on the command line."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

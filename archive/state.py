@@ -174,6 +174,27 @@ SCHEMA_STEPS: list[tuple[int, str, str]] = [
         ALTER TABLE nodes ADD COLUMN auth TEXT NOT NULL DEFAULT 'none';
         ALTER TABLE nodes ADD COLUMN max_connections INTEGER NOT NULL DEFAULT 4;
     """),
+    (7, "backups_and_key_escrows", """
+        -- Backups made of this home (archive/backup/): when, where, how much.
+        CREATE TABLE backup_runs (
+            backup_id      TEXT PRIMARY KEY,
+            target         TEXT NOT NULL,        -- the folder (or bucket) it went to
+            started_at     TEXT NOT NULL,
+            finished_at    TEXT NOT NULL,
+            files          INTEGER NOT NULL,
+            bytes          INTEGER NOT NULL,
+            copied_files   INTEGER NOT NULL,
+            copied_bytes   INTEGER NOT NULL
+        );
+        -- Escrows of the master keys (archive/escrow.py): which key ids each sealed.
+        CREATE TABLE key_escrows (
+            escrow_id      TEXT PRIMARY KEY,
+            made_at        TEXT NOT NULL,
+            key_ids        TEXT NOT NULL,        -- JSON list
+            current_key_id TEXT,
+            split          TEXT                  -- 'k of n' when split between custodians
+        );
+    """),
 ]
 
 
