@@ -29,6 +29,7 @@ from PIL import Image
 from pydicom.dataset import Dataset
 
 from archive.dicom.pixels import PixelError, apply_window, auto_window, decode_frame, file_window, photometric
+from archive.errors import LimestoneError
 
 RULES = ("pixels", "modality", "both")
 MIN_CONFIDENCE = 60
@@ -40,7 +41,7 @@ BAND = 0.15             # the top and bottom bands read again enlarged when noth
 _SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
 
 
-class OcrUnavailable(RuntimeError):
+class OcrUnavailable(LimestoneError, RuntimeError):
     """Tesseract is not installed (Debian: tesseract-ocr, tesseract-ocr-eng)."""
 
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 import re
 from typing import Iterable, Iterator
 
+from archive.errors import LimestoneError
+
 MAX_HEADER_BYTES = 16 * 1024
 
 
-class MultipartError(ValueError):
+class MultipartError(LimestoneError, ValueError):
     """The answer is not the multipart stream it claims to be."""
 
 
