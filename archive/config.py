@@ -40,6 +40,15 @@ SETTINGS: tuple[Setting, ...] = (
             "Worker processes for import; 0 means one per CPU core.", int),
     Setting("batch_size", 2000,
             "Instances written to the store per commit (one Parquet file per commit).", int),
+    # Limits on what one import reads (archive/ingest/sources.py): what passes them is refused and
+    # named in the summary, so a zip bomb or a multi-GB file cannot exhaust memory.
+    Setting("import_max_file_mb", 256,
+            "Largest file (or zip/ISO member) an import reads, in MB; larger ones are refused and named. "
+            "A worker holds about twice this in memory.", int),
+    Setting("import_max_container_mb", 16384,
+            "Most a single zip file or CD image may expand to, in MB; members past it are refused.", int),
+    Setting("import_max_members", 200000,
+            "Most files read from a single zip file or CD image; the rest are refused.", int),
     Setting("ae_title", "LIMESTONE", "Our own DICOM Application Entity title."),
     Setting("dicom_port", 11112, "Port of our storage SCP (limestone listen).", int),
     Setting("dicom_bind", "",
@@ -67,7 +76,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Address the share portal listens on (0.0.0.0 to serve the network, behind TLS)."),
     Setting("portal_port", 8502, "Port of the share portal (limestone portal).", int),
     Setting("portal_tls_cert", "",
-            "PEM certificate (chain) for HTTPS on the share portal; with portal_tls_key, the portal serves HTTPS only."),
+            "PEM certificate (chain) for HTTPS on the share portal; with portal_tls_key, "
+            "the portal serves HTTPS only."),
     Setting("portal_tls_key", "", "PEM private key of portal_tls_cert."),
     Setting("portal_trusted_proxies", "",
             "Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto the portal believes."),
@@ -116,7 +126,7 @@ class Settings:
             try:
                 values[setting.name] = setting.kind(raw)
             except (TypeError, ValueError):
-                raise ConfigError(f"{setting.env_var} must be a {setting.kind.__name__}, got {raw!r}")
+                raise ConfigError(f"{setting.env_var} must be a {setting.kind.__name__}, got {raw!r}") from None
         return cls(values)
 
     def __getattr__(self, name: str) -> Any:
