@@ -94,6 +94,9 @@ SETTINGS: tuple[Setting, ...] = (
     # Reports and sending studies to other hospitals (archive/reports/, archive/network/send.py).
     Setting("hl7_bind", "",
             "Address the HL7 MLLP listener (limestone listen --hl7-port) listens on; empty: all interfaces."),
+    Setting("hl7_max_message_kb", 16384,
+            "Largest HL7 message (MLLP block) the listener takes, in KB; a longer or endless block is "
+            "refused and its connection closed.", int),
     Setting("send_retries", 3,
             "Times limestone send tries a study again after a failed attempt (refused, timed out, dropped).", int),
     Setting("send_backoff_seconds", 2.0,
