@@ -30,6 +30,11 @@ class PixelError(ValueError):
     """The file has no image, or its pixel data cannot be decoded."""
 
 
+class NotDisplayable(PixelError):
+    """The pixel data is kept exactly as received but cannot be decoded here: a retired, private or
+    unknown transfer syntax, or a codec that refuses it. The UI says "cannot be displayed"."""
+
+
 @dataclass(frozen=True)
 class Window:
     center: float
@@ -95,7 +100,8 @@ def _pixel_array(ds: Dataset, index: int | None) -> np.ndarray:
     except Exception as exc:
         syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         name = getattr(syntax, "name", None) or str(syntax or "unknown transfer syntax")
-        raise PixelError(f"the pixel data cannot be decoded ({name}: {type(exc).__name__})") from None
+        raise NotDisplayable(f"this image cannot be displayed: the pixel data cannot be decoded "
+                             f"({name}: {type(exc).__name__}); the original is kept unchanged") from None
     finally:
         if index is not None:
             ds.pixel_array_options(index=None)
@@ -110,13 +116,16 @@ def decode(ds: Dataset) -> np.ndarray:
     frames = frame_count(ds)
     arr = _pixel_array(ds, None)
     pi = photometric(ds)
-    if pi == "PALETTE COLOR":
-        arr = apply_color_lut(arr, ds)
-        arr = _to_uint8_colour(arr)
-    elif is_colour(ds):
-        arr = _to_uint8_colour(arr)
-    else:
-        arr = apply_modality_lut(arr, ds).astype(np.float32, copy=False)
+    try:
+        if pi == "PALETTE COLOR":
+            arr = apply_color_lut(arr, ds)
+            arr = _to_uint8_colour(arr)
+        elif is_colour(ds):
+            arr = _to_uint8_colour(arr)
+        else:
+            arr = apply_modality_lut(arr, ds).astype(np.float32, copy=False)
+    except Exception as exc:  # a damaged LUT or rescale: the image cannot be built
+        raise NotDisplayable(f"this image cannot be displayed ({type(exc).__name__})") from None
     colour = arr.ndim == (4 if frames > 1 else 3) and arr.shape[-1] == 3
     if frames == 1:
         arr = arr[np.newaxis, ...]
