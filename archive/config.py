@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from archive.errors import LimestoneError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -31,6 +33,17 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("home", str(PROJECT_ROOT / "data"),
             "Folder holding the analytic store, the vault, the state database and the keys."),
+    # Where the archive's parts live. Empty: inside the home (the embedded default, one machine).
+    Setting("catalog", "",
+            "The analytic store's catalog: a postgresql:// URL (many machines share one archive); "
+            "empty: <home>/store/catalog.sqlite."),
+    Setting("lake", "",
+            "Where the store's Parquet data goes: a folder or s3://bucket/prefix; empty: <home>/store/lake."),
+    Setting("vault", "",
+            "Where the encrypted originals go: a folder or s3://bucket/prefix; empty: <home>/vault."),
+    Setting("state", "",
+            "The operational database (share links, audit, sessions): a postgresql:// URL; "
+            "empty: <home>/state.sqlite."),
     Setting("master_key", "",
             "Base64 of a 32-byte vault master key. When empty, the key is kept in <home>/keys/ "
             "(created on first use, mode 0600)."),
@@ -106,7 +119,7 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
-class ConfigError(ValueError):
+class ConfigError(LimestoneError, ValueError):
     """A setting has a value that cannot be used."""
 
 

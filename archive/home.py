@@ -1,76 +1,23 @@
 """The Limestone home (one folder holding the store, the vault, the state database and the keys)
-and ``Archive``: a home opened with its settings, the entry point pipelines, pages and notebooks share."""
+and ``Archive``: a home opened with its settings, the entry point pipelines, pages and notebooks share.
+
+``Home`` and ``HomeError`` are defined in ``archive.layout`` (the store and the vault need them) and
+re-exported here.
+"""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archive.config import Settings
+from archive.layout import Home, HomeError
 
-if TYPE_CHECKING:  # the store and vault import this module: they are imported when first used
+if TYPE_CHECKING:  # imported when first used: opening a home should not load DuckDB
     import duckdb
 
     from archive.vault import Vault
-
-
-class HomeError(RuntimeError):
-    """The home folder is missing, unreadable or unwritable."""
-
-
-@dataclass(frozen=True)
-class Home:
-    root: Path
-
-    @property
-    def store_dir(self) -> Path:
-        return self.root / "store"
-
-    @property
-    def catalog_path(self) -> Path:
-        return self.store_dir / "catalog.sqlite"
-
-    @property
-    def lake_dir(self) -> Path:
-        return self.store_dir / "lake"
-
-    @property
-    def extensions_dir(self) -> Path:
-        return self.store_dir / "extensions"
-
-    @property
-    def vault_dir(self) -> Path:
-        return self.root / "vault"
-
-    @property
-    def keys_dir(self) -> Path:
-        return self.root / "keys"
-
-    @property
-    def state_path(self) -> Path:
-        return self.root / "state.sqlite"
-
-    @property
-    def quarantine_dir(self) -> Path:
-        return self.root / "quarantine"
-
-    def ensure(self) -> "Home":
-        """Create the home's folders if needed; raise HomeError when it cannot be used."""
-        try:
-            for folder in (self.root, self.store_dir, self.lake_dir, self.extensions_dir,
-                           self.vault_dir, self.quarantine_dir):
-                folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise HomeError(f"cannot use home {self.root}: {exc.strerror or exc}") from None
-        if not os.access(self.root, os.R_OK | os.W_OK | os.X_OK):
-            raise HomeError(f"cannot use home {self.root}: not readable and writable")
-        return self
-
-    def exists(self) -> bool:
-        return self.catalog_path.exists()
 
 
 @dataclass
@@ -86,7 +33,8 @@ class Archive:
 
     @cached_property
     def home(self) -> Home:
-        return Home(self.settings.home_path)
+        s = self.settings
+        return Home(s.home_path, catalog_url=s.catalog, lake_url=s.lake, vault_url=s.vault, state_url=s.state)
 
     def store(self, read_only: bool = False) -> "duckdb.DuckDBPyConnection":
         """A new connection to the analytic store (writers migrate it first)."""
@@ -99,3 +47,6 @@ class Archive:
         from archive.vault import Vault
 
         return Vault(self.home, self.settings.master_key, self.settings.master_key_id)
+
+
+__all__ = ["Archive", "Home", "HomeError"]

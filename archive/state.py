@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 
+from archive.errors import LimestoneError
 from archive.home import Home
 
 # (number, name, SQL). Append only: never edit or reorder a step that has shipped.
@@ -19,7 +20,7 @@ SCHEMA_STEPS: list[tuple[int, str, str]] = [
         CREATE TABLE audit_events (
             event_id     INTEGER PRIMARY KEY AUTOINCREMENT,
             occurred_at  TEXT NOT NULL,          -- ISO 8601, UTC
-            action       TEXT NOT NULL,          -- view | download | export | share | revoke | passcode_failed | sign_in ...
+            action       TEXT NOT NULL,          -- view, download, export, share, revoke, sign_in ...
             outcome      TEXT NOT NULL,          -- success | failure
             user_id      TEXT,                   -- the signed-in user (e-mail or subject), never a patient
             user_role    TEXT,
@@ -143,7 +144,7 @@ SCHEMA_STEPS: list[tuple[int, str, str]] = [
             status             TEXT NOT NULL,        -- running | sent | partial | failed
             instances          INTEGER NOT NULL DEFAULT 0,
             sent               INTEGER NOT NULL DEFAULT 0,
-            converted          INTEGER NOT NULL DEFAULT 0,   -- sent in another syntax (destination refused the original)
+            converted          INTEGER NOT NULL DEFAULT 0,   -- sent in another syntax (original refused)
             failed             INTEGER NOT NULL DEFAULT 0,
             attempts           INTEGER NOT NULL DEFAULT 0,
             bytes              INTEGER NOT NULL DEFAULT 0,
@@ -166,8 +167,16 @@ def _apply(con: sqlite3.Connection) -> None:
                           f"INSERT INTO schema_steps VALUES ({int(number)}, '{name}');\nCOMMIT;")
 
 
+class StateError(LimestoneError, RuntimeError):
+    """The state database cannot be used."""
+
+
 def connect(home: Home) -> sqlite3.Connection:
     """A connection to the home's state database (created and migrated on first use)."""
+    if home.state_url:
+        # Refuse rather than quietly keep share links and audit events on this machine only.
+        raise StateError("LIMESTONE_STATE (state in PostgreSQL) is not supported yet: leave it empty "
+                         "to keep the state database in the home")
     home.root.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(home.state_path, timeout=10, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")

@@ -29,12 +29,16 @@ import secrets
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from archive.home import Home
+from archive.errors import LimestoneError
+from archive.layout import Home, is_object_url
+
+if TYPE_CHECKING:
+    from archive.object_storage import ObjectBlobs
 
 MAGIC = b"LSV1"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -43,7 +47,7 @@ TAG = 16
 SUFFIX = ".lsv"
 
 
-class VaultError(RuntimeError):
+class VaultError(LimestoneError, RuntimeError):
     """A vault file is missing, damaged or cannot be authenticated."""
 
 
@@ -165,47 +169,114 @@ def _atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
         raise
 
 
-class Vault:
-    """Encrypted, content-addressed storage of original DICOM files under ``<home>/vault``."""
+class FolderBlobs:
+    """Sealed vault files in a folder: ``<vault>/ab/ab12….lsv`` (one level of 256 folders)."""
 
-    def __init__(self, home: Home, master_key: str = "", master_key_id: str = ""):
-        self.root = home.vault_dir
-        self.keys = KeyRing(home.keys_dir, master_key, master_key_id)
+    def __init__(self, root: Path):
+        self.root = root
 
-    # ---- naming -------------------------------------------------------------------------------
-    def path_for(self, digest: str) -> Path:
-        """Where the file named ``digest`` is, or will be written.
-
-        Files are spread over 256 folders by the first two hex digits of their hash: one level,
-        like git's objects. Folders of many files are indexed by the file system, and a fresh
-        archive makes 256 folders instead of one per file (a folder costs as much as a file to
-        make). Vaults written before 2026-11 used two levels (``ab/cd/``): their files stay there.
-        """
-        return self._stored_at(digest) or self._place(digest)
-
-    def _place(self, digest: str) -> Path:
-        if not _HEX64.fullmatch(digest):
-            raise VaultError(f"not a content hash: {digest[:80]!r}")
+    def place(self, digest: str) -> Path:
         return self.root / digest[:2] / (digest + SUFFIX)
 
-    def _stored_at(self, digest: str) -> Path | None:
-        """The file of ``digest`` where it is (this layout or the earlier one), None if absent."""
-        path = self._place(digest)
+    def path_for(self, digest: str) -> Path:
+        """Where the file of ``digest`` is, or will be written.
+
+        Files are spread over 256 folders by the first two hex digits of their hash: one level,
+        like git's objects (a folder costs as much as a file to make, so a fresh archive makes
+        256, not one per file). An earlier layout used two levels (``ab/cd/``): its files are
+        read where they are.
+        """
+        path = self.place(digest)
         for candidate in (path, path.parent / digest[2:4] / path.name):
             if candidate.exists():
                 return candidate
-        return None
+        return path
 
     def has(self, digest: str) -> bool:
-        return self._stored_at(digest) is not None
+        return self.path_for(digest).exists()
 
     def hashes(self) -> Iterator[str]:
-        """Every content hash stored in the vault."""
         if not self.root.is_dir():
             return
         for pattern in (f"??/*{SUFFIX}", f"??/??/*{SUFFIX}"):
             for path in self.root.glob(pattern):
                 yield path.name[: -len(SUFFIX)]
+
+    def write(self, digest: str, sealed: bytes) -> None:
+        path = self.place(digest)
+        try:
+            _atomic_write(path, sealed, mode=0o600)
+        except FileNotFoundError:   # the first file of its folder
+            os.makedirs(path.parent, exist_ok=True)
+            _atomic_write(path, sealed, mode=0o600)
+
+    def replace(self, digest: str, sealed: bytes) -> None:
+        _atomic_write(self.path_for(digest), sealed, mode=0o600)
+
+    def delete(self, digest: str) -> None:
+        self.path_for(digest).unlink(missing_ok=True)
+
+    def read_head(self, digest: str, size: int) -> bytes:
+        try:
+            with open(self.path_for(digest), "rb") as f:
+                return f.read(size)
+        except FileNotFoundError:
+            raise VaultError(f"vault file {digest[:12]}… is missing") from None
+
+    @contextlib.contextmanager
+    def mapped(self, digest: str) -> Iterator[memoryview]:
+        """The whole sealed file, mapped: segments decrypt straight from the page cache."""
+        try:
+            f = open(self.path_for(digest), "rb")
+        except FileNotFoundError:
+            raise VaultError(f"vault file {digest[:12]}… is missing") from None
+        with f:
+            if os.fstat(f.fileno()).st_size == 0:
+                yield memoryview(b"")
+                return
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as region:
+                view = memoryview(region)
+                try:
+                    yield view
+                finally:
+                    view.release()
+
+
+class Vault:
+    """Encrypted, content-addressed storage of original DICOM files: in ``<home>/vault``, another
+    folder, or object storage (``s3://bucket/prefix``, setting ``vault``), all sealed the same way."""
+
+    def __init__(self, home: Home, master_key: str = "", master_key_id: str = ""):
+        self.keys = KeyRing(home.keys_dir, master_key, master_key_id)
+        self.blobs: FolderBlobs | ObjectBlobs
+        if is_object_url(home.vault_url):
+            from archive.object_storage import ObjectBlobs as Objects  # boto3 only when needed
+
+            self.blobs = Objects(home.vault_url, SUFFIX)
+        else:
+            self.blobs = FolderBlobs(home.vault_dir)
+
+    # ---- naming -------------------------------------------------------------------------------
+    @property
+    def root(self) -> Path:
+        if not isinstance(self.blobs, FolderBlobs):
+            raise VaultError("this vault is in object storage, not in a folder")
+        return self.blobs.root
+
+    def path_for(self, digest: str) -> Path:
+        """Where the file named ``digest`` is, or will be written (a vault in a folder)."""
+        _check_digest(digest)
+        if not isinstance(self.blobs, FolderBlobs):
+            raise VaultError("this vault is in object storage, not in a folder")
+        return self.blobs.path_for(digest)
+
+    def has(self, digest: str) -> bool:
+        _check_digest(digest)
+        return self.blobs.has(digest)
+
+    def hashes(self) -> Iterator[str]:
+        """Every content hash stored in the vault."""
+        return self.blobs.hashes()
 
     def is_empty(self) -> bool:
         return next(self.hashes(), None) is None
@@ -226,38 +297,28 @@ class Vault:
         digest = digest or content_hash(data)
         if self.has(digest):
             return digest, False
-        path = self._place(digest)
         key_id = self.ensure_key()
         master = self.keys.get(key_id)
         data_key = AESGCM.generate_key(bit_length=256)
         wrap_nonce = os.urandom(12)
         wrapped = AESGCM(master).encrypt(wrap_nonce, data_key, _wrap_aad(key_id, digest))
         header = _Header(key_id, wrap_nonce, wrapped, os.urandom(7), SEGMENT, len(data))
-        sealed = _seal(header, data_key, data, digest)
-        try:
-            _atomic_write(path, sealed, mode=0o600)
-        except FileNotFoundError:   # the first file of its folder
-            os.makedirs(path.parent, exist_ok=True)
-            _atomic_write(path, sealed, mode=0o600)
+        self.blobs.write(digest, _seal(header, data_key, data, digest))
         return digest, True
 
     def discard(self, digest: str) -> None:
         """Remove a file that no instance references (e.g. a duplicate copy with other bytes)."""
-        self.path_for(digest).unlink(missing_ok=True)
+        _check_digest(digest)
+        self.blobs.delete(digest)
 
     # ---- reading ------------------------------------------------------------------------------
-    def _open(self, digest: str) -> tuple[Path, _Header, bytes, int]:
-        path = self.path_for(digest)
-        try:
-            with open(path, "rb") as f:
-                prefix = f.read(6)
-                if len(prefix) < 6 or prefix[:4] != MAGIC:
-                    raise VaultError(f"vault file {digest[:12]}… is damaged (bad magic)")
-                (header_len,) = struct.unpack(">H", prefix[4:6])
-                raw_header = f.read(header_len)
-        except FileNotFoundError:
-            raise VaultError(f"vault file {digest[:12]}… is missing") from None
-        header = _Header.decode(raw_header)
+    def _open(self, digest: str) -> tuple[_Header, bytes, int]:
+        _check_digest(digest)
+        prefix = self.blobs.read_head(digest, 6 + 300)
+        if len(prefix) < 6 or prefix[:4] != MAGIC:
+            raise VaultError(f"vault file {digest[:12]}… is damaged (bad magic)")
+        (header_len,) = struct.unpack(">H", prefix[4:6])
+        header = _Header.decode(prefix[6:6 + header_len])
         master = self.keys.get(header.key_id)
         try:
             data_key = AESGCM(master).decrypt(header.wrap_nonce, header.wrapped_key,
@@ -265,38 +326,33 @@ class Vault:
         except InvalidTag:
             raise VaultError(f"vault file {digest[:12]}… failed authentication "
                              f"(damaged, or the master key '{header.key_id}' is wrong)") from None
-        return path, header, data_key, 6 + header_len
+        return header, data_key, 6 + header_len
 
     def stream(self, digest: str) -> Iterator[bytes]:
         """The original bytes, segment by segment, each authenticated before it is yielded.
 
-        The file is mapped, not read: segments are decrypted straight from the page cache, which
-        saves a copy of every byte (downloads stream gigabytes this way).
+        A folder's file is mapped, not read (segments decrypt straight from the page cache);
+        an object is read with one ranged GET streamed segment by segment. Memory stays flat.
         """
-        path, header, data_key, offset = self._open(digest)
+        header, data_key, offset = self._open(digest)
         aead = AESGCM(data_key)
         aad = _segment_aad(header, digest)
         count = max(1, -(-header.length // header.segment_size))
         expected = offset + header.length + count * TAG
-        with open(path, "rb") as f:
-            actual = os.fstat(f.fileno()).st_size
+        with self.blobs.mapped(digest) as view:
+            actual = len(view)
             if actual != expected:
                 raise VaultError(f"vault file {digest[:12]}… is damaged "
                                  f"({'truncated' if actual < expected else 'trailing data'})")
-            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                view = memoryview(mapped)
+            for index in range(count):
+                start = offset + index * (header.segment_size + TAG)
+                size = min(header.segment_size, header.length - index * header.segment_size) + TAG
                 try:
-                    for index in range(count):
-                        start = offset + index * (header.segment_size + TAG)
-                        size = min(header.segment_size, header.length - index * header.segment_size) + TAG
-                        try:
-                            plain = aead.decrypt(_nonce(header, index, index == count - 1),
-                                                 view[start:start + size], aad)
-                        except InvalidTag:
-                            raise VaultError(f"vault file {digest[:12]}… is damaged (segment {index})") from None
-                        yield plain
-                finally:
-                    view.release()
+                    plain = aead.decrypt(_nonce(header, index, index == count - 1),
+                                         view[start:start + size], aad)
+                except InvalidTag:
+                    raise VaultError(f"vault file {digest[:12]}… is damaged (segment {index})") from None
+                yield plain
 
     def get(self, digest: str) -> bytes:
         """The original bytes, exactly as imported."""
@@ -307,7 +363,7 @@ class Vault:
 
     def size(self, digest: str) -> int:
         """Length of the original file, from the header (no decryption of the data)."""
-        return self._open(digest)[1].length
+        return self._open(digest)[0].length
 
     def verify(self, digest: str) -> None:
         """Authenticate every segment and re-check the content hash; raise VaultError if damaged."""
@@ -320,7 +376,7 @@ class Vault:
     # ---- key rotation -------------------------------------------------------------------------
     def rewrap(self, digest: str, key_id: str) -> bool:
         """Re-wrap one file's data key under master key ``key_id``; the ciphertext is copied as is."""
-        path, header, data_key, offset = self._open(digest)
+        header, data_key, offset = self._open(digest)
         if header.key_id == key_id:
             return False
         wrap_nonce = os.urandom(12)
@@ -328,14 +384,20 @@ class Vault:
         new_header = _Header(key_id, wrap_nonce, wrapped, header.nonce_prefix,
                              header.segment_size, header.length)
         # The segments' associated data leaves out the key id, so the ciphertext stays valid.
-        body = path.read_bytes()[offset:]
-        _atomic_write(path, _frame(new_header) + body, mode=0o600)
+        with self.blobs.mapped(digest) as view:
+            sealed = _frame(new_header) + bytes(view[offset:])
+        self.blobs.replace(digest, sealed)
         return True
 
     def rotate(self) -> tuple[str, int]:
         """Create a new master key, make it current, re-wrap every file; return (key id, files)."""
         key_id = self.keys.create()
         return key_id, sum(self.rewrap(digest, key_id) for digest in self.hashes())
+
+
+def _check_digest(digest: str) -> None:
+    if not _HEX64.fullmatch(digest):
+        raise VaultError(f"not a content hash: {digest[:80]!r}")
 
 
 def _wrap_aad(key_id: str, digest: str) -> bytes:

@@ -54,7 +54,8 @@ def build(home: Path, studies: int) -> None:
         SELECT md5('p' || i)[1:32], 'MRN' || lpad(i::VARCHAR, 8, '0'), site || '-MRN', site,
                'TEST^P' || i || '^SYNTH', DATE '1930-01-01' + CAST(hash(i, 1) % 30000 AS INTEGER),
                ['F', 'M', 'O'][1 + CAST(hash(i, 2) % 3 AS BIGINT)], NULL, now()
-        FROM (SELECT i, [{sites}][1 + CAST(hash(i, 3) % {len(SITES)} AS BIGINT)] AS site FROM range({patients}) t(i))""")
+        FROM (SELECT i, [{sites}][1 + CAST(hash(i, 3) % {len(SITES)} AS BIGINT)] AS site
+              FROM range({patients}) t(i))""")
     # Studies: a random UID (as real ones are), a patient, a date over five years, a working-hours time.
     con.execute(f"""
         CREATE TEMP TABLE gen_studies AS
@@ -63,7 +64,8 @@ def build(home: Path, studies: int) -> None:
                DATE '2021-01-01' + CAST(hash(i, 6) % 1826 AS INTEGER) AS d,
                make_time(7 + CAST(hash(i, 7) % 13 AS BIGINT), CAST(hash(i, 8) % 60 AS BIGINT), 0) AS t,
                [{mods}][1 + CAST(hash(i, 9) % {len(MODALITIES)} AS BIGINT)] AS modality,
-               ['HEAD', 'CHEST', 'ABDOMEN', 'KNEE', 'SPINE', 'BREAST', 'PELVIS'][1 + CAST(hash(i, 10) % 7 AS BIGINT)] AS part,
+               ['HEAD', 'CHEST', 'ABDOMEN', 'KNEE', 'SPINE', 'BREAST', 'PELVIS']
+                   [1 + CAST(hash(i, 10) % 7 AS BIGINT)] AS part,
                [{sites}][1 + CAST(hash(i, 11) % {len(SITES)} AS BIGINT)] AS site,
                1 + CAST(hash(i, 12) % 4 AS INTEGER) AS n_series
         FROM range({studies}) t(i)""")
@@ -110,7 +112,8 @@ def build(home: Path, studies: int) -> None:
     con.execute("""
         INSERT INTO ingest_runs
         SELECT 'run' || i, ['import', 'pull', 'listen'][1 + i % 3], 'source ' || (i % 7), NULL,
-               TIMESTAMP '2025-01-01' + INTERVAL (i) HOUR, TIMESTAMP '2025-01-01' + INTERVAL (i) HOUR + INTERVAL 5 MINUTE,
+               TIMESTAMP '2025-01-01' + INTERVAL (i) HOUR,
+               TIMESTAMP '2025-01-01' + INTERVAL (i) HOUR + INTERVAL 5 MINUTE,
                2000, 1990, 5, 3, 2, 0, 1000000000, CASE WHEN i % 2 = 0 THEN 'ok' ELSE 'failed' END
         FROM range(500) t(i)""")
     con.execute("""

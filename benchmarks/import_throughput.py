@@ -7,6 +7,10 @@ Generates N small real CT files (pydicom's CT_small.dcm with fresh UIDs), then m
 2. limestone: ``import_paths`` into a fresh home (hash, parse, check, encrypt into the vault,
    batch-write the store), and again as a rerun (nothing new);
 and prints instances/s and the ratio to the baseline. Target: ratio >= 1.0.
+
+Then the fixed cost of an import with nothing to do (``limestone import`` of an empty folder) on
+the demo archive (``--demo-patients`` people; 0 skips it), phase by phase (benchmarks/fixed_cost.py).
+Target: under 1 s.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import pydicom
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from archive.home import Archive  # noqa: E402
+from benchmarks import fixed_cost  # noqa: E402
 from pipelines.import_files import import_paths  # noqa: E402
 from tests.support.samples import write_ct_studies  # noqa: E402
 
@@ -38,6 +43,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=0, help="0: one per core")
+    parser.add_argument("--demo-patients", type=int, default=60,
+                        help="size of the demo archive for the fixed cost (0: skip it)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "source"
@@ -63,6 +70,13 @@ def main() -> int:
     print(f"|{'-' * 57}|{'-' * 10}|{'-' * 13}|{'-' * 7}|")
     for name, seconds, rate in rows:
         print(f"| {name:<55} | {seconds:8.2f} | {rate:11.0f} | {rate / rows[0][2]:5.2f} |")
+    if args.demo_patients:
+        with tempfile.TemporaryDirectory() as tmp:
+            home = fixed_cost.demo_home(Path(tmp), args.demo_patients)
+            empty = Path(tmp) / "empty"
+            empty.mkdir()
+            fixed_cost.print_table(f"Fixed cost of an import, demo archive of {args.demo_patients} people",
+                                   fixed_cost.measure(home, ["import", str(empty)]))
     return 0
 
 

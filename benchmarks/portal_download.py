@@ -204,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         env = dict(os.environ, LIMESTONE_HOME=str(work / "home"), LIMESTONE_PORTAL_ATTEMPTS_PER_MINUTE="100000",
                    LIMESTONE_PORTAL_REQUESTS_PER_MINUTE="100000")
         proc = subprocess.Popen([sys.executable, "-m", "pipelines", "portal", "--port", str(port)], cwd=ROOT,
-                                env=env, stdout=subprocess.DEVNULL, stderr=open(work / "portal.log", "w"), start_new_session=True)
+                                env=env, stdout=subprocess.DEVNULL, stderr=open(work / "portal.log", "w"),
+                                start_new_session=True)
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
         while True:
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                     break
             except requests.ConnectionError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise SystemExit("the portal did not start")
+                    raise SystemExit("the portal did not start") from None
                 time.sleep(0.1)
         link = f"{base}/s/{issued.token}"
         session = requests.Session()
@@ -241,9 +242,11 @@ def main(argv: list[str] | None = None) -> int:
         copy_mbs, dl_mbs = copy_bytes / copy_time / 1e6, dl_bytes / dl_time / 1e6
         rows = [
             ("study size", f"{original_bytes / 1e6:,.0f} MB in {files} files", "", "", ""),
-            ("download through portal (ZIP to disk)", f"{dl_mbs:,.0f} MB/s", f"copy of vault files {copy_mbs:,.0f} MB/s",
+            ("download through portal (ZIP to disk)", f"{dl_mbs:,.0f} MB/s",
+             f"copy of vault files {copy_mbs:,.0f} MB/s",
              f"{dl_mbs / copy_mbs:.2f}", ">= 0.50"),
-            ("where the time goes: vault decryption alone (in-process)", f"{decrypt_bytes / decrypt_time / 1e6:,.0f} MB/s",
+            ("where the time goes: vault decryption alone (in-process)",
+             f"{decrypt_bytes / decrypt_time / 1e6:,.0f} MB/s",
              "", f"{decrypt_bytes / decrypt_time / 1e6 / copy_mbs:.2f}", ""),
             ("portal memory growth during download", f"{growth:.1f} MB", f"RSS before {rss_before:.0f} MB",
              "", "< 100 MB"),

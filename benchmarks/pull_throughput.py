@@ -15,6 +15,10 @@ free loopback ports with TCP_NODELAY=1), then fetches every study twice:
 Both are timed from process start to exit (wall clock), on the same studies, alternately when
 ``--rounds`` > 1 (the best round of each counts, which is fairer on a shared machine). Prints a
 table with instances/s and the ratio (target: >= 1.0). Run by hand; not part of the test suite.
+
+Then the fixed cost of a pull with nothing to do (a window in which the node has no study) on the
+demo archive (``--demo-patients`` people; 0 skips it), phase by phase (benchmarks/fixed_cost.py).
+Target: under 1 s.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from pydicom.dataset import Dataset  # noqa: E402
 
+from benchmarks import fixed_cost  # noqa: E402
 from tests.support.orthanc_server import OrthancServer, available  # noqa: E402
 from tests.support.synthetic_studies import make_studies, write_studies  # noqa: E402
 
@@ -101,6 +106,15 @@ def run_limestone(pacs: OrthancServer, work: Path, associations: int) -> tuple[f
     return seconds, cpu, instances, result.stdout.strip()
 
 
+def fixed_cost_on_demo(pacs: OrthancServer, work: Path, patients: int) -> list[tuple[str, float]]:
+    """The phases of ``limestone pull`` on the demo archive when the node has nothing in the window."""
+    home = fixed_cost.demo_home(work, patients)
+    subprocess.run([sys.executable, "-m", "pipelines", "--home", str(home), "nodes", "add", "bench",
+                    "--ae-title", pacs.ae_title, "--host", "127.0.0.1", "--port", str(pacs.dicom_port)],
+                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    return fixed_cost.measure(home, ["pull", "bench", "--since", "2099-01-01"])
+
+
 def upload(pacs: OrthancServer, paths: list[Path]) -> None:
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda p: pacs.upload_bytes(p.read_bytes()), paths))
@@ -113,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--associations", type=int, default=2, help="the node's max associations for limestone")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--demo-patients", type=int, default=60,
+                        help="size of the demo archive for the fixed cost (0: skip it)")
     args = parser.parse_args(argv)
     if not available() or shutil.which("getscu") is None:
         print("needs Debian's orthanc and dcmtk (apt-get install orthanc dcmtk)", file=sys.stderr)
@@ -142,13 +158,15 @@ def main(argv: list[str] | None = None) -> int:
                 best["pull"] = min(best.get("pull", (seconds, cpu)), (seconds, cpu))
                 print(f"round {round_ + 1}: getscu {total / best['get'][0]:,.0f}/s, "
                       f"limestone {total / best['pull'][0]:,.0f}/s", flush=True)
+            fixed = fixed_cost_on_demo(pacs, work, args.demo_patients) if args.demo_patients else []
         rows = [
             ("dcmtk getscu (1 association, files to disk)", *best["get"]),
             (f"limestone pull (C-GET, {args.associations} associations, vault + store)", *best["pull"]),
         ]
         width = max(len(name) for name, *_ in rows)
         print()
-        print(f"| {'fetch of the same studies':<{width}} | instances | seconds | instances/s | CPU s | instances/CPU s |")
+        print(f"| {'fetch of the same studies':<{width}} "
+              "| instances | seconds | instances/s | CPU s | instances/CPU s |")
         print(f"|{'-' * (width + 2)}|-----------|---------|-------------|-------|-----------------|")
         for name, seconds, cpu in rows:
             print(f"| {name:<{width}} | {total:>9,} | {seconds:>7.2f} | {total / seconds:>11,.0f} | "
@@ -158,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
         print("CPU s: user + system time of the command and its worker processes (Orthanc's not counted)")
         print(f"limestone's own summary: {summary.splitlines()[-1].strip() if summary else '-'}")
+        if fixed:
+            fixed_cost.print_table(f"Fixed cost of a pull with nothing to do, demo archive of "
+                                   f"{args.demo_patients} people", fixed)
         return 0
     finally:
         if not args.keep:

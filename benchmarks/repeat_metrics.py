@@ -125,7 +125,8 @@ def build(home: Path, studies: int, patients: int) -> dict[str, int]:
         FROM gen g JOIN exams x USING (e)""")
     con.execute(f"""
         INSERT INTO prior_use_events
-        SELECT 'bench:' || k, '{UID}.' || g.i, ['retrieved', 'compared', 'shared', 'exported'][1 + CAST(hash(k, 'kind') % 4 AS BIGINT)],
+        SELECT 'bench:' || k, '{UID}.' || g.i,
+               ['retrieved', 'compared', 'shared', 'exported'][1 + CAST(hash(k, 'kind') % 4 AS BIGINT)],
                [{sites}][1 + CAST(hash(k, 'site') % {len(SITES)} AS BIGINT)],
                g.ts + to_days(CAST(1 + hash(k, 'later') % 60 AS INTEGER)), 'bench', now()
         FROM range(50000) t(k) JOIN gen g ON g.i = hash(k, 'prior') % {studies}""")
@@ -209,7 +210,8 @@ def main() -> int:
     ]
     report = [("limestone report repeats (all time)", lambda: metrics.report(con))]
     rows = [(name, *timed(fn, args.repeat)) for name, fn in baselines + page + report]
-    studies, repeats = con.execute("SELECT count(*), count(*) FILTER (WHERE is_repeat) FROM repeat_study_facts").fetchone()
+    studies, repeats = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE is_repeat) FROM repeat_study_facts").fetchone()
     con.close()
     page_rows = rows[len(baselines):len(baselines) + len(page)]
     page_total = sum(median for _, median, _, _ in page_rows)

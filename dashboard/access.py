@@ -40,14 +40,14 @@ PAGES: tuple[PageSpec, ...] = (
              frozenset({"manager", "quality", "admin"})),
     PageSpec("repeats", "repeats.py", "Repeat exams", ":material/repeat:", "Department",
              frozenset({"manager", "quality", "admin"})),
-    # Share links, the audit trail and link usage (issue 7).
+    # Share links, the audit trail and link usage.
     PageSpec("share_links", "share_links.py", "Share links", ":material/share:", "Patients",
              frozenset({"clerk", "admin"})),
     PageSpec("audit_log", "audit_log.py", "Audit trail", ":material/policy:", "Administration",
              frozenset({"admin"})),
     PageSpec("share_usage", "share_usage.py", "Share link usage", ":material/link:", "Department",
              frozenset({"manager", "admin"})),
-    # HL7 results kept for review and reports waiting for their study (issue 9).
+    # HL7 results kept for review and reports waiting for their study.
     PageSpec("hl7_review", "hl7_review.py", "HL7 review", ":material/rule:", "Administration",
              frozenset({"quality", "admin"})),
 )

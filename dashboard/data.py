@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from archive.config import Settings
+from archive.errors import LimestoneError
 from archive.home import Archive
 from archive.store import StoreError, queries
 from archive.store.connection import LAKE
@@ -37,7 +38,7 @@ def whole(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-class NoArchive(Exception):
+class NoArchive(LimestoneError):
     """There is no store in the home yet (or it cannot be read): pages show an empty state."""
 
 

@@ -27,22 +27,14 @@ def _filter(since, until, sites, exam_classes, modalities) -> metrics.RepeatFilt
 @st.cache_data(ttl=TTL, show_spinner=False)
 def date_range(home: str) -> tuple[date | None, date | None]:
     with data.cursor(home) as cur:
-        return cur.execute("SELECT min(study_date), max(study_date) FROM studies").fetchone()
+        return metrics.study_date_range(cur)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def options(home: str) -> dict[str, list[str]]:
+def options(home: str) -> dict[str, Any]:
     """Sites, classes (code -> name) and modality families to filter on."""
     with data.cursor(home) as cur:
-        # The sites table, not the studies: the same list at a fraction of the cost.
-        sites = [r[0] for r in cur.execute("SELECT DISTINCT site FROM sites ORDER BY 1").fetchall()]
-        class_rows = cur.execute("SELECT exam_class, coalesce(name, exam_class) FROM exam_classes "
-                                 "ORDER BY exam_class").fetchall()
-        families = [r[0] for r in cur.execute(
-            "SELECT DISTINCT modality FROM exam_classes UNION SELECT modality FROM repeat_window_defaults "
-            "ORDER BY 1").fetchall()]
-    return {"site": sites, "exam_class": [c for c, _ in class_rows],
-            "class_names": dict(class_rows), "modality": families}
+        return metrics.filter_options(cur)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

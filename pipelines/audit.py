@@ -16,7 +16,7 @@ def _day(text: str) -> datetime:
     try:
         return datetime.fromisoformat(text)
     except ValueError:
-        raise SystemExit(f"limestone audit: not a date: {text!r} (use YYYY-MM-DD)")
+        raise SystemExit(f"limestone audit: not a date: {text!r} (use YYYY-MM-DD)") from None
 
 
 def add_parser(subparsers) -> None:
@@ -57,7 +57,8 @@ def run(args, archive: Archive) -> int:
     else:
         for e in events:
             print(f"{e['occurred_at']}  {e['action']:<15} {e['outcome']:<8} {e['user_id'] or '-':<28} "
-                  f"{e['source'] or '':<9} {e['ip'] or '':<15} {e['link_id'] or '':<14} {e['study_instance_uid'] or ''}")
+                  f"{e['source'] or '':<9} {e['ip'] or '':<15} {e['link_id'] or '':<14} "
+                  f"{e['study_instance_uid'] or ''}")
         if not events:
             print("no audit events match")
     return 0

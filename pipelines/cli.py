@@ -2,7 +2,8 @@
 
 Each module named in ``COMMANDS`` has ``add_parser(subparsers)``, which registers its subcommand and sets
 ``run=<function(args, archive) -> int>`` as the parser default. Errors a user can fix are printed as
-one plain line and give a non-zero exit status; details go to the log.
+one plain line (every ``archive.errors.LimestoneError``) and give exit status 2; details go to
+the log.
 """
 
 from __future__ import annotations
@@ -12,35 +13,35 @@ import importlib
 import logging
 import sys
 
-from archive.config import ConfigError
-from archive.home import Archive, HomeError
-from archive.store import StoreError
-from archive.vault import VaultError
+from archive.errors import LimestoneError
+from archive.home import Archive
 
-# Subcommand name -> the module that implements it. Only the module of the command being run is
-# imported, so a quick command does not pay for the imports of every other one.
-COMMANDS = {
-    "import": "pipelines.import_files",
-    "demo": "pipelines.demo",
-    "stats": "pipelines.stats",
-    "verify": "pipelines.verify",
-    "keys": "pipelines.keys",
-    "compact": "pipelines.compact",
-    "nodes": "pipelines.nodes",
-    "pull": "pipelines.pull",
-    "listen": "pipelines.listen",
-    "qa": "pipelines.qa",
-    "deid": "pipelines.deid",
-    "link-patients": "pipelines.link_patients",
-    "report": "pipelines.report",
-    "priors": "pipelines.priors",
-    "share": "pipelines.share",
-    "portal": "pipelines.portal",
-    "export": "pipelines.export",
-    "audit": "pipelines.audit",
-    "import-hl7": "pipelines.import_hl7",
-    "reports": "pipelines.reports",
-    "send": "pipelines.send",
+# Subcommand name -> (the module that implements it, its one-line help). Only the module of the
+# command being run is imported, and ``limestone --help`` imports none (the help lines are here;
+# tests/pipelines/test_cli.py checks they are the ones the modules register), so a quick command
+# does not pay for the imports of every other one.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "import": ("pipelines.import_files", "import folders, zip files and CDs (DICOMDIR)"),
+    "demo": ("pipelines.demo", "build the synthetic demo archive (fake patients) and import it"),
+    "stats": ("pipelines.stats", "counts of what the archive holds"),
+    "verify": ("pipelines.verify", "fixity check of every file in the vault"),
+    "keys": ("pipelines.keys", "vault master keys"),
+    "compact": ("pipelines.compact", "merge the analytic store's small files"),
+    "nodes": ("pipelines.nodes", "remote DICOM nodes (PACS) to pull from"),
+    "pull": ("pipelines.pull", "pull studies from a PACS node (C-FIND, C-GET/C-MOVE)"),
+    "listen": ("pipelines.listen", "receive images pushed by modalities and PACS (C-STORE SCP)"),
+    "qa": ("pipelines.qa", "image quality metrics of new instances (incremental)"),
+    "deid": ("pipelines.deid", "de-identified research export (DICOM files + Parquet table)"),
+    "link-patients": ("pipelines.link_patients", "link patient records across sites into persons"),
+    "report": ("pipelines.report", "reports from the archive's metrics"),
+    "priors": ("pipelines.priors", "a study's earlier studies of the same patient, ranked"),
+    "share": ("pipelines.share", "issue, list, extend, revoke and unlock patient share links"),
+    "portal": ("pipelines.portal", "serve the share portal patients open links in"),
+    "export": ("pipelines.export", "export studies to CD/USB media (IHE PDI)"),
+    "audit": ("pipelines.audit", "search the audit trail or export it (DICOM audit messages)"),
+    "import-hl7": ("pipelines.import_hl7", "file HL7 v2 ORU^R01 report messages from files"),
+    "reports": ("pipelines.reports", "reports (SR, PDF, HL7) kept beside the images"),
+    "send": ("pipelines.send", "send studies to a node of the node list (C-STORE)"),
 }
 
 log = logging.getLogger("limestone")
@@ -52,9 +53,11 @@ def _setup_argparser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--home", help="archive home folder (default: $LIMESTONE_HOME or data/)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, module in COMMANDS.items():
-        if command is None or name == command:
+    for name, (module, summary) in COMMANDS.items():
+        if name == command:
             importlib.import_module(module).add_parser(subparsers)
+        else:  # listed for --help and usage errors; parsing never reaches it (see _command_in)
+            subparsers.add_parser(name, help=summary)
     return parser
 
 
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         archive = Archive.load(home=args.home)
         return int(args.run(args, archive) or 0)
-    except (ConfigError, HomeError, StoreError, VaultError, FileNotFoundError) as exc:
+    except (LimestoneError, FileNotFoundError) as exc:  # a plain sentence for the user
         print(f"limestone {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

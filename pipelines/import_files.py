@@ -19,11 +19,12 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from tqdm import tqdm
 
 from archive.home import Archive, Home
+from archive.ingest.filing import store_writer
 from archive.ingest.intake import Outcome, ingest_bytes
 from archive.ingest.sources import Discovery, Item, Limits, Refused, discover
 from archive.repeats.update import after_run
@@ -89,14 +90,13 @@ class ImportSummary(IngestRun):
 _worker: dict = {}
 
 
-def _init_worker_process(*args: str) -> None:
+def _init_worker_process(*args: Any) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)  # the parent decides when to stop, and commits first
     _init_worker(*args)
 
 
-def _init_worker(home_root: str, master_key: str, master_key_id: str, max_file_bytes: int) -> None:
-    home = Home(Path(home_root))
+def _init_worker(home: Home, master_key: str, master_key_id: str, max_file_bytes: int) -> None:
     _worker.update(vault=Vault(home, master_key, master_key_id), quarantine=home.quarantine_dir, containers={},
                    max_file_bytes=max_file_bytes)
 
@@ -130,7 +130,7 @@ def _chunks(items: Iterable[Item]) -> Iterator[list[Item]]:
 def _outcomes(archive: Archive, items: Iterable[Item], workers: int, limits: Limits) -> Iterator[Outcome]:
     """Process items on ``workers`` processes (inline when 1), in order, with bounded look-ahead."""
     settings = archive.settings
-    init_args = (str(archive.home.root), settings.master_key, settings.master_key_id, limits.max_file_bytes)
+    init_args = (archive.home, settings.master_key, settings.master_key_id, limits.max_file_bytes)
     if workers <= 1:
         _init_worker(*init_args)
         for chunk in _chunks(items):
@@ -169,7 +169,7 @@ def import_paths(archive: Archive, paths: list[Path], site: str | None = None, k
     summary = ImportSummary(new_run_id(), kind, _describe(paths), site)
     con = archive.store()
     start_run(con, summary)
-    writer = StoreWriter(con, archive.home, summary.run_id, site=site, batch_size=archive.settings.batch_size,
+    writer = store_writer(con, archive.home, summary.run_id, site=site, batch_size=archive.settings.batch_size,
                          vault=archive.vault)
     discovery = Discovery(limits=Limits.from_settings(archive.settings))
     started = time.perf_counter()

@@ -1,40 +1,19 @@
 """``limestone listen``: a storage SCP that files what modalities and PACS send into the archive.
 
-Accepts C-ECHO and C-STORE of every storage SOP class in every transfer syntax, as our AE title
-(setting ``ae_title``) on our port (setting ``dicom_port``). Each instance is kept as sent: its
-bytes go to the vault before the sender is told it is stored, and its rows reach the store in
-batches (at the latest ``listen_flush_seconds`` after it arrived). Damaged instances are kept in
-quarantine and answered with a warning status. The patient links and repeat metrics are brought up
-to date at the latest ``repeat_refresh_seconds`` after the first new study since their last
-refresh, and once more when it stops (``archive.repeats.update``): a whole refresh, so not after
-every batch.
-
-SIGTERM or Ctrl-C stops it cleanly: no new associations are accepted, the ones in progress get
-a grace period to finish, and every instance already acknowledged is committed to the store
-before the process exits.
+Accepts C-ECHO and C-STORE as our AE title (setting ``ae_title``) on our port (setting
+``dicom_port``); what it does with each instance: ``archive.network.listen``. ``--hl7-port``
+also receives HL7 v2 reports over MLLP. SIGTERM or Ctrl-C stops it cleanly: every instance
+already acknowledged is committed to the store before the process exits.
 """
 
 from __future__ import annotations
 
-import logging
-import queue
 import signal
 import sys
-import threading
-import time
 
 from archive.home import Archive
-from archive.ingest.intake import Outcome, ingest_bytes
 from archive.network import NetworkError, quiet_toolkit
-from archive.network.status import STORE_QUARANTINED, STORE_SUCCESS
-from archive.network.storage import start_storage_scp
-from archive.repeats.update import RefreshSchedule, after_run
-from archive.store.runs import IngestRun, finish_run, start_run
-from archive.store.writer import StoreWriter, new_run_id
-
-log = logging.getLogger("limestone.listen")
-
-GRACE_SECONDS = 10.0
+from archive.network.listen import Listener
 
 
 def add_parser(subparsers) -> None:
@@ -47,111 +26,6 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--hl7-port", type=int, help="also receive HL7 v2 ORU^R01 reports over MLLP on this "
                                                      "port, each answered with ACK/NAK (setting hl7_bind)")
     parser.set_defaults(run=run)
-
-
-class Listener:
-    def __init__(self, archive: Archive, ae_title: str, port: int, bind: str, site: str | None):
-        self.archive = archive
-        self.ae_title = ae_title
-        self.port = port
-        self.bind = bind
-        self.site = site
-        self.arrived: "queue.Queue[tuple[Outcome, str]]" = queue.Queue()
-        self.stop = threading.Event()
-        self.received = 0
-        self.quarantined = 0
-        self.bytes = 0
-        self.server = None
-
-    def receive(self, data: bytes, calling_ae: str) -> int:
-        outcome = ingest_bytes(data, f"from-{calling_ae or 'unknown'}.dcm", self.archive.vault,
-                               self.archive.home.quarantine_dir)
-        self.arrived.put((outcome, calling_ae))
-        return STORE_QUARANTINED if outcome.kind == "quarantined" else STORE_SUCCESS
-
-    def _drain(self, writer: StoreWriter) -> int:
-        taken = 0
-        while True:
-            try:
-                outcome, calling_ae = self.arrived.get_nowait()
-            except queue.Empty:
-                return taken
-            taken += 1
-            self.received += 1
-            self.bytes += outcome.size
-            if outcome.kind == "stored":
-                writer.add(outcome.record, outcome.size, outcome.digest, source_ae=calling_ae,
-                           written=outcome.written)
-            elif outcome.kind == "quarantined":
-                self.quarantined += 1
-                writer.quarantined(outcome.digest, outcome.name, outcome.reason, outcome.size)
-            else:
-                log.warning("received a file that is not DICOM from %s; ignored", calling_ae or "unknown AE")
-
-    def serve(self, ready=None) -> int:
-        settings = self.archive.settings
-        vault = self.archive.vault
-        if vault.keys.current_id is None and vault.is_empty():
-            vault.keys.create()  # before the first association, not inside one
-        con = self.archive.store()
-        run = IngestRun(new_run_id(), "listen", f"listen {self.ae_title}@{self.port}", self.site)
-        start_run(con, run)
-        writer = StoreWriter(con, self.archive.home, run.run_id, site=self.site, batch_size=10**9,
-                             vault=vault)
-        status = "failed"
-        try:
-            self.server = start_storage_scp(self.ae_title, self.port, self.receive, bind=self.bind,
-                                            timeout=settings.dicom_timeout)
-            self.port = self.server.server_address[1]
-            print(f"listening as {self.ae_title!r} on port {self.port}; stop with Ctrl-C or SIGTERM",
-                  flush=True)
-            if ready is not None:
-                ready.set()
-            pending, last_flush = 0, time.monotonic()
-            refresh = RefreshSchedule(settings.repeat_refresh_seconds)
-            while not self.stop.wait(0.2):
-                pending += self._drain(writer)
-                if pending and (pending >= settings.batch_size
-                                or time.monotonic() - last_flush >= settings.listen_flush_seconds):
-                    refresh.added(writer.flush().inserted, time.monotonic())
-                    pending, last_flush = 0, time.monotonic()
-                if refresh.due(time.monotonic()):
-                    after_run(con, self.archive.home)
-                    refresh.done()
-            self._shutdown()
-            self._drain(writer)
-            refresh.added(writer.flush().inserted, time.monotonic())
-            if refresh.pending:
-                after_run(con, self.archive.home)
-            status = "failed" if self.quarantined else "ok"
-        finally:
-            if self.server is not None:
-                self._shutdown()
-            self._drain(writer)
-            writer.flush()
-            run.files_seen = self.received
-            run.imported = writer.totals.inserted
-            run.already_present = writer.totals.already_present
-            run.quarantined = self.quarantined
-            run.bytes = self.bytes
-            finish_run(con, run, status)
-            con.close()
-        print(f"listen: {self.received:,} instances received ({writer.totals.inserted:,} new, "
-              f"{writer.totals.already_present:,} already archived, {self.quarantined:,} quarantined), "
-              f"{self.bytes / 1e6:,.1f} MB")
-        return 0 if status == "ok" else 1
-
-    def _shutdown(self) -> None:
-        server, self.server = self.server, None
-        if server is None:
-            return
-        server.shutdown()  # no new associations
-        deadline = time.monotonic() + GRACE_SECONDS
-        while server.active_associations and time.monotonic() < deadline:
-            time.sleep(0.05)
-        for assoc in server.active_associations:
-            # Unacknowledged instances are not archived; the sender knows and can send them again.
-            assoc.abort()
 
 
 def run(args, archive: Archive) -> int:
@@ -167,7 +41,7 @@ def run(args, archive: Archive) -> int:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     hl7_server = None
     try:
-        if getattr(args, "hl7_port", None) is not None:  # reports from the RIS (issue 9)
+        if getattr(args, "hl7_port", None) is not None:  # reports from the RIS
             from archive.reports.mllp import MllpServer
             try:
                 hl7_server = MllpServer(archive, args.hl7_port, settings.hl7_bind).start()
@@ -175,7 +49,10 @@ def run(args, archive: Archive) -> int:
                 print(f"limestone listen: {exc}", file=sys.stderr)
                 return 2
             print(f"listening for HL7 (MLLP) on port {hl7_server.port}", flush=True)
-        return listener.serve()
+        summary = listener.serve(on_listening=lambda port: print(
+            f"listening as {listener.ae_title!r} on port {port}; stop with Ctrl-C or SIGTERM", flush=True))
+        print(summary.line)
+        return 0 if summary.status == "ok" else 1
     except NetworkError as exc:
         print(f"limestone listen: {exc}", file=sys.stderr)
         return 2

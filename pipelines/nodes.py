@@ -81,7 +81,7 @@ def _list(args, archive: Archive, registry: NodeRegistry) -> int:
              str(n.max_associations)) for n in nodes]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     return 0
 
 

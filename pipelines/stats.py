@@ -20,9 +20,11 @@ def run(args, archive: Archive) -> int:
         counts = stats(con)
     finally:
         con.close()
+    backends = archive.home.backends()
     if args.json:
-        print(json.dumps(counts))
+        print(json.dumps({**counts, "backends": backends}))
     else:
         for name, value in counts.items():
             print(f"{name:>10}: {value:,}")
+        print(f"{'backends':>10}: " + ", ".join(f"{part} {kind}" for part, kind in backends.items()))
     return 0

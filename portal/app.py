@@ -16,8 +16,8 @@ order the link page shows them, so no UID ever appears in an address)::
 Reports: the studies page shows each study's released reports (``archive.reports.
 release``: current versions, final or amended): their text when the link allows ``view``, their
 PDF when it allows ``download`` (reports belong to the images' record, so a link needs no
-permission of its own for them; existing links keep working as they were issued). Showing them is audited as a ``view`` of the study, a PDF as a
-``download``.
+permission of its own for them; existing links keep working as they were issued). Showing them
+is audited as a ``view`` of the study, a PDF as a ``download``.
 
 Every refusal - unknown token, expired, revoked, locked or used-up link, a study number the
 link does not reach, a missing permission, a page that does not exist - is the same plain page
@@ -26,7 +26,6 @@ with status 404 and says nothing about the patient. Access logs are off: an addr
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
@@ -57,6 +56,7 @@ from archive.vault import VaultError
 from portal import pages
 from portal.limits import RateLimit
 from portal.session import COOKIE, Sessions
+from portal.streaming import read_ahead
 
 log = logging.getLogger("limestone.portal")
 
@@ -83,63 +83,6 @@ def _security_headers(tls: bool) -> list[tuple[bytes, bytes]]:
     if tls:
         headers["strict-transport-security"] = "max-age=31536000"
     return [(k.encode(), v.encode()) for k, v in headers.items()]
-
-
-_END = object()
-
-
-async def _read_ahead(pieces, depth: int = 8):
-    """Produce ``pieces`` (a blocking iterator) in a thread of its own, up to ``depth`` pieces ahead.
-
-    Reading, decrypting and checksumming the next pieces (which release the GIL) then overlap
-    sending the current one. The thread hands each piece over without waiting for the event
-    loop (``call_soon_threadsafe``); it waits only when ``depth`` pieces are not yet sent. If the
-    client goes away, the producer is told to stop and the thread ends.
-    """
-    loop = asyncio.get_running_loop()
-    ready: asyncio.Queue = asyncio.Queue()
-    room = threading.Semaphore(depth)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not room.acquire(timeout=1):
-            if stop.is_set():
-                return False
-        if stop.is_set():
-            return False
-        try:
-            loop.call_soon_threadsafe(ready.put_nowait, item)
-        except RuntimeError:   # the event loop is closed: the server is going away
-            return False
-        return True
-
-    def produce():
-        try:
-            for piece in pieces:
-                if not put(piece):
-                    return
-            put(_END)
-        except BaseException as exc:  # handed to the response, which ends the download
-            put(exc)
-        finally:
-            close = getattr(pieces, "close", None)
-            if close:
-                close()
-
-    thread = threading.Thread(target=produce, name="portal-download", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = await ready.get()
-            room.release()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        room.release()   # a producer waiting for room wakes up, sees stop and ends
 
 
 class _Guard:
@@ -432,7 +375,7 @@ class Portal:
         self.audit(request, "download", link, [s.study_instance_uid for s in studies],
                    detail=f"zip: {len(media.files) + len(media.unindexed)} files, {media.bytes} bytes"
                           + (f", {len(media.missing)} missing" if media.missing else ""))
-        return StreamingResponse(_read_ahead(zip_chunks(members)), media_type="application/zip", headers={
+        return StreamingResponse(read_ahead(zip_chunks(members)), media_type="application/zip", headers={
             "content-disposition": 'attachment; filename="limestone-images.zip"',
             "content-length": str(zip_size(members))})
 
@@ -458,7 +401,7 @@ class Portal:
                                               "studies page; please contact the hospital for the document."),
                                 status_code=404)
         self.audit(request, "download", link, [study.study_instance_uid], detail=f"report PDF {n}")
-        return StreamingResponse(_read_ahead(iter(document.chunks())), media_type="application/pdf", headers={
+        return StreamingResponse(read_ahead(iter(document.chunks())), media_type="application/pdf", headers={
             "content-length": str(document.size),
             "content-disposition": f'attachment; filename="report-{s_index}-{n}.pdf"'})
 

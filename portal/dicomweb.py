@@ -25,9 +25,10 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from archive import sharing
-from archive.media.dicomdir import _header
+from archive.media.dicomdir import read_header
 from archive.vault import VaultError
 from portal.session import COOKIE
+from portal.streaming import read_ahead
 
 DICOM_JSON = "application/dicom+json"
 
@@ -152,8 +153,7 @@ class DicomWeb:
 
         self.portal.audit(request, "download", link, [study.study_instance_uid],
                           detail=f"dicomweb: {len(rows)} instances")
-        from portal.app import _read_ahead
-        return StreamingResponse(_read_ahead(parts()), headers={
+        return StreamingResponse(read_ahead(parts()), headers={
             "content-type": f'multipart/related; type="application/dicom"; boundary={boundary}'})
 
     def metadata(self, request: Request) -> Response:
@@ -164,7 +164,7 @@ class DicomWeb:
         out = []
         for row in rows:
             try:
-                header = _header(self.portal.archive.vault, row["content_hash"])
+                header = read_header(self.portal.archive.vault, row["content_hash"])
             except (VaultError, ValueError):
                 continue
             out.append(header.to_json_dict(bulk_data_threshold=4096,

@@ -106,7 +106,8 @@ def _reports(base: str, s_index: int, reports: list[dict], can_view: bool, can_d
     """A study's released reports: heading, and the text (view) and the PDF (download) as allowed."""
     parts = []
     for n, report in enumerate(reports, start=1):
-        pdf = (f'<p><a class="report-pdf" href="{base}/report/{s_index}/{n}.pdf" download>Download the report (PDF)</a></p>'
+        pdf = (f'<p><a class="report-pdf" href="{base}/report/{s_index}/{n}.pdf" download>'
+               'Download the report (PDF)</a></p>'
                if can_download and release.has_document(report) else "")
         text = ""
         if can_view:
@@ -133,7 +134,8 @@ def studies_page(base: str, patient: dict, studies: list[dict], can_view: bool, 
     for s_index, study in enumerate(studies, start=1):
         head = study["study"]
         modalities = ", ".join(head.get("modalities") or []) or ""
-        parts.append(f'<section class="card study" id="study-{s_index}"><h2>{escape(head.get("study_description") or "Study")}</h2>'
+        parts.append(f'<section class="card study" id="study-{s_index}">'
+                     f'<h2>{escape(head.get("study_description") or "Study")}</h2>'
                      f'<p class="muted">{escape(_date(head.get("study_date")))} · {escape(modalities)} · '
                      f'{escape(head.get("site_name") or head.get("institution_name") or "")}</p>')
         if can_download:
@@ -142,7 +144,8 @@ def studies_page(base: str, patient: dict, studies: list[dict], can_view: bool, 
         parts.append('<div class="series">')
         for r_index, series in enumerate(study["series"], start=1):
             count = len(series["instances"])
-            label = f'{series.get("modality") or ""} {series.get("series_description") or ""}'.strip() or f"Series {r_index}"
+            label = (f'{series.get("modality") or ""} {series.get("series_description") or ""}'.strip()
+                     or f"Series {r_index}")
             thumb = (f'<img src="{base}/thumb/{s_index}/{r_index}.png" alt="" loading="lazy" width="128" height="128">'
                      if can_view else "")
             link_open = f'<a class="tile" href="{base}/view/{s_index}/{r_index}">' if can_view else '<div class="tile">'
@@ -155,9 +158,11 @@ def studies_page(base: str, patient: dict, studies: list[dict], can_view: bool, 
 <p class="muted">Viewers such as OHIF or Weasis can open these studies directly. Use this address and
 access key (valid while this page is open, for the session's length):</p>
 <p>Address: <code id="dicomweb-url">{escape(dicomweb[0])}</code></p>
-<p>Access key (HTTP header <code>Authorization: Bearer &lt;key&gt;</code>): <code id="dicomweb-key">{escape(dicomweb[1])}</code></p>
+<p>Access key (HTTP header <code>Authorization: Bearer &lt;key&gt;</code>):
+<code id="dicomweb-key">{escape(dicomweb[1])}</code></p>
 </details></section>""")
-    parts.append(f'<form method="post" action="{base}/signout"><button class="quiet" type="submit">Close</button></form>')
+    parts.append(f'<form method="post" action="{base}/signout">'
+                 '<button class="quiet" type="submit">Close</button></form>')
     return _page("Your shared images", "\n".join(parts))
 
 
@@ -203,7 +208,8 @@ button.quiet{background:#e6e9ee;color:#1d2733}
 .banner{display:flex;flex-wrap:wrap;gap:1.5rem;background:#fff7d6;border:1px solid #e8d48a;border-radius:10px;
  padding:.7rem 1.2rem;margin-bottom:1rem}
 .series{display:flex;flex-wrap:wrap;gap:.8rem}
-.tile{display:flex;flex-direction:column;align-items:center;gap:.2rem;width:150px;padding:.5rem;border:1px solid #dde2e8;
+.tile{display:flex;flex-direction:column;align-items:center;gap:.2rem;width:150px;padding:.5rem;
+ border:1px solid #dde2e8;
  border-radius:8px;color:inherit;text-decoration:none;background:#fafbfc}
 .tile img{background:#000;border-radius:4px;object-fit:contain}
 .viewer img{width:min(100%,640px);height:auto;background:#000;display:block;margin:1rem auto}

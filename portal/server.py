@@ -7,13 +7,14 @@ from pathlib import Path
 
 import uvicorn
 
+from archive.errors import LimestoneError
 from archive.home import Archive
 from portal.app import create_app
 
 log = logging.getLogger("limestone.portal")
 
 
-class PortalConfigError(ValueError):
+class PortalConfigError(LimestoneError, ValueError):
     """The portal's TLS or address settings cannot be used."""
 
 

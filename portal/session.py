@@ -2,7 +2,8 @@
 
 The cookie holds the link id, an expiry and an HMAC (SHA-256) over both and the link's token
 hash, under a key kept in ``<home>/keys/portal-session.bin`` (not ``.key``: those name vault master
-keys). It proves only that the passcode was given; every request still loads the link, so a revocation, expiry or lockout applies at once.
+keys). It proves only that the passcode was given; every request still loads the link, so a
+revocation, expiry or lockout applies at once.
 """
 
 from __future__ import annotations

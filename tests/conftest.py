@@ -1,9 +1,12 @@
-"""Fixtures shared by every test: a fresh archive home, sample files, the CLI as a function."""
+"""Fixtures shared by every test: a fresh archive home, sample files.
+
+Fixtures used by several capability folders live in tests/support/ as pytest plugins, registered
+here so that any order or selection of folders collects the same fixtures: real DICOM peers
+(Orthanc, our CLI wired for C-MOVE) and the browser (the real app in Chromium).
+"""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import pytest
 from archive.home import Archive
 from tests.support.samples import pydicom_test_files, write_ct_studies
 
-ROOT = Path(__file__).resolve().parent.parent
+pytest_plugins = ["tests.support.orthanc_fixtures", "tests.support.browser_fixtures", "tests.support.distributed"]
 
 
 @pytest.fixture(autouse=True)
@@ -41,15 +44,3 @@ def ct_folder(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("ct")
     write_ct_studies(folder, 60, per_series=20, seed=7)
     return folder
-
-
-def limestone(*args: str, home: Path | None = None, env: dict | None = None,
-              check: bool = False, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the real ``limestone`` command in a subprocess."""
-    command = [sys.executable, "-m", "pipelines"] + (["--home", str(home)] if home else []) + list(args)
-    full_env = dict(os.environ, **(env or {}))
-    result = subprocess.run(command, capture_output=True, text=True, env=full_env, cwd=ROOT,
-                            timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{command} -> {result.returncode}\n{result.stdout}\n{result.stderr}")
-    return result

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from archive.comparison.image_registration import Shift2D, _spread, register_2d
+from archive.comparison.image_registration import Shift2D, register_2d, standardise
 
 
 def display_sense(values: np.ndarray, photometric: str | None) -> np.ndarray:
@@ -28,8 +28,8 @@ def difference(current: np.ndarray, prior: np.ndarray, current_spacing: float | 
     if current.ndim != 2 or prior.ndim != 2:
         raise ValueError("the difference view needs two grey 2D images")
     moving, shift = register_2d(current, prior, current_spacing, prior_spacing)
-    aligned = ndimage.shift(_spread(moving), (shift.rows, shift.cols), order=1, mode="nearest")
-    return _spread(current.astype(np.float32)) - aligned, shift
+    aligned = ndimage.shift(standardise(moving), (shift.rows, shift.cols), order=1, mode="nearest")
+    return standardise(current.astype(np.float32)) - aligned, shift
 
 
 def render(diff: np.ndarray, spread: float = 0.5) -> np.ndarray:

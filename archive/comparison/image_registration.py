@@ -45,7 +45,7 @@ class Shift2D:
     error: float
 
 
-def _spread(values: np.ndarray) -> np.ndarray:
+def standardise(values: np.ndarray) -> np.ndarray:
     """Robustly standardise (median 0, unit inter-percentile range): scanners and sites differ in grey levels."""
     finite = values[np.isfinite(values)]
     if finite.size == 0:
@@ -104,7 +104,7 @@ def suggest_offset(current: np.ndarray, current_positions: np.ndarray, current_s
     """
     ref, (ref_z0, ref_x0) = projection(current, current_positions, current_spacing, step_mm)
     mov, (mov_z0, mov_x0) = projection(prior, prior_positions, prior_spacing, step_mm)
-    ref, mov = _spread(ref), _spread(mov)
+    ref, mov = standardise(ref), standardise(mov)
     # Padded with masks (masked normalised cross-correlation): the zero padding around each
     # projection must not count as anatomy, or the borders of the data would be registered.
     shape = (2 * max(ref.shape[0], mov.shape[0]), 2 * max(ref.shape[1], mov.shape[1]))
@@ -161,6 +161,6 @@ def register_2d(current: np.ndarray, prior: np.ndarray, current_spacing: float |
     if current_spacing and prior_spacing:
         moving = resample_to(moving, prior_spacing, current_spacing)
     moving = fit_to(moving, current.shape)
-    shift, error, _ = phase_cross_correlation(_spread(current.astype(np.float32)), _spread(moving),
+    shift, error, _ = phase_cross_correlation(standardise(current.astype(np.float32)), standardise(moving),
                                               upsample_factor=4, normalization=None)
     return moving, Shift2D(float(shift[0]), float(shift[1]), float(error))

@@ -136,7 +136,7 @@ def plan_sync(current: SeriesGeometry, prior: SeriesGeometry) -> SyncPlan:
         which = "current" if current.pixel_spacing is None else "prior"
         notes.append(f"The {which} images have no pixel spacing: distances on them are in pixels, "
                      "not millimetres, and measurements cannot be copied in mm.")
-    elif max(abs(a - b) for a, b in zip(current.pixel_spacing, prior.pixel_spacing)) > 0.01:
+    elif max(abs(a - b) for a, b in zip(current.pixel_spacing, prior.pixel_spacing, strict=False)) > 0.01:
         notes.append(f"Pixel size differs ({current.pixel_spacing[0]:.2f} mm on the current, "
                      f"{prior.pixel_spacing[0]:.2f} mm on the prior): measurements are compared in mm.")
     if current.matrix and prior.matrix and current.matrix != prior.matrix:

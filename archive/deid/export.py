@@ -39,6 +39,7 @@ from archive.deid.dataset import deidentify
 from archive.deid.keys import DeidKey, load_key
 from archive.deid.profile import Options
 from archive.dicom.pixels import PixelError, read
+from archive.errors import LimestoneError
 from archive.home import Archive
 
 log = logging.getLogger("limestone.deid")
@@ -58,7 +59,7 @@ SCHEMA = pa.schema([
 ])
 
 
-class DeidSelectionError(ValueError):
+class DeidSelectionError(LimestoneError, ValueError):
     """The studies to export cannot be found (no such study, or the query is not usable)."""
 
 
@@ -225,12 +226,14 @@ def export(archive: Archive, selected: list[Selected], out: Path, options: Optio
             relative = None
             if result.burned_in is None or include_burned_in:
                 top = "dicom" if result.burned_in is None else "burned_in"
-                relative = f"{top}/{result.pseudonym}/{ds.StudyInstanceUID}/{ds.SeriesInstanceUID}/{ds.SOPInstanceUID}.dcm"
+                relative = (f"{top}/{result.pseudonym}/{ds.StudyInstanceUID}/{ds.SeriesInstanceUID}/"
+                            f"{ds.SOPInstanceUID}.dcm")
                 (out / relative).parent.mkdir(parents=True, exist_ok=True)
                 ds.save_as(out / relative, enforce_file_format=True)
             if result.burned_in is not None:
                 summary.flagged += 1
-                flagged.append({"pseudonym": result.pseudonym, "study_instance_uid": str(ds.get("StudyInstanceUID", "")),
+                flagged.append({"pseudonym": result.pseudonym,
+                                "study_instance_uid": str(ds.get("StudyInstanceUID", "")),
                                 "sop_instance_uid": str(ds.get("SOPInstanceUID", "")),
                                 "reason": result.burned_in, "file": relative or ""})
             if relative is not None and result.burned_in is None:

@@ -16,11 +16,13 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from archive.errors import LimestoneError
+
 # Dates move back by whole weeks (so weekdays stay true) between one week and ten years.
 _MAX_SHIFT_WEEKS = 520
 
 
-class DeidKeyError(ValueError):
+class DeidKeyError(LimestoneError, ValueError):
     """The de-identification key is missing, unreadable or malformed."""
 
 

@@ -170,7 +170,10 @@ class _StudyWriter:
         self.exam: Exam = spec
         self.rng = np.random.default_rng([self.seed, 2, self.number])
         family = spec.family
-        modality = family if family != "XR" else self.site.device("CR" if "CR" in self.site.modalities else "DX").modality
+        if family == "XR":
+            modality = self.site.device("CR" if "CR" in self.site.modalities else "DX").modality
+        else:
+            modality = family
         self.device = self.site.device(modality)
         self.study_uid = self.uids("study", self.number)
         self.referrer = REFERRERS[int(self.rng.integers(len(REFERRERS)))]

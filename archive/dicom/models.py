@@ -15,6 +15,7 @@ from archive.dicom import values as v
 from archive.dicom.columns import INSTANCE_COLUMNS, PATIENT_COLUMNS, SERIES_COLUMNS, STUDY_COLUMNS
 from archive.dicom.enums import XRAY_RADIATION_DOSE_SR
 from archive.dicom.raw import tag_of, value
+from archive.errors import LimestoneError
 
 REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
 _REQUIRED_TAGS = [(keyword, tag_of(keyword)) for keyword in REQUIRED_UIDS]
@@ -22,7 +23,7 @@ _ACQUISITION_DATE, _ACQUISITION_TIME = tag_of("AcquisitionDate"), tag_of("Acquis
 _TRANSFER_SYNTAX = tag_of("TransferSyntaxUID")
 
 
-class InvalidDataset(ValueError):
+class InvalidDataset(LimestoneError, ValueError):
     """A dataset that cannot be archived (e.g. a required UID is missing)."""
 
 

@@ -25,8 +25,10 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from archive.errors import LimestoneError
 
-class PixelError(ValueError):
+
+class PixelError(LimestoneError, ValueError):
     """The file has no image, or its pixel data cannot be decoded."""
 
 

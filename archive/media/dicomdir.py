@@ -20,7 +20,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -60,7 +60,7 @@ class MediaPlan:
         return len(self.dicomdir) + sum(f.size for f in self.files + self.unindexed)
 
 
-def _header(vault: Vault, digest: str) -> Dataset:
+def read_header(vault: Vault, digest: str) -> Dataset:
     """The file's header, parsed from its first vault segment (the whole file if need be)."""
     stream = vault.stream(digest)
     first = next(stream, b"")
@@ -127,9 +127,10 @@ class _Node:
     index: int                                   # its place among its siblings: the File ID's number
     children: dict[str, "_Node"] = field(default_factory=dict)
 
-    def child(self, key: str, make) -> "_Node":
+    def child(self, key: str, make: Callable[..., Dataset], *args: Any) -> "_Node":
+        """The child record under ``key``, made by ``make(*args)`` the first time it is asked for."""
         if key not in self.children:
-            self.children[key] = _Node(make(), len(self.children))
+            self.children[key] = _Node(make(*args), len(self.children))
         return self.children[key]
 
 
@@ -225,7 +226,7 @@ def plan(contents: Contents, vault: Vault, file_set_id: str = "LIMESTONE") -> Me
                     leaves[row["sop_instance_uid"]] = (_image_record(row, i_index), "IM")
                 else:
                     try:
-                        header = _header(vault, row["content_hash"])
+                        header = read_header(vault, row["content_hash"])
                     except VaultError as exc:
                         log.warning("not on the medium: %s", exc)
                         missing.append(row["sop_instance_uid"])
@@ -241,17 +242,17 @@ def plan(contents: Contents, vault: Vault, file_set_id: str = "LIMESTONE") -> Me
     top = _Node(Dataset(), 0)                    # holds the PATIENT records: the root directory entity
     files: list[MediaFile] = []
     for study in contents.studies:
-        patient = top.child(_text(study.study.get("patient_id")) or "UNKNOWN", lambda: _patient_record(study.study))
-        study_node = patient.child(study.study_instance_uid,
-                                   lambda: _study_record(study.study_instance_uid, study.study))
+        patient = top.child(_text(study.study.get("patient_id")) or "UNKNOWN", _patient_record, study.study)
+        study_node = patient.child(study.study_instance_uid, _study_record, study.study_instance_uid,
+                                   study.study)
         for s_index, series in enumerate(study.series, start=1):
-            series_node = study_node.child(series.series_instance_uid, lambda: _series_record(series, s_index))
+            series_node = study_node.child(series.series_instance_uid, _series_record, series, s_index)
             for row in series.instances:
                 uid = row["sop_instance_uid"]
                 if uid not in leaves or uid in series_node.children:
                     continue
                 record, prefix = leaves[uid]
-                leaf = series_node.child(uid, lambda: record)
+                leaf = series_node.child(uid, lambda known: known, record)
                 file_id = [f"PT{patient.index:06d}", f"ST{study_node.index:06d}",
                            f"SE{series_node.index:06d}", f"{prefix}{leaf.index:06d}"]
                 record.ReferencedFileID = file_id
@@ -306,13 +307,13 @@ def _encode(file_set_id: str, roots: list[_Node]) -> bytes:
     ds.DirectoryRecordSequence = Sequence([node.record for node in order])
     # The offsets are fixed-size (UL): encode once with zeros, then write each offset in place.
     data = bytearray(_write(ds))
-    where = dict(zip(map(id, order), _item_offsets(data, len(order))))
+    where = dict(zip(map(id, order), _item_offsets(data, len(order)), strict=True))
     if roots:
         _set_offset(data, data.index(_FIRST_ROOT, 132), where[id(roots[0])])
         _set_offset(data, data.index(_LAST_ROOT, 132), where[id(roots[-1])])
 
     def link(nodes: list[_Node]) -> None:
-        for node, following in zip(nodes, nodes[1:] + [None]):
+        for node, following in zip(nodes, nodes[1:] + [None], strict=True):
             children = list(node.children.values())
             at = where[id(node)] + 8                    # the record's first element, after the item tag
             _set_offset(data, at, where[id(following)] if following else 0, _NEXT)

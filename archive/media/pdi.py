@@ -28,6 +28,7 @@ from typing import Any, Mapping
 
 from archive.clock import now_utc
 from archive.dicom import pixels
+from archive.errors import LimestoneError
 from archive.media.dicomdir import MediaPlan, plan
 from archive.media.zipstream import Member, zip_chunks
 from archive.reports import release
@@ -38,7 +39,7 @@ DICOM_ONLY = "DICOM ONLY"
 DICOM_PLUS_WEB = "DICOM PLUS WEB"
 
 
-class PdiError(RuntimeError):
+class PdiError(LimestoneError, RuntimeError):
     """The medium cannot be written (a plain message for the user)."""
 
 
@@ -174,7 +175,8 @@ def _previews(contents: Contents, vault: Vault) -> list[tuple[str, str, bytes]]:
                 png = pixels.thumbnail(vault.get(row["content_hash"]), size=512)
             except (VaultError, pixels.PixelError):
                 continue
-            caption = f"Study {s_index}, series {r_index}: {series.modality or ''} {series.series_description or ''}".strip()
+            caption = (f"Study {s_index}, series {r_index}: {series.modality or ''} "
+                       f"{series.series_description or ''}").strip()
             out.append((f"IHE_PDI/S{s_index:03d}{r_index:03d}.PNG", caption, png))
     return out
 
@@ -281,7 +283,8 @@ def export_studies(archive, study_instance_uids: list[str], out: Path, actor, *,
             action="export", user_id=actor.user_id, user_role=actor.role, source=actor.source,
             study_instance_uid=study.study_instance_uid, patient_key=study.study.get("patient_key"),
             detail=f"{result.kind} ({result.label.content}), {result.files} files"
-                   + (f", {len(reports[study.study_instance_uid])} reports" if reports[study.study_instance_uid] else ""),
+                   + (f", {len(reports[study.study_instance_uid])} reports"
+                      if reports[study.study_instance_uid] else ""),
             ip=actor.ip,
             user_agent=actor.user_agent))
     return result

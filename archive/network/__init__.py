@@ -1,7 +1,10 @@
 """DICOM networking with remote nodes: associations, C-ECHO, C-FIND, C-GET, C-MOVE and a storage SCP.
 
+The node list (``nodes``), pulling a node's studies (``pull``, its C-GET workers ``pull_worker``),
+sending studies (``send``) and receiving what others send (``listen``) are built on them.
+
 Nothing here touches the network on import; every connection is made when a function is called.
-Every socket gets TCP_NODELAY (Nagle costs ~30x with DCMTK peers), and errors are raised as
+Every socket gets TCP_NODELAY (with Nagle on, DCMTK peers crawl), and errors are raised as
 ``NetworkError`` with one plain line that names the node (and the study when there is one).
 """
 

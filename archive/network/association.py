@@ -12,6 +12,7 @@ from pynetdicom import AE, Association, evt
 from pynetdicom.presentation import PresentationContext, build_context
 from pynetdicom.sop_class import Verification
 
+from archive.errors import LimestoneError
 from archive.network.nodes import Node
 from archive.network.status import describe
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 REACTOR_DELAY = 0.0002
 
 
-class NetworkError(RuntimeError):
+class NetworkError(LimestoneError, RuntimeError):
     """A node could not be reached or did not do what was asked; the message names the node.
 
     ``unreachable`` is true when no association could be made at all (refused connection, no
@@ -36,7 +37,7 @@ class NetworkError(RuntimeError):
 
 
 def tcp_nodelay(event: evt.Event) -> None:
-    """EVT_CONN_OPEN handler: switch Nagle off (DCMTK peers otherwise crawl at ~10 instances/s)."""
+    """EVT_CONN_OPEN handler: switch Nagle off (DCMTK peers otherwise crawl)."""
     sock = getattr(event.assoc.dul.socket, "socket", None)
     if sock is not None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

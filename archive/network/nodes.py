@@ -18,6 +18,7 @@ from typing import Iterable
 
 from archive import state
 from archive.clock import now_utc
+from archive.errors import LimestoneError
 from archive.home import Home
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -41,7 +42,7 @@ class StudyStatusValues(str, Enum):
     GONE = "gone"            # no longer on the node when a later run asked for it again
 
 
-class NodeError(ValueError):
+class NodeError(LimestoneError, ValueError):
     """A node definition is invalid, or no node has that name."""
 
 

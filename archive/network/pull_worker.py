@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import multiprocessing.util
 import signal
-from pathlib import Path
 
 from archive.home import Home
 from archive.ingest.intake import ingest_bytes
@@ -22,12 +21,11 @@ from archive.vault import Vault
 _SESSION: GetSession | None = None
 
 
-def init(home_root: str, master_key: str, master_key_id: str, node: dict, ae_title: str,
+def init(home: Home, master_key: str, master_key_id: str, node: dict, ae_title: str,
          timeout: float) -> None:
     """Process-pool initializer: open the vault and prepare the session."""
     global _SESSION
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
-    home = Home(Path(home_root))
     vault = Vault(home, master_key, master_key_id)
 
     def receive(data: bytes, calling_ae: str):

@@ -18,6 +18,7 @@ from pynetdicom import Association
 from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
 
 from archive.dicom import values as v
+from archive.errors import LimestoneError
 from archive.network.association import NetworkError
 from archive.network.nodes import Node
 from archive.network.status import StatusCategoryValues, category, describe
@@ -43,7 +44,7 @@ IMAGE_KEYS: dict[str, str | None] = {
 }
 
 
-class MalformedIdentifier(ValueError):
+class MalformedIdentifier(LimestoneError, ValueError):
     """A C-FIND answer that cannot be used."""
 
 

@@ -11,9 +11,10 @@ Studies go in parallel (up to the node's ``max_associations``), one association 
 attempt. An attempt that fails (no connection, association rejected or aborted, a failure status,
 a timeout) is retried with exponential backoff for the instances not yet stored, up to
 ``send_retries`` times; the instance in flight when an association was lost goes last in the
-next attempt, so one instance that makes a node drop the association cannot hold back the rest. Every study gets a row in the state database's transfer log (who, what,
-where, when, result) and an ``export`` audit event; a study that reached a node of a site counts
-as a prior used by that site (repeat-exam metrics, ``record_prior_use``).
+next attempt, so one instance that makes a node drop the association cannot hold back the rest.
+Every study gets a row in the state database's transfer log (who, what, where, when, result) and
+an ``export`` audit event; a study that reached a node of a site counts as a prior used by that
+site (repeat-exam metrics, ``record_prior_use``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pynetdicom.presentation import build_context
 from archive import state
 from archive.audit.trail import AuditEvent, record
 from archive.clock import now_utc
+from archive.errors import LimestoneError
 from archive.network.association import NetworkError, associate, close
 from archive.network.contexts import MAX_CONTEXTS
 from archive.network.nodes import Node
@@ -48,7 +50,7 @@ log = logging.getLogger("limestone.send")
 FALLBACK_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
 
 
-class LostAssociation(Exception):
+class LostAssociation(LimestoneError):
     """A C-STORE got no answer: the node aborted, the connection closed, or it timed out (the reason)."""
 
 

@@ -248,7 +248,7 @@ def link(records: list[PatientRecord], decisions: Iterable[tuple[str, str, str]]
             per_site = defaultdict(list)
             for r in without:
                 per_site[r.site].append(r.patient_key)
-            for site, site_keys in sorted(per_site.items(), key=lambda i: str(i[0])):
+            for _site, site_keys in sorted(per_site.items(), key=lambda i: str(i[0])):
                 if len(site_keys) > 1:
                     result.conflicts.append(Conflict(
                         "same_site_duplicate", tuple(sorted(site_keys)),
@@ -292,8 +292,8 @@ def link_patients(con: duckdb.DuckDBPyConnection) -> LinkResult:
     """Recompute the links of every patient record in the store and replace the stored ones."""
     result = link(load_records(con), load_decisions(con))
     now = now_utc()
-    links = pd.DataFrame([(l.patient_key, l.person_key, l.method, l.confidence, l.evidence, now)
-                          for l in result.links],
+    links = pd.DataFrame([(x.patient_key, x.person_key, x.method, x.confidence, x.evidence, now)
+                          for x in result.links],
                          columns=["patient_key", "person_key", "method", "confidence", "evidence",
                                   "linked_at"])
     conflicts = pd.DataFrame([(c.kind, list(c.patient_keys), c.detail, now) for c in result.conflicts],

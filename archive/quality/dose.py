@@ -27,8 +27,10 @@ def ct_studies(con: duckdb.DuckDBPyConnection, since: date | None = None) -> pd.
         WITH ct AS (
             SELECT st.study_instance_uid, st.study_date, coalesce(st.site, '(no site)') AS site,
                    upper(coalesce(nullif(trim(st.body_part_examined), ''), '(unknown)')) AS body_part,
-                   (SELECT coalesce(nullif(trim(any_value(se.protocol_name)), ''), any_value(se.series_description), '(unknown)')
-                      FROM series se WHERE se.study_instance_uid = st.study_instance_uid AND se.modality = 'CT') AS protocol,
+                   (SELECT coalesce(nullif(trim(any_value(se.protocol_name)), ''),
+                                    any_value(se.series_description), '(unknown)')
+                      FROM series se
+                     WHERE se.study_instance_uid = st.study_instance_uid AND se.modality = 'CT') AS protocol,
                    (SELECT any_value(se.station_name) FROM series se
                      WHERE se.study_instance_uid = st.study_instance_uid AND se.modality = 'CT') AS station
             FROM studies st
@@ -38,10 +40,14 @@ def ct_studies(con: duckdb.DuckDBPyConnection, since: date | None = None) -> pd.
             SELECT body_part, metric, reference_level FROM dose_reference_levels WHERE modality = 'CT'
         )
         SELECT ct.*, d.ct_dlp_mgy_cm AS dlp, d.ct_ctdi_vol_mgy AS ctdi_vol,
-               coalesce((SELECT reference_level FROM levels l WHERE l.body_part = ct.body_part AND l.metric = 'dlp'),
-                        (SELECT reference_level FROM levels l WHERE l.body_part = '*' AND l.metric = 'dlp')) AS dlp_reference,
-               coalesce((SELECT reference_level FROM levels l WHERE l.body_part = ct.body_part AND l.metric = 'ctdi_vol'),
-                        (SELECT reference_level FROM levels l WHERE l.body_part = '*' AND l.metric = 'ctdi_vol')) AS ctdi_vol_reference
+               coalesce((SELECT reference_level FROM levels l
+                          WHERE l.body_part = ct.body_part AND l.metric = 'dlp'),
+                        (SELECT reference_level FROM levels l
+                          WHERE l.body_part = '*' AND l.metric = 'dlp')) AS dlp_reference,
+               coalesce((SELECT reference_level FROM levels l
+                          WHERE l.body_part = ct.body_part AND l.metric = 'ctdi_vol'),
+                        (SELECT reference_level FROM levels l
+                          WHERE l.body_part = '*' AND l.metric = 'ctdi_vol')) AS ctdi_vol_reference
         FROM ct LEFT JOIN study_dose d USING (study_instance_uid)
         ORDER BY ct.study_date
     """, [since, since]).df()
@@ -70,7 +76,8 @@ def xr_exposures(con: duckdb.DuckDBPyConnection, since: date | None = None) -> p
     return con.execute("""
         SELECT st.study_date, coalesce(st.site, '(no site)') AS site, se.modality,
                coalesce(nullif(trim(se.station_name), ''), '(unknown)') AS station,
-               coalesce(nullif(trim(se.protocol_name), ''), nullif(trim(se.series_description), ''), '(unknown)') AS protocol,
+               coalesce(nullif(trim(se.protocol_name), ''), nullif(trim(se.series_description), ''),
+                        '(unknown)') AS protocol,
                upper(coalesce(se.body_part_examined, '(unknown)')) AS body_part,
                i.exposure_index, i.deviation_index, i.kvp,
                r.lower_limit AS di_lower, r.upper_limit AS di_upper,

@@ -33,12 +33,14 @@ from pydicom.dataset import Dataset
 from skimage.filters import threshold_otsu
 from skimage.restoration import estimate_sigma
 
-METRICS_VERSION = 2   # 2: noise on a 128-pixel crop (was 192)
+from archive.errors import LimestoneError
+
+METRICS_VERSION = 2   # 2: noise on a 128-pixel crop
 NOISE_CROP = 128
 SOFT_TISSUE_HU = (-150.0, 250.0)
 
 
-class NotMeasurable(ValueError):
+class NotMeasurable(LimestoneError, ValueError):
     """The image is too small (or not an image plane) for the metrics to mean anything."""
 
 

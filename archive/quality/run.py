@@ -19,7 +19,6 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import duckdb
@@ -66,7 +65,8 @@ class QaSummary:
         if self.pending == 0:
             return "Nothing new to measure: every instance already has quality metrics."
         return (f"Measured {self.measured} instances, {self.no_image} without a measurable image, {self.failed} failed "
-                f"({self.done} of {self.pending} in {self.seconds:.1f} s, {self.instances_per_second:.0f} instances/s).")
+                f"({self.done} of {self.pending} in {self.seconds:.1f} s, "
+                f"{self.instances_per_second:.0f} instances/s).")
 
 
 def pending(con: duckdb.DuckDBPyConnection, since: date | None = None, modality: str | None = None,
@@ -89,12 +89,12 @@ def pending(con: duckdb.DuckDBPyConnection, since: date | None = None, modality:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(home_root: str, master_key: str, master_key_id: str, ignore_signals: bool = True) -> None:
+def _init_worker(home: Home, master_key: str, master_key_id: str, ignore_signals: bool = True) -> None:
     if ignore_signals:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)   # the parent decides when to stop, and commits first
     logging.getLogger("pydicom").setLevel(logging.CRITICAL)  # decoder tracebacks of damaged files
-    _worker["vault"] = Vault(Home(Path(home_root)), master_key, master_key_id)
+    _worker["vault"] = Vault(home, master_key, master_key_id)
 
 
 def measure_instance(vault: Vault, sop_instance_uid: str, content_hash: str) -> dict[str, Any]:
@@ -129,7 +129,7 @@ def _chunks(items: list, size: int) -> Iterator[list]:
 
 def _results(archive: Archive, items: list, workers: int) -> Iterator[list[dict[str, Any]]]:
     settings = archive.settings
-    args = (str(archive.home.root), settings.master_key, settings.master_key_id)
+    args = (archive.home, settings.master_key, settings.master_key_id)
     if workers <= 1:
         _init_worker(*args, ignore_signals=False)
         for chunk in _chunks(items, CHUNK):
@@ -204,7 +204,8 @@ def run_qa(archive: Archive, since: date | None = None, modality: str | None = N
                         summary.no_image += 1
                     else:
                         summary.failed += 1
-                        log.warning("instance %s… could not be measured: %s", row["content_hash"][:12], row.get("reason"))
+                        log.warning("instance %s… could not be measured: %s", row["content_hash"][:12],
+                                    row.get("reason"))
                 rows.extend(chunk_rows)
                 if bar is not None:
                     bar.update(len(chunk_rows))

@@ -88,7 +88,7 @@ def set_exam_class(con: duckdb.DuckDBPyConnection, exam_class: str, *, updated_b
     row = con.execute("SELECT name, modality, body_region, repeat_window_days, fee FROM exam_classes "
                       "WHERE exam_class = ? LIMIT 1", [code]).fetchone()
     current = dict(zip(("name", "modality", "body_region", "repeat_window_days", "fee"),
-                       row or (code, None, None, None, None)))
+                       row or (code, None, None, None, None), strict=True))
     if modality is not _KEEP:
         current["modality"] = modality_family(modality)
     if current["modality"] is None:

@@ -63,4 +63,4 @@ def status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """``refreshed_at``, ``studies`` (in the snapshot), ``changed_at`` (latest source change), ``stale``."""
     cursor = con.execute("SELECT * FROM repeat_facts_status")
     names = [d[0] for d in cursor.description]
-    return dict(zip(names, cursor.fetchone()))
+    return dict(zip(names, cursor.fetchone(), strict=True))

@@ -62,6 +62,25 @@ def prior_uses(con: duckdb.DuckDBPyConnection, f: RepeatFilter, limit: int = 100
     return con.execute(sql("avoided_repeats"), dict(f.params(), limit=limit)).df()
 
 
+def study_date_range(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
+    """The first and last study dates in the archive (None, None when it is empty)."""
+    row = con.execute("SELECT min(study_date), max(study_date) FROM studies").fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """What the repeat metrics can be filtered on: sites, exam classes (code -> name), modalities."""
+    # The sites table, not the studies: the same list at a fraction of the cost.
+    sites = [r[0] for r in con.execute("SELECT DISTINCT site FROM sites ORDER BY 1").fetchall()]
+    class_rows = con.execute("SELECT exam_class, coalesce(name, exam_class) FROM exam_classes "
+                             "ORDER BY exam_class").fetchall()
+    families = [r[0] for r in con.execute(
+        "SELECT DISTINCT modality FROM exam_classes UNION SELECT modality FROM repeat_window_defaults "
+        "ORDER BY 1").fetchall()]
+    return {"site": sites, "exam_class": [c for c, _ in class_rows],
+            "class_names": dict(class_rows), "modality": families}
+
+
 def link_conflicts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """The records the identity linker listed for review, one row per record."""
     return con.execute(sql("link_conflicts")).df()
@@ -70,7 +89,7 @@ def link_conflicts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def link_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     cursor = con.execute(sql("link_summary"))
     names = [d[0] for d in cursor.description]
-    return dict(zip(names, cursor.fetchone()))
+    return dict(zip(names, cursor.fetchone(), strict=True))
 
 
 def status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -99,7 +118,7 @@ def report(con: duckdb.DuckDBPyConnection, since: date | None = None,
     f = RepeatFilter(since, until)
     cursor = con.execute(sql("repeats_report"), {"since": since, "until": until})
     names = [d[0] for d in cursor.description]
-    rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+    rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
     state = facts.status(con)
     out: dict[str, Any] = {"since": f.since.isoformat() if f.since else None,
                            "until": f.until.isoformat() if f.until else None,

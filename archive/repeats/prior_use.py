@@ -1,6 +1,6 @@
 """Prior use: the events that show a prior exam was put to use for a new order.
 
-**Decision (issue 6):** prior-use events are *copied into the analytic store* (table
+**Decision:** prior-use events are *copied into the analytic store* (table
 ``prior_use_events``) by ``record_prior_use(...)``, rather than read from the SQLite state database
 by the views. The store's views then need nothing attached, and the notebooks see the same numbers.
 Features call it where the use happens:

@@ -18,10 +18,9 @@ the Repeat exams page's *Recompute now* and *Save decision and link again*.
 
 The update is whole (links and facts of the entire archive), not per patient: the repeat
 definitions are views over all studies, and narrowing them to a few people's studies still reads
-them all (measured at 1,000,000 studies on a busy machine: 5 s for 57 studies of 20 people, 15 s
-by person key; the whole facts refresh is 5.2 s on a quiet one, linking 400,000 records about 20 s
-on a busy one). Hence once per run, and debounced while listening, rather than per committed batch.
-The freshness check alone took 50-90 ms at that scale.
+them all, so a partial update costs about as much as a whole one (benchmarks/repeat_metrics.py
+prints the numbers). Hence once per run, and debounced while listening, rather than per
+committed batch.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from typing import Any
 import hl7
 
 from archive.clock import now_utc
+from archive.errors import LimestoneError
 from archive.reports import pdf
 from archive.reports.store import Report
 from archive.vault import content_hash
@@ -43,7 +44,7 @@ STATUS_CODES = {"P": "preliminary", "S": "preliminary", "A": "preliminary", "I":
 TEXT_TYPES = {"TX", "FT", "ST", "CE", "CWE", "TEXT", ""}
 
 
-class MessageProblem(ValueError):
+class MessageProblem(LimestoneError, ValueError):
     """A message that cannot be filed; ``code`` is the HL7 ACK code (AE error, AR reject)."""
 
     def __init__(self, reason: str, code: str = "AE", error_code: str = "207"):

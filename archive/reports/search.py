@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from archive.store.connection import _wheel_extension
+from archive.store.connection import wheel_extension
 
 _INDEX_TABLE = "memory.main.report_search"
 _lock = threading.Lock()
@@ -25,7 +25,7 @@ def load_fts(con: duckdb.DuckDBPyConnection) -> None:
     loaded = con.execute("SELECT count(*) FROM duckdb_extensions() WHERE extension_name = 'fts' AND loaded"
                          ).fetchone()[0]
     if not loaded:
-        con.execute(f"LOAD '{_wheel_extension('duckdb_extension_fts', 'fts.duckdb_extension')}'")
+        con.execute(f"LOAD '{wheel_extension('duckdb_extension_fts', 'fts.duckdb_extension')}'")
 
 
 def _signature(con: duckdb.DuckDBPyConnection) -> tuple:
@@ -75,7 +75,7 @@ def search_reports(con: duckdb.DuckDBPyConnection, query: str, limit: int = 50) 
              "accession_number", "score"]
     result = []
     for row in rows:
-        item = dict(zip(names, row[:-1]))
+        item = dict(zip(names, row[:-1], strict=True))
         item["snippet"] = _snippet(row[-1] or "", words)
         result.append(item)
     return result

@@ -188,7 +188,7 @@ def file_after_batch(con: duckdb.DuckDBPyConnection, vault, records) -> int:
 
 
 def rescan(con: duckdb.DuckDBPyConnection, vault) -> int:
-    """File reports of archived SR/PDF instances that have none yet (e.g. archived before issue 9)."""
+    """File reports of archived SR/PDF instances that have none yet (archived before reports were filed)."""
     rows = con.execute(
         "SELECT sop_class_uid, content_hash FROM instances WHERE list_contains(?, sop_class_uid) "
         "AND sop_instance_uid NOT IN (SELECT sop_instance_uid FROM reports WHERE sop_instance_uid IS NOT NULL)",

@@ -26,6 +26,7 @@ from typing import Iterable
 
 from archive import state
 from archive.clock import now_utc
+from archive.errors import LimestoneError
 from archive.home import Home
 
 TOKEN_PREFIX = "lsl_"
@@ -40,7 +41,7 @@ PASSCODE_LENGTH = 10
 _SCRYPT = dict(n=2 ** 14, r=8, p=1, dklen=32)
 
 
-class ShareError(ValueError):
+class ShareError(LimestoneError, ValueError):
     """A link cannot be issued or changed as asked (a plain message for the clerk)."""
 
 

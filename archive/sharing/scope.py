@@ -83,7 +83,7 @@ ORDER BY i.study_instance_uid, se.series_number NULLS LAST, i.series_instance_ui
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, uids: list[str]) -> list[dict[str, Any]]:
     cur = con.execute(sql, {"uids": uids})
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def resolve(con: duckdb.DuckDBPyConnection, study_instance_uids: list[str]) -> Scope:
@@ -148,4 +148,4 @@ def find_studies(con: duckdb.DuckDBPyConnection, text: str) -> list[dict[str, An
         return []
     cur = con.execute(_FIND, {"text": text})
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

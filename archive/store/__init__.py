@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-from archive.home import Home
+from archive.layout import Home
 from archive.store.connection import StoreError, connect, retrying
 from archive.store.migrations import applied, available, migrate
 

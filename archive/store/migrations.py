@@ -1,19 +1,19 @@
 """Numbered, append-only SQL migrations of the analytic store.
 
 Each file ``migrations/NNNN_name.sql`` runs once, in order, in one transaction, and is recorded in
-``schema_migrations``. A file lock in the home keeps two processes from migrating at once.
+``schema_migrations``. The store's migrate lock keeps two processes from migrating at once.
 """
 
 from __future__ import annotations
 
-import fcntl
+import functools
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 
-from archive.home import Home
-from archive.store.connection import retrying, rollback
+from archive.layout import Home
+from archive.store.connection import retrying, rollback, store_lock
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -41,9 +41,7 @@ def applied(con: duckdb.DuckDBPyConnection) -> set[int]:
 
 def migrate(con: duckdb.DuckDBPyConnection, home: Home) -> list[str]:
     """Apply every pending migration; return the names of those applied now."""
-    lock_path = home.store_dir / ".migrate.lock"
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with store_lock(home, "migrate"):
         done = applied(con)
         pending = [m for m in available() if m[0] not in done]
         if not pending:
@@ -54,16 +52,19 @@ def migrate(con: duckdb.DuckDBPyConnection, home: Home) -> list[str]:
                 "(number INTEGER, name VARCHAR, applied_at TIMESTAMP)"))
         names = []
         for number, name, path in pending:
-            def apply(number=number, name=name, sql=path.read_text()):
-                con.execute("BEGIN")
-                try:
-                    con.execute(sql)
-                    con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                                [number, name, datetime.now(timezone.utc).replace(tzinfo=None)])
-                    con.execute("COMMIT")
-                except Exception:
-                    rollback(con)
-                    raise
-            retrying(apply)
+            retrying(functools.partial(_apply, con, number, name, path.read_text()))
             names.append(f"{number:04d}_{name}")
         return names
+
+
+def _apply(con: duckdb.DuckDBPyConnection, number: int, name: str, sql: str) -> None:
+    """Run one migration and record it, in one transaction."""
+    con.execute("BEGIN")
+    try:
+        con.execute(sql)
+        con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                    [number, name, datetime.now(timezone.utc).replace(tzinfo=None)])
+        con.execute("COMMIT")
+    except Exception:
+        rollback(con)
+        raise

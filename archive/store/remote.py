@@ -11,9 +11,7 @@ Writes take the same home-wide lock as the StoreWriter and retry lock conflicts.
 
 from __future__ import annotations
 
-import fcntl
-from contextlib import contextmanager
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import duckdb
 import pyarrow as pa
@@ -24,20 +22,12 @@ from archive.dicom import values as v
 from archive.dicom.models import Patient, Series, Study
 from archive.home import Home
 from archive.store import browse_table
-from archive.store.connection import retrying, rollback
+from archive.store.connection import retrying, rollback, write_lock
 from archive.store.writer import table_schema, to_arrow
 
 NOT_RETRIEVED = "not retrieved"
 PARTIAL = "partial"
 COMPLETE = "complete"
-
-
-@contextmanager
-def _write_lock(home: Home) -> Iterator[None]:
-    # The lock file the StoreWriter uses: one batch commit at a time across local processes.
-    with open(home.store_dir / ".write.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 def _transaction(con: duckdb.DuckDBPyConnection, home: Home, action) -> None:
@@ -49,7 +39,7 @@ def _transaction(con: duckdb.DuckDBPyConnection, home: Home, action) -> None:
         except Exception:
             rollback(con)
             raise
-    with _write_lock(home):
+    with write_lock(home):
         retrying(run)
 
 

@@ -10,10 +10,9 @@ instance twice; lock and conflict errors are retried, never dropped.
 
 from __future__ import annotations
 
-import fcntl
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -21,9 +20,8 @@ import pyarrow as pa
 from archive.clock import now_utc
 from archive.dicom.models import Record
 from archive.home import Home
-from archive.reports.store import file_after_batch as file_reports_after_batch
 from archive.store import browse_table
-from archive.store.connection import retrying, rollback
+from archive.store.connection import retrying, rollback, write_lock
 from archive.vault import Vault
 
 _ARROW_TYPES = {
@@ -110,12 +108,26 @@ class BatchResult:
     orphans: list[str] = field(default_factory=list)  # vault files written now that no row names
 
 
+# One queued file: (record, size, content hash, sender's AE title, written to the vault by this run).
+Queued = tuple[Record, int, str, "str | None", bool]
+# Run after each committed batch when the writer has a vault: features file what they derive from
+# the files (reports: the text of SR and PDF instances). The store itself knows no feature.
+AfterFlush = Callable[[duckdb.DuckDBPyConnection, Vault, Sequence[Queued]], object]
+
+
 class StoreWriter:
-    """Accumulates records and quarantine entries and commits them in batches."""
+    """Accumulates records and quarantine entries and commits them in batches.
+
+    ``after_flush`` hooks run after every committed batch, given the connection, the vault and the
+    batch's queued files (only when ``vault`` is given); ``archive.ingest.filing.store_writer``
+    makes a writer with the hooks every ingest needs.
+    """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, home: Home, run_id: str,
-                 site: str | None = None, batch_size: int = 2000, vault: Vault | None = None):
+                 site: str | None = None, batch_size: int = 2000, vault: Vault | None = None,
+                 after_flush: Sequence[AfterFlush] = ()):
         self.con = con
+        self.after_flush = list(after_flush)
         self.home = home
         self.vault = vault
         self.run_id = run_id
@@ -123,7 +135,7 @@ class StoreWriter:
         self.sites = SiteResolver(con, site)
         self.schemas = {t: table_schema(con, t) for t in
                         ("patients", "studies", "series", "instances", "quarantine")}
-        self._records: list[tuple[Record, int, str, str | None, bool]] = []
+        self._records: list[Queued] = []
         self._quarantine: list[dict[str, Any]] = []
         self.totals = BatchResult()
 
@@ -145,8 +157,7 @@ class StoreWriter:
         quarantine, self._quarantine = self._quarantine, []
         if not records and not quarantine:
             return BatchResult()
-        with open(self.home.store_dir / ".write.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with write_lock(self.home):
             result = retrying(lambda: self._commit(records, quarantine))
         self.totals.inserted += result.inserted
         self.totals.already_present += result.already_present
@@ -155,8 +166,8 @@ class StoreWriter:
             # A second copy of a known instance with other bytes: keep the archived one only.
             for digest in result.orphans:
                 self.vault.discard(digest)
-            # Reports (SR, Encapsulated PDF) among the files get their text filed beside the images.
-            file_reports_after_batch(self.con, self.vault, records)
+            for hook in self.after_flush:
+                hook(self.con, self.vault, records)
         return result
 
     # ---- one transaction ------------------------------------------------------------------------
@@ -238,7 +249,7 @@ class StoreWriter:
                                             ("studies", "study_instance_uid", "b_studies"),
                                             ("patients", "patient_key", "b_patients"))}
         row = con.execute(f"SELECT {', '.join(checks.values())}").fetchone()
-        return dict(zip(checks, row))
+        return dict(zip(checks, row, strict=True))
 
     def _merge_keep_known(self, con, table: str, key: str, batch: str, counted: dict[str, str],
                           known: bool, counts: str = "") -> None:

@@ -16,6 +16,7 @@ from typing import Callable
 
 import streamlit as st
 
+from archive.errors import LimestoneError
 from dashboard import auth, data
 from dashboard.access import BY_NAME, allowed
 
@@ -85,7 +86,8 @@ def _link_sign_in() -> None:
 
 
 def guarded(page: str) -> Callable:
-    """Decorator for a page's body: NoArchive shows the empty state; any other error a plain message."""
+    """Decorator for a page's body: NoArchive shows the empty state, a LimestoneError its message,
+    any other error a plain apology (details to the log)."""
     def wrap(body: Callable[[PageContext], None]) -> Callable[[PageContext], None]:
         @functools.wraps(body)
         def run(ctx: PageContext) -> None:
@@ -93,6 +95,9 @@ def guarded(page: str) -> Callable:
                 body(ctx)
             except data.NoArchive:
                 empty_archive()
+            except LimestoneError as exc:  # its message is written for the user and names no patient
+                log.warning("page %s: %s", page, type(exc).__name__)
+                st.error(exc.message)
             except Exception as exc:  # st.stop()/st.rerun() are BaseExceptions and pass through
                 # The type and the code path only: an exception's message may quote patient data.
                 log.error("page %s failed with %s\n%s", page, type(exc).__name__,

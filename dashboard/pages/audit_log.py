@@ -39,7 +39,8 @@ def body(ctx):
     since, until = datetime.combine(picked[0], time.min), datetime.combine(picked[1] + timedelta(days=1), time.min)
     events = audit.search(archive.home, since=since, until=until, actions=actions, user=user,
                           study_instance_uid=study, link_id=link, ip=ip, limit=LIMIT)
-    st.caption(f"{len(events):,} events" + (f" (the newest {LIMIT:,}; narrow the search)" if len(events) == LIMIT else ""))
+    more = f" (the newest {LIMIT:,}; narrow the search)" if len(events) == LIMIT else ""
+    st.caption(f"{len(events):,} events" + more)
     if not events:
         st.info("No audit events match.", icon=":material/policy:")
         return

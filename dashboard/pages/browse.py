@@ -51,10 +51,7 @@ def _reset_page():
     st.session_state["browse.page"] = 1
 
 
-@guarded("browse")
-def body(ctx):
-    st.title("Browse studies")
-    report_search(ctx)
+def _search_form(ctx) -> None:
     options = data.filter_options(ctx.home)
     with st.form("browse.form"):
         c = st.columns(4)
@@ -79,6 +76,63 @@ def body(ctx):
         c[2].selectbox("Per page", PAGE_SIZES, key="browse.page_size")
         st.form_submit_button("Search", type="primary", on_click=_reset_page)
 
+
+def _results_table(rows: pd.DataFrame):
+    """The page of studies as a table; the returned selection names the clicked row."""
+    table = pd.DataFrame({
+        "Date": rows["study_date"].map(_day),
+        "Patient": rows["patient_name"].map(format_name),
+        "Patient ID": rows["patient_id"],
+        "Site": rows["site"],
+        "Modality": rows["modalities"].map(lambda m: ", ".join(m) if m is not None else ""),
+        "Description": rows["study_description"],
+        "Body part": rows["body_part_examined"],
+        "Accession": rows["accession_number"],
+        "Series": rows["number_of_series"],
+        "Images": rows["number_of_instances"],
+    })
+    return st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row",
+                             key="browse.results", width="stretch")
+
+
+def _page_buttons(page: int, pages: int) -> None:
+    nav = st.columns([1, 1, 2, 4])
+    if nav[0].button("Previous", disabled=page <= 1, key="browse.prev", icon=":material/chevron_left:"):
+        st.session_state["browse.page"] = page - 1
+        st.rerun()
+    if nav[1].button("Next", disabled=page >= pages, key="browse.next",
+                     icon=":material/chevron_right:"):
+        st.session_state["browse.page"] = page + 1
+        st.rerun()
+    jump = nav[2].number_input("Go to page", 1, pages, page, key=f"browse.jump.{page}",
+                               label_visibility="collapsed")
+    if jump != page:
+        st.session_state["browse.page"] = int(jump)
+        st.rerun()
+
+
+def _open_study(ctx, rows: pd.DataFrame, selection, page: int) -> None:
+    labels = [f"{_day(r.study_date) or 'no date'} · {format_name(r.patient_name)} · {r.study_description or ''}"
+              for r in rows.itertuples()]
+    picked = (selection.selection.rows or [None])[0] if selection else None
+    choice = st.selectbox("Open a study", range(len(rows)), index=picked, format_func=labels.__getitem__,
+                          placeholder="Select a study on this page", key=f"browse.open.{page}.{picked}")
+    if choice is not None:
+        chosen = rows.iloc[choice]
+        patient_banner(chosen.to_dict())
+        key = study_keys.encode(data.archive(ctx.home).home, chosen["study_instance_uid"])
+        try:
+            st.page_link(str(BY_NAME["study"].path), label="Open study", icon=":material/folder_open:",
+                         query_params={"study": key})
+        except Exception:  # the page runs on its own (tests)
+            st.markdown(f"[Open study](study?study={key})")
+
+
+@guarded("browse")
+def body(ctx):
+    st.title("Browse studies")
+    report_search(ctx)
+    _search_form(ctx)
     filters = _filters()
     if filters["date_from"] and filters["date_to"] and filters["date_from"] > filters["date_to"]:
         st.warning("The 'From' date is after the 'To' date.")
@@ -101,49 +155,9 @@ def body(ctx):
     if result.note:
         st.caption(result.note)
     rows = result.rows
-    table = pd.DataFrame({
-        "Date": rows["study_date"].map(_day),
-        "Patient": rows["patient_name"].map(format_name),
-        "Patient ID": rows["patient_id"],
-        "Site": rows["site"],
-        "Modality": rows["modalities"].map(lambda m: ", ".join(m) if m is not None else ""),
-        "Description": rows["study_description"],
-        "Body part": rows["body_part_examined"],
-        "Accession": rows["accession_number"],
-        "Series": rows["number_of_series"],
-        "Images": rows["number_of_instances"],
-    })
-    selection = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row",
-                             key="browse.results", width="stretch")
-
-    nav = st.columns([1, 1, 2, 4])
-    if nav[0].button("Previous", disabled=page <= 1, key="browse.prev", icon=":material/chevron_left:"):
-        st.session_state["browse.page"] = page - 1
-        st.rerun()
-    if nav[1].button("Next", disabled=page >= result.pages, key="browse.next",
-                     icon=":material/chevron_right:"):
-        st.session_state["browse.page"] = page + 1
-        st.rerun()
-    jump = nav[2].number_input("Go to page", 1, result.pages, page, key=f"browse.jump.{page}",
-                               label_visibility="collapsed")
-    if jump != page:
-        st.session_state["browse.page"] = int(jump)
-        st.rerun()
-
-    labels = [f"{_day(r.study_date) or 'no date'} · {format_name(r.patient_name)} · {r.study_description or ''}"
-              for r in rows.itertuples()]
-    picked = (selection.selection.rows or [None])[0] if selection else None
-    choice = st.selectbox("Open a study", range(len(rows)), index=picked, format_func=labels.__getitem__,
-                          placeholder="Select a study on this page", key=f"browse.open.{page}.{picked}")
-    if choice is not None:
-        chosen = rows.iloc[choice]
-        patient_banner(chosen.to_dict())
-        key = study_keys.encode(data.archive(ctx.home).home, chosen["study_instance_uid"])
-        try:
-            st.page_link(str(BY_NAME["study"].path), label="Open study", icon=":material/folder_open:",
-                         query_params={"study": key})
-        except Exception:  # the page runs on its own (tests)
-            st.markdown(f"[Open study](study?study={key})")
+    selection = _results_table(rows)
+    _page_buttons(page, result.pages)
+    _open_study(ctx, rows, selection, page)
 
 
 body(ctx)

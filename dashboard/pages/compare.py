@@ -1,10 +1,11 @@
 """Comparison review: the current study beside its relevant priors, scrolled in step.
 
 Open with ``?study=<key>`` (the study page's opaque key). The priors are ranked by
-``archive.comparison.priors``; series are paired by ``archive.comparison.series_pairing`` (changeable); the prior panes follow
-the current one by patient position, by an offset the user fixes ("Link at this slice") or by a
-registration suggestion (``archive.comparison.scroll_link``, ``archive.comparison.image_registration``). Opening a comparison is
-audited and counted as a prior used (``archive.comparison.record``).
+``archive.comparison.priors``; series are paired by ``archive.comparison.series_pairing``
+(changeable); the prior panes follow the current one by patient position, by an offset the user
+fixes ("Link at this slice") or by a registration suggestion (``archive.comparison.scroll_link``,
+``archive.comparison.image_registration``). Opening a comparison is audited and counted as a
+prior used (``archive.comparison.record``).
 """
 
 import hashlib
@@ -181,7 +182,8 @@ def body(ctx):
                 ss[auto] = (cur_info.series_instance_uid, default)   # the current series changed: re-pair
                 ss[f"compare.p{h}.series"] = default
             si = st.selectbox(f"Prior {_day(prior.study_date)} series", range(len(infos)),
-                              format_func=lambda i, infos=infos: infos[i].label + (" (paired)" if i == default else ""),
+                              format_func=lambda i, infos=infos, default=default: (
+                                  infos[i].label + (" (paired)" if i == default else "")),
                               key=f"compare.p{h}.series")
             if paired is None:
                 st.caption("No series of the same modality: choose one by hand.")
@@ -268,7 +270,8 @@ def body(ctx):
             b[0].button("Link at this slice", key=f"{pkey}.link", disabled=not plan.linkable or not count,
                         help="Fix the link so this prior image goes with the current image on screen.",
                         on_click=_link_here, args=(pkey, cur_geom, geom))
-            b[1].button("Suggest link", key=f"{pkey}.suggest", disabled=not (cur_geom.has_positions and geom.has_positions),
+            b[1].button("Suggest link", key=f"{pkey}.suggest",
+                        disabled=not (cur_geom.has_positions and geom.has_positions),
                         help="Register the two series (phase correlation of their projections).",
                         on_click=_suggest, args=(pkey, archive, cur_inst, cur_geom, inst, geom))
             if mode == OFFSET:
@@ -322,7 +325,8 @@ def _find_study(ctx, archive) -> None:
     if rows.empty:
         st.info("No study has that accession number or patient ID.")
         return
-    labels = [f"{_day(r.study_date)} · {r.site or '?'} · {', '.join(r.modalities if r.modalities is not None else [])} · "
+    labels = [f"{_day(r.study_date)} · {r.site or '?'} · "
+              f"{', '.join(r.modalities if r.modalities is not None else [])} · "
               f"{r.study_description or ''}" for r in rows.itertuples()]
     pick = st.selectbox("Study to compare", range(len(rows)), index=None, format_func=labels.__getitem__,
                         key="compare.pick", placeholder="Choose the current study")

@@ -22,8 +22,8 @@ def body(ctx):
     st.title("Limestone imaging archive")
     counts = data.stats(ctx.home)
     cols = st.columns(5)
-    for col, (label, name) in zip(cols, [("Patients", "patients"), ("Studies", "studies"),
-                                         ("Series", "series"), ("Images", "instances")]):
+    for col, (label, name) in zip(cols[:4], [("Patients", "patients"), ("Studies", "studies"),
+                                         ("Series", "series"), ("Images", "instances")], strict=True):
         col.metric(label, f"{counts[name]:,}")
     cols[4].metric("Stored", human_bytes(counts["bytes"]))
     if counts["studies"] == 0:

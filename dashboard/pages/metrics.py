@@ -41,17 +41,7 @@ def _empty(what: str) -> None:
     st.info(f"No {what} for these filters.", icon=":material/filter_alt_off:")
 
 
-@guarded("metrics")
-def body(ctx):
-    st.title("Department metrics")
-    picked = _filters(ctx)
-    if picked is None:
-        if data.metric_date_range(ctx.home)[0] is None:
-            st.info("No exams in the archive yet: metrics appear after the first import.",
-                    icon=":material/monitoring:")
-        return
-    f, grain = picked
-
+def _volumes(ctx, f: dict, grain: str) -> None:
     volume = data.metric(ctx.home, "exam_volume", grain=grain, **f)
     total = int(volume["studies"].sum()) if not volume.empty else 0
     st.subheader("Exam volumes")
@@ -68,37 +58,41 @@ def body(ctx):
         fig.update_layout(barmode="stack", height=340, margin=dict(l=10, r=10, t=10, b=10))
         chart_with_csv(fig, volume, f"exam_volume_by_{grain}", "metrics.volume")
 
-    left, right = st.columns(2)
-    with left:
-        st.subheader("Workload by weekday and hour")
-        work = data.metric(ctx.home, "workload", **f)
-        if work.empty:
-            _empty("exams with a time of day")
-        else:
-            grid = (work.pivot_table(index="weekday", columns="hour", values="studies", aggfunc="sum")
-                    .reindex(index=range(1, 8), columns=range(24)).fillna(0))
-            fig = px.imshow(grid.values, x=[f"{h:02d}" for h in range(24)], y=WEEKDAYS,
-                            color_continuous_scale="Blues", aspect="auto",
-                            labels={"x": "Hour", "y": "", "color": "Studies"})
-            fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10))
-            chart_with_csv(fig, work, "workload_weekday_hour", "metrics.workload")
-    with right:
-        st.subheader("Turnaround: exam to archive")
-        turn = data.metric(ctx.home, "turnaround", **f)
-        if turn.empty:
-            _empty("studies with both an exam time and an arrival time")
-        else:
-            days = turn["median_hours"].max() > 72  # long delays read better in days
-            plot = turn.assign(median=turn["median_hours"] / (24 if days else 1))
-            fig = px.bar(plot, x="modality", y="median", color="site", barmode="group",
-                         hover_data=["median_hours", "p90_hours", "studies"],
-                         labels={"median": f"Median {'days' if days else 'hours'}",
-                                 "modality": "Modality", "site": "Site"})
-            fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10))
-            chart_with_csv(fig, turn, "turnaround_exam_to_archive", "metrics.turnaround")
-            st.caption("Time from the exam's date and time to its first arrival in the archive. "
-                       "Imports of older studies show as long delays; report times are not in the store.")
 
+def _workload(ctx, f: dict) -> None:
+    st.subheader("Workload by weekday and hour")
+    work = data.metric(ctx.home, "workload", **f)
+    if work.empty:
+        _empty("exams with a time of day")
+    else:
+        grid = (work.pivot_table(index="weekday", columns="hour", values="studies", aggfunc="sum")
+                .reindex(index=range(1, 8), columns=range(24)).fillna(0))
+        fig = px.imshow(grid.values, x=[f"{h:02d}" for h in range(24)], y=WEEKDAYS,
+                        color_continuous_scale="Blues", aspect="auto",
+                        labels={"x": "Hour", "y": "", "color": "Studies"})
+        fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10))
+        chart_with_csv(fig, work, "workload_weekday_hour", "metrics.workload")
+
+
+def _turnaround(ctx, f: dict) -> None:
+    st.subheader("Turnaround: exam to archive")
+    turn = data.metric(ctx.home, "turnaround", **f)
+    if turn.empty:
+        _empty("studies with both an exam time and an arrival time")
+    else:
+        days = turn["median_hours"].max() > 72  # long delays read better in days
+        plot = turn.assign(median=turn["median_hours"] / (24 if days else 1))
+        fig = px.bar(plot, x="modality", y="median", color="site", barmode="group",
+                     hover_data=["median_hours", "p90_hours", "studies"],
+                     labels={"median": f"Median {'days' if days else 'hours'}",
+                             "modality": "Modality", "site": "Site"})
+        fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10))
+        chart_with_csv(fig, turn, "turnaround_exam_to_archive", "metrics.turnaround")
+        st.caption("Time from the exam's date and time to its first arrival in the archive. "
+                   "Imports of older studies show as long delays; report times are not in the store.")
+
+
+def _storage(ctx, f: dict) -> None:
     st.subheader("Storage")
     storage = data.metric(ctx.home, "storage", **f)
     if storage.empty:
@@ -126,6 +120,8 @@ def body(ctx):
             fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10))
             chart_with_csv(fig, by_site, "storage_by_site", "metrics.storage_site")
 
+
+def _ingest_health(ctx, f: dict) -> None:
     st.subheader("Ingest health")
     runs = data.ingest_runs(ctx.home, f["sites"])
     # Ingest health is about arrivals, not exam dates: quarantine counts cover all time.
@@ -152,6 +148,27 @@ def body(ctx):
                      labels={"files": "Files", "reason_kind": "Reason"})
         fig.update_layout(height=80 + 40 * len(quarantine), margin=dict(l=10, r=10, t=10, b=10))
         chart_with_csv(fig, quarantine, "quarantine_reasons", "metrics.quarantine")
+
+
+@guarded("metrics")
+def body(ctx):
+    st.title("Department metrics")
+    picked = _filters(ctx)
+    if picked is None:
+        if data.metric_date_range(ctx.home)[0] is None:
+            st.info("No exams in the archive yet: metrics appear after the first import.",
+                    icon=":material/monitoring:")
+        return
+    f, grain = picked
+
+    _volumes(ctx, f, grain)
+    left, right = st.columns(2)
+    with left:
+        _workload(ctx, f)
+    with right:
+        _turnaround(ctx, f)
+    _storage(ctx, f)
+    _ingest_health(ctx, f)
 
 
 body(ctx)

@@ -64,11 +64,7 @@ def _sum_by(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return _rate(df.groupby(by, as_index=False)[numbers].sum())
 
 
-def _overview(ctx, f, grain):
-    df = rd.series(ctx.home, grain, *f)
-    if df.empty:
-        st.info("No exams for these filters.", icon=":material/filter_alt_off:")
-        return
+def _totals(df: pd.DataFrame) -> None:
     total = _sum_by(df.assign(all="all"), ["all"]).iloc[0]
     c = st.columns(6)
     c[0].metric("Studies", f"{int(total.studies):,}")
@@ -84,6 +80,8 @@ def _overview(ctx, f, grain):
                f"mGy); radiography {total.xr_detector_kerma_ugy:,.1f} µGy detector air kerma. "
                f"Prior-use episodes: {int(total.prior_uses):,}.")
 
+
+def _over_time(df: pd.DataFrame, grain: str) -> None:
     st.subheader("Over time")
     left, right = st.columns(2)
     by_period = _sum_by(df, ["period"])
@@ -106,6 +104,8 @@ def _overview(ctx, f, grain):
         fig.update_layout(**LAYOUT)
         chart_with_csv(fig, by_period, f"avoidable_and_avoided_by_{grain}", "repeats.counts")
 
+
+def _by_site_class_modality(df: pd.DataFrame) -> None:
     st.subheader("By site, class and modality")
     left, right = st.columns(2)
     with left:
@@ -133,6 +133,8 @@ def _overview(ctx, f, grain):
     fig.update_layout(height=120 + 28 * len(by_class), margin=dict(l=10, r=10, t=10, b=10))
     chart_with_csv(fig, by_class, "repeats_by_class", "repeats.class")
 
+
+def _dose_and_cost(df: pd.DataFrame) -> None:
     st.subheader("Dose and cost avoided")
     avoided = _sum_by(df, ["site", "exam_class", "class_name"])
     avoided = avoided[avoided["avoided_repeats"] > 0][
@@ -146,6 +148,17 @@ def _overview(ctx, f, grain):
                                     "xr_detector_kerma_ugy": "XR kerma (µGy)", "cost_avoided": "Cost"})
         st.download_button("Download CSV", csv_bytes(avoided), "dose_and_cost_avoided.csv", "text/csv",
                            key="repeats.dose_table.csv", icon=":material/download:")
+
+
+def _overview(ctx, f, grain):
+    df = rd.series(ctx.home, grain, *f)
+    if df.empty:
+        st.info("No exams for these filters.", icon=":material/filter_alt_off:")
+        return
+    _totals(df)
+    _over_time(df, grain)
+    _by_site_class_modality(df)
+    _dose_and_cost(df)
 
 
 def _table(df: pd.DataFrame, ctx, name: str, key: str) -> None:

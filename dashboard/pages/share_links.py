@@ -11,7 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from archive import sharing, study_keys
-from archive.media.pdi import PdiError, export_studies
+from archive.errors import LimestoneError
+from archive.media.pdi import export_studies
 from archive.sharing import actions as share_actions
 from archive.sharing.actions import Actor
 from archive.sharing.scope import find_studies
@@ -103,7 +104,7 @@ def _issue_form(ctx, archive, chosen) -> None:
                 archive, [r["study_instance_uid"] for r in chosen], _actor(ctx), recipient_name=name,
                 recipient_role=role, recipient_email=email, permissions=permissions, days=int(days),
                 use_limit=int(use_limit) or None, verify=verify, con=cur)
-    except sharing.ShareError as exc:
+    except LimestoneError as exc:
         st.error(f"The link was not created: {exc}.")
         return
     st.session_state[ISSUED] = {"link_id": issued.link.link_id, "url": issued.url(settings.portal_base_url),
@@ -140,13 +141,14 @@ def _export(ctx, archive, chosen) -> None:
     if c[2].button("Export the chosen studies", key="share_links.export", icon=":material/album:",
                    disabled=not chosen):
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = Path(archive.home.root) / "exports" / (f"PDI-{stamp}" + {"folder": "", "zip": ".zip", "iso": ".iso"}[kind])
+        suffix = {"folder": "", "zip": ".zip", "iso": ".iso"}[kind]
+        out = Path(archive.home.root) / "exports" / f"PDI-{stamp}{suffix}"
         try:
             with st.spinner("Writing the medium..."):
                 with data.cursor(ctx.home) as cur:
                     result = export_studies(archive, [r["study_instance_uid"] for r in chosen], out,
                                             _actor(ctx), web=web, con=cur)
-        except PdiError as exc:
+        except LimestoneError as exc:
             st.error(f"The export was not written: {exc}.")
             return
         st.success(f"Written to `{result.path}` ({result.files} files, {result.bytes / 1e6:.1f} MB). "
@@ -186,12 +188,12 @@ def _links(ctx, archive, patient) -> None:
                 link = share_actions.extend(archive, link_id, int(days), _actor(ctx))
             else:
                 link = getattr(share_actions, action)(archive, link_id, _actor(ctx))
-        except sharing.ShareError as exc:
+        except LimestoneError as exc:
             st.error(f"Nothing was changed: {exc}.")
             return
         status = link.status()
-        st.session_state["share_links.flash"] = (f"Link {link.link_id} is now {status}"
-                                                  + (f", valid until {link.expires_at:%Y-%m-%d %H:%M} UTC." if status == "active" else "."))
+        until = f", valid until {link.expires_at:%Y-%m-%d %H:%M} UTC." if status == "active" else "."
+        st.session_state["share_links.flash"] = f"Link {link.link_id} is now {status}{until}"
         st.rerun()
 
 

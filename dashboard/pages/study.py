@@ -27,25 +27,10 @@ def _link(page: str, label: str, icon: str, **params) -> None:
         st.markdown(f"[{label}]({page}?" + "&".join(f"{k}={v}" for k, v in params.items()) + ")")
 
 
-@guarded("study")
-def body(ctx):
-    archive = data.archive(ctx.home)
-    key = st.query_params.get("study")
-    uid = study_keys.decode(archive.home, key)
-    if uid is None:
-        st.title("Study")
-        st.info("Open a study from **Browse studies**." if not key else
-                "This study link is not valid here. Open the study from **Browse studies**.")
-        return
-    study = data.study(ctx.home, uid)
-    if study is None:
-        st.title("Study")
-        st.warning("This study is no longer in the archive.")
-        return
-    patient_banner(study)
-    st.title(study.get("study_description") or "Study without description")
+def _details(study: dict) -> None:
     details = {
-        "Date": (f"{study['study_date']:%Y-%m-%d}" if study.get("study_date") else "unknown") + (f" {study['study_time']:%H:%M}" if study.get("study_time") else ""),
+        "Date": (f"{study['study_date']:%Y-%m-%d}" if study.get("study_date") else "unknown")
+        + (f" {study['study_time']:%H:%M}" if study.get("study_time") else ""),
         "Accession": study.get("accession_number") or "—",
         "Modalities": ", ".join(study.get("modalities") or []) or "—",
         "Body part": study.get("body_part_examined") or "—",
@@ -54,12 +39,13 @@ def body(ctx):
         "Series / images": f"{study.get('number_of_series') or 0} / {study.get('number_of_instances') or 0}",
     }
     cols = st.columns(len(details))
-    for col, (label, value) in zip(cols, details.items()):
+    for col, (label, value) in zip(cols, details.items(), strict=True):
         col.caption(label)
         col.markdown(f"**{value}**")
-    send_action(ctx, uid)
-    study_reports(ctx, uid)
 
+
+def _series(ctx, archive, uid: str, key: str) -> None:
+    """One tile per series: a thumbnail (for roles that see images), its number and size."""
     st.subheader("Series")
     series = data.study_series(ctx.home, uid)
     if series.empty:
@@ -68,7 +54,7 @@ def body(ctx):
     per_row = 4
     for start in range(0, len(series), per_row):
         cols = st.columns(per_row)
-        for col, (i, s) in zip(cols, list(series.iloc[start:start + per_row].iterrows())):
+        for col, (i, s) in zip(cols, list(series.iloc[start:start + per_row].iterrows()), strict=False):
             document = str(s["modality"] or "").upper() in DOCUMENT_MODALITIES
             with col.container(border=True):
                 if document:
@@ -88,6 +74,9 @@ def body(ctx):
                 if ctx.may("viewer") and not document:
                     _link("viewer", "View", ":material/visibility:", study=key, series=str(i + 1))
 
+
+def _timeline(ctx, archive, study: dict, uid: str) -> None:
+    """The patient's studies at every site, this one marked, each one a link."""
     st.subheader("Patient timeline")
     timeline = data.patient_timeline(ctx.home, study["patient_key"])
     if timeline.empty:
@@ -118,6 +107,30 @@ def body(ctx):
             else:
                 _link("study", "Open", ":material/folder_open:",
                       study=study_keys.encode(archive.home, r.study_instance_uid))
+
+
+@guarded("study")
+def body(ctx):
+    archive = data.archive(ctx.home)
+    key = st.query_params.get("study")
+    uid = study_keys.decode(archive.home, key)
+    if uid is None:
+        st.title("Study")
+        st.info("Open a study from **Browse studies**." if not key else
+                "This study link is not valid here. Open the study from **Browse studies**.")
+        return
+    study = data.study(ctx.home, uid)
+    if study is None:
+        st.title("Study")
+        st.warning("This study is no longer in the archive.")
+        return
+    patient_banner(study)
+    st.title(study.get("study_description") or "Study without description")
+    _details(study)
+    send_action(ctx, uid)
+    study_reports(ctx, uid)
+    _series(ctx, archive, uid, key)
+    _timeline(ctx, archive, study, uid)
 
 
 body(ctx)

@@ -84,7 +84,8 @@ def test_dicom_audit_message_structure(home):
         assert message.find("AuditSourceIdentification").get("AuditSourceID") == "LIMESTONE"
         objects = {o.find("ParticipantObjectIDTypeCode").get("csd-code"): o
                    for o in message.findall("ParticipantObjectIdentification")}
-        assert objects["2"].get("ParticipantObjectID") == "pk-9" and objects["2"].get("ParticipantObjectTypeCode") == "1"
+        assert objects["2"].get("ParticipantObjectID") == "pk-9"
+        assert objects["2"].get("ParticipantObjectTypeCode") == "1"
         assert objects["110180"].get("ParticipantObjectID") == "1.2.840.99.1"
         assert objects["12"].get("ParticipantObjectID") == "Labcdef123456"
     assert by_action["lockout"].find("EventIdentification").get("EventOutcomeIndicator") == "8"

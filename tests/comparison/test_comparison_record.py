@@ -12,13 +12,15 @@ def test_audit_and_prior_used_recorded_once(archive):
     finally:
         con.close()
     current = Shown(built.uids["current"], built.keys["pat_n"])
-    priors = [Shown(built.uids["ct_chest_6m"], built.keys["pat_n"]), Shown(built.uids["ct_chest_2y"], built.keys["pat_s"])]
+    priors = [Shown(built.uids["ct_chest_6m"], built.keys["pat_n"]),
+              Shown(built.uids["ct_chest_2y"], built.keys["pat_s"])]
     for _ in range(2):   # the same comparison recorded twice (a rerun) counts once as a prior use
         assert record_comparison(archive, "tech@example.org", "technologist", current, priors, "NORTH",
                                  session="s1") == {"audited": True, "prior_used": True}
     events = audit.events(archive.home)
     views = [e for e in events if e["action"] == "view"]
-    assert {e["study_instance_uid"] for e in views} == {current.study_instance_uid} | {p.study_instance_uid for p in priors}
+    shown = {current.study_instance_uid} | {p.study_instance_uid for p in priors}
+    assert {e["study_instance_uid"] for e in views} == shown
     assert all("comparison" in e["detail"] and e["user_id"] == "tech@example.org" for e in views)
     assert not any("TEST^" in (e["detail"] or "") for e in events)
     con = archive.store(read_only=True)

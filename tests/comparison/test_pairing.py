@@ -17,7 +17,8 @@ def test_planes_from_orientation():
 
 
 def test_pairs_by_description_thickness_and_plane():
-    current = [s("c-soft", description="Chest 5mm soft tissue"), s("c-lung", description="Chest 1mm lung", thickness=1.0),
+    current = [s("c-soft", description="Chest 5mm soft tissue"),
+               s("c-lung", description="Chest 1mm lung", thickness=1.0),
                s("c-sag", description="Sagittal reformat", orientation=SAGITTAL, thickness=3.0)]
     prior = [s("p-lung", description="LUNG 1.25 mm", thickness=1.25), s("p-sag", description="SAG MPR",
              orientation=SAGITTAL, thickness=3.0), s("p-soft", description="CHEST 5 MM SOFT")]

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from archive.home import Archive
-from tests.conftest import limestone
 from tests.support import compare_world as world
+from tests.support.cli import limestone
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ SAGITTAL = [0.0, 1, 0, 0, 0, -1]
 
 def series(positions, frame="1.2.3", spacing=(0.7, 0.7), orientation=AXIAL, matrix=(512, 512), thickness=5.0):
     rows = []
-    for k, z in enumerate(positions):
+    for z in positions:
         rows.append(dict(image_position_patient=None if z is None else [-180.0, -180.0, float(z)],
                          image_orientation_patient=orientation if z is not None else None,
                          pixel_spacing=list(spacing) if spacing else None, slice_thickness=thickness,
@@ -82,7 +82,8 @@ def test_no_positions_links_by_image_number_with_a_note():
     assert any("no slice position information" in n for n in plan.notes)
     assert offset_between(current, 2, prior, 5) == 3
     assert linked_index(current, 2, prior, OFFSET, 3).index == 5
-    assert linked_index(current, 9, prior, OFFSET, 3).index == 11 and linked_index(current, 9, prior, OFFSET, 3).outside is True
+    beyond = linked_index(current, 9, prior, OFFSET, 3)
+    assert beyond.index == 11 and beyond.outside is True
 
 
 def test_other_plane_cannot_be_synchronised():

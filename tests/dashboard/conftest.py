@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import seed  # noqa: E402
+from tests.support import dashboard_seed as seed
 
 
 @pytest.fixture(scope="session")

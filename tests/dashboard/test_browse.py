@@ -1,5 +1,6 @@
 import pytest
-from apptest_helpers import page, texts
+
+from tests.support.apptest import page, texts
 
 
 def search(at, **fields):

@@ -3,11 +3,11 @@
 from pathlib import Path
 
 import pytest
-from apptest_helpers import page, texts
 
 from archive import audit, study_keys
 from archive.home import Archive, Home
 from tests.support import compare_world as world
+from tests.support.apptest import page, texts
 
 
 @pytest.fixture(scope="module")

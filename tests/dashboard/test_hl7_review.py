@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from apptest_helpers import page, texts
 
 from archive.home import Archive
 from archive.reports import inbox
+from tests.support.apptest import page, texts
 from tests.support.hl7_messages import oru
 
 PATIENT_ID, PATIENT_NAME = "FAKE-7777", "FAKE^PATIENT"
@@ -48,7 +48,7 @@ def test_admin_sees_messages_with_reasons_and_waiting_reports(review):
     assert not at.exception
     messages, waiting = at.dataframe[0].value, at.dataframe[1].value
     assert messages["Inbox #"].tolist() == [bad_base64.message_id, not_hl7.message_id]
-    reasons = dict(zip(messages["Inbox #"], messages["Reason"]))
+    reasons = dict(zip(messages["Inbox #"], messages["Reason"], strict=True))
     assert "not valid Base64" in reasons[bad_base64.message_id]
     assert "must begin with an MSH segment" in reasons[not_hl7.message_id]
     assert messages["Control ID (MSH-10)"].tolist()[0] == "FAKE-B64"

@@ -1,4 +1,4 @@
-from apptest_helpers import page, texts
+from tests.support.apptest import page, texts
 
 
 def test_home_shows_the_archive_counts(home):

@@ -1,6 +1,6 @@
 from datetime import date
 
-from apptest_helpers import page, texts
+from tests.support.apptest import page, texts
 
 
 def test_manager_sees_every_chart_with_csv(home):

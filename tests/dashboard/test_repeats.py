@@ -3,11 +3,11 @@
 from datetime import date, datetime
 
 import pytest
-from apptest_helpers import page, texts
 
 from archive.home import Archive
 from pipelines.import_files import import_paths
 from tests.support import repeats_world as world
+from tests.support.apptest import page, texts
 from tests.support.repeat_exam_files import write
 
 

@@ -6,7 +6,6 @@ import socket
 
 import pydicom
 import pytest
-from apptest_helpers import page, texts
 from pydicom.uid import generate_uid
 
 from archive import study_keys
@@ -14,6 +13,7 @@ from archive.home import Archive
 from archive.network.nodes import Node, NodeRegistry
 from archive.reports import inbox
 from pipelines.import_files import import_paths
+from tests.support.apptest import page, texts
 from tests.support.hl7_messages import oru
 from tests.support.samples import pydicom_file
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from apptest_helpers import page, texts
-
 from archive import audit, sharing
 from archive.home import Home
+from tests.support.apptest import page, texts
 
 
 def _button(at, label):

@@ -1,7 +1,6 @@
-from apptest_helpers import page, texts
-
 from archive import audit
 from archive.home import Home
+from tests.support.apptest import page, texts
 
 
 def test_demo_sign_in_sets_the_role_and_is_audited(home):

@@ -1,9 +1,8 @@
 from pathlib import Path
 
-from apptest_helpers import page, texts
-
 from archive import study_keys
 from archive.home import Home
+from tests.support.apptest import page, texts
 
 
 def key(home, role="ct_head"):

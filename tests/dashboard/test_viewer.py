@@ -1,10 +1,10 @@
 from pathlib import Path
 
 import pytest
-from apptest_helpers import page, texts
 
 from archive import audit, study_keys
 from archive.home import Home
+from tests.support.apptest import page, texts
 
 
 def key(home, role):

@@ -89,14 +89,14 @@ def test_every_profile_attribute_present_is_handled_as_the_table_says(options):
             elif action == "K":
                 assert after is not None and after.value == elem.value, where
             elif action == "U":
-                for old, new in zip(_values(elem.value), _values(after.value)):
+                for old, new in zip(_values(elem.value), _values(after.value), strict=True):
                     assert new == KEY.uid(str(old).strip()) and new != old, where
             elif action == "S":
-                for old, new in zip(_values(elem.value), _values(after.value)):
+                for old, new in zip(_values(elem.value), _values(after.value), strict=True):
                     moved = date(int(old[:4]), int(old[4:6]), int(old[6:8])) + timedelta(days=result.date_shift_days)
                     assert new[:8] == moved.strftime("%Y%m%d"), where
             elif action == "C":
-                for old, new in zip(_values(elem.value), _values(after.value)):
+                for new in _values(after.value):
                     assert str(original.get("PatientID") or "#none#") not in str(new), where
             elif action == "D":
                 assert after is not None and (not _values(elem.value) or after.value != elem.value), where
@@ -308,7 +308,8 @@ def test_basic_profile_actions_follow_table_e11():
 
 def test_options_keep_and_clean_what_table_e11_says():
     original, out, shift = _deid(ALL_ON)          # dates shifted, patient, device, clean descriptors
-    moved = lambda d: (date(int(d[:4]), int(d[4:6]), int(d[6:8])) + timedelta(days=shift)).strftime("%Y%m%d")
+    def moved(d: str) -> str:
+        return (date(int(d[:4]), int(d[4:6]), int(d[6:8])) + timedelta(days=shift)).strftime("%Y%m%d")
     for keyword in ("PatientSex", "PatientAge", "PatientWeight", "PatientSexNeutered",        # patient K
                     "DeviceSerialNumber", "XRayDetectorID", "StationName"):                  # device K
         assert out[keyword].value == original[keyword].value, keyword

@@ -12,7 +12,7 @@ from archive import audit
 from archive.home import Archive
 from pipelines.cli import main
 from pipelines.import_files import import_paths
-from tests.conftest import limestone
+from tests.support.cli import limestone
 from tests.support.samples import pydicom_file
 
 

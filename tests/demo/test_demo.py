@@ -94,8 +94,9 @@ def test_repeats_at_another_site_are_in_the_store(built):
 
 def test_pydicom_test_files_come_in_as_the_external_site(built):
     home, _, _ = built
-    studies, syntaxes = _rows(home, "SELECT count(DISTINCT i.study_instance_uid), count(DISTINCT i.transfer_syntax_uid) "
-                                    "FROM instances i JOIN studies s USING (study_instance_uid) WHERE s.site = 'EXT'")[0]
+    studies, syntaxes = _rows(home, "SELECT count(DISTINCT i.study_instance_uid), "
+                                    "count(DISTINCT i.transfer_syntax_uid) FROM instances i "
+                                    "JOIN studies s USING (study_instance_uid) WHERE s.site = 'EXT'")[0]
     assert studies >= 10 and syntaxes >= 6
 
 

@@ -14,8 +14,8 @@ import pytest
 from archive.home import Archive
 from archive.ingest.sources import Discovery, discover
 from pipelines.import_files import import_paths
-from tests.conftest import limestone
 from tests.support.browse_table_check import assert_browse_table_current
+from tests.support.cli import limestone
 from tests.support.samples import pydicom_file
 
 EDGE_CASES = {
@@ -150,7 +150,8 @@ def test_second_run_imports_nothing_and_says_so(tmp_path, ct_folder):
     assert again.stdout.startswith("Nothing new: all 60 instances were already in the archive.")
     stats = json.loads(limestone("stats", "--json", home=home, check=True).stdout)
     assert stats == {"patients": 3, "studies": 3, "series": 3, "instances": 60,
-                     "bytes": sum(p.stat().st_size for p in ct_folder.rglob("*.dcm"))}
+                     "bytes": sum(p.stat().st_size for p in ct_folder.rglob("*.dcm")),
+                     "backends": {"catalog": "sqlite", "lake": "folder", "vault": "folder", "state": "sqlite"}}
 
 
 def test_zip_file(tmp_path, ct_folder, archive):

@@ -8,12 +8,8 @@ from datetime import date
 import pytest
 
 from archive.network.nodes import Node, NodeRegistry
-from pipelines.pull import Puller, parse_date
-
-
-def args(**given):
-    values = dict(since=None, until=None, modality=None, patient_id=None, study=None, metadata_only=False)
-    return argparse.Namespace(**(values | given))
+from archive.network.pull import Puller, PullRequest
+from pipelines.pull import parse_date
 
 
 @pytest.fixture
@@ -25,22 +21,22 @@ def puller(archive):
 
 
 def test_first_run_asks_for_everything_then_from_the_last_good_window(puller):
-    selection, advances = puller.window(args(), "retrieve")
+    selection, advances = puller.window(PullRequest())
     assert (selection.since, selection.until, advances) == (None, None, True)
     puller.registry.record_run("n", "retrieve", None, date(2024, 5, 10), "ok")
-    selection, advances = puller.window(args(), "retrieve")
+    selection, advances = puller.window(PullRequest())
     assert selection.since == date(2024, 5, 9) and advances  # one day of overlap by default
-    assert puller.window(args(), "metadata")[0].since is None  # each mode keeps its own window
+    assert puller.window(PullRequest(metadata_only=True))[0].since is None  # each mode keeps its own window
 
 
 def test_explicit_or_filtered_runs(puller):
     puller.registry.record_run("n", "retrieve", None, date(2024, 5, 10), "ok")
-    selection, advances = puller.window(args(since=date(2020, 1, 1)), "retrieve")
+    selection, advances = puller.window(PullRequest(since=date(2020, 1, 1)))
     assert selection.since == date(2020, 1, 1) and advances
-    selection, advances = puller.window(args(modality="CT"), "retrieve")
+    selection, advances = puller.window(PullRequest(modality="CT"))
     assert selection.since is None and selection.modality == "CT" and not advances
     with pytest.raises(ValueError):
-        puller.window(args(since=date(2024, 2, 1), until=date(2024, 1, 1)), "retrieve")
+        puller.window(PullRequest(since=date(2024, 2, 1), until=date(2024, 1, 1)))
 
 
 def test_dates_on_the_command_line():

@@ -16,7 +16,7 @@ from archive.media.pdi import export_studies
 from archive.quality.run import run_qa
 from archive.sharing.actions import Actor
 from archive.sharing.scope import resolve
-from tests.conftest import ROOT, limestone
+from tests.support.cli import ROOT, limestone
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 EXPECTED = ["01_repeat_exams.ipynb", "02_image_quality.ipynb", "03_dose_and_exposure.ipynb",

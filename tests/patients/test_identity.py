@@ -48,7 +48,7 @@ def test_linker_precision_on_the_ground_truth(capsys):
     assert persons["carol_n"] != persons["carol_e"]            # namesakes with different cards
     assert persons["frank_n"] != persons["frank_s"]            # namesake without a card: not merged
     assert persons["ida_s"] != persons["ida_x"]                # one card, two birth dates
-    methods = {l.patient_key: (l.method, l.confidence) for l in result.links}
+    methods = {x.patient_key: (x.method, x.confidence) for x in result.links}
     assert methods["alice_s"] == ("shared_id", 1.0)
     assert methods["bob_s"] == ("demographics", 0.9)
     assert methods["carol_n"] == ("single", 1.0)
@@ -80,7 +80,7 @@ def test_decisions_override_the_rules():
     assert apart.persons["bob_n"] != apart.persons["bob_s"]
     together = link(recs, [("gina_n", "gina_s", "same")])
     assert together.persons["gina_n"] == together.persons["gina_s"]
-    assert {l.patient_key: l.method for l in together.links}["gina_s"] == "manual"
+    assert {x.patient_key: x.method for x in together.links}["gina_s"] == "manual"
     assert pair_quality(together.persons, truth())["recall"] == 1.0
 
 

@@ -9,7 +9,7 @@ import pytest
 from archive.home import Archive
 from archive.quality.run import pending, run_qa
 from pipelines.import_files import import_paths
-from tests.conftest import limestone
+from tests.support.cli import limestone
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,8 @@ def test_qa_is_incremental_and_filters(qa_archive):
     rows = _rows(qa_archive, "SELECT count(*), count(DISTINCT sop_instance_uid), min(noise_sigma), "
                              "max(noise_sigma), count(ct_noise_hu) FROM qa_metrics")
     assert rows[0][:2] == (60, 60) and 0 < rows[0][2] <= rows[0][3] < 1000
-    view = _rows(qa_archive, "SELECT modality, count(*), count(DISTINCT series_instance_uid) FROM qa_instance_metrics GROUP BY 1")
+    view = _rows(qa_archive, "SELECT modality, count(*), count(DISTINCT series_instance_uid) "
+                             "FROM qa_instance_metrics GROUP BY 1")
     assert view == [("CT", 60, 3)]
     again = limestone("qa", home=qa_archive.home.root)
     assert again.returncode == 0, again.stderr

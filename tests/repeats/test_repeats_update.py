@@ -16,13 +16,13 @@ from pynetdicom.presentation import build_context
 from archive.home import Archive
 from archive.network import associate
 from archive.network.association import close
+from archive.network.listen import Listener
 from archive.network.nodes import Node
 from archive.repeats import metrics
 from archive.repeats.classes import set_archive_coverage
 from archive.repeats.update import RefreshSchedule
 from archive.store.writer import Site, upsert_sites
-from pipelines.listen import Listener
-from tests.conftest import limestone
+from tests.support.cli import limestone
 from tests.support.orthanc_server import free_port
 from tests.support.peers import wait_for
 from tests.support.repeat_exam_files import exam_bytes, write
@@ -110,7 +110,7 @@ def test_listen_brings_the_metrics_up_to_date_while_running(tmp_path):
     listener = Listener(archive, "LIMESTONE", free_port(), "127.0.0.1", None)
     ready = threading.Event()
     codes: list[int] = []
-    thread = threading.Thread(target=lambda: codes.append(listener.serve(ready)), daemon=True)
+    thread = threading.Thread(target=lambda: codes.append(listener.serve(ready).status), daemon=True)
     thread.start()
     assert ready.wait(60), "the listener did not start"
 
@@ -128,7 +128,7 @@ def test_listen_brings_the_metrics_up_to_date_while_running(tmp_path):
     finally:
         listener.stop.set()
         thread.join(120)
-    assert codes == [0]
+    assert codes == ["ok"]
     assert (out["totals"]["repeats"], out["totals"]["avoidable_repeats"]) == (1, 1)
 
 

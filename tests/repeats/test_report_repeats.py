@@ -6,8 +6,8 @@ import pytest
 
 from archive.home import Archive
 from pipelines.cli import main
-from tests.conftest import limestone
 from tests.support import repeats_world as world
+from tests.support.cli import limestone
 
 
 @pytest.fixture(scope="module")

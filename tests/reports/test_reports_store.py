@@ -159,7 +159,8 @@ def test_study_first_then_preliminary_final_amended_and_a_late_preliminary(archi
 def test_malformed_message_is_kept_for_review(archive):
     con = archive.store()
     try:
-        got = inbox.receive(archive.home, con, oru("FAKE-BAD", "", "text").replace("|PL|FL|", "|||"), "test", archive.vault)
+        message = oru("FAKE-BAD", "", "text").replace("|PL|FL|", "|||")
+        got = inbox.receive(archive.home, con, message, "test", archive.vault)
     finally:
         con.close()
     assert got.code == "AE" and "no accession number" in got.reason

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 from archive import sharing
 from pipelines.cli import main
-from tests.conftest import limestone
+from tests.support.cli import limestone
 
 
 def test_share_create_revoke_and_audit_export(shared, tmp_path, capsys):

@@ -23,7 +23,8 @@ def test_qido_and_wado_scoped_to_the_link(shared, portal):
     ct = shared.studies["a_ct"]
     series = client.search_for_series(study_instance_uid=ct)
     assert len(series) == 1 and series[0]["00201209"]["Value"][0] == 15
-    instances = client.search_for_instances(study_instance_uid=ct, series_instance_uid=series[0]["0020000E"]["Value"][0])
+    instances = client.search_for_instances(study_instance_uid=ct,
+                                            series_instance_uid=series[0]["0020000E"]["Value"][0])
     assert len(instances) == 15
 
     retrieved = client.retrieve_study(shared.studies["a_mixed"], media_types=(("application/dicom", "*"),))

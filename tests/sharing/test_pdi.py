@@ -14,9 +14,9 @@ from pydicom.fileset import FileSet
 from archive import audit
 from archive.media.pdi import DICOM_ONLY, DICOM_PLUS_WEB, PdiError, export_studies
 from archive.sharing.actions import Actor
-from tests.conftest import limestone
-from tests.sharing.conftest import REPORTS
+from tests.support.cli import limestone
 from tests.support.documents import make_pdf
+from tests.support.share_world import REPORTS
 
 CLERK = Actor("clerk@example.org", "clerk")
 ISO_NAME = re.compile(r"^[A-Z0-9_]{1,8}(\.[A-Z0-9]{1,3})?$")

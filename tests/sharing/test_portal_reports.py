@@ -8,9 +8,9 @@ import re
 import requests
 
 from archive import audit
-from tests.sharing.conftest import REPORT_ACCESSION, REPORTS
 from tests.support.documents import make_pdf
 from tests.support.share_helpers import issue, link_url, signed_in
+from tests.support.share_world import REPORT_ACCESSION, REPORTS
 
 PDF_LINK = re.compile(r'href="(/s/[^"]+/report/(\d+)/(\d+)\.pdf)"')
 

@@ -14,8 +14,8 @@ from archive.clock import now_utc
 from archive.sharing.scope import resolve
 from portal.limits import RateLimit
 from portal.pages import REFUSAL
-from tests.sharing.conftest import RunningPortal
 from tests.support.share_helpers import issue, link_url, signed_in
+from tests.support.share_world import RunningPortal
 
 
 def _refusal(response) -> None:
@@ -62,7 +62,7 @@ def test_wrong_passcodes_lock_the_link_until_a_clerk_unlocks_it(shared, portal):
     archive = shared.archive()
     issued = issue(shared, "a_ct")
     url = link_url(portal, issued)
-    for attempt in range(4):
+    for _ in range(4):
         response = requests.post(url, data={"answer": "AAAAA-AAAAA"})
         assert response.status_code == 401 and "not correct" in response.text
     _refusal(requests.post(url, data={"answer": "AAAAA-AAAAA"}))       # 5th: locked

@@ -36,7 +36,8 @@ def test_passcode_then_studies_with_banner_and_no_uids_in_addresses(shared, port
     assert first.headers["content-type"] == "image/png" and first.content[:8] == b"\x89PNG\r\n\x1a\n"
     assert last.content != first.content
     ultrasound = session.get(url + "/view/2/5")              # multi-frame objects are unrolled
-    frames = int(pydicom.dcmread(shared.by_sop[_sop_of(shared, "examples_ybr_color")], stop_before_pixels=True).NumberOfFrames)
+    original = shared.by_sop[_sop_of(shared, "examples_ybr_color")]
+    frames = int(pydicom.dcmread(original, stop_before_pixels=True).NumberOfFrames)
     assert f'data-count="{frames}"' in ultrasound.text
     assert session.get(url + f"/image/2/5/{frames}.png").status_code == 200
     assert session.get(url + "/thumb/2/1.png").content[:4] == b"\x89PNG"
@@ -110,7 +111,7 @@ def test_birth_date_verification(shared, portal):
     import pytest
     import requests
 
-    from tests.sharing.conftest import BIRTH_DATE
+    from tests.support.share_world import BIRTH_DATE
     with pytest.raises(sharing.ShareError, match="no birth date"):
         issue(shared, "a_ct", verify="birth_date")                    # patient A has none on file
     issued = issue(shared, "b_ct", verify="birth_date")

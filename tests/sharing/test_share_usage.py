@@ -29,7 +29,8 @@ def test_usage_by_site_and_month(tmp_path):
     sharing.revoke(home, d.link.link_id, by="clerk")
     e = link(south, datetime(2026, 2, 1, 8))               # another site and month
     frame = share_usage.report(home, now=datetime(2026, 1, 20))   # c has expired, d not yet
-    assert list(frame[["month", "site"]].itertuples(index=False, name=None)) == [("2026-02", "SOUTH"), ("2026-01", "NORTH")]
+    months = list(frame[["month", "site"]].itertuples(index=False, name=None))
+    assert months == [("2026-02", "SOUTH"), ("2026-01", "NORTH")]
     jan_north = frame.iloc[1]
     assert (jan_north.issued, jan_north.opened, jan_north.never_opened, jan_north.downloads,
             jan_north.links_downloaded, jan_north.revoked, jan_north.expired_unopened) == (4, 2, 2, 2, 1, 1, 1)

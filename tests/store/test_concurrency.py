@@ -13,7 +13,7 @@ import time
 import pytest
 
 from archive.home import Archive
-from tests.conftest import ROOT, limestone
+from tests.support.cli import ROOT, limestone
 from tests.support.samples import write_ct_studies
 
 WRITER = textwrap.dedent("""
@@ -60,8 +60,8 @@ def test_reader_in_another_process_sees_each_commit(tmp_path, ct_folder):
             assert line.startswith("committed"), line
             expected = int(line.split()[1])
             # The writer holds its connection open; the reader must see the commit without reopening.
-            count = _poll(lambda: reader.execute("SELECT count(*) FROM instances").fetchone()[0] == expected
-                          and expected, timeout=10)
+            count = _poll(lambda expected=expected: reader.execute("SELECT count(*) FROM instances").fetchone()[0]
+                          == expected and expected, timeout=10)
             seen.append(count)
             series = reader.execute("SELECT sum(number_of_instances) FROM series").fetchone()[0]
             assert series == expected  # series rows are consistent with the instances of that commit

@@ -1,16 +1,12 @@
 """The browser's and metrics' queries against a real seeded store."""
 
-import sys
 from datetime import date
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboard"))
-import seed  # noqa: E402
-
 from archive.home import Archive  # noqa: E402
 from archive.store.queries import browse, metrics  # noqa: E402
+from tests.support import dashboard_seed as seed
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +151,8 @@ def gappy(tmp_path_factory):
                 "CASE WHEN i % 5 > 0 THEN 'P^' || (i % 6) END FROM range(12) t(i)")
     con.execute("INSERT INTO studies (study_instance_uid, patient_key, study_date, study_time, site, "
                 "study_description, number_of_instances) "
-                "SELECT '1.9.' || i, 'k' || (i % 12), CASE WHEN i % 7 > 0 THEN DATE '2024-01-01' + CAST(i % 4 AS INTEGER) END, "
+                "SELECT '1.9.' || i, 'k' || (i % 12), "
+                "CASE WHEN i % 7 > 0 THEN DATE '2024-01-01' + CAST(i % 4 AS INTEGER) END, "
                 "CASE WHEN i % 3 > 0 THEN TIME '08:00' + INTERVAL (i % 2) HOUR END, "
                 "CASE WHEN i % 9 > 0 THEN 'S' || (i % 2) END, CASE WHEN i % 8 > 0 THEN 'D' || (i % 3) END, "
                 "CASE WHEN i % 6 > 0 THEN i % 5 END FROM range(40) t(i)")

@@ -86,7 +86,8 @@ def test_compaction_keeps_the_table_current_and_newest_first(archive, store):
         writer.flush()
     compact(store, retention=timedelta(0))
     assert_browse_table_current(store)
-    files = [r[0] for r in store.execute("SELECT data_file FROM ducklake_list_files('lake', 'study_browse')").fetchall()]
+    listed = store.execute("SELECT data_file FROM ducklake_list_files('lake', 'study_browse')").fetchall()
+    files = [r[0] for r in listed]
     assert len(files) == 1
     dates = [r[0] for r in duckdb.execute("SELECT study_date FROM read_parquet(?)", [files[0]]).fetchall()]
     assert dates == sorted((s.study_date for s in studies), reverse=True)

@@ -37,7 +37,8 @@ def uid(*parts) -> str:
 
 
 # ---- synthetic anatomy ---------------------------------------------------------------------------
-def phantom_slice(a: float, size: int = 128, spacing: float = 2.0, shift_mm: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+def phantom_slice(a: float, size: int = 128, spacing: float = 2.0,
+                  shift_mm: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """An axial section (HU, float32) at anatomical height ``a`` mm; ``shift_mm`` moves the body (rows, cols)."""
     centre = (size - 1) / 2
     rows, cols = np.mgrid[:size, :size].astype(np.float32)

@@ -21,7 +21,7 @@ def _escape(text: str) -> str:
 
 def make_pdf(lines: list[str]) -> bytes:
     """A one-page PDF whose text layer holds ``lines`` (Helvetica), with a correct xref table."""
-    content = "BT /F1 12 Tf 72 720 Td 14 TL " + " ".join(f"({_escape(l)}) '" for l in lines) + " ET"
+    content = "BT /F1 12 Tf 72 720 Td 14 TL " + " ".join(f"({_escape(line)}) '" for line in lines) + " ET"
     objects = [
         "<< /Type /Catalog /Pages 2 0 R >>",
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",

@@ -148,7 +148,7 @@ def stop_process(process: subprocess.Popen, timeout: float = 60) -> int:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-            raise AssertionError(f"process {process.pid} did not stop within {timeout} s of SIGTERM")
+            raise AssertionError(f"process {process.pid} did not stop within {timeout} s of SIGTERM") from None
     return process.returncode
 
 

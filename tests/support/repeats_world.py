@@ -47,10 +47,10 @@ RECORDS = [
 # (study name, record, site, datetime, modality, body part, description)
 STUDIES = [
     ("alice_ct1", "alice_n", "NORTH", datetime(2024, 1, 10, 9), "CT", "CHEST", "CT Chest with contrast"),
-    ("alice_ct2", "alice_s", "SOUTH", datetime(2024, 2, 9, 10), "CT", "CHEST", "CT THORAX"),      # day 30: repeat, avoidable
+    ("alice_ct2", "alice_s", "SOUTH", datetime(2024, 2, 9, 10), "CT", "CHEST", "CT THORAX"),  # day 30: avoidable repeat
     ("alice_ct3", "alice_s", "SOUTH", datetime(2024, 3, 11, 10), "CT", "", "CT chest low dose"),  # day 31: not a repeat
     ("bob_xr1", "bob_n", "NORTH", datetime(2024, 3, 1, 9), "CR", "CHEST", "XR Chest PA and Lateral"),
-    ("bob_xr2", "bob_s", "SOUTH", datetime(2024, 3, 1, 15), "DX", "CHEST", "Chest 2 views"),   # same day: repeat, avoidable
+    ("bob_xr2", "bob_s", "SOUTH", datetime(2024, 3, 1, 15), "DX", "CHEST", "Chest 2 views"),  # same day: avoidable
     ("bob_xr3", "bob_n", "NORTH", datetime(2024, 3, 16, 9), "DX", "CHEST", "XR Chest PA"),     # day 15: not a repeat
     ("dave_xr1", "dave_1", "NORTH", datetime(2024, 4, 1, 8), "CR", "KNEE", "XR Knee 2 views"),
     ("dave_xr2", "dave_2", "NORTH", datetime(2024, 4, 5, 8), "CR", "KNEE", "XR Knee 2 views"),  # repeat, same site
@@ -58,11 +58,11 @@ STUDIES = [
     ("carol_ct1", "carol_n", "NORTH", datetime(2024, 5, 1, 11), "CT", "HEAD", "CT Head"),
     ("carol_ct2", "carol_e", "EAST", datetime(2024, 5, 10, 11), "CT", "HEAD", "CT Head"),      # another person
     ("eve_mr1", "eve_e", "EAST", datetime(2024, 6, 1, 12), "MR", "BRAIN", "MR Brain"),
-    ("eve_mr2", "eve_s", "SOUTH", datetime(2024, 6, 3, 12), "MR", "HEAD", "MRI brain w/o"),    # repeat; prior not yet in archive
+    ("eve_mr2", "eve_s", "SOUTH", datetime(2024, 6, 3, 12), "MR", "HEAD", "MRI brain w/o"),  # prior not archived
     ("eve_us1", "eve_s", "SOUTH", datetime(2024, 7, 1, 12), "US", "ABDOMEN", "US Abdomen"),
-    ("eve_us2", "eve_e", "EAST", datetime(2024, 7, 15, 12), "US", "ABDOMEN", "US abdomen complete"),  # repeat, flagged required
+    ("eve_us2", "eve_e", "EAST", datetime(2024, 7, 15, 12), "US", "ABDOMEN", "US abdomen complete"),  # flagged required
     ("hans_mg1", "hans_n", "NORTH", datetime(2024, 1, 5, 9), "MG", "BREAST", "MG Screening Bilateral"),
-    ("hans_mg2", "hans_s", "SOUTH", datetime(2024, 6, 1, 9), "MG", "BREAST", "Screening mammogram"),  # 148 days: avoidable
+    ("hans_mg2", "hans_s", "SOUTH", datetime(2024, 6, 1, 9), "MG", "BREAST", "Screening mammogram"),  # 148 d: avoidable
     ("frank_xr1", "frank_n", "NORTH", datetime(2024, 8, 1, 9), "DX", "HAND", "XR Hand 2 views"),
     ("frank_xr2", "frank_s", "SOUTH", datetime(2024, 8, 5, 9), "DX", "HAND", "XR Hand 2 views"),  # another person
     ("gina_us1", "gina_n", "NORTH", datetime(2024, 9, 1, 9), "US", "NECK", "US Thyroid"),

@@ -206,7 +206,7 @@ def study(con: duckdb.DuckDBPyConnection, study_instance_uid: str) -> dict[str, 
     row = cursor.fetchone()
     if row is None:
         return None
-    return dict(zip([d[0] for d in cursor.description], row))
+    return dict(zip([d[0] for d in cursor.description], row, strict=True))
 
 
 def study_series(con: duckdb.DuckDBPyConnection, study_instance_uid: str) -> pd.DataFrame:

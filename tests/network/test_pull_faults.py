@@ -40,16 +40,16 @@ def fault_pacs(tmp_path, fault_files, move_port):
         server.stop()
 
 
-def test_closed_port_and_unknown_ae_title(limestone, fault_pacs):
+def test_closed_port_and_unknown_ae_title(limestone_cli, fault_pacs):
     port = free_port()
-    assert limestone("nodes", "add", "gone", "--ae-title", "GONE", "--host", "127.0.0.1",
+    assert limestone_cli("nodes", "add", "gone", "--ae-title", "GONE", "--host", "127.0.0.1",
                      "--port", str(port)).returncode == 0
-    result = limestone("pull", "gone")
+    result = limestone_cli("pull", "gone")
     assert result.returncode == 1
     assert result.stderr.strip() == (f"limestone pull: node gone (GONE@127.0.0.1:{port}): cannot connect "
                                      "(host down, port closed or no answer within 10 s)")
-    limestone.add_node("strict", fault_pacs)
-    result = limestone("pull", "strict", env={"LIMESTONE_AE_TITLE": "STRANGER"})
+    limestone_cli.add_node("strict", fault_pacs)
+    result = limestone_cli("pull", "strict", env={"LIMESTONE_AE_TITLE": "STRANGER"})
     assert result.returncode == 1
     # Orthanc rejects the association and closes the connection at once: depending on which of
     # the two the toolkit sees first, it is a rejection with its reason or an abort. Both name the
@@ -60,10 +60,10 @@ def test_closed_port_and_unknown_ae_title(limestone, fault_pacs):
     assert "'STRANGER'" in result.stderr
 
 
-def _pull_until_some_arrive(limestone, name: str, env: dict | None = None):
-    process = limestone.popen("pull", name, env=env)
+def _pull_until_some_arrive(limestone_cli, name: str, env: dict | None = None):
+    process = limestone_cli.popen("pull", name, env=env)
     out, err = Lines(process.stdout), Lines(process.stderr)
-    wait_for(lambda: vault_files(limestone.home) >= 20 or process.poll() is not None, 120,
+    wait_for(lambda: vault_files(limestone_cli.home) >= 20 or process.poll() is not None, 120,
              "the first instances in the vault")
     assert process.poll() is None, f"the pull ended before the fault could be made: {out.text()}"
     return process, out, err
@@ -76,18 +76,18 @@ def _finish(process, out, err, timeout=120) -> int:
     return code
 
 
-def _resume_and_check(limestone, received_before: int) -> None:
-    again = limestone("pull", "strict")
+def _resume_and_check(limestone_cli, received_before: int) -> None:
+    again = limestone_cli("pull", "strict")
     report = f"{again.stdout}\n{again.stderr}"
     assert again.returncode == 0, report
     assert f"{STUDIES * PER_STUDY - received_before:,} received" in again.stdout, report
-    stored, files = archive_counts(limestone.home)
+    stored, files = archive_counts(limestone_cli.home)
     assert stored == files == STUDIES * PER_STUDY, f"stored {stored}, vault {files}\n{report}"
 
 
-def test_pacs_dies_mid_pull_then_rerun_completes(limestone, fault_pacs):
-    limestone.add_node("strict", fault_pacs, "--max-associations", "2")
-    process, out, err = _pull_until_some_arrive(limestone, "strict")
+def test_pacs_dies_mid_pull_then_rerun_completes(limestone_cli, fault_pacs):
+    limestone_cli.add_node("strict", fault_pacs, "--max-associations", "2")
+    process, out, err = _pull_until_some_arrive(limestone_cli, "strict")
     fault_pacs.kill()
     code = _finish(process, out, err)
     report = f"exit {code}\n{out.text()}\n{err.text()}"
@@ -95,15 +95,15 @@ def test_pacs_dies_mid_pull_then_rerun_completes(limestone, fault_pacs):
     errors = [line for line in err.lines if line.startswith("limestone pull: node strict (ORTHANC@")]
     assert errors and all(": study 1.2.826.0.1.3680043.10.1187." in line for line in errors), report
     # Everything that arrived before the PACS died is in the vault and in the store.
-    stored, files = archive_counts(limestone.home)
+    stored, files = archive_counts(limestone_cli.home)
     assert 20 <= stored == files < STUDIES * PER_STUDY, f"stored {stored}, vault {files}\n{report}"
     fault_pacs.start()
-    _resume_and_check(limestone, stored)
+    _resume_and_check(limestone_cli, stored)
 
 
-def test_pacs_stops_answering_mid_transfer(limestone, fault_pacs):
-    limestone.add_node("strict", fault_pacs, "--max-associations", "2")
-    process, out, err = _pull_until_some_arrive(limestone, "strict", env={"LIMESTONE_DICOM_TIMEOUT": "3"})
+def test_pacs_stops_answering_mid_transfer(limestone_cli, fault_pacs):
+    limestone_cli.add_node("strict", fault_pacs, "--max-associations", "2")
+    process, out, err = _pull_until_some_arrive(limestone_cli, "strict", env={"LIMESTONE_DICOM_TIMEOUT": "3"})
     os.kill(fault_pacs.process.pid, signal.SIGSTOP)
     started = time.monotonic()
     try:
@@ -114,6 +114,6 @@ def test_pacs_stops_answering_mid_transfer(limestone, fault_pacs):
     report = f"exit {code}\n{out.text()}\n{err.text()}"
     assert code == 1, report
     assert "the node stopped answering" in err.text() or "no answer" in err.text(), report
-    stored, files = archive_counts(limestone.home)
+    stored, files = archive_counts(limestone_cli.home)
     assert stored == files < STUDIES * PER_STUDY, f"stored {stored}, vault {files}\n{report}"
-    _resume_and_check(limestone, stored)
+    _resume_and_check(limestone_cli, stored)

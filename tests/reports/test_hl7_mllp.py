@@ -81,7 +81,7 @@ def test_mllp_listener_acks_files_and_naks(tmp_path):
                                 when="20240104090000")),
             ]
         except ConnectionError:
-            raise AssertionError(f"connection closed; listener said: {err.text()}")
+            raise AssertionError(f"connection closed; listener said: {err.text()}") from None
         finally:
             client.close()
         codes = [_msa(a)[1] for a in answers]

@@ -4,19 +4,15 @@ PDF; an admin opens the HL7 review page. Screenshots of both go to the screensho
 from __future__ import annotations
 
 import base64
-import sys
-from pathlib import Path
 
 import pytest
-from conftest import running_app
 from playwright.sync_api import expect
-from screenshots import shot
-from test_dashboard_e2e import nav, sign_in, wait_idle
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.sharing.conftest import RunningPortal  # noqa: E402
-from tests.support.documents import make_pdf  # noqa: E402
-from tests.support.hl7_messages import oru  # noqa: E402
+from tests.support.browser import nav, running_app, sign_in, wait_idle
+from tests.support.documents import make_pdf
+from tests.support.hl7_messages import oru
+from tests.support.screenshots import shot
+from tests.support.share_world import RunningPortal
 
 pytestmark = pytest.mark.e2e
 
@@ -28,10 +24,9 @@ PDF_LINES = ["North General Hospital - Radiology", "CT HEAD WITHOUT CONTRAST", I
 def reported(tmp_path_factory):
     """A seeded home of its own whose CT head has a report from the RIS (text and PDF), plus a
     report waiting for its study and a malformed message kept for review."""
-    import seed
-
     from archive.home import Archive
     from archive.reports import inbox
+    from tests.support import dashboard_seed as seed
     root = tmp_path_factory.mktemp("reports-e2e")
     seeded = seed.build(root / "home")
     archive = Archive.load(home=str(seeded.home))

@@ -1,4 +1,4 @@
-"""Real DICOM peers for the integration tests: Orthanc (a PACS), dcmtk tools, and our own CLI.
+"""Real DICOM peers for integration tests (a pytest plugin): Orthanc as a PACS, and our own CLI.
 
 Every server a fixture starts, the fixture stops. Ports are free loopback ports chosen at run
 time. Patients in the generated data are fake (``FAKE^TEST...``); pydicom's test files are read
@@ -59,7 +59,8 @@ def pacs(tmp_path_factory, move_port, storescp_port, generated):
 
 
 @pytest.fixture
-def limestone(tmp_path, move_port):
+def limestone_cli(tmp_path, move_port) -> Limestone:
+    """Our CLI on a fresh home, its storage SCP on the port the session's Orthanc moves to."""
     return Limestone(tmp_path / "home", env={"LIMESTONE_DICOM_PORT": str(move_port),
                                              "LIMESTONE_DICOM_TIMEOUT": "10"})
 

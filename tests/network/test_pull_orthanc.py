@@ -27,9 +27,9 @@ def originals(generated) -> dict[str, bytes]:
             for path in [*generated[1], *real_files()]}
 
 
-def archived(limestone) -> dict[str, bytes]:
+def archived(limestone_cli) -> dict[str, bytes]:
     """SOP Instance UID -> file bytes of what the archive's vault holds."""
-    archive = limestone.store()
+    archive = limestone_cli.store()
     con = archive.store(read_only=True)
     try:
         rows = con.execute("SELECT sop_instance_uid, content_hash FROM instances").fetchall()
@@ -55,8 +55,8 @@ def assert_same_instance(sent: bytes, kept: bytes, strict: bool) -> None:
         assert a.PixelData == b.PixelData
 
 
-def study_rows(limestone):
-    con = limestone.store().store(read_only=True)
+def study_rows(limestone_cli):
+    con = limestone_cli.store().store(read_only=True)
     try:
         return {row[0]: row[1:] for row in con.execute(
             "SELECT study_instance_uid, retrieve_status, number_of_instances, remote_instances, source_node "
@@ -65,17 +65,17 @@ def study_rows(limestone):
         con.close()
 
 
-def test_nodes_add_list_echo_remove(limestone, pacs):
-    limestone.add_node("north", pacs, "--site", "NORTH", "--max-associations", "3")
-    listed = json.loads(limestone("nodes", "list", "--json").stdout)
+def test_nodes_add_list_echo_remove(limestone_cli, pacs):
+    limestone_cli.add_node("north", pacs, "--site", "NORTH", "--max-associations", "3")
+    listed = json.loads(limestone_cli("nodes", "list", "--json").stdout)
     assert listed == [{"name": "north", "ae_title": "ORTHANC", "host": "127.0.0.1", "port": pacs.dicom_port,
                        "site": "NORTH", "retrieve_method": "get", "max_associations": 3}]
-    echo = limestone("nodes", "echo", "north")
+    echo = limestone_cli("nodes", "echo", "north")
     assert echo.returncode == 0 and "C-ECHO ok" in echo.stdout
-    again = limestone("nodes", "add", "north", "--ae-title", "X", "--host", "h", "--port", "1")
+    again = limestone_cli("nodes", "add", "north", "--ae-title", "X", "--host", "h", "--port", "1")
     assert again.returncode == 2 and "already exists" in again.stderr
-    assert limestone("nodes", "remove", "north").returncode == 0
-    missing = limestone("nodes", "echo", "north")
+    assert limestone_cli("nodes", "remove", "north").returncode == 0
+    missing = limestone_cli("nodes", "echo", "north")
     assert missing.returncode == 2 and "no node named 'north'" in missing.stderr
 
 
@@ -105,15 +105,15 @@ def test_c_find_windows(pacs, generated):
         assoc.release()
 
 
-def test_metadata_only_then_get_then_incremental(limestone, pacs, generated):
-    limestone.add_node("pacs", pacs, "--site", "NORTH")
-    meta = limestone("pull", "pacs", "--metadata-only")
+def test_metadata_only_then_get_then_incremental(limestone_cli, pacs, generated):
+    limestone_cli.add_node("pacs", pacs, "--site", "NORTH")
+    meta = limestone_cli("pull", "pacs", "--metadata-only")
     assert meta.returncode == 0, meta.stderr
-    rows = study_rows(limestone)
+    rows = study_rows(limestone_cli)
     assert set(rows) >= {s.study_uid for s in generated[0]}
     assert {r[0] for r in rows.values()} == {"not retrieved"}
     assert rows[generated[0][0].study_uid][1:] == (0, 12, "pacs")
-    con = limestone.store().store(read_only=True)
+    con = limestone_cli.store().store(read_only=True)
     try:
         series = con.execute("SELECT count(*), count(*) FILTER (retrieve_status = 'not retrieved') "
                              "FROM series").fetchone()
@@ -123,41 +123,41 @@ def test_metadata_only_then_get_then_incremental(limestone, pacs, generated):
         con.close()
     assert series[0] == series[1] >= 8 and instances == 0
 
-    pull = limestone.run("pull", "pacs")  # the real command, as a subprocess
+    pull = limestone_cli.run("pull", "pacs")  # the real command, as a subprocess
     assert pull.returncode == 0, pull.stderr
     want = originals(generated)
-    got = archived(limestone)
+    got = archived(limestone_cli)
     assert set(got) == set(want)
     generated_uids = {sop for study in generated[0] for sop in study.sop_uids}
     for uid, data in want.items():
         assert_same_instance(data, got[uid], strict=uid in generated_uids)
-    rows = study_rows(limestone)
+    rows = study_rows(limestone_cli)
     assert {r[0] for r in rows.values()} == {"complete"}
     assert "0 failed" in pull.stdout
-    con = limestone.store().store(read_only=True)
+    con = limestone_cli.store().store(read_only=True)
     try:
         assert_browse_table_current(con)
     finally:
         con.close()
 
     # Nothing new: an explicit window over everything finds all studies already complete.
-    again = limestone("pull", "pacs", "--since", "1990-01-01")
+    again = limestone_cli("pull", "pacs", "--since", "1990-01-01")
     assert again.returncode == 0, again.stderr
     found = re.search(r"(\d+) studies found \(0 new to the archive, (\d+) already complete\)", again.stdout)
     assert found and found[1] == found[2] and "0 received" in again.stdout
     # Incremental: the next run asks only from the last window's end (today) on.
-    nightly = limestone("pull", "pacs")
+    nightly = limestone_cli("pull", "pacs")
     assert nightly.returncode == 0 and "0 studies found" in nightly.stdout
 
 
-def test_resume_fetches_only_missing(limestone, pacs, generated):
+def test_resume_fetches_only_missing(limestone_cli, pacs, generated):
     """A study half in the archive (as after a killed run): only its missing instances are fetched."""
     from archive.ingest.intake import ingest_bytes
     from archive.store.writer import StoreWriter
 
     study = generated[0][1]
     files = [p for p in generated[1] if p.name.startswith("s0001_")]
-    archive = limestone.store()
+    archive = limestone_cli.store()
     con = archive.store()
     writer = StoreWriter(con, archive.home, "seed")
     for path in files[:5]:
@@ -165,22 +165,22 @@ def test_resume_fetches_only_missing(limestone, pacs, generated):
         writer.add(outcome.record, outcome.size, outcome.digest)
     writer.flush()
     con.close()
-    limestone.add_node("pacs", pacs)
-    pull = limestone("pull", "pacs", "--study", study.study_uid)
+    limestone_cli.add_node("pacs", pacs)
+    pull = limestone_cli("pull", "pacs", "--study", study.study_uid)
     assert pull.returncode == 0, pull.stderr
     assert "7 received" in pull.stdout
-    assert study_rows(limestone)[study.study_uid][:2] == ("complete", 12)
+    assert study_rows(limestone_cli)[study.study_uid][:2] == ("complete", 12)
 
 
-def test_move_pull_keeps_original_bytes(limestone, pacs, generated):
-    limestone.add_node("pacs", pacs, "--method", "move", "--max-associations", "2")
+def test_move_pull_keeps_original_bytes(limestone_cli, pacs, generated):
+    limestone_cli.add_node("pacs", pacs, "--method", "move", "--max-associations", "2")
     study = generated[0][0]
-    pull = limestone("pull", "pacs", "--since", "2004-08-26", "--until", "2004-08-26")
+    pull = limestone_cli("pull", "pacs", "--since", "2004-08-26", "--until", "2004-08-26")
     assert pull.returncode == 0, pull.stderr
-    pull = limestone("pull", "pacs", "--study", study.study_uid)
+    pull = limestone_cli("pull", "pacs", "--study", study.study_uid)
     assert pull.returncode == 0, pull.stderr
     want = originals(generated)
-    got = archived(limestone)
+    got = archived(limestone_cli)
     assert len(got) >= 12 + 4
     generated_uids = {sop for study in generated[0] for sop in study.sop_uids}
     for uid, data in got.items():

@@ -35,8 +35,8 @@ COMPRESSED = ["JPEG2000.dcm", "SC_rgb_rle.dcm", "MR_small_jpeg_ls_lossless.dcm",
               "SC_rgb_jpeg_dcmtk.dcm"]
 
 
-def start_listen(limestone: Limestone, port: int):
-    process = limestone.popen("listen", "--port", str(port), "--ae-title", "LIMESTONE",
+def start_listen(limestone_cli: Limestone, port: int):
+    process = limestone_cli.popen("listen", "--port", str(port), "--ae-title", "LIMESTONE",
                               env={"LIMESTONE_LISTEN_FLUSH_SECONDS": "0.5"})
     out = Lines(process.stdout)
     err = Lines(process.stderr)
@@ -44,7 +44,7 @@ def start_listen(limestone: Limestone, port: int):
         out.wait_for("listening as 'LIMESTONE'", timeout=60)
     except AssertionError:
         stop_process(process)
-        raise AssertionError(f"listen did not start: {err.text()}")
+        raise AssertionError(f"listen did not start: {err.text()}") from None
     return process, out, err
 
 
@@ -56,12 +56,12 @@ def push(tool: str, port: int, paths, *options: str) -> subprocess.CompletedProc
 
 def test_push_with_storescu_and_dcmsend_then_stop(tmp_path):
     require_dcmtk("storescu", "dcmsend")
-    limestone = Limestone(tmp_path / "home")
+    limestone_cli = Limestone(tmp_path / "home")
     studies = make_studies(2, 5, seed=21)
     files = write_studies(studies, tmp_path / "files")
     compressed = [p for p in real_files() if p.name in COMPRESSED]
     port = free_port()
-    process, out, err = start_listen(limestone, port)
+    process, out, err = start_listen(limestone_cli, port)
     try:
         sent = push("storescu", port, files)
         assert sent.returncode == 0, sent.stdout + sent.stderr
@@ -69,14 +69,14 @@ def test_push_with_storescu_and_dcmsend_then_stop(tmp_path):
         sent = push("dcmsend", port, compressed, "-dn")  # never decompress: send as stored
         assert sent.returncode == 0, sent.stdout + sent.stderr
         # Rows reach the store while listen keeps running (flushed within listen_flush_seconds).
-        wait_for(lambda: archive_counts(limestone.home)[0] == len(files) + len(compressed), 60,
+        wait_for(lambda: archive_counts(limestone_cli.home)[0] == len(files) + len(compressed), 60,
                  "the pushed instances in the store")
     finally:
         code = stop_process(process)
     assert code == 0, err.text()
     assert f"{len(files) + len(compressed)} instances received" in out.text()
 
-    archive = limestone.store()
+    archive = limestone_cli.store()
     con = archive.store(read_only=True)
     try:
         rows = dict(con.execute("SELECT sop_instance_uid, content_hash FROM instances").fetchall())
@@ -99,10 +99,10 @@ def test_push_with_storescu_and_dcmsend_then_stop(tmp_path):
 
 def test_sigterm_during_a_push_loses_no_acknowledged_instance(tmp_path):
     require_dcmtk("storescu")
-    limestone = Limestone(tmp_path / "home")
+    limestone_cli = Limestone(tmp_path / "home")
     files = write_studies(make_studies(1, 300, seed=22), tmp_path / "files")
     port = free_port()
-    process, out, err = start_listen(limestone, port)
+    process, out, err = start_listen(limestone_cli, port)
     sender = subprocess.Popen(["storescu", "-v", "-aet", "MODALITY", "-aec", "LIMESTONE", "127.0.0.1",
                                str(port), *map(str, files)], stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, env=dcmtk_env())
@@ -120,7 +120,7 @@ def test_sigterm_during_a_push_loses_no_acknowledged_instance(tmp_path):
     sender_out.thread.join(10)
     acknowledged = sender_out.text().count("Received Store Response (Success)")
     assert code == 0, err.text()
-    stored, vault_files = archive_counts(limestone.home)
+    stored, vault_files = archive_counts(limestone_cli.home)
     assert acknowledged >= 10
     assert stored >= acknowledged and stored == vault_files
     assert "instances received" in out.text()

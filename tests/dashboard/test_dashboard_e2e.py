@@ -5,44 +5,11 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from screenshots import shot
+
+from tests.support.browser import choose, nav, sign_in, wait_idle
+from tests.support.screenshots import shot
 
 pytestmark = pytest.mark.e2e
-
-
-IDLE = '[data-testid="stApp"][data-test-connection-state="CONNECTED"][data-test-script-state="notRunning"]'
-
-
-def wait_idle(page):
-    """Wait until no script run is requested or running (the app root's own state, not the status
-    widget, which shows only after a delay). Call it once the page shows something of the run the
-    last action started, so that run cannot still be about to begin."""
-    page.wait_for_selector(IDLE, timeout=60000)
-    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60000)
-
-
-def choose(page, selectbox: str, option):
-    """Pick ``option`` in the selectbox showing ``selectbox``, once the run that drew it has ended:
-    a rerun in between would redraw the select and close its list under the click."""
-    wait_idle(page)
-    page.get_by_test_id("stSelectbox").filter(has_text=selectbox).click()
-    page.get_by_role("option", name=option).click(timeout=60000)
-
-
-def sign_in(page, app_url, role: str, name: str = "Eve Tester"):
-    page.goto(app_url)
-    expect(page.get_by_text("Demo mode").first).to_be_visible()
-    page.get_by_role("textbox", name="Your name").fill(name)
-    page.get_by_role("textbox", name="Your name").press("Tab")
-    choose(page, "Role", re.compile(f"^{re.escape(role)}$"))
-    page.get_by_role("button", name="Sign in").click()
-    wait_idle(page)
-    expect(page.get_by_text(f"Signed in as {name} ({role})")).to_be_visible()
-
-
-def nav(page, title: str):
-    page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
-    wait_idle(page)
 
 
 def test_sign_in_search_open_scroll_window(page, app_url):

@@ -46,17 +46,17 @@ def sender(tmp_path_factory):
         if path.name in COMPRESSED | UNCOMPRESSED:
             (folder / "real").mkdir(exist_ok=True)
             (folder / "real" / path.name).write_bytes(path.read_bytes())
-    limestone = Limestone(tmp_path_factory.mktemp("send") / "home",
+    limestone_cli = Limestone(tmp_path_factory.mktemp("send") / "home",
                           env={"LIMESTONE_SEND_BACKOFF_SECONDS": "0.05", "LIMESTONE_SEND_RETRIES": "2",
                                "LIMESTONE_DICOM_TIMEOUT": "10"})
-    result = limestone("import", str(folder))
+    result = limestone_cli("import", str(folder))
     assert result.returncode == 0, result.stderr
     real = {p.name: pydicom.dcmread(p, stop_before_pixels=True) for p in (folder / "real").iterdir()}
-    return limestone, studies, real
+    return limestone_cli, studies, real
 
 
-def _originals(limestone: Limestone, study_uid: str) -> dict[str, bytes]:
-    archive = limestone.store()
+def _originals(limestone_cli: Limestone, study_uid: str) -> dict[str, bytes]:
+    archive = limestone_cli.store()
     con = archive.store(read_only=True)
     try:
         rows = con.execute("SELECT sop_instance_uid, content_hash FROM instances WHERE study_instance_uid = ?",
@@ -67,22 +67,22 @@ def _originals(limestone: Limestone, study_uid: str) -> dict[str, bytes]:
 
 
 def test_send_to_orthanc_keeps_the_original_bytes(sender, tmp_path):
-    limestone, studies, real = sender
+    limestone_cli, studies, real = sender
     wanted = [s.study_uid for s in studies] + [real[n].StudyInstanceUID for n in ("JPEG2000.dcm", "SC_rgb_rle.dcm",
                                                                                   "MR_small_jpeg_ls_lossless.dcm")]
     wanted = list(dict.fromkeys(wanted))
     with OrthancServer(tmp_path / "orthanc", ae_title="OUTSIDE") as pacs:
-        result = limestone("nodes", "add", "outside", "--ae-title", "OUTSIDE", "--host", "127.0.0.1",
+        result = limestone_cli("nodes", "add", "outside", "--ae-title", "OUTSIDE", "--host", "127.0.0.1",
                            "--port", str(pacs.dicom_port), "--site", "FARAWAY", "--max-associations", "3")
         assert result.returncode == 0, result.stderr
-        result = limestone("send", "--study", *wanted, "--to", "outside", "--user", "tester@example.org", "--json")
+        result = limestone_cli("send", "--study", *wanted, "--to", "outside", "--user", "tester@example.org", "--json")
         assert result.returncode == 0, result.stdout + result.stderr
         outcome = json.loads(result.stdout)
         assert [r["status"] for r in outcome] == ["sent"] * len(wanted)
         assert all(r["converted"] == 0 and r["failed"] == 0 for r in outcome)
         exact, normalised = [], []
         for uid in wanted:
-            for sop_uid, original in _originals(limestone, uid).items():
+            for sop_uid, original in _originals(limestone_cli, uid).items():
                 (found,) = [f for f in pacs.request("POST", "/tools/lookup", sop_uid.encode())
                             if f["Type"] == "Instance"]
                 stored = urllib_get(pacs.url + f"/instances/{found['ID']}/file")
@@ -101,7 +101,7 @@ def test_send_to_orthanc_keeps_the_original_bytes(sender, tmp_path):
         assert generated <= set(exact)  # byte for byte
         assert str(real["SC_rgb_rle.dcm"].SOPInstanceUID) in exact
         assert len(normalised) <= 3  # pydicom's JPEG-LS, JPEG 2000 and JPEG-LL files
-    home = limestone.home
+    home = limestone_cli.home
     from archive.home import Home
     with closing(state.connect(Home(home))) as con:
         log = con.execute("SELECT study_instance_uid, node, destination, user_id, status, sent, instances "
@@ -112,7 +112,7 @@ def test_send_to_orthanc_keeps_the_original_bytes(sender, tmp_path):
     exports = [e for e in events(Home(home)) if e["action"] == "export"]
     assert {e["study_instance_uid"] for e in exports} == set(wanted)
     assert all("sent to node outside" in e["detail"] and e["outcome"] == "success" for e in exports)
-    archive = limestone.store()
+    archive = limestone_cli.store()
     con = archive.store(read_only=True)
     try:
         uses = con.execute("SELECT study_instance_uid, kind, site FROM prior_use_events").fetchall()
@@ -129,7 +129,7 @@ def urllib_get(url: str) -> bytes:
 
 def test_storescp_refusing_compressed_syntaxes_gets_converted_copies(sender, tmp_path):
     require_dcmtk("storescp")
-    limestone, studies, real = sender
+    limestone_cli, studies, real = sender
     target = tmp_path / "received"
     target.mkdir()
     port = free_port()
@@ -138,19 +138,19 @@ def test_storescp_refusing_compressed_syntaxes_gets_converted_copies(sender, tmp
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dcmtk_env())
     try:
         wait_for(lambda: port_open(port), 30, "storescp to listen")
-        assert limestone("nodes", "add", "small", "--ae-title", "SMALLSCP", "--host", "127.0.0.1",
+        assert limestone_cli("nodes", "add", "small", "--ae-title", "SMALLSCP", "--host", "127.0.0.1",
                          "--port", str(port)).returncode == 0
         uids = [real["JPEG2000.dcm"].StudyInstanceUID, real["CT_small.dcm"].StudyInstanceUID]
-        result = limestone("send", "--study", *uids, "--to", "small")
+        result = limestone_cli("send", "--study", *uids, "--to", "small")
         assert result.returncode == 0, result.stdout + result.stderr
         assert "converted" in result.stdout and "refused JPEG 2000 Image Compression" in result.stdout
-        expected = sum(len(_originals(limestone, u)) for u in uids)
+        expected = sum(len(_originals(limestone_cli, u)) for u in uids)
         wait_for(lambda: len(list(target.iterdir())) >= expected, 30, "storescp's files")
     finally:
         stop_process(scp)
     received = {str(pydicom.dcmread(p).SOPInstanceUID): p for p in target.iterdir()}
     ct = real["CT_small.dcm"]
-    original = _originals(limestone, ct.StudyInstanceUID)[str(ct.SOPInstanceUID)]
+    original = _originals(limestone_cli, ct.StudyInstanceUID)[str(ct.SOPInstanceUID)]
     assert dataset_bytes(received[str(ct.SOPInstanceUID)].read_bytes()) == dataset_bytes(original)
     j2k = pydicom.dcmread(received[str(real["JPEG2000.dcm"].SOPInstanceUID)])
     assert not j2k.file_meta.TransferSyntaxUID.is_compressed
@@ -159,16 +159,16 @@ def test_storescp_refusing_compressed_syntaxes_gets_converted_copies(sender, tmp
 
 
 def test_closed_port_is_retried_then_fails_clearly(sender):
-    limestone, studies, _ = sender
+    limestone_cli, studies, _ = sender
     port = free_port()
-    assert limestone("nodes", "add", "gone", "--ae-title", "GONE", "--host", "127.0.0.1",
+    assert limestone_cli("nodes", "add", "gone", "--ae-title", "GONE", "--host", "127.0.0.1",
                      "--port", str(port)).returncode == 0
-    result = limestone("send", "--study", studies[0].study_uid, "1.2.3.4.5.404", "--to", "gone")
+    result = limestone_cli("send", "--study", studies[0].study_uid, "1.2.3.4.5.404", "--to", "gone")
     assert result.returncode == 1
     assert "cannot connect" in result.stderr and "attempt 3" in result.stderr
     assert "no such study in the archive" in result.stderr
     assert "0 of 2 studies sent" in result.stdout
-    assert limestone("send", "--study", "1.2", "--to", "nowhere").returncode == 2
+    assert limestone_cli("send", "--study", "1.2", "--to", "nowhere").returncode == 2
 
 
 
@@ -214,7 +214,7 @@ def dropping_peer():
 
 
 def test_association_aborted_mid_study_is_retried_and_the_study_completes(sender, dropping_peer):
-    limestone, studies, _ = sender
+    limestone_cli, studies, _ = sender
     study = studies[0]
     dropped = []
 
@@ -225,9 +225,9 @@ def test_association_aborted_mid_study_is_retried_and_the_study_completes(sender
         return False
 
     port, received = dropping_peer(first_association_at_third_instance, how="abort")
-    assert limestone("nodes", "add", "flaky", "--ae-title", "DROPPER", "--host", "127.0.0.1",
+    assert limestone_cli("nodes", "add", "flaky", "--ae-title", "DROPPER", "--host", "127.0.0.1",
                      "--port", str(port)).returncode == 0
-    result = limestone("send", "--study", study.study_uid, "--to", "flaky")
+    result = limestone_cli("send", "--study", study.study_uid, "--to", "flaky")
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"study {study.study_uid}: sent, {study.instances}/{study.instances} instances to flaky in 2 attempt(s)" \
         in result.stdout
@@ -235,17 +235,17 @@ def test_association_aborted_mid_study_is_retried_and_the_study_completes(sender
     assert ("the node aborted the association during the send (after 2 of "
             f"{study.instances} instances of this attempt)") in result.stderr
     assert sorted(received) == sorted(study.sop_uids)          # each instance stored once, none lost
-    (row,) = [t for t in _transfers(limestone) if t["node"] == "flaky"]
+    (row,) = [t for t in _transfers(limestone_cli) if t["node"] == "flaky"]
     assert row["status"] == "sent" and row["attempts"] == 2 and row["sent"] == study.instances
 
 
 def test_connection_dropped_at_one_instance_fails_that_study_and_the_rest_go_on(sender, dropping_peer):
-    limestone, studies, _ = sender
+    limestone_cli, studies, _ = sender
     poison = studies[0].sop_uids[3]                              # the peer crashes on this one, every time
     port, received = dropping_peer(lambda sop, stored: sop == poison, how="close")
-    assert limestone("nodes", "add", "crashing", "--ae-title", "DROPPER", "--host", "127.0.0.1",
+    assert limestone_cli("nodes", "add", "crashing", "--ae-title", "DROPPER", "--host", "127.0.0.1",
                      "--port", str(port), "--max-associations", "2").returncode == 0
-    result = limestone("send", "--study", studies[0].study_uid, studies[1].study_uid, "--to", "crashing")
+    result = limestone_cli("send", "--study", studies[0].study_uid, studies[1].study_uid, "--to", "crashing")
     assert result.returncode == 1, result.stdout + result.stderr
     total = studies[0].instances
     assert f"study {studies[0].study_uid}: partial, {total - 1}/{total} instances to crashing in 3 attempt(s)" \
@@ -262,11 +262,11 @@ def test_connection_dropped_at_one_instance_fails_that_study_and_the_rest_go_on(
 def test_retries_back_off_and_only_the_unsent_instances_go_again(sender, dropping_peer):
     from archive.network.nodes import Node
     from archive.network.send import StudySend, StudySender, study_items
-    limestone, studies, _ = sender
+    limestone_cli, studies, _ = sender
     study = studies[1]
     poison = study.sop_uids[-1]
     port, received = dropping_peer(lambda sop, stored: sop == poison, how="abort")
-    archive = limestone.store()
+    archive = limestone_cli.store()
     con = archive.store(read_only=True)
     try:
         items = study_items(con, study.study_uid)
@@ -282,6 +282,6 @@ def test_retries_back_off_and_only_the_unsent_instances_go_again(sender, droppin
     assert sorted(received) == sorted(set(study.sop_uids) - {poison})   # the stored ones were not sent again
 
 
-def _transfers(limestone) -> list[dict]:
+def _transfers(limestone_cli) -> list[dict]:
     from archive.network.send import transfers
-    return transfers(limestone.store().home)
+    return transfers(limestone_cli.store().home)

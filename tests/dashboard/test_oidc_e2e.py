@@ -21,9 +21,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, _free_port, _wait_healthy
 from playwright.sync_api import expect
-from screenshots import shot
+
+from tests.support.browser import free_port, wait_healthy
+from tests.support.cli import ROOT
+from tests.support.screenshots import shot
 
 pytestmark = pytest.mark.e2e
 
@@ -52,13 +54,13 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def oidc_app(seeded, tmp_path_factory):
+def oidc_app(e2e_seeded, tmp_path_factory):
     pytest.importorskip("authlib", reason="st.login needs Authlib (streamlit[auth]) in the app's environment")
     mock = _mock_executable()
     if mock is None:
         pytest.skip("oidc-provider-mock is not installed (see this module's docstring)")
     tmp = tmp_path_factory.mktemp("oidc")
-    idp_port, app_port = _free_port(), _free_port()
+    idp_port, app_port = free_port(), free_port()
     args = [mock, "--port", str(idp_port), "--host", "127.0.0.1"]
     for user in USERS:
         args += ["--user-claims", json.dumps(user)]
@@ -82,12 +84,13 @@ role_claim = "roles"
     app = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
          "--server.port", str(app_port), "--server.address", "127.0.0.1",
-         "--secrets.files", str(secrets_file), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=dict(os.environ, LIMESTONE_HOME=str(seeded.home)),
+         "--secrets.files", str(secrets_file), "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=dict(os.environ, LIMESTONE_HOME=str(e2e_seeded.home)),
         stdout=open(tmp / "app.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_healthy(f"http://127.0.0.1:{idp_port}", idp, path="/.well-known/openid-configuration")
-        _wait_healthy(f"http://127.0.0.1:{app_port}", app)
+        wait_healthy(f"http://127.0.0.1:{idp_port}", idp, path="/.well-known/openid-configuration")
+        wait_healthy(f"http://127.0.0.1:{app_port}", app)
         yield f"http://127.0.0.1:{app_port}"
     finally:
         _stop(app)

@@ -15,10 +15,11 @@ import urllib.request
 import zipfile
 
 import pytest
-from conftest import ROOT, _free_port, _wait_healthy
 from playwright.sync_api import expect
-from screenshots import shot
-from test_dashboard_e2e import nav, sign_in, wait_idle
+
+from tests.support.browser import free_port, nav, sign_in, wait_healthy, wait_idle
+from tests.support.cli import ROOT
+from tests.support.screenshots import shot
 
 pytestmark = pytest.mark.e2e
 
@@ -33,11 +34,11 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def share_app(seeded, tmp_path_factory):
+def share_app(e2e_seeded, tmp_path_factory):
     """The share portal and a dashboard whose links point at it, on free ports, over the seeded home."""
-    portal_port, app_port = _free_port(), _free_port()
+    portal_port, app_port = free_port(), free_port()
     portal_url = f"http://127.0.0.1:{portal_port}"
-    env = dict(os.environ, LIMESTONE_HOME=str(seeded.home), LIMESTONE_PORTAL_BASE_URL=portal_url)
+    env = dict(os.environ, LIMESTONE_HOME=str(e2e_seeded.home), LIMESTONE_PORTAL_BASE_URL=portal_url)
     logs = tmp_path_factory.mktemp("share_logs")
     portal_log, app_log = open(logs / "portal.log", "w"), open(logs / "streamlit.log", "w")
     portal = subprocess.Popen([sys.executable, "-m", "pipelines", "portal", "--port", str(portal_port)],
@@ -57,9 +58,9 @@ def share_app(seeded, tmp_path_factory):
                         break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("the portal did not start")
+                    raise RuntimeError("the portal did not start") from None
                 time.sleep(0.1)
-        _wait_healthy(f"http://127.0.0.1:{app_port}", app, timeout=90)
+        wait_healthy(f"http://127.0.0.1:{app_port}", app, timeout=90)
         yield f"http://127.0.0.1:{app_port}", portal_url
     finally:
         _stop(app)
@@ -151,10 +152,10 @@ def test_clerk_issues_recipient_opens_views_downloads_clerk_revokes(browser, sha
     clerk.close()
 
 
-def test_admin_audit_trail_and_manager_usage(browser, share_app, seeded):
+def test_admin_audit_trail_and_manager_usage(browser, share_app, e2e_seeded):
     from archive.home import Archive
     from archive.sharing import actions as share_actions
-    share_actions.create(Archive.load(home=str(seeded.home)), [seeded.studies["mr_knee"]],
+    share_actions.create(Archive.load(home=str(e2e_seeded.home)), [e2e_seeded.studies["mr_knee"]],
                          share_actions.Actor("clerk@example.org", "clerk"), recipient_name="Patient")
     app_url, _ = share_app
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)

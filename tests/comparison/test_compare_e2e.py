@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import running_app
 from playwright.sync_api import expect
-from screenshots import shot
-from test_dashboard_e2e import nav, sign_in, wait_idle
+
+from tests.support.browser import nav, running_app, sign_in, wait_idle
+from tests.support.screenshots import shot
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
