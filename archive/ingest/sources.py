@@ -28,13 +28,14 @@ import pycdlib
 import pydicom
 
 from archive.config import Settings
+from archive.errors import LimestoneError
 
 DICOMDIR = "DICOMDIR"
 MB = 1024 * 1024
 _CONTAINER_SUFFIXES = (".zip", ".iso", ".gz", ".tgz", ".tar", ".7z", ".rar", ".bz2", ".xz")
 
 
-class Refused(Exception):
+class Refused(LimestoneError):
     """A file that is not read: too large, unsafe name, or past a container's limits."""
 
 
