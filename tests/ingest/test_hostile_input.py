@@ -17,7 +17,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from archive.home import Archive
 from pipelines.import_files import import_paths
-from tests.conftest import ROOT
+from tests.support.cli import ROOT
 
 MB = 1024 * 1024
 
