@@ -18,14 +18,18 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from archive.vault import VaultError
+from archive.errors import LimestoneError
+
+
+class ObjectStorageError(LimestoneError, RuntimeError):
+    """Object storage cannot be reached or refused a request."""
 
 
 def split_url(url: str) -> tuple[str, str]:
     """``s3://bucket/prefix`` as (bucket, prefix without slashes at either end)."""
     parts = urlsplit(url)
     if parts.scheme != "s3" or not parts.netloc:
-        raise VaultError(f"not an object storage location (s3://bucket/prefix): {url[:80]!r}")
+        raise ObjectStorageError(f"not an object storage location (s3://bucket/prefix): {url[:80]!r}")
     return parts.netloc, parts.path.strip("/")
 
 
@@ -38,8 +42,9 @@ def client() -> Any:
 class _ForwardReader:
     """The body of a GET read forward by slices: ``view[a:b]`` with a, b increasing (no copy kept)."""
 
-    def __init__(self, body: Any, size: int):
+    def __init__(self, body: Any, size: int, error: type[Exception]):
         self.body = body
+        self.error = error
         self.size = size
         self.position = 0
 
@@ -49,7 +54,7 @@ class _ForwardReader:
     def __getitem__(self, part: slice) -> bytes:
         start, stop = part.start or 0, self.size if part.stop is None else min(part.stop, self.size)
         if start < self.position:
-            raise VaultError("object read out of order")
+            raise self.error("object read out of order")
         if start > self.position:
             self.body.read(start - self.position)
         data = self.body.read(stop - start)
@@ -58,10 +63,12 @@ class _ForwardReader:
 
 
 class ObjectBlobs:
-    """Sealed vault files as objects ``<prefix>/ab/ab12….lsv`` in a bucket."""
+    """Sealed vault files as objects ``<prefix>/ab/ab12….lsv`` in a bucket; failures raise ``error``
+    (the vault's own error type, so callers catch one type wherever the vault lives)."""
 
-    def __init__(self, url: str, suffix: str):
+    def __init__(self, url: str, suffix: str, error: type[Exception] = ObjectStorageError):
         self.url = url
+        self.error = error
         self.bucket, self.prefix = split_url(url)
         self.suffix = suffix
 
@@ -73,11 +80,11 @@ class ObjectBlobs:
         name = f"{digest[:2]}/{digest}{self.suffix}"
         return f"{self.prefix}/{name}" if self.prefix else name
 
-    def _fail(self, digest: str, exc: Exception) -> VaultError:
+    def _fail(self, digest: str, exc: Exception) -> Exception:
         code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
         if code in ("NoSuchKey", "404", "NotFound"):
-            return VaultError(f"vault file {digest[:12]}… is missing")
-        return VaultError(f"object storage error for vault file {digest[:12]}…: {code or type(exc).__name__}")
+            return self.error(f"vault file {digest[:12]}… is missing")
+        return self.error(f"object storage error for vault file {digest[:12]}…: {code or type(exc).__name__}")
 
     def has(self, digest: str) -> bool:
         try:
@@ -143,6 +150,6 @@ class ObjectBlobs:
             raise self._fail(digest, exc) from None
         body = answer["Body"]
         try:
-            yield _ForwardReader(body, int(answer["ContentLength"]))
+            yield _ForwardReader(body, int(answer["ContentLength"]), self.error)
         finally:
             body.close()

@@ -252,7 +252,7 @@ class Vault:
         if is_object_url(home.vault_url):
             from archive.object_storage import ObjectBlobs as Objects  # boto3 only when needed
 
-            self.blobs = Objects(home.vault_url, SUFFIX)
+            self.blobs = Objects(home.vault_url, SUFFIX, VaultError)
         else:
             self.blobs = FolderBlobs(home.vault_dir)
 
