@@ -93,7 +93,8 @@ SETTINGS: tuple[Setting, ...] = (
             "the portal serves HTTPS only."),
     Setting("portal_tls_key", "", "PEM private key of portal_tls_cert."),
     Setting("portal_trusted_proxies", "",
-            "Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto the portal believes."),
+            "Comma-separated addresses or networks (10.0.0.0/8) of reverse proxies whose X-Forwarded-For "
+            "the portal believes; from any other peer the header is ignored."),
     Setting("portal_session_minutes", 60,
             "How long a recipient stays signed in to a link after entering the passcode.", int),
     Setting("portal_attempts_per_minute", 10,

@@ -153,6 +153,19 @@ SCHEMA_STEPS: list[tuple[int, str, str]] = [
         CREATE INDEX transfers_study ON transfers (study_instance_uid);
         CREATE INDEX transfers_time ON transfers (requested_at);
     """),
+    (5, "portal_sessions", """
+        -- Share-portal sessions (portal/session.py): one row per correct passcode, so signing out
+        -- (or a clerk's revocation) ends it on the server. Only the SHA-256 of the session secret is kept.
+        CREATE TABLE portal_sessions (
+            session_hash TEXT PRIMARY KEY,       -- sha256 hex of the cookie's random part
+            link_id      TEXT NOT NULL,
+            created_at   TEXT NOT NULL,
+            expires_at   TEXT NOT NULL,
+            ended_at     TEXT                    -- signed out (NULL while it may be used)
+        );
+        CREATE INDEX portal_sessions_link ON portal_sessions (link_id);
+        CREATE INDEX portal_sessions_expiry ON portal_sessions (expires_at);
+    """),
 ]
 
 

@@ -128,6 +128,34 @@ class KeyRing:
             raise VaultKeyError(f"master key '{key_id}' is not available (restore it to {self.keys_dir} "
                                 "or set LIMESTONE_MASTER_KEY)") from None
 
+    # ---- key check values -----------------------------------------------------------------------
+    def check_path(self, key_id: str) -> Path:
+        return self.keys_dir / f"{key_id}.check"
+
+    def check(self, key_id: str) -> bool | None:
+        """Whether the loaded key ``key_id`` opens its stored key check value; None if none is stored.
+
+        The check value is a fixed marker sealed (AES-256-GCM) under the key when the key was first
+        used: a wrong key of the right length (e.g. a mistyped ``LIMESTONE_MASTER_KEY``) fails its
+        authentication, so writers refuse before they seal any file under it.
+        """
+        try:
+            raw = self.check_path(key_id).read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            plain = AESGCM(self.get(key_id)).decrypt(raw[:12], raw[12:], _check_aad(key_id))
+        except InvalidTag:
+            return False
+        return plain == _CHECK_MARKER
+
+    def write_check(self, key_id: str) -> None:
+        """Store the key check value of ``key_id`` (mode 0600, beside the key files)."""
+        self.keys_dir.mkdir(parents=True, exist_ok=True)
+        nonce = os.urandom(12)
+        sealed = AESGCM(self.get(key_id)).encrypt(nonce, _CHECK_MARKER, _check_aad(key_id))
+        _atomic_write(self.check_path(key_id), nonce + sealed, mode=0o600)
+
     def create(self) -> str:
         """Make a new master key, store it with mode 0600 and make it current; return its id."""
         self.keys_dir.mkdir(parents=True, exist_ok=True)
@@ -139,19 +167,38 @@ class KeyRing:
             out.write(base64.b64encode(key).decode())
         _atomic_write(self.keys_dir / "current", key_id.encode(), mode=0o600)
         self._keys[key_id] = key
+        self.write_check(key_id)
         self._current = key_id
         return key_id
+
+
+_CHECK_MARKER = b"limestone master key check v1"
+
+
+def _check_aad(key_id: str) -> bytes:
+    return b"limestone-key-check|" + key_id.encode()
 
 
 _temporary_names = itertools.count()
 _TEMPORARY_TAG = secrets.token_hex(4)   # with the pid: never the name a crashed process left behind
 
 
-def _atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+def fsync_dir(path: Path | str) -> None:
+    """Make a folder's entries (a file created or renamed in it) survive a crash."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, data: bytes, mode: int = 0o600, durable: bool = False) -> None:
     """Write ``data`` to a private temporary file beside ``path``, then rename it into place.
 
     Plain ``os`` calls: an import writes thousands of small files, and file objects cost more
     than the writing. The temporary name is unique (pid, a random tag, a counter) and O_EXCL.
+    ``durable``: the file and its folder entry are fsync'd before returning (a receiver that
+    acknowledges the file to its sender next); an import re-reads its sources instead.
     """
     tmp = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-{_TEMPORARY_TAG}-{next(_temporary_names)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -160,6 +207,8 @@ def _atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
+            if durable:
+                os.fdatasync(fd)   # the data and the size; the name is made durable below
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -167,6 +216,8 @@ def _atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    if durable:
+        fsync_dir(os.path.dirname(path))
 
 
 class FolderBlobs:
@@ -202,13 +253,15 @@ class FolderBlobs:
             for path in self.root.glob(pattern):
                 yield path.name[: -len(SUFFIX)]
 
-    def write(self, digest: str, sealed: bytes) -> None:
+    def write(self, digest: str, sealed: bytes, durable: bool = False) -> None:
         path = self.place(digest)
         try:
-            _atomic_write(path, sealed, mode=0o600)
+            _atomic_write(path, sealed, mode=0o600, durable=durable)
         except FileNotFoundError:   # the first file of its folder
             os.makedirs(path.parent, exist_ok=True)
-            _atomic_write(path, sealed, mode=0o600)
+            if durable:
+                fsync_dir(path.parent.parent)
+            _atomic_write(path, sealed, mode=0o600, durable=durable)
 
     def replace(self, digest: str, sealed: bytes) -> None:
         _atomic_write(self.path_for(digest), sealed, mode=0o600)
@@ -255,6 +308,7 @@ class Vault:
             self.blobs = Objects(home.vault_url, SUFFIX, VaultError)
         else:
             self.blobs = FolderBlobs(home.vault_dir)
+        self._checked: str | None = None   # the key id verified by ensure_key
 
     # ---- naming -------------------------------------------------------------------------------
     @property
@@ -289,11 +343,57 @@ class Vault:
                 raise VaultKeyError(f"the vault holds encrypted files but no master key was found in "
                                     f"{self.keys.keys_dir}; restore the key or set LIMESTONE_MASTER_KEY")
             key_id = self.keys.create()
+        if self._checked != key_id:
+            self._verify_key(key_id)
+            self._checked = key_id
         return key_id
 
+    def _verify_key(self, key_id: str) -> None:
+        """Refuse a wrong master key before anything is sealed under it.
+
+        The key's check value decides. A key written before check values existed has none: then
+        a vault file sealed under that key id is opened (its data key unwrapped) as the proof, and
+        the check value is stored from then on; a key no file uses yet gets its check value now.
+        """
+        verdict = self.keys.check(key_id)
+        if verdict is None:
+            verdict = self._opens_a_file(key_id)
+            if verdict is not False:
+                self.keys.write_check(key_id)
+                return
+        if not verdict:
+            raise VaultKeyError(f"master key '{key_id}' is wrong: it does not open the key check value "
+                                f"stored in {self.keys.keys_dir} (check LIMESTONE_MASTER_KEY); nothing was "
+                                "written")
+
+    def _opens_a_file(self, key_id: str, sample: int = 64) -> bool | None:
+        """Whether ``key_id`` unwraps the data key of a vault file sealed under it (None: none found)."""
+        for index, digest in enumerate(self.hashes()):
+            if index >= sample:
+                break
+            try:
+                prefix = self.blobs.read_head(digest, 6 + 300)
+                if len(prefix) < 6 or prefix[:4] != MAGIC:
+                    continue
+                header = _Header.decode(prefix[6:6 + struct.unpack(">H", prefix[4:6])[0]])
+            except (OSError, VaultError):
+                continue
+            if header.key_id != key_id:
+                continue
+            try:
+                AESGCM(self.keys.get(key_id)).decrypt(header.wrap_nonce, header.wrapped_key,
+                                                      _wrap_aad(key_id, digest))
+            except InvalidTag:
+                return False
+            return True
+        return None
+
     # ---- writing ------------------------------------------------------------------------------
-    def put(self, data: bytes, digest: str | None = None) -> tuple[str, bool]:
-        """Store ``data``; return (content hash, True if written now / False if already stored)."""
+    def put(self, data: bytes, digest: str | None = None, durable: bool = False) -> tuple[str, bool]:
+        """Store ``data``; return (content hash, True if written now / False if already stored).
+
+        ``durable``: the file (and a folder made for it) is on disk before this returns (fsync).
+        """
         digest = digest or content_hash(data)
         if self.has(digest):
             return digest, False
@@ -303,7 +403,11 @@ class Vault:
         wrap_nonce = os.urandom(12)
         wrapped = AESGCM(master).encrypt(wrap_nonce, data_key, _wrap_aad(key_id, digest))
         header = _Header(key_id, wrap_nonce, wrapped, os.urandom(7), SEGMENT, len(data))
-        self.blobs.write(digest, _seal(header, data_key, data, digest))
+        sealed = _seal(header, data_key, data, digest)
+        if isinstance(self.blobs, FolderBlobs):
+            self.blobs.write(digest, sealed, durable=durable)
+        else:   # an object store's PUT is durable once it answers
+            self.blobs.write(digest, sealed)
         return digest, True
 
     def discard(self, digest: str) -> None:

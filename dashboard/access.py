@@ -50,12 +50,19 @@ PAGES: tuple[PageSpec, ...] = (
     # HL7 results kept for review and reports waiting for their study.
     PageSpec("hl7_review", "hl7_review.py", "HL7 review", ":material/rule:", "Administration",
              frozenset({"quality", "admin"})),
+    # The region's sites and what identifies their studies (issue 17).
+    PageSpec("sites", "sites.py", "Sites", ":material/domain:", "Administration", frozenset({"admin"})),
 )
 SIGN_IN = PageSpec("sign_in", "sign_in.py", "Sign in", ":material/login:", "Account", ALL)
 BY_NAME = {p.name: p for p in PAGES + (SIGN_IN,)}
 
 # Roles that may see image pixels (the viewer and the study page's thumbnails).
 IMAGE_ROLES = BY_NAME["viewer"].roles
+# Who sees who a patient is (name, patient ID, birth date, sex) and what their reports say.
+# Managers run the department from counts, rates and sites: on browse and study pages they see
+# the studies (date, site, modality, description, accession, image counts) but not the patient,
+# as on the repeat-exam page. Everyone else's work is with the patient in front of them.
+IDENTITY_ROLES = ALL - {"manager"}
 # Repeat exams page: who sees patient names/IDs in its drill-downs, who edits classes and windows.
 REPEAT_DETAIL_ROLES = frozenset({"quality", "admin"})
 REPEAT_EDIT_ROLES = frozenset({"manager", "admin"})

@@ -7,6 +7,7 @@ Policy can forbid everything else.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from html import escape
 from typing import Any
@@ -166,9 +167,34 @@ access key (valid while this page is open, for the session's length):</p>
     return _page("Your shared images", "\n".join(parts))
 
 
+def client_viewer_page(base: str, patient: dict, study: dict, series: dict, s_index: int, r_index: int,
+                       count: int) -> str:
+    """One series in the client-side viewer (``archive.viewing``): swipe, keys, window, zoom, cine.
+
+    The viewer's options travel as JSON in an attribute (escaped), never inside the script.
+    """
+    label = f'{series.get("modality") or ""} {series.get("series_description") or ""}'.strip()
+    head = study["study"]
+    config = json.dumps({
+        "panes": [{"url": f"{base}/chunk", "body": {"study": s_index, "series": r_index}, "count": count,
+                   "label": label}],
+        "presets": {k: [w.center, w.width] for k, w in PRESETS.items()},
+        "help": "Swipe up or down (or use the arrow keys) to move through the images; pick a window or "
+                "press Invert; + and − zoom. These pictures are for viewing only; the download holds the "
+                "original files for diagnosis."})
+    return _page("Image viewer", f"""{banner(patient)}
+<section class="card viewer">
+<p><a class="button quiet" href="{base}">&larr; All studies</a></p>
+<h1>{escape(head.get("study_description") or "Study")} <small>{escape(label)}</small></h1>
+<div data-limestone-viewer data-config="{escape(config, quote=True)}"></div>
+</section>
+<link rel="stylesheet" href="/static/viewer.css">
+<script src="/static/viewer.js"></script>""")
+
+
 def viewer_page(base: str, patient: dict, study: dict, series: dict, s_index: int, r_index: int,
                 count: int) -> str:
-    """One series: the image, a slider (and arrow keys) to scroll, window presets, invert."""
+    """The server-rendered viewer (one PNG per step): kept as ``?classic=1``, the benchmark's baseline."""
     options = "".join(f'<option value="{escape(k)}">{escape(k)}</option>' for k in PRESETS)
     label = f'{series.get("modality") or ""} {series.get("series_description") or ""}'.strip()
     head = study["study"]

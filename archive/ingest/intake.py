@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from archive.clock import now_utc
 from archive.dicom.models import HEADER_TAGS, InvalidDataset, Record
 from archive.dicom.raw import tag_of, value
 from archive.dicom.scan import CHARACTER_SET, VRS, scan
-from archive.vault import Vault, content_hash
+from archive.vault import Vault, content_hash, fsync_dir
 
 DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ".ima"}
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
@@ -170,25 +171,37 @@ def _classify(data: bytes, name: str) -> tuple[Record | None, str, str | None]:
     return record, "stored", None
 
 
-def quarantine(quarantine_dir: Path, data: bytes, digest: str, name: str, reason: str) -> None:
-    """Keep a damaged file and its reason so nothing received is ever lost."""
+def quarantine(quarantine_dir: Path, data: bytes, digest: str, name: str, reason: str,
+               durable: bool = False) -> None:
+    """Keep a damaged file and its reason so nothing received is ever lost (``durable``: fsync'd)."""
     quarantine_dir.mkdir(parents=True, exist_ok=True)
     target = quarantine_dir / f"{digest}.dcm"
-    if not target.exists():
-        target.write_bytes(data)
     note = {"source_name": name, "reason": reason, "quarantined_at": now_utc().isoformat()}
-    (quarantine_dir / f"{digest}.json").write_text(json.dumps(note, indent=1))
+    for path, content in ((target, None if target.exists() else data),
+                          (quarantine_dir / f"{digest}.json", json.dumps(note, indent=1).encode())):
+        if content is None:
+            continue
+        with open(path, "wb") as out:
+            out.write(content)
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
+    if durable:
+        fsync_dir(quarantine_dir)
 
 
-def ingest_bytes(data: bytes, name: str, vault: Vault, quarantine_dir: Path) -> Outcome:
-    """Recognise, check and store one file's original bytes; never raises for bad input."""
+def ingest_bytes(data: bytes, name: str, vault: Vault, quarantine_dir: Path, durable: bool = False) -> Outcome:
+    """Recognise, check and store one file's original bytes; never raises for bad input.
+
+    ``durable``: the vault file is fsync'd before this returns (a receiver about to acknowledge it).
+    """
     name = Path(name).name
     record, kind, reason = read_record(data, name)
     if kind == "skipped":
         return Outcome("skipped", name, len(data), reason=reason)
     digest = content_hash(data)
     if kind == "quarantined":
-        quarantine(quarantine_dir, data, digest, name, reason)
+        quarantine(quarantine_dir, data, digest, name, reason, durable=durable)
         return Outcome("quarantined", name, len(data), digest, reason=reason)
-    _, written = vault.put(data, digest)
+    _, written = vault.put(data, digest, durable=durable)
     return Outcome("stored", name, len(data), digest, record, written=written)

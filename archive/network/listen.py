@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from archive.home import Archive
+from archive.ingest import journal
 from archive.ingest.filing import store_writer
 from archive.ingest.intake import Outcome, ingest_bytes
 from archive.network.status import STORE_QUARANTINED, STORE_SUCCESS
@@ -46,12 +47,15 @@ class ListenSummary:
     quarantined: int = 0
     bytes: int = 0
     status: str = "failed"
+    replayed: int = 0   # acknowledged by an earlier listen that died, committed at this start
 
     @property
     def line(self) -> str:
         return (f"listen: {self.received:,} instances received ({self.inserted:,} new, "
                 f"{self.already_present:,} already archived, {self.quarantined:,} quarantined), "
-                f"{self.bytes / 1e6:,.1f} MB")
+                f"{self.bytes / 1e6:,.1f} MB"
+                + (f"; {self.replayed:,} acknowledged before an earlier listen stopped were committed "
+                   "from its journal" if self.replayed else ""))
 
 
 class Listener:
@@ -72,12 +76,29 @@ class Listener:
         self.quarantined = 0
         self.bytes = 0
         self.server: Any = None
+        self.journal = journal.Journal(archive.home, "listen")
+        self.replayed = 0
 
     def receive(self, data: bytes, calling_ae: str) -> int:
+        # Acknowledged means durable: the vault file is fsync'd, and so is the journal line that
+        # names it, before the status goes back; the store gets the row with the next batch.
         outcome = ingest_bytes(data, f"from-{calling_ae or 'unknown'}.dcm", self.archive.vault,
-                               self.archive.home.quarantine_dir)
-        self.arrived.put((outcome, calling_ae))
+                               self.archive.home.quarantine_dir, durable=True)
+        with self.journal.lock:
+            if outcome.kind in ("stored", "quarantined"):
+                self.journal.append(journal.Entry(outcome.kind, outcome.digest or "", outcome.size,
+                                                  outcome.name, calling_ae or None, outcome.reason))
+            self.arrived.put((outcome, calling_ae))
         return STORE_QUARANTINED if outcome.kind == "quarantined" else STORE_SUCCESS
+
+    def _commit(self, writer: StoreWriter) -> int:
+        """Take everything received so far into ``writer``, commit it, and forget its journal."""
+        with self.journal.lock:
+            segment = self.journal.rotate()
+            self._drain(writer)
+        inserted = writer.flush().inserted
+        journal.committed(segment)
+        return inserted
 
     def _drain(self, writer: StoreWriter) -> int:
         taken = 0
@@ -103,8 +124,7 @@ class Listener:
         """Listen until ``stop`` is set; ``ready`` is set and ``on_listening`` given the port once accepting."""
         settings = self.archive.settings
         vault = self.archive.vault
-        if vault.keys.current_id is None and vault.is_empty():
-            vault.keys.create()  # before the first association, not inside one
+        vault.ensure_key()  # the first key, or a wrong one refused, before the first association
         con = self.archive.store()
         run = IngestRun(new_run_id(), "listen", f"listen {self.ae_title}@{self.port}", self.site)
         start_run(con, run)
@@ -112,6 +132,8 @@ class Listener:
                              vault=vault)
         status = "failed"
         try:
+            # What a listener that died had acknowledged, before anything new is accepted.
+            self.replayed = journal.replay(self.archive.home, vault, writer)
             self.server = start_storage_scp(self.ae_title, self.port, self.receive, bind=self.bind,
                                             timeout=settings.dicom_timeout)
             self.port = self.server.server_address[1]
@@ -125,22 +147,20 @@ class Listener:
                 pending += self._drain(writer)
                 if pending and (pending >= settings.batch_size
                                 or time.monotonic() - last_flush >= settings.listen_flush_seconds):
-                    refresh.added(writer.flush().inserted, time.monotonic())
+                    refresh.added(self._commit(writer), time.monotonic())
                     pending, last_flush = 0, time.monotonic()
                 if refresh.due(time.monotonic()):
                     after_run(con, self.archive.home)
                     refresh.done()
             self._shutdown()
-            self._drain(writer)
-            refresh.added(writer.flush().inserted, time.monotonic())
+            refresh.added(self._commit(writer), time.monotonic())
             if refresh.pending:
                 after_run(con, self.archive.home)
             status = "failed" if self.quarantined else "ok"
         finally:
             if self.server is not None:
                 self._shutdown()
-            self._drain(writer)
-            writer.flush()
+            self._commit(writer)
             run.files_seen = self.received
             run.imported = writer.totals.inserted
             run.already_present = writer.totals.already_present
@@ -149,7 +169,7 @@ class Listener:
             finish_run(con, run, status)
             con.close()
         return ListenSummary(self.received, writer.totals.inserted, writer.totals.already_present,
-                             self.quarantined, self.bytes, status)
+                             self.quarantined, self.bytes, status, self.replayed)
 
     def _shutdown(self) -> None:
         server, self.server = self.server, None

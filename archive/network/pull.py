@@ -193,13 +193,13 @@ class Puller:
         mode = request.mode
         summary = PullSummary(self.node.name, metadata_only=request.metadata_only)
         started = time.monotonic()
+        self._ensure_master_key()   # before any row or file is written
         self.con = self.archive.store()
         run = IngestRun(new_run_id(), "pull", f"node {self.node.name}", self.node.site)
         self.run_id = run.run_id
         start_run(self.con, run)
         status = "failed"
         try:
-            self._ensure_master_key()
             if not request.metadata_only and self.node.retrieve_method == "get":
                 self._start_get_workers()
             studies = self._find(selection, summary, include_unfinished=advances and not request.metadata_only)
@@ -242,10 +242,9 @@ class Puller:
         return summary
 
     def _ensure_master_key(self) -> None:
-        # Worker processes each open the vault: make the first master key here, once.
-        vault = self.archive.vault
-        if vault.keys.current_id is None and vault.is_empty():
-            vault.keys.create()
+        # Worker processes each open the vault: make the first master key here, once, and refuse
+        # a wrong one (its key check value) before anything is retrieved.
+        self.archive.vault.ensure_key()
 
     # -- C-FIND ---------------------------------------------------------------------------------
     def _find(self, selection: StudyFilter, summary: PullSummary, include_unfinished: bool) -> list[RemoteStudy]:

@@ -45,16 +45,28 @@ def to_arrow(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
 
 @dataclass
 class Site:
+    """A hospital of the region and what identifies its studies: MRN issuers (``issuers``; the
+    first is also ``issuer_of_patient_id``), InstitutionName values and AE titles."""
+
     site: str
     name: str | None = None
     ae_titles: list[str] = field(default_factory=list)
     issuer_of_patient_id: str | None = None
     institution_names: list[str] = field(default_factory=list)
+    issuers: list[str] = field(default_factory=list)
+
+    def all_issuers(self) -> list[str]:
+        first = [self.issuer_of_patient_id] if self.issuer_of_patient_id else []
+        return list(dict.fromkeys(first + list(self.issuers)))
 
 
 def upsert_sites(con: duckdb.DuckDBPyConnection, sites: Iterable[Site]) -> None:
     """Add or replace sites (hospitals of the region) by their code."""
-    rows = [dict(site.__dict__, created_at=now_utc()) for site in sites]
+    rows = []
+    for site in sites:
+        issuers = site.all_issuers()
+        rows.append(dict(site.__dict__, issuers=issuers, issuer_of_patient_id=(issuers or [None])[0],
+                         created_at=now_utc()))
     if not rows:
         return
     batch = to_arrow(rows, table_schema(con, "sites"))
@@ -82,22 +94,28 @@ class SiteResolver:
         self.by_issuer: dict[str, str] = {}
         self.by_name: dict[str, str] = {}
         self.by_ae: dict[str, str] = {}
-        for site, issuer, names, aes in con.execute(
-                "SELECT site, issuer_of_patient_id, institution_names, ae_titles FROM sites").fetchall():
-            if issuer:
-                self.by_issuer[issuer.upper()] = site
+        for site, issuer, issuers, names, aes in con.execute(
+                "SELECT site, issuer_of_patient_id, issuers, institution_names, ae_titles FROM sites "
+                "ORDER BY site").fetchall():
+            for one in [issuer, *(issuers or [])]:
+                if one:
+                    self.by_issuer.setdefault(one.upper(), site)
             for name in names or []:
-                self.by_name[name.upper()] = site
+                self.by_name.setdefault(name.upper(), site)
             for ae in aes or []:
-                self.by_ae[ae.upper()] = site
+                self.by_ae.setdefault(ae.upper(), site)
 
     def resolve(self, record: Record, source_ae: str | None = None) -> str | None:
         if self.explicit:
             return self.explicit
-        issuer = (record.patient.row.get("issuer_of_patient_id") or "").upper()
-        institution = (record.study.row.get("institution_name") or "").upper()
-        return (self.by_issuer.get(issuer) or self.by_name.get(institution)
-                or self.by_ae.get((source_ae or "").upper()))
+        return self.resolve_values(record.patient.row.get("issuer_of_patient_id"),
+                                   record.study.row.get("institution_name"), source_ae)
+
+    def resolve_values(self, issuer: str | None, institution: str | None, source_ae: str | None) -> str | None:
+        """The site of a study with these values: by issuer, else institution, else AE title."""
+        return (self.by_issuer.get((issuer or "").strip().upper())
+                or self.by_name.get((institution or "").strip().upper())
+                or self.by_ae.get((source_ae or "").strip().upper()))
 
 
 @dataclass
@@ -217,7 +235,8 @@ class StoreWriter:
                                       ingest_run_id=self.run_id, ingested_at=now))
                 series.setdefault(record.series.row["series_instance_uid"], dict(record.series.row, updated_at=now))
                 studies.setdefault(record.study.row["study_instance_uid"],
-                                   dict(record.study.row, site=site, first_ingested_at=now, updated_at=now))
+                                   dict(record.study.row, site=site, source_ae_title=source_ae or None,
+                                        first_ingested_at=now, updated_at=now))
                 patients.setdefault(record.patient.row["patient_key"],
                                     dict(record.patient.row, site=site, updated_at=now))
             register("b_instances", instances, "instances")

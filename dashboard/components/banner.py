@@ -39,9 +39,21 @@ def _age(birth: date | None, on: date | None = None) -> str:
     return f" ({years} y)"
 
 
-def patient_banner(row: Mapping[str, Any]) -> None:
-    """Name, patient ID, issuer/site, birth date and sex, in one always-visible strip."""
+HIDDEN = "Patient details are not shown to your role"
+
+
+def patient_banner(row: Mapping[str, Any], identified: bool = True) -> None:
+    """Name, patient ID, issuer/site, birth date and sex, in one always-visible strip.
+
+    ``identified=False`` (roles outside ``access.IDENTITY_ROLES``): the site only, and a note.
+    """
     row = {key: given(value) for key, value in row.items()}
+    if not identified:
+        with st.container(border=True, key="patient_banner"):
+            cols = st.columns([3, 2])
+            cols[0].markdown(f":material/visibility_off: {HIDDEN}")
+            cols[1].markdown(str(row.get("patient_site") or row.get("site") or "no site"))
+        return
     birth = row.get("patient_birth_date")
     birth = birth.date() if hasattr(birth, "date") and not isinstance(birth, date) else birth
     birth_text = (birth.strftime("%d %b %Y") + _age(birth)) if birth else "unknown"

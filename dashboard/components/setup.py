@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from archive.audit.trail import AuditEvent, record
 from archive.errors import LimestoneError
-from dashboard import auth, data
+from dashboard import auth, data, image_server
 from dashboard.access import BY_NAME, allowed
 
 log = logging.getLogger("limestone.dashboard")
@@ -59,23 +61,54 @@ def page_setup(page: str, require_user: bool = True) -> PageContext | None:
             st.error("Demo mode only serves this computer. Start the app with "
                      "--server.address 127.0.0.1, or configure an identity provider.")
             st.stop()
+        if not auth.loopback_host(auth.request_host()):
+            # The app is reached under a name that is not this computer's: a DNS-rebinding page
+            # may be driving this browser. Show nothing, not even whether someone is signed in.
+            log.warning("demo mode refused a request for another host name")
+            st.error("Demo mode only answers at http://127.0.0.1 or http://localhost. "
+                     "Open the app at that address.")
+            st.stop()
         demo_notice()
     user = auth.current_user()
     if user is None:
         if not require_user:
             return None
         st.warning("Please sign in to use Limestone.")
-        _link_sign_in()
+        sign_in_here(page)
         st.stop()
     with st.sidebar:
         st.caption(f"Signed in as **{user.name}** · {user.role_label}" + (" · demo mode" if demo else ""))
         if st.button("Sign out", key=f"{page}.sign_out"):
+            image_server.GRANTS.revoke_session(_session_id())   # images refused from now on
             auth.sign_out()
             st.rerun()
     if page != "sign_in" and not allowed(page, user.roles):  # the account page is for everyone
         st.error(f"Your role ({user.role_label}) does not give access to {spec.title}.")
         st.stop()
     return PageContext(page, user, data.home_dir())
+
+
+def _session_id() -> str:
+    run = get_script_run_ctx()
+    return run.session_id if run is not None else "no-session"
+
+
+def record_sign_in(user: auth.User) -> None:
+    record(data.archive(data.home_dir()).home,
+           AuditEvent("sign_in", user.user_id, user.role_label, source="dashboard", detail="demo"))
+
+
+def sign_in_here(page: str) -> None:
+    """The sign-in form in place: after it, the same address (and its query) shows the page."""
+    if auth.demo_mode():
+        with st.form(f"{page}.sign_in_form"):
+            name = st.text_input("Your name", value="Demo user", key=f"{page}.sign_in_name")
+            role = st.selectbox("Role", auth.ROLES, key=f"{page}.sign_in_role")
+            if st.form_submit_button("Sign in", type="primary"):
+                record_sign_in(auth.demo_sign_in(name, role))
+                st.rerun()
+    else:
+        _link_sign_in()
 
 
 def _link_sign_in() -> None:

@@ -1,33 +1,37 @@
-"""The image viewer: scroll a series, window/level with presets, invert, zoom, multi-frame.
+"""The image viewer: the client-side viewer (``archive.viewing``) as a Streamlit v2 component.
 
-Reused by the study viewer, the comparison page and the share portal, so it takes the series'
-instances (rows of ``archive.store.queries.browse.series_instances``) and a function that returns
-an instance's original bytes (normally ``Vault.get``); it knows nothing about pages or roles.
-Scrolling: drag the slice slider, or click it and use the arrow keys (Page Up/Down step further).
-An image that is missing from the vault or cannot be decoded is named and skipped; the rest of
-the series stays viewable.
+Used by the study viewer and both panes of the comparison page (the share portal serves the same
+script). The browser holds the series and draws on a canvas: scroll (wheel, keys, drag, swipe),
+window/level by presets and right-drag, invert, zoom and pan, cine, multi-frame, measurements,
+the overlay corners and the position in an ``aria-live`` element. An image that is missing from
+the vault or cannot be decoded is named and skipped; the rest of the series stays viewable.
+The decoded-instance cache and thumbnails below serve the comparison page's registration and
+the study page.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 from pydicom.dataset import Dataset
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from archive.dicom import pixels
 from archive.vault import VaultError
+from archive.viewing import client, frames
+from dashboard import data, image_server
 
 log = logging.getLogger("limestone.viewer")
 
 FILE_VOI = "File's own window"
-CUSTOM = "Custom"
-PRESET_CHOICES = [FILE_VOI, *pixels.PRESETS, CUSTOM]
+PRESET_CHOICES = [FILE_VOI, *pixels.PRESETS, "Custom"]
 ZOOMS = [1.0, 1.5, 2.0, 3.0, 4.0]
+
 
 
 @dataclass
@@ -78,59 +82,55 @@ def overlay_lines(ds: Dataset, row: Mapping, index: int, count: int, frame: int,
     }
 
 
-def image_viewer(instances: pd.DataFrame, load: Callable[[str], bytes], key: str,
-                 on_first_image: Callable[[], None] | None = None) -> int | None:
-    """Show one series; return the index of the instance on screen (None if nothing to show)."""
-    if instances.empty:
+@dataclass(frozen=True)
+class Pane:
+    """One pane of the client-side viewer: a series of the study behind ``study_key``."""
+
+    study_key: str
+    series: int                  # the series' number on its page (1-based), never a UID
+    instances: pd.DataFrame      # rows of the series' instances, in viewing order
+    label: str = ""
+    index: int = 0               # the image shown first (0-based)
+
+
+_COMPONENT = st.components.v2.component("limestone_viewer", css=client.css(), js=client.component_js())
+HELP = ("Scroll: wheel, arrow keys, Page Up/Down, Home/End, drag or swipe. Window: presets or right-drag. "
+        "Zoom: + / − or Ctrl+wheel. Measure: choose Distance or Ellipse and drag.")
+
+
+@st.cache_resource(show_spinner=False)
+def _decoder(home: str) -> frames.DecodedCache:
+    return frames.DecodedCache(data.archive(home).vault.get, size=48)
+
+
+def _session_id() -> str:
+    run = get_script_run_ctx()
+    return run.session_id if run is not None else "no-session"
+
+
+def image_viewer(home: str, user_id: str, panes: list[Pane], key: str,
+                 link: dict[str, list[int]] | None = None, follow: bool = False) -> Any:
+    """Mount the viewer over ``panes``; return its state (``position``, ``measurements``) or None.
+
+    The browser loads the images itself from ``dashboard.image_server`` with a grant bound to this
+    session, ``user_id`` and the study; Streamlit reruns only when the position settles or a
+    measurement is drawn. ``link`` maps an image of one pane to the other's (``"0>1"``, ``"1>0"``).
+    """
+    shown = [p for p in panes if not p.instances.empty]
+    if not shown:
         st.info("This series has no images.")
         return None
-    count = len(instances)
-    controls, picture = st.columns([1, 3])
-    with controls:
-        index = 0
-        if count > 1:
-            index = st.slider("Image", 1, count, 1, key=f"{key}.slice",
-                              help="Click the slider, then use the arrow keys to scroll.") - 1
-        preset = st.selectbox("Window", PRESET_CHOICES, key=f"{key}.preset")
-        window: pixels.Window | None = None
-        if preset == CUSTOM:
-            c1, c2 = st.columns(2)
-            center = c1.number_input("Level", value=40.0, step=10.0, key=f"{key}.center")
-            width = c2.number_input("Width", value=400.0, min_value=1.0, step=10.0, key=f"{key}.width")
-            window = pixels.Window(center, width)
-        elif preset != FILE_VOI:
-            window = pixels.PRESETS[preset]
-        invert = st.toggle("Invert", key=f"{key}.invert")
-        zoom = st.select_slider("Zoom", ZOOMS, value=1.0, format_func=lambda z: f"{z:g}x",
-                                key=f"{key}.zoom")
-        show_overlay = st.toggle("Show attributes", value=True, key=f"{key}.overlay")
-
-    row = instances.iloc[index]
-    result = decoded(row["content_hash"], load)
-    with picture:
-        if result.problem:
-            st.warning(f"Image {index + 1} of {count} (instance number "
-                       f"{_int(row.get('instance_number'))}) {result.problem}. The other images "
-                       "of the series can still be viewed.", icon=":material/broken_image:")
-            return index
-        frames = len(result.frames)
-        frame = 0
-        if frames > 1:
-            frame = st.slider("Frame", 1, frames, 1, key=f"{key}.frame") - 1
-        if pixels.is_colour(result.ds) and preset != FILE_VOI:
-            st.caption("A window does not apply to colour images.")
-        shown_window = window
-        if shown_window is None and not pixels.is_colour(result.ds):
-            shown_window = pixels.file_window(result.ds) or pixels.auto_window(result.frames[frame])
-        image = pixels.render_frame(result.ds, result.frames, frame, shown_window, invert, zoom)
-        if show_overlay:
-            image = pixels.overlay(image, overlay_lines(result.ds, row, index, count, frame, frames,
-                                                        None if pixels.is_colour(result.ds) else shown_window))
-        st.image(pixels.to_png(image), width=min(720, max(512, image.shape[1])), output_format="PNG",
-                 caption=f"Image {index + 1} of {count}")
-        if on_first_image is not None:
-            on_first_image()
-    return index
+    where = image_server.endpoint()
+    specs = []
+    for p in shown:
+        series = frames.images(p.instances.to_dict("records"))
+        grant = image_server.GRANTS.issue(_session_id(), user_id, p.study_key, {p.series: series}, _decoder(home))
+        specs.append(dict(where, body={"grant": grant, "series": p.series}, count=len(series),
+                          label=p.label, index=min(max(p.index, 0), len(series) - 1)))
+    presets = {name: [w.center, w.width] for name, w in pixels.PRESETS.items()}
+    return _COMPONENT(key=key, data={"panes": specs, "link": link, "presets": presets, "follow": follow,
+                                     "help": HELP},
+                      on_position_change=lambda: None, on_measurements_change=lambda: None)
 
 
 def _int(value) -> str:
@@ -138,6 +138,37 @@ def _int(value) -> str:
         return str(int(value))
     except (TypeError, ValueError):
         return "?"
+
+
+_THUMB_JS = """
+export default function (component) {
+  const { data, parentElement } = component;
+  if (!data || parentElement.__thumb === JSON.stringify(data)) return;
+  parentElement.__thumb = JSON.stringify(data);
+  let img = parentElement.querySelector("img");
+  if (!img) { img = document.createElement("img"); img.width = 128; img.height = 128; img.alt = data.alt;
+              parentElement.appendChild(img); }
+  const url = data.url || `${location.protocol}//${location.hostname}:${data.port}${data.path}`;
+  fetch(url, {method: "POST", headers: {"content-type": "text/plain"}, body: JSON.stringify(data.body)})
+    .then((r) => (r.status === 200 ? r.blob() : null))
+    .then((blob) => { if (blob) img.src = URL.createObjectURL(blob); else img.alt = data.missing; });
+}
+"""
+_THUMB = st.components.v2.component("limestone_thumbnail", css="img{background:#000;border-radius:4px}",
+                                    js=_THUMB_JS)
+
+
+def secure_thumbnail(home: str, user_id: str, study_key: str, number: int, content_hash: str, key: str) -> None:
+    """A series' preview fetched by the browser from the image endpoint with this session's grant.
+
+    Never ``st.image``: Streamlit serves those at unauthenticated ``/media/`` addresses.
+    """
+    grant = image_server.GRANTS.issue(_session_id(), user_id, study_key, {}, _decoder(home),
+                                      thumbs={number: content_hash}, load=data.archive(home).vault.get)
+    where = image_server.endpoint()
+    path = {"path": "/v1/thumb"} if "port" in where else {"url": where["url"].rsplit("/", 1)[0] + "/thumb"}
+    _THUMB(key=key, data=dict(where, **path, body={"grant": grant, "thumb": number},
+                              alt=f"Preview of series {number}", missing="No preview"), height=132)
 
 
 @st.cache_data(max_entries=2048, show_spinner=False)

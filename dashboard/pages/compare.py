@@ -18,7 +18,6 @@ from archive import study_keys
 from archive.comparison.difference import difference, display_sense
 from archive.comparison.difference import render as render_difference
 from archive.comparison.image_registration import suggest_offset
-from archive.comparison.measurements import Measurement, Plane, copy_measurement
 from archive.comparison.record import Shown, comparison_id, record_comparison
 from archive.comparison.scroll_link import (
     OFF,
@@ -36,7 +35,7 @@ from dashboard import data
 from dashboard.components import comparison as cmp
 from dashboard.components.banner import patient_banner
 from dashboard.components.setup import guarded, page_setup
-from dashboard.components.viewer import FILE_VOI, PRESET_CHOICES, ZOOMS
+from dashboard.components.viewer import Pane, image_viewer
 
 ctx = page_setup("compare")
 MAX_PRIORS = 3
@@ -70,52 +69,6 @@ def _record(archive, study, chosen) -> None:
         done.add(cid)
 
 
-def _view_controls(prefix: str, disabled: bool = False) -> cmp.PaneView:
-    preset = st.selectbox("Window", PRESET_CHOICES[:-1], key=f"{prefix}.preset", disabled=disabled)
-    c1, c2 = st.columns(2)
-    invert = c1.toggle("Invert", key=f"{prefix}.invert", disabled=disabled)
-    zoom = c2.select_slider("Zoom", ZOOMS, key=f"{prefix}.zoom", format_func=lambda z: f"{z:g}x",
-                            disabled=disabled)
-    return cmp.PaneView(None if preset == FILE_VOI else pixels.PRESETS[preset], invert, zoom)
-
-
-def _marks(pane: str, index: int) -> list[Measurement]:
-    return ss.setdefault(f"compare.{pane}.marks", {}).setdefault(index, [])
-
-
-def _measure_tools(pane: str, index: int, image: cmp.PaneImage, spacing, modality, shape) -> None:
-    """Two points (row, column) for a distance or a region; the results listed under the image."""
-    with st.expander("Measure", expanded=False):
-        kind = st.radio("Tool", ["Distance", "Region"], horizontal=True, key=f"compare.{pane}.tool")
-        rows, cols = shape
-        c = st.columns(4)
-        r0 = c[0].number_input("Row 1", 0, rows - 1, rows // 3, key=f"compare.{pane}.r0")
-        c0 = c[1].number_input("Col 1", 0, cols - 1, cols // 3, key=f"compare.{pane}.c0")
-        r1 = c[2].number_input("Row 2", 0, rows - 1, (2 * rows) // 3, key=f"compare.{pane}.r1")
-        c1 = c[3].number_input("Col 2", 0, cols - 1, (2 * cols) // 3, key=f"compare.{pane}.c1")
-        b = st.columns(2)
-        if b[0].button("Add measurement", key=f"compare.{pane}.add"):
-            _marks(pane, index).append(Measurement("distance" if kind == "Distance" else "region",
-                                                   (float(r0), float(c0)), (float(r1), float(c1))))
-            st.rerun()
-        if b[1].button("Clear", key=f"compare.{pane}.clear"):
-            _marks(pane, index).clear()
-            st.rerun()
-    if spacing is None:
-        st.caption(":material/warning: This image has no pixel spacing: distances are in pixels, not mm.")
-
-
-def _list_marks(pane: str, index: int, image: cmp.PaneImage, spacing, modality,
-                copy_to=None) -> None:
-    for n, m in enumerate(_marks(pane, index)):
-        text = cmp.measurement_text(m, image.values, spacing, modality)
-        line = st.columns([4, 2]) if copy_to else [st.container()]
-        line[0].markdown(f"**M{n + 1}** {'(copied) ' if m.copied else ''}{text}")
-        if copy_to:
-            line[1].button("Copy to current", key=f"compare.{pane}.copy.{index}.{n}",
-                           on_click=copy_to, args=(m,))
-
-
 @guarded("compare")
 def body(ctx):
     archive = data.archive(ctx.home)
@@ -132,11 +85,46 @@ def body(ctx):
     st.title(f"Compare: {study.get('study_description') or 'study'}")
     st.caption(f"Current study: {_day(study.get('study_date'))} · {study.get('site') or 'no site'} · "
                f"{', '.join(study.get('modalities') or [])}")
+    chosen = _choose_priors(ctx, uid)
+    if not chosen:
+        return
+    _record(archive, study, chosen)
+    current_rows = cmp.series_geometry(ctx.home, uid)
+    if current_rows.empty:
+        st.warning("The current study has no series in the store.")
+        return
+    cur_info, ci, paired = _pair_series(ctx, current_rows, chosen)
+    cur_inst = cmp.series_instances(ctx.home, uid, cur_info.series_instance_uid)
+    cur_geom = SeriesGeometry.from_instances(cur_inst, cur_info.frame_of_reference_uid)
+    follow = st.toggle("Window and zoom follow the pane in use", key="compare.sync_window")
+    positions = ss.get("compare.positions") or []
+    panes = [Pane(key, ci + 1, cur_inst, f"Current · {_day(study.get('study_date'))} · {study.get('site') or ''}",
+                  positions[0] if positions else 0)]
+    link: dict[str, list[int]] = {}
+    columns = st.columns(max(1, len(paired)))
+    for n, (prior, infos, si, h) in enumerate(paired, start=1):
+        inst = cmp.series_instances(ctx.home, prior.study_instance_uid, infos[si].series_instance_uid)
+        geom = SeriesGeometry.from_instances(inst, infos[si].frame_of_reference_uid, cur_geom.normal)
+        with columns[n - 1]:
+            mode, offset = _link_controls(archive, h, prior, cur_inst, cur_geom, inst, geom, n)
+        link.update(_link_maps(cur_geom, geom, n, mode, offset))
+        panes.append(Pane(study_keys.encode(archive.home, prior.study_instance_uid), si + 1, inst,
+                          f"Prior · {_day(prior.study_date)} · {prior.site or ''} · {prior.ago} before",
+                          positions[n] if len(positions) > n else (link.get(f"0>{n}") or [0])[0]))
+    state = image_viewer(ctx.home, ctx.user.user_id, panes, key=f"compare.viewer.{_h(str(ci))}",
+                         link=link, follow=follow)
+    if state is not None and state.get("position") is not None:
+        ss["compare.positions"] = list(state["position"])
+    _list_measurements(state, panes)
+    if (cur_info.modality or "").upper() in TWO_D and paired:
+        _difference(ctx, archive, cur_inst, cur_geom, paired[0])
 
+
+def _choose_priors(ctx, uid) -> list:
     priors = cmp.relevant_priors(ctx.home, uid)
     if not priors:
         st.info("This patient has no earlier studies in the regional archive to compare with.")
-        return
+        return []
     table = pd.DataFrame([{"Score": p.score, "Date": p.study_date, "Before": p.ago, "Site": p.site,
                            "Modality": p.modality, "Description": p.description,
                            "Body part": p.body_part} for p in priors])
@@ -149,34 +137,30 @@ def body(ctx):
     picked = st.multiselect("Priors to show beside the current study (up to three)", range(len(priors)),
                             default=[0], max_selections=MAX_PRIORS, format_func=labels.__getitem__,
                             key="compare.priors")
-    chosen = [priors[i] for i in picked]
-    if not chosen:
+    if not picked:
         st.info("Choose at least one prior to compare.")
-        return
-    _record(archive, study, chosen)
+    return [priors[i] for i in picked]
 
-    # ---- series pairing -------------------------------------------------------------------------
-    current_rows = cmp.series_geometry(ctx.home, uid)
-    if current_rows.empty:
-        st.warning("The current study has no series in the store.")
-        return
+
+def _pair_series(ctx, current_rows, chosen):
+    """The current series (picked) and, per prior, its series list and the paired (or picked) one."""
     current_series = [SeriesInfo.from_row(r) for r in current_rows.to_dict("records")]
     top = st.columns([2] + [2] * len(chosen))
     with top[0]:
         ci = st.selectbox("Current series", range(len(current_series)),
                           format_func=lambda i: current_series[i].label, key="compare.current_series")
     cur_info = current_series[ci]
-    panes = []
+    paired = []
     for n, prior in enumerate(chosen):
         h = _h(prior.study_instance_uid)
-        rows = cmp.series_geometry(ctx.home, prior.study_instance_uid)
-        infos = [SeriesInfo.from_row(r) for r in rows.to_dict("records")]
+        infos = [SeriesInfo.from_row(r) for r in
+                 cmp.series_geometry(ctx.home, prior.study_instance_uid).to_dict("records")]
         with top[n + 1]:
             if not infos:
                 st.warning(f"The prior of {_day(prior.study_date)} has no images in the archive.")
                 continue
-            paired = pair_series([cur_info], infos)[cur_info.series_instance_uid]
-            default = next((k for k, s in enumerate(infos) if s.series_instance_uid == paired), 0)
+            match = pair_series([cur_info], infos)[cur_info.series_instance_uid]
+            default = next((k for k, s in enumerate(infos) if s.series_instance_uid == match), 0)
             auto = f"compare.p{h}.auto"
             if ss.get(auto) != (cur_info.series_instance_uid, default):
                 ss[auto] = (cur_info.series_instance_uid, default)   # the current series changed: re-pair
@@ -185,132 +169,88 @@ def body(ctx):
                               format_func=lambda i, infos=infos, default=default: (
                                   infos[i].label + (" (paired)" if i == default else "")),
                               key=f"compare.p{h}.series")
-            if paired is None:
+            if match is None:
                 st.caption("No series of the same modality: choose one by hand.")
-        panes.append((prior, infos[si], h))
+        paired.append((prior, infos, si, h))
+    return cur_info, ci, paired
 
-    # ---- geometry and sync plans ----------------------------------------------------------------
-    cur_inst = cmp.series_instances(ctx.home, uid, cur_info.series_instance_uid)
-    cur_geom = SeriesGeometry.from_instances(cur_inst, cur_info.frame_of_reference_uid)
-    sync_bar = st.columns(3)
-    sync_window = sync_bar[0].toggle("Same window/level on all panes", key="compare.sync_window")
-    sync_zoom = sync_bar[1].toggle("Same zoom on all panes", key="compare.sync_zoom")
-    show_diff = False
-    if (cur_info.modality or "").upper() in TWO_D:
-        show_diff = sync_bar[2].toggle("Difference view (current − registered prior)", key="compare.difference")
 
-    grid = st.columns(1 + len(panes))
-    count = len(cur_inst)
-    # ---- current pane ---------------------------------------------------------------------------
-    with grid[0]:
-        st.markdown(f"**Current** · {_day(study.get('study_date'))} · {study.get('site') or ''}")
-        cur_index = 0
-        if count > 1:
-            cur_index = st.slider("Image", 1, count, 1, key="compare.cur.slice",
-                                  help="Click the slider, then use the arrow keys: linked priors follow.") - 1
-        cur_view = _view_controls("compare.cur")
-    moved = ss.get("compare.cur.last") != (cur_info.series_instance_uid, cur_index)
-    ss["compare.cur.last"] = (cur_info.series_instance_uid, cur_index)
+def _link_controls(archive, h, prior, cur_inst, cur_geom, inst, geom, n) -> tuple[str, float]:
+    """The prior's scroll link: mode, "Link at this slice", "Suggest link"; returns (mode, offset)."""
+    plan = plan_sync(cur_geom, geom)
+    pkey = f"compare.p{h}"
+    link_id = (tuple(cur_inst["content_hash"][:1]), tuple(inst["content_hash"][:1]))
+    if ss.get(f"{pkey}.link_for") != link_id:      # a new pair: start from the plan's default
+        ss[f"{pkey}.link_for"] = link_id
+        ss[f"{pkey}.mode"] = plan.default_mode
+        ss[f"{pkey}.offset"] = 0.0
+        for stale in ("suggested", "suggest_note", "in_plane_mm"):
+            ss.pop(f"{pkey}.{stale}", None)
+    modes = [m for m in (POSITION, OFFSET, OFF) if m == OFF or (m == POSITION and plan.by_position)
+             or (m == OFFSET and plan.linkable)]
+    if ss[f"{pkey}.mode"] not in modes:
+        ss[f"{pkey}.mode"] = modes[0]
+    st.markdown(f"**Prior {n}** · {_day(prior.study_date)} · {prior.site or ''}")
+    for note in plan.notes:
+        st.caption(f":material/info: {note}")
+    mode = st.radio("Scroll link", modes, format_func=MODES.get, horizontal=True, key=f"{pkey}.mode")
+    b = st.columns(2)
+    b[0].button("Link at this slice", key=f"{pkey}.link", disabled=not plan.linkable or not len(cur_inst),
+                help="Fix the link so this prior image goes with the current image on screen.",
+                on_click=_link_here, args=(pkey, cur_geom, geom, n))
+    b[1].button("Suggest link", key=f"{pkey}.suggest", disabled=not (cur_geom.has_positions and geom.has_positions),
+                help="Register the two series (phase correlation of their projections).",
+                on_click=_suggest, args=(pkey, archive, cur_inst, cur_geom, inst, geom))
+    if mode == OFFSET:
+        st.caption(f"Linked with offset {describe_offset(ss[f'{pkey}.offset'], cur_geom, geom)}"
+                   + (" (suggested by registration)" if ss.get(f"{pkey}.suggested") else ""))
+    if ss.get(f"{pkey}.suggest_note"):
+        st.caption(ss[f"{pkey}.suggest_note"])
+    return mode, float(ss[f"{pkey}.offset"])
 
-    cur_image = None
-    if count:
-        cur_row = cur_inst.iloc[cur_index]
-        marks = [(m, f"M{k + 1}") for k, m in enumerate(_marks("cur", cur_index))]
-        cur_image = cmp.render_pane(cur_row, cur_index, count, archive.vault.get, cur_view, marks)
-    with grid[0]:
-        if not count:
-            st.info("This series has no images.")
-        elif cur_image.problem:
-            st.warning(cur_image.problem + " The other images can still be viewed.", icon=":material/broken_image:")
-        else:
-            st.image(cur_image.png, caption=f"Current image {cur_index + 1} of {count}", width="stretch")
-            _measure_tools("cur", cur_index, cur_image, cur_geom.pixel_spacing, cur_info.modality,
-                           cur_geom.matrix or (512, 512))
-            _list_marks("cur", cur_index, cur_image, cur_geom.pixel_spacing, cur_info.modality)
 
-    # ---- prior panes ----------------------------------------------------------------------------
-    prior_images = []
-    for n, (prior, info, h) in enumerate(panes):
-        inst = cmp.series_instances(ctx.home, prior.study_instance_uid, info.series_instance_uid)
-        geom = SeriesGeometry.from_instances(inst, info.frame_of_reference_uid, cur_geom.normal)
-        plan = plan_sync(cur_geom, geom)
-        pkey = f"compare.p{h}"
-        link_id = (cur_info.series_instance_uid, info.series_instance_uid)
-        if ss.get(f"{pkey}.link_for") != link_id:      # a new pair: start from the plan's default
-            ss[f"{pkey}.link_for"] = link_id
-            ss[f"{pkey}.mode"] = plan.default_mode
-            ss[f"{pkey}.offset"] = 0.0
-            for stale in ("suggested", "suggest_note", "in_plane_mm"):
-                ss.pop(f"{pkey}.{stale}", None)
-            moved = True
-        modes = [m for m in (POSITION, OFFSET, OFF) if m == OFF or (m == POSITION and plan.by_position)
-                 or (m == OFFSET and plan.linkable)]
-        if ss[f"{pkey}.mode"] not in modes:
-            ss[f"{pkey}.mode"] = modes[0]
-        pcount = len(inst)
-        with grid[n + 1]:
-            st.markdown(f"**Prior** · {_day(prior.study_date)} · {prior.site or ''} · {prior.ago} before")
-            for note in plan.notes:
-                st.caption(f":material/info: {note}")
-            mode = st.radio("Scroll link", modes, format_func=MODES.get, horizontal=True, key=f"{pkey}.mode")
-            linked = linked_index(cur_geom, cur_index, geom, mode, ss[f"{pkey}.offset"]) if count else None
-            if linked is not None and (moved or ss.get(f"{pkey}.follow") != (mode, ss[f"{pkey}.offset"])):
-                ss[f"{pkey}.slice"] = linked.index + 1
-            ss[f"{pkey}.follow"] = (mode, ss[f"{pkey}.offset"])
-            if pcount == 0:
-                st.info("This prior series has no images.")
-                prior_images.append(None)
-                continue
-            ss.setdefault(f"{pkey}.slice", 1)
-            ss[f"{pkey}.slice"] = min(max(int(ss[f"{pkey}.slice"]), 1), pcount)
-            p_index = 0
-            if pcount > 1:
-                p_index = st.slider("Prior image", 1, pcount, key=f"{pkey}.slice") - 1
-            b = st.columns(2)
-            b[0].button("Link at this slice", key=f"{pkey}.link", disabled=not plan.linkable or not count,
-                        help="Fix the link so this prior image goes with the current image on screen.",
-                        on_click=_link_here, args=(pkey, cur_geom, geom))
-            b[1].button("Suggest link", key=f"{pkey}.suggest",
-                        disabled=not (cur_geom.has_positions and geom.has_positions),
-                        help="Register the two series (phase correlation of their projections).",
-                        on_click=_suggest, args=(pkey, archive, cur_inst, cur_geom, inst, geom))
-            if mode == OFFSET:
-                st.caption(f"Linked with offset {describe_offset(ss[f'{pkey}.offset'], cur_geom, geom)}"
-                           + (" (suggested by registration)" if ss.get(f"{pkey}.suggested") else ""))
-            if linked is not None and linked.outside:
-                st.caption(":material/warning: The current position is beyond this prior's images: "
-                           "its nearest image is shown.")
-            if ss.get(f"{pkey}.suggest_note"):
-                st.caption(ss[f"{pkey}.suggest_note"])
-            view = cur_view if sync_window else _view_controls(pkey, disabled=False)
-            if sync_zoom:
-                view = cmp.PaneView(view.window, view.invert, cur_view.zoom)
-            elif sync_window:
-                view = cmp.PaneView(view.window, view.invert, st.select_slider(
-                    "Zoom", ZOOMS, key=f"{pkey}.zoom_only", format_func=lambda z: f"{z:g}x"))
-            marks = [(m, f"M{k + 1}") for k, m in enumerate(_marks(h, p_index))]
-            image = cmp.render_pane(inst.iloc[p_index], p_index, pcount, archive.vault.get, view, marks)
-            prior_images.append((image, geom, info, p_index))
-            if image.problem:
-                st.warning(image.problem + " The other images can still be viewed.", icon=":material/broken_image:")
-                continue
-            st.image(image.png, caption=f"Prior image {p_index + 1} of {pcount}", width="stretch")
-            _measure_tools(h, p_index, image, geom.pixel_spacing, info.modality, geom.matrix or (512, 512))
-            _list_marks(h, p_index, image, geom.pixel_spacing, info.modality,
-                        copy_to=lambda m, geom=geom, pkey=pkey: _copy(m, geom, cur_geom, pkey))
+def _link_maps(cur_geom, geom, n: int, mode: str, offset: float) -> dict[str, list[int]]:
+    """The scroll link computed once, applied in the browser: image i of one pane -> image of the other."""
+    if mode == OFF or not cur_geom.count or not geom.count:
+        return {}
+    forward = [linked_index(cur_geom, i, geom, mode, offset).index for i in range(cur_geom.count)]
+    back = [linked_index(geom, j, cur_geom, mode, -offset).index for j in range(geom.count)]
+    return {f"0>{n}": forward, f"{n}>0": back}
 
-    if show_diff and cur_image is not None and cur_image.values is not None and prior_images \
-            and prior_images[0] is not None and prior_images[0][0].values is not None:
-        image, geom, _, _ = prior_images[0]
-        diff, shift = difference(display_sense(cur_image.values, cur_image.photometric),
-                                 display_sense(image.values, image.photometric),
-                                 (cur_geom.pixel_spacing or (None,))[0], (geom.pixel_spacing or (None,))[0])
-        st.subheader("Difference: current − registered prior")
-        spacing = (cur_geom.pixel_spacing or (1.0, 1.0))
-        st.caption(f"The prior was resampled to the current pixel size and shifted by "
-                   f"{shift.rows * spacing[0]:+.1f} mm (rows), {shift.cols * spacing[1]:+.1f} mm (columns). "
-                   "Mid-grey: no change; bright: denser now; dark: less dense now.")
-        st.image(pixels.to_png(render_difference(diff)), width=min(720, diff.shape[1]))
+
+def _list_measurements(state, panes) -> None:
+    """The measurements drawn on the canvases, as the viewer sent them."""
+    marks = (state or {}).get("measurements") or []
+    rows = [{"Pane": panes[n].label.split(" · ")[0] + (f" {n}" if n else ""), "Image": m.get("image"),
+             "Tool": "Distance" if m.get("kind") == "distance" else "Ellipse", "Result": m.get("text")}
+            for n, pane_marks in enumerate(marks) if n < len(panes) for m in pane_marks]
+    if rows:
+        st.subheader("Measurements")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="compare.marks")
+
+
+def _difference(ctx, archive, cur_inst, cur_geom, first) -> None:
+    if not st.toggle("Difference view (current − registered prior)", key="compare.difference"):
+        return
+    prior, infos, si, _ = first
+    inst = cmp.series_instances(ctx.home, prior.study_instance_uid, infos[si].series_instance_uid)
+    positions = ss.get("compare.positions") or [0, 0]
+    ci, pi = min(positions[0], len(cur_inst) - 1), min(positions[1] if len(positions) > 1 else 0, len(inst) - 1)
+    view = cmp.PaneView(None, False, 1.0)
+    cur = cmp.render_pane(cur_inst.iloc[ci], ci, len(cur_inst), archive.vault.get, view)
+    old = cmp.render_pane(inst.iloc[pi], pi, len(inst), archive.vault.get, view)
+    if cur.values is None or old.values is None:
+        st.info("The difference view needs two readable grey images.")
+        return
+    geom = SeriesGeometry.from_instances(inst, infos[si].frame_of_reference_uid, cur_geom.normal)
+    diff, shift = difference(display_sense(cur.values, cur.photometric), display_sense(old.values, old.photometric),
+                             (cur_geom.pixel_spacing or (None,))[0], (geom.pixel_spacing or (None,))[0])
+    st.subheader("Difference: current − registered prior")
+    spacing = (cur_geom.pixel_spacing or (1.0, 1.0))
+    st.caption(f"The prior was resampled to the current pixel size and shifted by "
+               f"{shift.rows * spacing[0]:+.1f} mm (rows), {shift.cols * spacing[1]:+.1f} mm (columns). "
+               "Mid-grey: no change; bright: denser now; dark: less dense now.")
+    st.image(pixels.to_png(render_difference(diff)), width=min(720, diff.shape[1]))
 
 
 def _find_study(ctx, archive) -> None:
@@ -335,15 +275,10 @@ def _find_study(ctx, archive) -> None:
         st.rerun()
 
 
-def _shown(key: str) -> int:
-    """The image index a pane's slider shows now (read at click time: a click can arrive before
-    the run that follows a scroll has re-registered the buttons, so arguments could be stale)."""
-    return int(ss.get(key, 1)) - 1
-
-
-def _link_here(pkey, cur_geom, geom) -> None:
-    cur_index = min(_shown("compare.cur.slice"), cur_geom.count - 1)
-    p_index = min(_shown(f"{pkey}.slice"), geom.count - 1)
+def _link_here(pkey, cur_geom, geom, n) -> None:
+    positions = ss.get("compare.positions") or []
+    cur_index = min(positions[0] if positions else 0, cur_geom.count - 1)
+    p_index = min(positions[n] if len(positions) > n else 0, geom.count - 1)
     ss[f"{pkey}.offset"] = offset_between(cur_geom, cur_index, geom, p_index)
     ss[f"{pkey}.mode"] = OFFSET
     ss[f"{pkey}.suggested"] = False
@@ -367,19 +302,6 @@ def _suggest(pkey, archive, cur_inst, cur_geom, inst, geom) -> None:
     ss[f"{pkey}.suggested"] = True
     ss[f"{pkey}.suggest_note"] = (f"Suggested link: {suggestion.offset_mm:+.1f} mm"
                                   + ("" if suggestion.reliable else " (weak match: check it by eye)"))
-
-
-def _copy(m: Measurement, geom: SeriesGeometry, cur_geom: SeriesGeometry, pkey: str) -> None:
-    """Copy a prior's measurement onto the current image on screen, at the same place in mm.
-
-    The registration suggestion's shift along the image rows is applied when there is one
-    (the anatomy of the current lies that much the other way).
-    """
-    source = Plane(geom.matrix or (512, 512), geom.pixel_spacing)
-    target = Plane(cur_geom.matrix or (512, 512), cur_geom.pixel_spacing)
-    shift = (0.0, -float(ss.get(f"{pkey}.in_plane_mm", 0.0) or 0.0))
-    _marks("cur", min(_shown("compare.cur.slice"), max(cur_geom.count - 1, 0))).append(
-        copy_measurement(m, source, target, shift))
 
 
 body(ctx)

@@ -2,10 +2,9 @@
 
 import streamlit as st
 
-from archive.audit.trail import AuditEvent, record
-from dashboard import auth, data
-from dashboard.access import ROLES
-from dashboard.components.setup import page_setup
+from dashboard import auth
+from dashboard.access import BY_NAME, ROLES
+from dashboard.components.setup import page_setup, record_sign_in
 
 page_setup("sign_in", require_user=False)
 st.title("Sign in to Limestone")
@@ -21,11 +20,11 @@ elif auth.demo_mode():
         name = st.text_input("Your name", value="Demo user", key="sign_in.name")
         role = st.selectbox("Role", ROLES, key="sign_in.role")
         if st.form_submit_button("Sign in", type="primary"):
-            auth.demo_sign_in(name, role)
-            user = auth.current_user()
-            record(data.archive(data.home_dir()).home,
-                   AuditEvent("sign_in", user.user_id, role, source="dashboard", detail="demo"))
-            st.rerun()
+            record_sign_in(auth.demo_sign_in(name, role))
+            try:
+                st.switch_page(BY_NAME["home"].path)   # sign-in lands on Home
+            except st.errors.StreamlitAPIException:    # run on its own (tests): no router
+                st.rerun()
 else:
     st.write("Sign in with your hospital account.")
     if st.button("Sign in with the hospital account", type="primary", key="sign_in.oidc"):

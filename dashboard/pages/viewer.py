@@ -7,9 +7,10 @@ from archive.audit.trail import AuditEvent, record
 from dashboard import data
 from dashboard.access import BY_NAME
 from dashboard.components.banner import patient_banner
+from dashboard.components.find_study import find_study, redirect_study_uid
 from dashboard.components.reports import study_reports
 from dashboard.components.setup import guarded, page_setup
-from dashboard.components.viewer import image_viewer
+from dashboard.components.viewer import Pane, image_viewer
 
 ctx = page_setup("viewer")
 AUDITED = "viewer.audited"
@@ -28,12 +29,15 @@ def _audit_view(ctx, archive, study) -> None:
 @guarded("viewer")
 def body(ctx):
     archive = data.archive(ctx.home)
+    redirect_study_uid(archive)
     key = st.query_params.get("study")
     uid = study_keys.decode(archive.home, key)
     study = data.study(ctx.home, uid) if uid else None
     if study is None:
         st.title("Image viewer")
-        st.info("Open a study from **Browse studies**, then choose a series to view.")
+        st.info("This study link is not valid here. Find the study below." if key else
+                "Find a study to view, or open one from **Browse studies**.")
+        find_study(ctx, archive, "viewer")
         return
     patient_banner(study)
     _audit_view(ctx, archive, study)
@@ -62,7 +66,8 @@ def body(ctx):
         st.query_params["series"] = str(chosen + 1)
     s = series.iloc[chosen]
     instances = data.series_instances(ctx.home, uid, s["series_instance_uid"])
-    image_viewer(instances, archive.vault.get, key=f"viewer.{chosen}")
+    image_viewer(ctx.home, ctx.user.user_id, [Pane(key, chosen + 1, instances, labels[chosen])],
+                 key=f"viewer.{chosen}")
     with st.expander("Reports", icon=":material/description:"):
         study_reports(ctx, uid, key="viewer")
 

@@ -43,7 +43,9 @@ def test_the_migration_rewrites_the_rows_in_lookup_order_and_new_files_keep_it(a
     con = open_store(archive.home)
     try:
         for table, column in TABLES.items():
-            assert sorted(con.execute(f"SELECT * FROM {table}").fetchall(), key=str) == before[table]
+            width = len(before[table][0])   # later migrations may add columns
+            assert sorted((r[:width] for r in con.execute(f"SELECT * FROM {table}").fetchall()),
+                          key=str) == before[table]
             orders = file_orders(con, table, column)
             assert orders and all(values == sorted(values) for values in orders)
         fill(con, 200, 30)  # a later batch: its own file, sorted as written

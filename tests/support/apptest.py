@@ -31,3 +31,19 @@ def texts(at: AppTest) -> str:
         parts += [str(e.value) for e in getattr(at, kind)]
     parts += [f"{m.label}={m.value}" for m in at.metric]
     return "\n".join(parts)
+
+
+def viewers(at: AppTest, name: str = "limestone_viewer") -> list[dict]:
+    """The data of every client-side viewer (a Streamlit v2 component) the page mounted."""
+    import json
+
+    found = []
+
+    def walk(block):
+        for el in (block.children.values() if hasattr(block, "children") else []):
+            proto = getattr(el, "proto", None)
+            if getattr(el, "type", None) == "bidi_component" and proto.component_name == name:
+                found.append(json.loads(proto.json) if proto.json else {})
+            walk(el)
+    walk(at.main)
+    return found

@@ -88,7 +88,7 @@ def sign_in(page, app_url, role: str, name: str = "Eve Tester"):
     choose(page, "Role", re.compile(f"^{re.escape(role)}$"))
     page.get_by_role("button", name="Sign in").click()
     wait_idle(page)
-    expect(page.get_by_text(f"Signed in as {name} ({role})")).to_be_visible()
+    expect(page.get_by_text(f"Signed in as {name} · {role}")).to_be_visible()
 
 
 def nav(page, title: str):
