@@ -53,6 +53,15 @@ SETTINGS: tuple[Setting, ...] = (
             "Worker processes for import; 0 means one per CPU core.", int),
     Setting("batch_size", 2000,
             "Instances written to the store per commit (one Parquet file per commit).", int),
+    # Limits on what one import reads (archive/ingest/sources.py): what passes them is refused and
+    # named in the summary, so a zip bomb or a multi-GB file cannot exhaust memory.
+    Setting("import_max_file_mb", 256,
+            "Largest file (or zip/ISO member) an import reads, in MB; larger ones are refused and named. "
+            "A worker holds about twice this in memory.", int),
+    Setting("import_max_container_mb", 16384,
+            "Most a single zip file or CD image may expand to, in MB; members past it are refused.", int),
+    Setting("import_max_members", 200000,
+            "Most files read from a single zip file or CD image; the rest are refused.", int),
     Setting("ae_title", "LIMESTONE", "Our own DICOM Application Entity title."),
     Setting("dicom_port", 11112, "Port of our storage SCP (limestone listen).", int),
     Setting("dicom_bind", "",
@@ -103,6 +112,9 @@ SETTINGS: tuple[Setting, ...] = (
     # Reports and sending studies to other hospitals (archive/reports/, archive/network/send.py).
     Setting("hl7_bind", "",
             "Address the HL7 MLLP listener (limestone listen --hl7-port) listens on; empty: all interfaces."),
+    Setting("hl7_max_message_kb", 16384,
+            "Largest HL7 message (MLLP block) the listener takes, in KB; a longer or endless block is "
+            "refused and its connection closed.", int),
     Setting("send_retries", 3,
             "Times limestone send tries a study again after a failed attempt (refused, timed out, dropped).", int),
     Setting("send_backoff_seconds", 2.0,

@@ -11,13 +11,24 @@ from dashboard.data import given
 
 
 def format_name(name: str | None) -> str:
-    """DICOM 'FAMILY^GIVEN^MIDDLE' as 'FAMILY, Given Middle'."""
+    """DICOM 'FAMILY^GIVEN^MIDDLE' as 'FAMILY, Given Middle'.
+
+    A name in several forms ('Yamada^Tarou=山田^太郎=やまだ^たろう': alphabetic, ideographic,
+    phonetic) shows the first form, then the others in brackets, each as a whole.
+    """
     if not name:
         return "(no name)"
-    parts = [p for p in str(name).split("^")]
+    forms = [_format_form(g) for g in str(name).split("=") if g.strip(" ^")]
+    if not forms:
+        return "(no name)"
+    return forms[0] + (f" ({', '.join(forms[1:])})" if len(forms) > 1 else "")
+
+
+def _format_form(name: str) -> str:
+    parts = name.split("^")
     family = parts[0].strip().upper()
     given = " ".join(p.strip().title() for p in parts[1:3] if p.strip())
-    return f"{family}, {given}" if given else family
+    return f"{family}, {given}" if given and family else (family or given)
 
 
 def _age(birth: date | None, on: date | None = None) -> str:
