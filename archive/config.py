@@ -53,6 +53,15 @@ SETTINGS: tuple[Setting, ...] = (
             "Worker processes for import; 0 means one per CPU core.", int),
     Setting("batch_size", 2000,
             "Instances written to the store per commit (one Parquet file per commit).", int),
+    # Limits on what one import reads (archive/ingest/sources.py): what passes them is refused and
+    # named in the summary, so a zip bomb or a multi-GB file cannot exhaust memory.
+    Setting("import_max_file_mb", 256,
+            "Largest file (or zip/ISO member) an import reads, in MB; larger ones are refused and named. "
+            "A worker holds about twice this in memory.", int),
+    Setting("import_max_container_mb", 16384,
+            "Most a single zip file or CD image may expand to, in MB; members past it are refused.", int),
+    Setting("import_max_members", 200000,
+            "Most files read from a single zip file or CD image; the rest are refused.", int),
     Setting("ae_title", "LIMESTONE", "Our own DICOM Application Entity title."),
     Setting("dicom_port", 11112, "Port of our storage SCP (limestone listen).", int),
     Setting("dicom_bind", "",
@@ -70,6 +79,10 @@ SETTINGS: tuple[Setting, ...] = (
             "repeat metrics include it (0: after every committed batch).", float),
     # Image quality metrics and de-identified exports (archive/quality/, archive/deid/).
     Setting("qa_workers", 0, "Worker processes for limestone qa; 0 means one per CPU core.", int),
+    Setting("deid_burned_in", "pixels",
+            "Which de-identified objects are held back for burned-in text: pixels (text found in the "
+            "pixel data by OCR), modality (every US and secondary capture, the older rule) or both. "
+            "BurnedInAnnotation YES is always held back."),
     Setting("deid_key", "",
             "Base64 of the secret (16+ bytes) behind de-identification pseudonyms, new UIDs and date "
             "shifts. When empty, it is kept in <home>/keys/deid.key (created on first use, mode 0600)."),
@@ -84,7 +97,8 @@ SETTINGS: tuple[Setting, ...] = (
             "the portal serves HTTPS only."),
     Setting("portal_tls_key", "", "PEM private key of portal_tls_cert."),
     Setting("portal_trusted_proxies", "",
-            "Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto the portal believes."),
+            "Comma-separated addresses or networks (10.0.0.0/8) of reverse proxies whose X-Forwarded-For "
+            "the portal believes; from any other peer the header is ignored."),
     Setting("portal_session_minutes", 60,
             "How long a recipient stays signed in to a link after entering the passcode.", int),
     Setting("portal_attempts_per_minute", 10,
@@ -101,10 +115,32 @@ SETTINGS: tuple[Setting, ...] = (
     # Reports and sending studies to other hospitals (archive/reports/, archive/network/send.py).
     Setting("hl7_bind", "",
             "Address the HL7 MLLP listener (limestone listen --hl7-port) listens on; empty: all interfaces."),
+    Setting("hl7_max_message_kb", 16384,
+            "Largest HL7 message (MLLP block) the listener takes, in KB; a longer or endless block is "
+            "refused and its connection closed.", int),
     Setting("send_retries", 3,
             "Times limestone send tries a study again after a failed attempt (refused, timed out, dropped).", int),
     Setting("send_backoff_seconds", 2.0,
             "Wait before the first retry of a send; it doubles with each further retry.", float),
+    # DICOMweb nodes (archive/network/dicomweb/).
+    Setting("dicomweb_credentials", "keys/dicomweb.json",
+            "JSON file (mode 0600) of DICOMweb node credentials: {\"NODE\": {\"username\": ..., "
+            "\"password\": ...}} for basic auth or {\"NODE\": {\"token\": ...}} for bearer. Never on "
+            "the command line, never logged."),
+    Setting("dicomweb_ca_bundle", "",
+            "PEM file of the CA certificates DICOMweb nodes' TLS certificates are checked against "
+            "(a hospital CA); empty: the system's CAs. Certificates are always verified."),
+    Setting("dicomweb_timeout", 60.0,
+            "Seconds to wait on a DICOMweb node (connect, and between bytes of an answer).", float),
+    Setting("dicomweb_retries", 3,
+            "Times a DICOMweb request is tried again after 429/503 (honouring Retry-After) or a "
+            "dropped connection.", int),
+    Setting("dicomweb_page_size", 1000,
+            "Studies asked for per QIDO-RS page (limit/offset).", int),
+    # Backups and key escrow (archive/backup/, archive/escrow.py).
+    Setting("escrow_passphrase", "",
+            "Passphrase of limestone keys escrow / keys recover (and restore --escrow) when no "
+            "terminal can ask for it; never give it on the command line."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -153,6 +153,48 @@ SCHEMA_STEPS: list[tuple[int, str, str]] = [
         CREATE INDEX transfers_study ON transfers (study_instance_uid);
         CREATE INDEX transfers_time ON transfers (requested_at);
     """),
+    (5, "portal_sessions", """
+        -- Share-portal sessions (portal/session.py): one row per correct passcode, so signing out
+        -- (or a clerk's revocation) ends it on the server. Only the SHA-256 of the session secret is kept.
+        CREATE TABLE portal_sessions (
+            session_hash TEXT PRIMARY KEY,       -- sha256 hex of the cookie's random part
+            link_id      TEXT NOT NULL,
+            created_at   TEXT NOT NULL,
+            expires_at   TEXT NOT NULL,
+            ended_at     TEXT                    -- signed out (NULL while it may be used)
+        );
+        CREATE INDEX portal_sessions_link ON portal_sessions (link_id);
+        CREATE INDEX portal_sessions_expiry ON portal_sessions (expires_at);
+    """),
+    (6, "dicomweb_nodes", """
+        -- A node may have a DICOMweb address (QIDO-RS/WADO-RS/STOW-RS) beside or instead of its
+        -- DIMSE one; a URL-only node has ae_title '' and port 0. Credentials are never stored
+        -- here: they come from the settings (dicomweb_credentials).
+        ALTER TABLE nodes ADD COLUMN url TEXT;
+        ALTER TABLE nodes ADD COLUMN auth TEXT NOT NULL DEFAULT 'none';
+        ALTER TABLE nodes ADD COLUMN max_connections INTEGER NOT NULL DEFAULT 4;
+    """),
+    (7, "backups_and_key_escrows", """
+        -- Backups made of this home (archive/backup/): when, where, how much.
+        CREATE TABLE backup_runs (
+            backup_id      TEXT PRIMARY KEY,
+            target         TEXT NOT NULL,        -- the folder (or bucket) it went to
+            started_at     TEXT NOT NULL,
+            finished_at    TEXT NOT NULL,
+            files          INTEGER NOT NULL,
+            bytes          INTEGER NOT NULL,
+            copied_files   INTEGER NOT NULL,
+            copied_bytes   INTEGER NOT NULL
+        );
+        -- Escrows of the master keys (archive/escrow.py): which key ids each sealed.
+        CREATE TABLE key_escrows (
+            escrow_id      TEXT PRIMARY KEY,
+            made_at        TEXT NOT NULL,
+            key_ids        TEXT NOT NULL,        -- JSON list
+            current_key_id TEXT,
+            split          TEXT                  -- 'k of n' when split between custodians
+        );
+    """),
 ]
 
 

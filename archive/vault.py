@@ -81,6 +81,21 @@ class _Header:
             raise VaultError("damaged vault file header") from None
 
 
+HEADER_MAX = 6 + 1 + 255 + 79   # magic, length, and the longest header (a 255-byte key id)
+
+
+def file_header(prefix: bytes) -> tuple[str, bytes]:
+    """The key id and the framed header (magic to end of header) of a vault file, from its first
+    ``HEADER_MAX`` bytes (or all of a shorter file). The header holds the wrapped data key: it
+    changes when a key rotation re-wraps the file, while the ciphertext after it does not."""
+    if len(prefix) < 6 or prefix[:4] != MAGIC:
+        raise VaultError("not a vault file (bad magic)")
+    (header_len,) = struct.unpack(">H", prefix[4:6])
+    if len(prefix) < 6 + header_len:
+        raise VaultError("damaged vault file header")
+    return _Header.decode(prefix[6:6 + header_len]).key_id, prefix[:6 + header_len]
+
+
 def content_hash(data: bytes) -> str:
     """The vault's name for a file: the SHA-256 of its original bytes, in hex."""
     return hashlib.sha256(data).hexdigest()
@@ -120,6 +135,36 @@ class KeyRing:
     @property
     def current_id(self) -> str | None:
         return self._current
+
+    def ids(self) -> list[str]:
+        """Every key id on hand, current and retired, sorted."""
+        return sorted(self._keys)
+
+    def export(self) -> dict[str, bytes]:
+        """Every key by id (for key escrow only: the keys never go anywhere else)."""
+        return dict(self._keys)
+
+    def install(self, key_id: str, key: bytes, make_current: bool = False) -> bool:
+        """Store a recovered key as ``<key id>.key`` (mode 0600); False when it is already there.
+
+        A different key under the same id is refused (VaultKeyError): a key file is never replaced.
+        """
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", key_id) or len(key) != 32:
+            raise VaultKeyError(f"not a master key: {key_id[:64]!r}")
+        known = self._keys.get(key_id)
+        if known is not None and known != key:
+            raise VaultKeyError(f"a different master key '{key_id}' is already in {self.keys_dir}")
+        written = False
+        path = self.keys_dir / f"{key_id}.key"
+        if not path.exists():
+            self.keys_dir.mkdir(parents=True, exist_ok=True)
+            _atomic_write(path, base64.b64encode(key), mode=0o600)
+            written = True
+        self._keys[key_id] = key
+        if make_current or self._current is None:
+            _atomic_write(self.keys_dir / "current", key_id.encode(), mode=0o600)
+            self._current = key_id
+        return written
 
     def get(self, key_id: str) -> bytes:
         try:

@@ -9,10 +9,13 @@ TCP_NODELAY=1):
 
 * baseline: ``storescu`` (TCP_NODELAY=1) sending the folder, one association (``+sd`` scans it);
 * ``limestone send --study ... --to bench``: the studies in parallel (``--associations``), each
-  instance read back from the encrypted vault and sent as its original bytes.
+  instance read back from the encrypted vault and sent as its original bytes;
+* ``limestone send`` to the same kind of Orthanc as a DICOMweb node (STOW-RS, batched multipart,
+  ``--connections`` studies at a time).
 
-Both are timed from process start to exit (wall clock); with ``--rounds`` > 1 the best round of
-each counts. Prints instances/s and the ratio (target >= 1.0). Run by hand, not by the tests.
+All are timed from process start to exit (wall clock); with ``--rounds`` > 1 the best round of
+each counts. Prints instances/s and the ratios (target >= 1.0 for both). Run by hand, not by the
+tests.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instances", type=int, default=2000)
     parser.add_argument("--per-study", type=int, default=100)
     parser.add_argument("--associations", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args(argv)
     if not available() or shutil.which("storescu") is None:
@@ -65,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         home = work / "home"
         limestone = [sys.executable, "-m", "pipelines", "--home", str(home)]
         run([*limestone, "import", str(files)], env)
-        best = {"storescu": float("inf"), "limestone send": float("inf")}
+        best = {"storescu": float("inf"), "limestone send": float("inf"), "send STOW-RS": float("inf")}
         for _ in range(args.rounds):
             with OrthancServer(work / f"orthanc-a-{time.monotonic_ns()}", ae_title="BENCHA") as pacs:
                 best["storescu"] = min(best["storescu"], run(
@@ -79,12 +83,20 @@ def main(argv: list[str] | None = None) -> int:
                 best["limestone send"] = min(best["limestone send"], run(
                     [*limestone, "send", "--to", "bench", "--study", *[s.study_uid for s in studies]], env))
                 assert stored(pacs) == args.instances, "limestone send did not store every instance"
+            with OrthancServer(work / f"orthanc-c-{time.monotonic_ns()}", ae_title="BENCHC") as pacs:
+                run([*limestone, "nodes", "add", "web", "--replace", "--url", pacs.url + "/dicom-web",
+                     "--max-connections", str(args.connections)], env)
+                best["send STOW-RS"] = min(best["send STOW-RS"], run(
+                    [*limestone, "send", "--to", "web", "--study", *[s.study_uid for s in studies]], env))
+                assert stored(pacs) == args.instances, "limestone send (STOW-RS) did not store every instance"
         n = args.instances
         print(f"\n{'sender':<16}{'instances':>10}{'seconds':>10}{'inst/s':>10}")
         for name, seconds in best.items():
             print(f"{name:<16}{n:>10}{seconds:>10.2f}{n / seconds:>10.1f}")
         print(f"ratio (limestone send / storescu): {best['storescu'] / best['limestone send']:.2f} "
               f"(target >= 1.0; {args.associations} associations, best of {args.rounds})")
+        print(f"ratio (limestone send over STOW-RS / storescu): {best['storescu'] / best['send STOW-RS']:.2f} "
+              f"(target >= 1.0; {args.connections} connections, best of {args.rounds})")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -58,6 +58,11 @@ BY_NAME = {p.name: p for p in PAGES + (SIGN_IN,)}
 
 # Roles that may see image pixels (the viewer and the study page's thumbnails).
 IMAGE_ROLES = BY_NAME["viewer"].roles
+# Who sees who a patient is (name, patient ID, birth date, sex) and what their reports say.
+# Managers run the department from counts, rates and sites: on browse and study pages they see
+# the studies (date, site, modality, description, accession, image counts) but not the patient,
+# as on the repeat-exam page. Everyone else's work is with the patient in front of them.
+IDENTITY_ROLES = ALL - {"manager"}
 # Repeat exams page: who sees patient names/IDs in its drill-downs, who edits classes and windows.
 REPEAT_DETAIL_ROLES = frozenset({"quality", "admin"})
 REPEAT_EDIT_ROLES = frozenset({"manager", "admin"})

@@ -87,6 +87,30 @@ def sign_out() -> None:
         st.session_state.pop(key, None)
 
 
+def loopback_host(host: str | None) -> bool:
+    """True when a request's Host header names this computer (or is absent: AppTest, no HTTP).
+
+    A DNS-rebinding page reaches 127.0.0.1 under its own name (``attacker.example:8501``); the
+    browser then treats the demo app as that site's own. The Host header gives it away.
+    """
+    if host is None:
+        return True
+    name = host.strip().lower()
+    if name.startswith("["):                       # [::1]:8501
+        name = name[1:name.find("]")] if "]" in name else ""
+    elif name.count(":") == 1:
+        name = name.split(":")[0]
+    return name in LOOPBACK
+
+
+def request_host() -> str | None:
+    """The Host header of the browser session's request (None outside a served app)."""
+    try:
+        return st.context.headers.get("Host")
+    except Exception:  # no request context (bare script, AppTest)
+        return None
+
+
 def bound_to_loopback() -> bool:
     """Demo mode must never be reachable from the network."""
     address = st.get_option("server.address")

@@ -80,6 +80,20 @@ def stats(home: str) -> dict[str, int]:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def protection(home: str) -> dict[str, Any]:
+    """The last backup and key escrow of the home, and whether a new escrow is due."""
+    from archive.backup import protection as backup_protection
+
+    arch = archive(home)
+    try:
+        current = arch.vault.keys.current_id
+    except Exception as exc:  # keys unreadable: the home page still shows the backups
+        log.warning("master keys not readable: %s", exc)
+        current = None
+    return backup_protection(arch.home, current)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def last_run(home: str) -> dict[str, Any] | None:
     with cursor(home) as cur:
         df = metrics.ingest_runs(cur, limit=1)

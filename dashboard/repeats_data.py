@@ -40,7 +40,8 @@ def options(home: str) -> dict[str, Any]:
 @st.cache_data(ttl=TTL, show_spinner=False)
 def status(home: str) -> dict[str, Any]:
     with data.cursor(home) as cur:
-        return facts.status(cur)
+        # With the home: uses in the state database not yet copied (links, media) make it stale too.
+        return facts.status(cur, data.archive(home).home)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)

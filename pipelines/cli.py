@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "keys": ("pipelines.keys", "vault master keys"),
     "compact": ("pipelines.compact", "merge the analytic store's small files"),
     "nodes": ("pipelines.nodes", "remote DICOM nodes (PACS) to pull from"),
-    "pull": ("pipelines.pull", "pull studies from a PACS node (C-FIND, C-GET/C-MOVE)"),
+    "pull": ("pipelines.pull", "pull studies from a PACS node (C-FIND, C-GET/C-MOVE, or DICOMweb)"),
     "listen": ("pipelines.listen", "receive images pushed by modalities and PACS (C-STORE SCP)"),
     "qa": ("pipelines.qa", "image quality metrics of new instances (incremental)"),
     "deid": ("pipelines.deid", "de-identified research export (DICOM files + Parquet table)"),
@@ -41,7 +41,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("pipelines.audit", "search the audit trail or export it (DICOM audit messages)"),
     "import-hl7": ("pipelines.import_hl7", "file HL7 v2 ORU^R01 report messages from files"),
     "reports": ("pipelines.reports", "reports (SR, PDF, HL7) kept beside the images"),
-    "send": ("pipelines.send", "send studies to a node of the node list (C-STORE)"),
+    "send": ("pipelines.send", "send studies to a node of the node list (C-STORE or STOW-RS)"),
+    "backup": ("pipelines.backup", "back up the archive (incremental), list, check, prune"),
+    "restore": ("pipelines.restore", "rebuild a home from a backup"),
     "sites": ("pipelines.sites", "the region's sites (hospitals) and what identifies their studies"),
 }
 

@@ -17,7 +17,7 @@ import sys
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -26,7 +26,7 @@ from tqdm import tqdm
 from archive.home import Archive, Home
 from archive.ingest.filing import store_writer
 from archive.ingest.intake import Outcome, ingest_bytes
-from archive.ingest.sources import Discovery, Item, discover
+from archive.ingest.sources import Discovery, Item, Limits, Refused, discover
 from archive.repeats.update import after_run
 from archive.store.connection import threads
 from archive.store.maintenance import compact_if_fragmented
@@ -37,6 +37,7 @@ from archive.vault import Vault
 log = logging.getLogger("limestone.import")
 
 CHUNK = 32  # files per task sent to a worker: amortises inter-process overhead
+REFUSED_NAMED = 100  # refused files named in the summary; the count covers them all
 
 
 @dataclass
@@ -45,6 +46,8 @@ class ImportSummary(IngestRun):
 
     seconds: float = 0.0
     interrupted: bool = False
+    refused: int = 0          # not read: past a size or count limit, or leading out of the source
+    refused_files: list[str] = field(default_factory=list)   # "name: reason", the first REFUSED_NAMED
 
     @property
     def instances_per_second(self) -> float:
@@ -55,7 +58,7 @@ class ImportSummary(IngestRun):
     def exit_code(self) -> int:
         if self.interrupted:
             return 130
-        return 1 if (self.quarantined or self.failed) else 0
+        return 1 if (self.quarantined or self.failed or self.refused) else 0
 
     def as_dict(self) -> dict:
         counts = {k: v for k, v in asdict(self).items() if k not in ("started_at", "finished_at")}
@@ -67,9 +70,20 @@ class ImportSummary(IngestRun):
         else:
             head = (f"Imported {self.imported} new instances ({self.bytes / 1e6:.1f} MB), "
                     f"{self.already_present} already present.")
-        return (f"{head} Skipped {self.skipped} non-DICOM files, quarantined {self.quarantined}, "
+        text = (f"{head} Skipped {self.skipped} non-DICOM files, quarantined {self.quarantined}, "
                 f"failed {self.failed}. {self.files_seen} files in {self.seconds:.1f} s "
                 f"({self.instances_per_second:.0f} instances/s).")
+        if self.refused:
+            more = self.refused - len(self.refused_files)
+            text += (f"\nRefused {self.refused} (not read): " + "; ".join(self.refused_files)
+                     + (f"; and {more} more" if more > 0 else ""))
+        return text
+
+    def refuse(self, name: str, reason: str) -> None:
+        """Count a file that was not read, naming the first ``REFUSED_NAMED`` of them."""
+        self.refused += 1
+        if len(self.refused_files) < REFUSED_NAMED:
+            self.refused_files.append(f"{name}: {reason}")
 
 
 # ---- worker side ------------------------------------------------------------------------------------
@@ -82,16 +96,20 @@ def _init_worker_process(*args: Any) -> None:
     _init_worker(*args)
 
 
-def _init_worker(home: Home, master_key: str, master_key_id: str) -> None:
-    _worker.update(vault=Vault(home, master_key, master_key_id), quarantine=home.quarantine_dir, containers={})
+def _init_worker(home: Home, master_key: str, master_key_id: str, max_file_bytes: int) -> None:
+    _worker.update(vault=Vault(home, master_key, master_key_id), quarantine=home.quarantine_dir, containers={},
+                   max_file_bytes=max_file_bytes)
 
 
 def _process(items: list[Item]) -> list[Outcome]:
     outcomes = []
     for item in items:
         try:
-            data = item.read(_worker["containers"])
-        except (OSError, KeyError, ValueError) as exc:
+            data = item.read(_worker["containers"], _worker["max_file_bytes"])
+        except Refused as exc:
+            outcomes.append(Outcome("refused", item.name, reason=str(exc)))
+            continue
+        except (OSError, KeyError, ValueError, EOFError, RuntimeError, NotImplementedError) as exc:
             outcomes.append(Outcome("failed", item.name, reason=f"cannot read: {exc}"))
             continue
         outcomes.append(ingest_bytes(data, item.name, _worker["vault"], _worker["quarantine"]))
@@ -109,10 +127,10 @@ def _chunks(items: Iterable[Item]) -> Iterator[list[Item]]:
         yield chunk
 
 
-def _outcomes(archive: Archive, items: Iterable[Item], workers: int) -> Iterator[Outcome]:
+def _outcomes(archive: Archive, items: Iterable[Item], workers: int, limits: Limits) -> Iterator[Outcome]:
     """Process items on ``workers`` processes (inline when 1), in order, with bounded look-ahead."""
     settings = archive.settings
-    init_args = (archive.home, settings.master_key, settings.master_key_id)
+    init_args = (archive.home, settings.master_key, settings.master_key_id, limits.max_file_bytes)
     if workers <= 1:
         _init_worker(*init_args)
         for chunk in _chunks(items):
@@ -153,14 +171,14 @@ def import_paths(archive: Archive, paths: list[Path], site: str | None = None, k
     start_run(con, summary)
     writer = store_writer(con, archive.home, summary.run_id, site=site, batch_size=archive.settings.batch_size,
                          vault=archive.vault)
-    discovery = Discovery()
+    discovery = Discovery(limits=Limits.from_settings(archive.settings))
     started = time.perf_counter()
     bar = tqdm(unit=" files", disable=not (progress and sys.stderr.isatty()), leave=False)
     stop = _StopRequest()
     completed = False
     try:
         with threads(con, 1):   # the workers hold the cores
-            for outcome in _outcomes(archive, discover(paths, discovery), workers):
+            for outcome in _outcomes(archive, discover(paths, discovery), workers, discovery.limits):
                 summary.files_seen += 1
                 bar.update()
                 _count(outcome, summary, writer)
@@ -175,6 +193,9 @@ def import_paths(archive: Archive, paths: list[Path], site: str | None = None, k
         for problem in discovery.problems:
             log.warning("%s", problem)
         summary.failed += len(discovery.problems)
+        for name, reason in discovery.refused:
+            summary.refuse(name, reason)
+            log.warning("refused %s: %s", name, reason)
         summary.imported = writer.totals.inserted
         summary.already_present = writer.totals.already_present
         summary.bytes = writer.totals.bytes
@@ -197,6 +218,9 @@ def _count(outcome: Outcome, summary: ImportSummary, writer: StoreWriter) -> Non
         summary.quarantined += 1
         writer.quarantined(outcome.digest, outcome.name, outcome.reason, outcome.size)
         log.warning("quarantined file %s…: %s", outcome.digest[:12], outcome.reason)
+    elif outcome.kind == "refused":
+        summary.refuse(outcome.name, outcome.reason or "refused")
+        log.warning("refused %s: %s", outcome.name, outcome.reason)
     else:
         summary.failed += 1
         log.warning("failed to read a file: %s", outcome.reason)

@@ -3,8 +3,9 @@
     limestone pull NODE [--since DATE] [--until DATE] [--modality M] [--patient-id ID]
                         [--study UID] [--metadata-only]
 
-C-FIND for the window, record every study found, then retrieve (C-GET or C-MOVE) the studies not
-yet complete in the archive; ``--metadata-only`` records studies and series without images.
+C-FIND (QIDO-RS for a DICOMweb node) for the window, record every study found, then retrieve
+(C-GET, C-MOVE or WADO-RS) the studies not yet complete in the archive; ``--metadata-only``
+records studies and series without images.
 Without dates, the window starts where the last good run ended; only runs without
 --modality/--patient-id/--study move it on. How the pull plans, retrieves and judges a study
 complete: ``archive.network.pull``. This module only parses the arguments and prints.
@@ -41,7 +42,7 @@ def parse_date(text: str) -> date:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("pull", help="pull studies from a PACS node (C-FIND, C-GET/C-MOVE)")
+    parser = subparsers.add_parser("pull", help="pull studies from a PACS node (C-FIND, C-GET/C-MOVE, or DICOMweb)")
     parser.add_argument("node", metavar="NODE", help="name of the node (see 'limestone nodes list')")
     parser.add_argument("--since", type=parse_date, metavar="DATE", help="studies dated on or after DATE (YYYY-MM-DD)")
     parser.add_argument("--until", type=parse_date, metavar="DATE", help="studies dated on or before DATE")

@@ -14,6 +14,7 @@ import sys
 from datetime import date
 
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from archive.home import Archive
 from archive.quality.run import run_qa
@@ -37,7 +38,9 @@ def add_parser(subparsers) -> None:
 
 def run(args, archive: Archive) -> int:
     interactive = sys.stderr.isatty()
-    summary = run_qa(archive, since=args.since, modality=args.modality, workers=args.workers,
-                     progress=lambda total: tqdm(total=total, unit="instance", disable=not interactive))
+    # Log lines (an instance that could not be measured) are printed above the bar, not into it.
+    with logging_redirect_tqdm():
+        summary = run_qa(archive, since=args.since, modality=args.modality, workers=args.workers,
+                         progress=lambda total: tqdm(total=total, unit="instance", disable=not interactive))
     print(summary.sentence())
     return summary.exit_code

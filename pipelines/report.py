@@ -47,12 +47,13 @@ def run_repeats(args, archive: Archive) -> int:
         return 2
     con = archive.store(read_only=True)
     try:
-        result = metrics.report(con, args.since, args.until)
+        result = metrics.report(con, args.since, args.until, home=archive.home)
     finally:
         con.close()
     if result["stale"]:
-        print("limestone report repeats: studies, links or settings changed after the repeat facts were "
-              f"computed ({result['as_of']}); run 'limestone link-patients' to include them", file=sys.stderr)
+        print("limestone report repeats: studies, links, prior uses or settings changed after the repeat facts "
+              f"were computed ({result['as_of']}); run 'limestone link-patients' to include them",
+              file=sys.stderr)
     if args.json:
         print(json.dumps(result, indent=1))
         return 0

@@ -21,7 +21,7 @@ from archive.network.send import StudySend, send_studies
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("send", help="send studies to a node of the node list (C-STORE)")
+    parser = subparsers.add_parser("send", help="send studies to a node of the node list (C-STORE or STOW-RS)")
     parser.add_argument("--study", nargs="+", action="extend", required=True, metavar="UID",
                         help="Study Instance UID(s) to send")
     parser.add_argument("--to", required=True, metavar="NODE", help="destination: a node of 'limestone nodes list'")

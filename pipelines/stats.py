@@ -1,11 +1,14 @@
-"""``limestone stats [--json]``: counts of patients, studies, series, instances and bytes."""
+"""``limestone stats [--json]``: counts of patients, studies, series, instances and bytes, and when
+the archive was last backed up and its master keys escrowed."""
 
 from __future__ import annotations
 
 import json
 
+from archive.backup import protection
 from archive.home import Archive
 from archive.store.queries import stats
+from archive.vault import VaultKeyError
 
 
 def add_parser(subparsers) -> None:
@@ -20,11 +23,20 @@ def run(args, archive: Archive) -> int:
         counts = stats(con)
     finally:
         con.close()
+    try:
+        current = archive.vault.keys.current_id
+    except VaultKeyError:
+        current = None
+    facts = protection(archive.home, current)
     backends = archive.home.backends()
     if args.json:
-        print(json.dumps({**counts, "backends": backends}))
-    else:
-        for name, value in counts.items():
-            print(f"{name:>10}: {value:,}")
-        print(f"{'backends':>10}: " + ", ".join(f"{part} {kind}" for part, kind in backends.items()))
+        print(json.dumps({**counts, "backends": backends, **facts}))
+        return 0
+    for name, value in counts.items():
+        print(f"{name:>10}: {value:,}")
+    print(f"{'backends':>10}: " + ", ".join(f"{part} {kind}" for part, kind in backends.items()))
+    backup, escrow = facts["last_backup"], facts["last_escrow"]
+    print(f"{'backup':>10}: " + (f"{backup['at']} ({backup['id']} to {backup['target']})" if backup else "never"))
+    print(f"{'escrow':>10}: " + (f"{escrow['at']} ({escrow['id']})" if escrow else "never")
+          + ("; a new key escrow is due (limestone keys escrow --out FILE)" if facts["escrow_due"] else ""))
     return 0

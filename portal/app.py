@@ -6,7 +6,7 @@ order the link page shows them, so no UID ever appears in an address)::
     GET  /                                  a plain note on what this site is
     GET  /s/<token>                         passcode form, or the studies once it was given
     POST /s/<token>                         check the passcode (or birth date)
-    POST /s/<token>/signout                 forget the session cookie
+    POST /s/<token>/signout                 end the session (on the server) and forget the cookie
     GET  /s/<token>/view/<study>/<series>   the read-only image viewer
     GET  /s/<token>/image/<study>/<series>/<n>.png   one rendered image (window, invert)
     GET  /s/<token>/thumb/<study>/<series>.png
@@ -22,10 +22,26 @@ is audited as a ``view`` of the study, a PDF as a ``download``.
 Every refusal - unknown token, expired, revoked, locked or used-up link, a study number the
 link does not reach, a missing permission, a page that does not exist - is the same plain page
 with status 404 and says nothing about the patient. Access logs are off: an address holds a token.
+
+Hardening (issue 17):
+
+- Host: only the host of ``portal_base_url`` is answered (and loopback names when that is a
+  loopback address), so a DNS-rebinding page cannot drive a recipient's session; absolute
+  addresses shown to recipients are built from ``portal_base_url``, never from the request.
+- Client address: ``X-Forwarded-For`` is believed only from ``portal_trusted_proxies`` (addresses
+  or networks); the audit trail and the rate limits use the address it yields, else the peer's.
+- Sessions are recorded on the server (``portal.session``): "Close" ends one for good.
+- The passcode form takes an url-encoded body of at most ``FORM_BYTES``, read within
+  ``BODY_SECONDS``; anything else (a multipart upload, a huge or slow body) is refused before
+  parsing. Rendering is capped per session (``RENDERS_PER_SESSION`` at once, the rest queue).
+- Refusals of a known link are audited once a minute per link and address, with the count of
+  the ones held back, so a client hammering a dead link cannot grow the audit trail without end.
 """
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import json
 import logging
 import threading
@@ -34,11 +50,12 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import duckdb
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -57,13 +74,17 @@ from archive.vault import VaultError
 from archive.viewing import client
 from archive.viewing import frames as viewer_frames
 from portal import pages
-from portal.limits import RateLimit
+from portal.limits import Busy, OncePerWindow, PerKeySlots, RateLimit
 from portal.session import COOKIE, Sessions
 from portal.streaming import read_ahead
 
 log = logging.getLogger("limestone.portal")
 
 CONTENTS_TTL = 60.0     # seconds a link's study list is reused before the store is asked again
+FORM_BYTES = 4096       # the passcode form's largest body
+BODY_SECONDS = 10.0     # time to send that body
+RENDERS_PER_SESSION = 2  # images of one session rendered at once (the rest wait their turn)
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 ZIP_README = """These are the original DICOM files of the shared studies, exactly as the hospital
 archived them, with a DICOMDIR index at the top of the folder.
 
@@ -88,15 +109,70 @@ def _security_headers(tls: bool) -> list[tuple[bytes, bytes]]:
     return [(k.encode(), v.encode()) for k, v in headers.items()]
 
 
-class _Guard:
-    """ASGI middleware: per-address request limit and security headers on every response."""
+def trusted_networks(setting: str) -> tuple:
+    """``portal_trusted_proxies`` as networks (an address is a network of one)."""
+    return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in str(setting or "").split(",")
+                 if p.strip())
 
-    def __init__(self, app, limit: RateLimit, tls: bool):
+
+def _address(text: str):
+    try:
+        return ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
+
+
+def client_address(peer: str, forwarded_for: str | None, trusted: tuple) -> str:
+    """The client's address: the peer's, unless the peer is a trusted proxy that says who it serves.
+
+    ``X-Forwarded-For`` is read from the right (the nearest hop first); the first address that is
+    not itself a trusted proxy is the client. A malformed entry ends the walk at the last good hop.
+    """
+    def is_trusted(text: str) -> bool:
+        address = _address(text)
+        return address is not None and any(address in net for net in trusted)
+
+    if not trusted or not forwarded_for or not is_trusted(peer):
+        return peer
+    client = peer
+    for hop in reversed([h.strip() for h in forwarded_for.split(",")]):
+        if _address(hop) is None:
+            break
+        client = str(_address(hop))
+        if not is_trusted(hop):
+            break
+    return client
+
+
+def allowed_hosts(base_url: str) -> frozenset[str]:
+    """Host names the portal answers to: the public address's, and loopback names when that is loopback."""
+    name = (urlsplit(base_url).hostname or "").lower()
+    return frozenset({name} | (LOOPBACK_NAMES if name in LOOPBACK_NAMES else set())) - {""}
+
+
+def host_name(header: str | None) -> str | None:
+    """The name part of a Host header (``[::1]:8502`` -> ``::1``); None when it cannot be read."""
+    if not header:
+        return None
+    try:
+        return (urlsplit("//" + header).hostname or "").lower() or None
+    except ValueError:
+        return None
+
+
+class _Guard:
+    """ASGI middleware: Host check, the real client address, per-address request limit, and
+    security headers on every response."""
+
+    def __init__(self, app, limit: RateLimit, tls: bool, hosts: frozenset[str] = frozenset(),
+                 trusted: tuple = ()):
         self.app, self.limit, self.headers = app, limit, _security_headers(tls)
+        self.hosts, self.trusted = hosts, trusted
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
         async def send_with_headers(event):
             if event["type"] == "http.response.start":
@@ -105,7 +181,14 @@ class _Guard:
                              + [h for h in self.headers if h[0] not in names])
             await send(event)
 
-        client = (scope.get("client") or ("unknown", 0))[0]
+        if self.hosts and host_name(headers.get("host")) not in self.hosts:
+            response = HTMLResponse(pages.message("Unknown address", "This address does not serve shared images."),
+                                    status_code=421)
+            return await response(scope, receive, send_with_headers)
+        peer = (scope.get("client") or ("unknown", 0))[0]
+        client = client_address(peer, headers.get("x-forwarded-for"), self.trusted)
+        if client != peer:
+            scope = dict(scope, client=(client, 0))
         if not self.limit.allow(client):
             response = HTMLResponse(pages.message("Please wait", pages.TOO_MANY), status_code=429,
                                     headers={"retry-after": "60"})
@@ -132,6 +215,11 @@ class Portal:
         self.attempts = RateLimit(int(settings.portal_attempts_per_minute))
         self.requests = RateLimit(int(settings.portal_requests_per_minute))
         self.lockout_attempts = int(settings.share_lockout_attempts)
+        self.base_url = str(settings.portal_base_url).rstrip("/")
+        # Behind a TLS-terminating proxy the portal itself speaks HTTP: the public address decides.
+        self.secure_cookie = tls or self.base_url.startswith("https://")
+        self.renders = PerKeySlots(RENDERS_PER_SESSION)
+        self.refusals = OncePerWindow()
         self._con = None
         self._lock = threading.Lock()
         self._contents: dict[str, _Entry] = {}
@@ -201,15 +289,29 @@ class Portal:
         if token:
             known = sharing.find(self.home, token)
             if known is not None:  # a real link that may not be used now: worth a record
-                # Written in the background, so a known link is not answered measurably slower.
-                self._background.submit(self.audit, request, "refused", known, outcome="failure",
-                                        detail=known.status())
+                ip, _ = self.client(request)
+                held = self.refusals.pass_(f"{known.link_id}|{ip}")
+                if held is not None:   # one row a minute per link and address, with the count held back
+                    detail = known.status() + (f"; {held} more refusals not recorded separately" if held else "")
+                    # Written in the background, so a known link is not answered measurably slower.
+                    self._background.submit(self.audit, request, "refused", known, outcome="failure",
+                                            detail=detail)
         return HTMLResponse(pages.refusal(), status_code=404)
+
+    def session_link(self, request: Request, token: str, presented: str | None = None) -> ShareLink | None:
+        """The link when it may be used and ``presented`` (default: this browser's cookie) is a live
+        session of it. A link used up by the sign-in that opened this session still serves it."""
+        link = sharing.open_link(self.home, token, signed_in=True)
+        if presented is None:
+            presented = request.cookies.get(COOKIE)
+        if link is None or not self.sessions.valid(presented, link.link_id, link.token_hash):
+            return None
+        return link
 
     def signed_in(self, request: Request, token: str) -> tuple[ShareLink, _Entry] | None:
         """The link and its contents when the token is usable and this browser gave the passcode."""
-        link = sharing.open_link(self.home, token)
-        if link is None or not self.sessions.valid(request.cookies.get(COOKIE), link.link_id, link.token_hash):
+        link = self.session_link(request, token)
+        if link is None:
             return None
         entry = self.contents(link)
         return (link, entry) if entry is not None else None
@@ -224,10 +326,11 @@ class Portal:
 
     def link_page(self, request: Request) -> Response:
         token = request.path_params["token"]
-        link = sharing.open_link(self.home, token)
+        link = self.session_link(request, token)
         if link is None:
-            return self.refuse(request, token)
-        if not self.sessions.valid(request.cookies.get(COOKIE), link.link_id, link.token_hash):
+            link = sharing.open_link(self.home, token)
+            if link is None:
+                return self.refuse(request, token)
             return HTMLResponse(pages.passcode_form(self.base(token), link.verify_kind))
         entry = self.contents(link)
         if entry is None:
@@ -244,8 +347,13 @@ class Portal:
         return HTMLResponse(pages.studies_page(
             self.base(token), entry.contents.patient, studies, link.may("view"), link.may("download"),
             link.expires_at.strftime("%d %b %Y %H:%M"), entry.contents.bytes,
-            dicomweb=(str(request.base_url).rstrip("/") + self.base(token) + "/dicomweb",
-                      request.cookies.get(COOKIE)) if link.may("download") else None))
+            dicomweb=(self.public_url(token) + "/dicomweb",
+                      self.sessions.issue_key(link.link_id, link.token_hash, int(link.expires_at.timestamp())))
+            if link.may("download") else None))
+
+    def public_url(self, token: str) -> str:
+        """The link's absolute address, from ``portal_base_url`` (never from the request's Host)."""
+        return self.base_url + self.base(token)
 
     async def answer(self, request: Request) -> Response:
         token = request.path_params["token"]
@@ -253,8 +361,10 @@ class Portal:
         if not self.attempts.allow(ip or "unknown"):
             return HTMLResponse(pages.message("Please wait", pages.TOO_MANY), status_code=429,
                                 headers={"retry-after": "60"})
-        form = await request.form()
-        answer = str(form.get("answer") or "")[:64]
+        form = await self.small_form(request)
+        if isinstance(form, Response):
+            return form
+        answer = (form.get("answer") or [""])[0][:64]
         result = await run_in_threadpool(sharing.verify, self.home, token, answer, self.lockout_attempts)
         if result.ok:
             link = result.link
@@ -262,7 +372,7 @@ class Portal:
             response = RedirectResponse(self.base(token), status_code=303)
             response.set_cookie(COOKIE, self.sessions.issue(link.link_id, link.token_hash),
                                 max_age=self.sessions.seconds, path=self.base(token), httponly=True,
-                                secure=self.tls, samesite="strict")
+                                secure=self.secure_cookie, samesite="strict")
             return response
         if result.link is None:
             return await run_in_threadpool(self.refuse, request, token)
@@ -281,8 +391,36 @@ class Portal:
         return HTMLResponse(pages.passcode_form(self.base(token), result.link.verify_kind, error),
                             status_code=401)
 
+    @staticmethod
+    async def small_form(request: Request) -> dict[str, list[str]] | Response:
+        """The url-encoded form of a request, refused before parsing when it is anything else,
+        larger than ``FORM_BYTES`` or slower than ``BODY_SECONDS``."""
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/x-www-form-urlencoded":
+            return HTMLResponse(pages.message("Not accepted", "Please use the form on the page."), status_code=415)
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > FORM_BYTES):
+            return HTMLResponse(pages.message("Too large", "Please use the form on the page."), status_code=413)
+        body = bytearray()
+        try:
+            async with asyncio.timeout(BODY_SECONDS):
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > FORM_BYTES:
+                        return HTMLResponse(pages.message("Too large", "Please use the form on the page."),
+                                            status_code=413)
+        except TimeoutError:
+            return HTMLResponse(pages.message("Too slow", "Please try again."), status_code=408)
+        try:
+            return parse_qs(body.decode("utf-8", "replace"), max_num_fields=8)
+        except ValueError:
+            return HTMLResponse(pages.message("Not accepted", "Please use the form on the page."), status_code=400)
+
     def signout(self, request: Request) -> Response:
         token = request.path_params["token"]
+        link = self.session_link(request, token)
+        if link is not None and self.sessions.end(request.cookies.get(COOKIE)):
+            self.audit(request, "sign_out", link)
         response = RedirectResponse(self.base(token) if sharing.looks_like_token(token) else "/", status_code=303)
         response.delete_cookie(COOKIE, path=self.base(token))
         return response
@@ -317,7 +455,23 @@ class Portal:
             {"modality": series.modality, "series_description": series.series_description},
             s_index, r_index, len(self._frames(series))))
 
-    def image(self, request: Request) -> Response:
+    async def image(self, request: Request) -> Response:
+        return await self._capped(request, self._image)
+
+    async def thumb(self, request: Request) -> Response:
+        return await self._capped(request, self._thumb)
+
+    async def _capped(self, request: Request, render) -> Response:
+        """Run ``render`` in the thread pool, at most ``RENDERS_PER_SESSION`` at once per session."""
+        key = request.cookies.get(COOKIE) or "address:" + (self.client(request)[0] or "unknown")
+        try:
+            async with self.renders.slot(key):
+                return await run_in_threadpool(render, request)
+        except Busy:
+            return HTMLResponse(pages.message("Please wait", "Too many images at once."), status_code=429,
+                                headers={"retry-after": "1"})
+
+    def _image(self, request: Request) -> Response:
         token = request.path_params["token"]
         found = self.signed_in(request, token)
         if found is None or not found[0].may("view"):
@@ -363,7 +517,7 @@ class Portal:
         data = await run_in_threadpool(viewer_frames.chunk, series, start, count, self.decoded)
         return Response(data, media_type="application/octet-stream")
 
-    def thumb(self, request: Request) -> Response:
+    def _thumb(self, request: Request) -> Response:
         token = request.path_params["token"]
         found = self.signed_in(request, token)
         if found is None or not found[0].may("view"):
@@ -434,6 +588,11 @@ class Portal:
     def not_found(self, request: Request, exc=None) -> Response:
         return HTMLResponse(pages.refusal(), status_code=404)
 
+    def client_left(self, request: Request, exc: Exception) -> Response:
+        """A client that goes away mid-request (a closed tab, a dropped line) is not a fault."""
+        log.info("share portal client left before the request was complete")
+        return Response(status_code=400)
+
     def failed(self, request: Request, exc: Exception) -> Response:
         # The traceback names code, not request values (the address holds a token).
         log.error("share portal error: %s", type(exc).__name__, exc_info=(type(exc), exc, None))
@@ -475,7 +634,9 @@ def create_app(archive: Archive, tls: bool = False) -> Starlette:
     from portal import dicomweb
     routes += dicomweb.routes(portal)
     app = Starlette(routes=routes, exception_handlers={404: portal.not_found, 405: portal.not_found,
+                                                        ClientDisconnect: portal.client_left,
                                                         Exception: portal.failed})
     app.state.portal = portal
-    app.add_middleware(_Guard, limit=portal.requests, tls=tls)
+    app.add_middleware(_Guard, limit=portal.requests, tls=tls, hosts=allowed_hosts(portal.base_url),
+                       trusted=trusted_networks(archive.settings.portal_trusted_proxies))
     return app

@@ -157,7 +157,7 @@ def studies_page(base: str, patient: dict, studies: list[dict], can_view: bool, 
     if dicomweb and dicomweb[1]:
         parts.append(f"""<section class="card"><details><summary>For a doctor's DICOM viewer (DICOMweb)</summary>
 <p class="muted">Viewers such as OHIF or Weasis can open these studies directly. Use this address and
-access key (valid while this page is open, for the session's length):</p>
+access key: it can only read these studies, and stops working when the link expires or is revoked.</p>
 <p>Address: <code id="dicomweb-url">{escape(dicomweb[0])}</code></p>
 <p>Access key (HTTP header <code>Authorization: Bearer &lt;key&gt;</code>):
 <code id="dicomweb-key">{escape(dicomweb[1])}</code></p>
@@ -234,6 +234,7 @@ button.quiet{background:#e6e9ee;color:#1d2733}
 .banner{display:flex;flex-wrap:wrap;gap:1.5rem;background:#fff7d6;border:1px solid #e8d48a;border-radius:10px;
  padding:.7rem 1.2rem;margin-bottom:1rem}
 .series{display:flex;flex-wrap:wrap;gap:.8rem}
+#dicomweb-url,#dicomweb-key{overflow-wrap:anywhere;word-break:break-all}
 .tile{display:flex;flex-direction:column;align-items:center;gap:.2rem;width:150px;padding:.5rem;
  border:1px solid #dde2e8;
  border-radius:8px;color:inherit;text-decoration:none;background:#fafbfc}

@@ -6,8 +6,11 @@
 - ``OUT/dicom/<pseudonym>/<study>/<series>/<instance>.dcm`` (the new UIDs name the folders),
 - ``OUT/instances.parquet``: one row per instance with de-identified metadata only, built from the
   de-identified files themselves so the table cannot hold more than the files,
-- ``OUT/flagged.csv``: objects whose pixels may carry burned-in text, held back unless asked for
-  (then written under ``OUT/burned_in/`` for a person to check),
+- ``OUT/flagged.csv``: objects whose pixels carry burned-in text (``archive.deid.burned_in``: text
+  found in the pixels by OCR, or by the modality rule when the setting ``deid_burned_in`` says so),
+  held back unless asked for (then written under ``OUT/burned_in/`` for a person to check); columns
+  ``burned_in`` (true), ``reason``, ``regions`` (left,top,widthxheight of each text found) and
+  ``file`` (always named: where it was written, or where it would be),
 - ``OUT/export.json``: the profile options applied, counts and when.
 
 Exporting into a folder that holds an earlier export adds to it (same key, same new UIDs).
@@ -35,6 +38,7 @@ from pydicom.multival import MultiValue
 from archive import audit
 from archive.audit.trail import AuditEvent
 from archive.clock import now_utc
+from archive.deid.burned_in import assess
 from archive.deid.dataset import deidentify
 from archive.deid.keys import DeidKey, load_key
 from archive.deid.profile import Options
@@ -55,7 +59,7 @@ SCHEMA = pa.schema([
     ("rows", pa.int32()), ("columns", pa.int32()), ("number_of_frames", pa.int32()),
     ("pixel_spacing", pa.list_(pa.float64())), ("slice_thickness", pa.float64()), ("kvp", pa.float64()),
     ("ctdi_vol", pa.float64()), ("exposure_index", pa.float64()), ("deviation_index", pa.float64()),
-    ("burned_in", pa.string()), ("exported", pa.bool_()), ("file", pa.string()),
+    ("burned_in", pa.bool_()), ("burned_in_reason", pa.string()), ("exported", pa.bool_()), ("file", pa.string()),
 ])
 
 
@@ -178,8 +182,8 @@ def metadata_row(ds: Dataset, pseudonym: str, burned_in: str | None, file: str |
         "columns": _number(ds, "Columns", int), "number_of_frames": _number(ds, "NumberOfFrames", int) or 1,
         "pixel_spacing": spacing, "slice_thickness": _number(ds, "SliceThickness"), "kvp": _number(ds, "KVP"),
         "ctdi_vol": _number(ds, "CTDIvol"), "exposure_index": _number(ds, "ExposureIndex"),
-        "deviation_index": _number(ds, "DeviationIndex"), "burned_in": burned_in,
-        "exported": file is not None, "file": file,
+        "deviation_index": _number(ds, "DeviationIndex"), "burned_in": burned_in is not None,
+        "burned_in_reason": burned_in, "exported": file is not None, "file": file,
     }
 
 
@@ -187,13 +191,19 @@ def _write_table(out: Path, rows: list[dict[str, Any]]) -> None:
     path = out / "instances.parquet"
     table = pa.Table.from_pylist(rows, schema=SCHEMA)
     if path.exists():
-        earlier = pq.read_table(path).cast(SCHEMA)
+        earlier = pq.read_table(path)
+        if earlier.schema.field("burned_in").type != pa.bool_():   # written before issue 21
+            reasons = earlier["burned_in"]
+            earlier = earlier.set_column(earlier.schema.get_field_index("burned_in"), "burned_in",
+                                         pc.invert(pc.is_null(reasons)))
+            earlier = earlier.append_column("burned_in_reason", reasons.cast(pa.string()))
+        earlier = earlier.select(SCHEMA.names).cast(SCHEMA)
         keep = pc.invert(pc.is_in(earlier["sop_instance_uid"], value_set=table["sop_instance_uid"]))
         table = pa.concat_tables([earlier.filter(keep), table])
     pq.write_table(table, path)
 
 
-_FLAGGED = ["pseudonym", "study_instance_uid", "sop_instance_uid", "reason", "file"]
+_FLAGGED = ["pseudonym", "study_instance_uid", "sop_instance_uid", "burned_in", "reason", "regions", "file"]
 
 
 def _write_flagged(out: Path, flagged: list[dict[str, str]]) -> None:
@@ -205,15 +215,21 @@ def _write_flagged(out: Path, flagged: list[dict[str, str]]) -> None:
             rows = {r["sop_instance_uid"]: r for r in csv.DictReader(handle)}
     rows.update({r["sop_instance_uid"]: r for r in flagged})
     with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, _FLAGGED)
+        writer = csv.DictWriter(handle, _FLAGGED, restval="")
         writer.writeheader()
         writer.writerows(rows.values())
 
 
 def export(archive: Archive, selected: list[Selected], out: Path, options: Options,
            key: DeidKey | None = None, include_burned_in: bool = False,
-           progress: Callable[[Iterable], Iterable] = lambda items: items) -> ExportSummary:
-    """De-identify ``selected`` instances from the vault into ``out`` (see the module docstring)."""
+           progress: Callable[[Iterable], Iterable] = lambda items: items,
+           burned_in_rule: str | None = None) -> ExportSummary:
+    """De-identify ``selected`` instances from the vault into ``out`` (see the module docstring).
+
+    Whether an object is held back for burned-in text is decided by ``archive.deid.burned_in.assess``
+    with ``burned_in_rule`` (default: the setting ``deid_burned_in``, ``pixels``: text found by OCR).
+    """
+    rule = burned_in_rule or getattr(archive.settings, "deid_burned_in", None) or "pixels"
     key = key or load_key(archive.home.keys_dir, archive.settings.deid_key)
     out.mkdir(parents=True, exist_ok=True)
     summary = ExportSummary(studies=len({s.study_instance_uid for s in selected}), out=str(out))
@@ -221,7 +237,9 @@ def export(archive: Archive, selected: list[Selected], out: Path, options: Optio
     for item in progress(selected):
         try:
             ds = read(archive.vault.get(item.content_hash))
+            found = assess(ds, rule)
             result = deidentify(ds, options, key, item.patient_ref)
+            result.burned_in = found.reason if found.burned_in else None
             ds = result.dataset
             relative = None
             if result.burned_in is None or include_burned_in:
@@ -232,10 +250,15 @@ def export(archive: Archive, selected: list[Selected], out: Path, options: Optio
                 ds.save_as(out / relative, enforce_file_format=True)
             if result.burned_in is not None:
                 summary.flagged += 1
+                # The file is named in every case: where it was written, or (held back) where it
+                # would go with --include-burned-in.
+                would_be = (f"burned_in/{result.pseudonym}/{ds.StudyInstanceUID}/{ds.SeriesInstanceUID}/"
+                            f"{ds.SOPInstanceUID}.dcm")
                 flagged.append({"pseudonym": result.pseudonym,
                                 "study_instance_uid": str(ds.get("StudyInstanceUID", "")),
-                                "sop_instance_uid": str(ds.get("SOPInstanceUID", "")),
-                                "reason": result.burned_in, "file": relative or ""})
+                                "sop_instance_uid": str(ds.get("SOPInstanceUID", "")), "burned_in": "true",
+                                "reason": result.burned_in, "regions": found.region_text(),
+                                "file": relative or f"(held back) {would_be}"})
             if relative is not None and result.burned_in is None:
                 summary.exported += 1
             rows.append(metadata_row(ds, result.pseudonym, result.burned_in, relative))

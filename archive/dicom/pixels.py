@@ -3,8 +3,9 @@
 Decoding uses pydicom with the pylibjpeg plugins (JPEG baseline/lossless/LS, JPEG 2000, RLE,
 deflate, big endian). Grey images go through the modality LUT (rescale slope/intercept) to
 stored values in real units (Hounsfield units for CT), then through a window (centre/width, the
-DICOM linear VOI function) to 8 bits. MONOCHROME1 is shown inverted so that air is black, as
-radiologists expect. Colour images (RGB, YBR_*, PALETTE COLOR) come out as 8-bit RGB; a window
+DICOM linear VOI function) to 8 bits; the file's own VOI honours its VOILUTFunction (LINEAR_EXACT,
+SIGMOID) and VOI LUT Sequence, as mammography and DX files rely on. MONOCHROME1 is shown inverted
+so that air is black, as radiologists expect. Colour images (RGB, YBR_*, PALETTE COLOR) come out as 8-bit RGB; a window
 does not apply to them.
 
 Nothing here knows about Streamlit: the viewer component, the share portal and the benchmarks
@@ -29,6 +30,11 @@ from archive.errors import LimestoneError
 
 class PixelError(LimestoneError, ValueError):
     """The file has no image, or its pixel data cannot be decoded."""
+
+
+class NotDisplayable(PixelError):
+    """The pixel data is kept exactly as received but cannot be decoded here: a retired, private or
+    unknown transfer syntax, or a codec that refuses it. The UI says "cannot be displayed"."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,8 @@ def _pixel_array(ds: Dataset, index: int | None) -> np.ndarray:
     except Exception as exc:
         syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         name = getattr(syntax, "name", None) or str(syntax or "unknown transfer syntax")
-        raise PixelError(f"the pixel data cannot be decoded ({name}: {type(exc).__name__})") from None
+        raise NotDisplayable(f"this image cannot be displayed: the pixel data cannot be decoded "
+                             f"({name}: {type(exc).__name__}); the original is kept unchanged") from None
     finally:
         if index is not None:
             ds.pixel_array_options(index=None)
@@ -111,13 +118,16 @@ def decode(ds: Dataset) -> np.ndarray:
     frames = frame_count(ds)
     arr = _pixel_array(ds, None)
     pi = photometric(ds)
-    if pi == "PALETTE COLOR":
-        arr = apply_color_lut(arr, ds)
-        arr = _to_uint8_colour(arr)
-    elif is_colour(ds):
-        arr = _to_uint8_colour(arr)
-    else:
-        arr = apply_modality_lut(arr, ds).astype(np.float32, copy=False)
+    try:
+        if pi == "PALETTE COLOR":
+            arr = apply_color_lut(arr, ds)
+            arr = _to_uint8_colour(arr)
+        elif is_colour(ds):
+            arr = _to_uint8_colour(arr)
+        else:
+            arr = apply_modality_lut(arr, ds).astype(np.float32, copy=False)
+    except Exception as exc:  # a damaged LUT or rescale: the image cannot be built
+        raise NotDisplayable(f"this image cannot be displayed ({type(exc).__name__})") from None
     colour = arr.ndim == (4 if frames > 1 else 3) and arr.shape[-1] == 3
     if frames == 1:
         arr = arr[np.newaxis, ...]
@@ -239,23 +249,47 @@ def apply_window(values: np.ndarray, window: Window) -> np.ndarray:
     return out.astype(np.uint8)
 
 
-def _file_voi(ds: Dataset, raw: np.ndarray) -> np.ndarray | None:
-    """Apply the file's VOI LUT sequence when it has one (window values are handled by Window)."""
-    if "VOILUTSequence" not in ds:
-        return None
+def _voi_function(ds: Dataset) -> str:
+    return str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").strip().upper()
+
+
+def file_voi(ds: Dataset, values: np.ndarray) -> np.ndarray | None:
+    """The file's own VOI transform to 8 bits, as the modality meant it, or None when it has none.
+
+    A VOI LUT Sequence (MG, DX) or a window whose VOILUTFunction is LINEAR_EXACT or SIGMOID goes
+    through pydicom's ``apply_voi_lut``; the output is scaled from the transform's own output range
+    (what it gives far below and far above the window, or the LUT's first and last entries), so an
+    image that uses part of the range is not stretched. A plain LINEAR window is ``apply_window``.
+    """
+    window = file_window(ds)
+    has_lut = bool(ds.get("VOILUTSequence"))
+    if not has_lut and (window is None or _voi_function(ds) not in ("LINEAR_EXACT", "SIGMOID")):
+        return apply_window(values, window) if window is not None else None
     try:
-        out = apply_voi_lut(raw, ds, index=0).astype(np.float32)
-    except Exception:
-        return None
-    lo, hi = float(out.min()), float(out.max())
-    return ((out - lo) * (255.0 / max(hi - lo, 1.0))).astype(np.uint8)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            if has_lut:
+                lut = np.asarray(ds.VOILUTSequence[0].LUTData, dtype=np.float64).ravel()
+                if lut.size == 0:
+                    raise ValueError("empty VOI LUT")
+                lo, hi = float(lut.min()), float(lut.max())
+                out = apply_voi_lut(np.rint(values).astype(np.int64), ds, index=0)
+            else:
+                probe = apply_voi_lut(np.array([-1e12, 1e12]), ds, index=0, prefer_lut=False)
+                lo, hi = float(np.min(probe)), float(np.max(probe))
+                out = apply_voi_lut(values.astype(np.float64), ds, index=0, prefer_lut=False)
+    except Exception:  # a damaged LUT or window: fall back to what can be shown
+        return apply_window(values, window) if window is not None else None
+    scaled = (np.asarray(out, dtype=np.float64) - lo) * (255.0 / max(hi - lo, 1e-9))
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
 def render_frame(ds: Dataset, frames: np.ndarray, index: int = 0, window: Window | None = None,
                  invert: bool = False, zoom: float = 1.0) -> np.ndarray:
     """One frame as a displayable uint8 image (grey HxW or colour HxWx3).
 
-    ``window=None`` means the file's own VOI (window values or VOI LUT), else an automatic window.
+    ``window=None`` means the file's own VOI (window values with their VOILUTFunction, or the VOI
+    LUT Sequence: ``file_voi``), else an automatic window.
     MONOCHROME1 is inverted for display; ``invert`` flips the result again.
     """
     if not 0 <= index < len(frames):
@@ -264,15 +298,9 @@ def render_frame(ds: Dataset, frames: np.ndarray, index: int = 0, window: Window
     if frame.ndim == 3:  # colour
         image = frame
     else:
-        image = None
-        if window is None:
-            window = file_window(ds)
-            if window is None:
-                image = _file_voi(ds, frame)
-                if image is None:
-                    window = auto_window(frame)
+        image = file_voi(ds, frame) if window is None else None
         if image is None:
-            image = apply_window(frame, window)
+            image = apply_window(frame, window if window is not None else auto_window(frame))
         if photometric(ds) == "MONOCHROME1":
             image = 255 - image
     if invert:

@@ -3,7 +3,9 @@
 pydicom converts a raw element on first access, which costs far more than the header parse for
 the few dozen attributes an import reads. ASCII text and binary numbers are decoded here directly;
 anything else (non-ASCII text needing the Specific Character Set, sequences, unusual VRs) goes
-through pydicom's own conversion, so the values are the same either way.
+through pydicom's own conversion, so the values are the same either way. ISO 2022 text (Japanese,
+Korean: ``ISO 2022 IR 87``, ``IR 149``) is 7-bit and so looks like ASCII, but its escape sequences
+switch character sets: text holding an ESC byte is also left to pydicom.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pydicom.tag import BaseTag
 _TEXT_VRS = {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UI", "UT", "UC"}
 _BINARY = {"US": "H", "SS": "h", "UL": "L", "SL": "l", "FL": "f", "FD": "d"}
 _SINGLE_VALUED_TEXT = {"LT", "ST", "UT"}  # backslash is an ordinary character in these
+_ESC = b"\x1b"   # starts an ISO 2022 escape sequence: the text is not plain ASCII
 
 
 def tag_of(keyword: str) -> BaseTag:
@@ -49,7 +52,7 @@ def value(ds: Dataset, tag: int) -> Any:
     if isinstance(element, RawDataElement) and element.value is not None:
         vr = _vr(element)
         data = element.value
-        if vr in _TEXT_VRS and data.isascii():
+        if vr in _TEXT_VRS and data.isascii() and _ESC not in data:
             text = data.decode("ascii").strip(" \x00")
             if not text:
                 return None

@@ -122,9 +122,10 @@ def _pixel_problem(ds: Dataset) -> str | None:
         return None
     actual = len(element.value or b"")
     meta = getattr(ds, "file_meta", None)
-    syntax = value(meta, _TRANSFER_SYNTAX) if meta is not None else None
-    if syntax and UID(syntax).is_compressed:
-        return None if actual else "empty compressed pixel data"
+    syntax = UID(str(value(meta, _TRANSFER_SYNTAX) or "")) if meta is not None else None
+    if syntax and (not syntax.is_transfer_syntax or syntax.is_compressed):
+        # compressed, or a private or unknown syntax: the size cannot be known, the bytes are kept
+        return None if actual else "empty pixel data"
     try:
         samples = int(value(ds, _SAMPLES) or 1)
         if value(ds, _PHOTOMETRIC) == "YBR_FULL_422":

@@ -313,7 +313,7 @@ def _encode(file_set_id: str, roots: list[_Node]) -> bytes:
         _set_offset(data, data.index(_LAST_ROOT, 132), where[id(roots[-1])])
 
     def link(nodes: list[_Node]) -> None:
-        for node, following in zip(nodes, nodes[1:] + [None], strict=True):
+        for node, following in zip(nodes, nodes[1:] + [None], strict=False):  # [] pairs with nothing
             children = list(node.children.values())
             at = where[id(node)] + 8                    # the record's first element, after the item tag
             _set_offset(data, at, where[id(following)] if following else 0, _NEXT)

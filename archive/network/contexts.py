@@ -121,9 +121,22 @@ def retrieve_contexts(sop_classes: Iterable[str], *query_models: str) -> tuple[l
     return contexts, roles
 
 
+# Syntaxes pydicom does not list (retired by the standard, or private to a vendor) that modalities
+# and old archives still send: accepted, kept byte for byte, and shown as "cannot be displayed"
+# where they cannot be decoded. A syntax unknown to everyone is refused in negotiation (the
+# sender hears "transfer syntax not supported"), never a crash.
+RETIRED_AND_PRIVATE = [
+    *(f"1.2.840.10008.1.2.4.{n}" for n in (52, 53, 54, 55, 56, 58, 59, 60, 61, 62, 63, 64, 65, 66)),
+    "1.2.840.10008.1.2.6.1",     # RFC 2557 MIME encapsulation (retired)
+    "1.2.840.10008.1.2.6.2",     # XML encoding (retired)
+    "1.2.840.113619.5.2",        # GE private implicit VR big endian
+    "1.3.46.670589.33.1.4.1",    # Philips private explicit VR little endian
+]
+
+
 def storage_scp_contexts() -> list[PresentationContext]:
     """Every storage SOP class with every transfer syntax: our SCP keeps whatever it is sent."""
-    syntaxes = list(dict.fromkeys([*UNCOMPRESSED, *COMPRESSED, *AllTransferSyntaxes]))
+    syntaxes = list(dict.fromkeys([*UNCOMPRESSED, *COMPRESSED, *AllTransferSyntaxes, *RETIRED_AND_PRIVATE]))
     contexts = []
     for sop in ALL_STORAGE_CLASSES:
         context = build_context(sop, syntaxes)

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from enum import Enum
 from typing import Iterable
+from urllib.parse import urlsplit
 
 from archive import state
 from archive.clock import now_utc
@@ -29,6 +30,14 @@ _AE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")
 class RetrieveMethodValues(str, Enum):
     GET = "get"
     MOVE = "move"
+
+
+class AuthValues(str, Enum):
+    """How Limestone proves itself to a DICOMweb node (the secrets come from settings)."""
+
+    NONE = "none"
+    BASIC = "basic"
+    BEARER = "bearer"
 
 
 class StudyStatusValues(str, Enum):
@@ -46,19 +55,35 @@ class NodeError(LimestoneError, ValueError):
     """A node definition is invalid, or no node has that name."""
 
 
+_COLUMNS = ("name, ae_title, host, port, site, retrieve_method, max_associations, url, auth,"
+            " max_connections")
+
+
 @dataclass(frozen=True)
 class Node:
+    """A remote node: a DIMSE address (AE title, host, port), a DICOMweb URL, or both."""
+
     name: str
-    ae_title: str
-    host: str
-    port: int
+    ae_title: str = ""
+    host: str = ""
+    port: int = 0
     site: str | None = None
     retrieve_method: str = RetrieveMethodValues.GET.value
     max_associations: int = 2
+    url: str | None = None
+    auth: str = AuthValues.NONE.value
+    max_connections: int = 4
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name or ""):
             raise NodeError(f"node name {self.name!r} must be 1-64 letters, digits, '.', '_' or '-'")
+        self._check_web()
+        if self.url and not (self.ae_title or self.host or self.port):
+            object.__setattr__(self, "ae_title", "")
+            object.__setattr__(self, "host", "")
+            object.__setattr__(self, "port", 0)
+            self._check_method()
+            return
         ae = (self.ae_title or "").strip()
         if not _AE.match(ae):
             raise NodeError(f"AE title {self.ae_title!r} of node {self.name} must be 1-16 printable "
@@ -68,6 +93,9 @@ class Node:
             raise NodeError(f"host {self.host!r} of node {self.name} is not a host name or address")
         if not isinstance(self.port, int) or not 1 <= self.port <= 65535:
             raise NodeError(f"port {self.port!r} of node {self.name} must be 1-65535")
+        self._check_method()
+
+    def _check_method(self) -> None:
         method = RetrieveMethodValues(self.retrieve_method).value if self.retrieve_method in (
             "get", "move", RetrieveMethodValues.GET, RetrieveMethodValues.MOVE) else None
         if method is None:
@@ -77,9 +105,41 @@ class Node:
         if not isinstance(self.max_associations, int) or not 1 <= self.max_associations <= 32:
             raise NodeError(f"max associations of node {self.name} must be 1-32")
 
+    def _check_web(self) -> None:
+        if self.url is not None:
+            url = self.url.strip().rstrip("/")
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.username \
+                    or parts.password or parts.query or parts.fragment:
+                raise NodeError(f"URL of node {self.name} must be http(s)://host[:port]/path, without "
+                                "credentials or query (credentials come from the settings)")
+            object.__setattr__(self, "url", url)
+        auth = getattr(self.auth, "value", self.auth)
+        if auth not in {a.value for a in AuthValues}:
+            raise NodeError(f"auth of node {self.name} must be none, basic or bearer, not {self.auth!r}")
+        object.__setattr__(self, "auth", auth)
+        if not isinstance(self.max_connections, int) or not 1 <= self.max_connections <= 32:
+            raise NodeError(f"max connections of node {self.name} must be 1-32")
+
+    @property
+    def has_dimse(self) -> bool:
+        return bool(self.ae_title and self.host and self.port)
+
+    @property
+    def dicomweb(self) -> bool:
+        """True when the node has a DICOMweb address (pull and send then use it)."""
+        return bool(self.url)
+
+    @property
+    def destination(self) -> str:
+        """Where transfers go: the DICOMweb URL when there is one, else ``AE@host:port``."""
+        return self.url if self.url else f"{self.ae_title}@{self.host}:{self.port}"
+
     @property
     def address(self) -> str:
-        """How the node is named in messages: ``name (AE@host:port)`` (no patient data)."""
+        """How the node is named in messages: ``name (AE@host:port)`` or ``name (URL)`` (no patient data)."""
+        if not self.has_dimse:
+            return f"{self.name} ({self.url})"
         return f"{self.name} ({self.ae_title}@{self.host}:{self.port})"
 
     def as_dict(self) -> dict:
@@ -113,19 +173,17 @@ class NodeRegistry:
         if not replace and self.find(node.name) is not None:
             raise NodeError(f"node {node.name} already exists (use --replace to change it)")
         self.con.execute(
-            "INSERT INTO nodes (name, ae_title, host, port, site, retrieve_method, max_associations,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f"INSERT INTO nodes ({_COLUMNS}, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (name) DO UPDATE SET ae_title = excluded.ae_title, host = excluded.host,"
             " port = excluded.port, site = excluded.site, retrieve_method = excluded.retrieve_method,"
-            " max_associations = excluded.max_associations, updated_at = excluded.updated_at",
+            " max_associations = excluded.max_associations, url = excluded.url, auth = excluded.auth,"
+            " max_connections = excluded.max_connections, updated_at = excluded.updated_at",
             [node.name, node.ae_title, node.host, node.port, node.site, node.retrieve_method,
-             node.max_associations, now, now])
+             node.max_associations, node.url, node.auth, node.max_connections, now, now])
         return node
 
     def find(self, name: str) -> Node | None:
-        row = self.con.execute(
-            "SELECT name, ae_title, host, port, site, retrieve_method, max_associations"
-            " FROM nodes WHERE name = ?", [name]).fetchone()
+        row = self.con.execute(f"SELECT {_COLUMNS} FROM nodes WHERE name = ?", [name]).fetchone()
         return Node(*row) if row else None
 
     def get(self, name: str) -> Node:
@@ -136,9 +194,7 @@ class NodeRegistry:
         return node
 
     def list(self) -> list[Node]:
-        return [Node(*row) for row in self.con.execute(
-            "SELECT name, ae_title, host, port, site, retrieve_method, max_associations"
-            " FROM nodes ORDER BY name")]
+        return [Node(*row) for row in self.con.execute(f"SELECT {_COLUMNS} FROM nodes ORDER BY name")]
 
     def remove(self, name: str) -> None:
         """Forget a node and its pull progress (the archived studies stay)."""

@@ -1,4 +1,8 @@
-"""Sending studies to another hospital: C-STORE of the archived originals to a node of the node list.
+"""Sending studies to another hospital: C-STORE (or STOW-RS) of the archived originals to a node.
+
+A node with a DICOMweb URL is sent to over STOW-RS: the archived files as they are, in batched
+multipart requests (``STOW_BATCH_INSTANCES``), each instance's outcome taken from the answer's
+ReferencedSOPSequence / FailedSOPSequence; the same retries, transfer log and audit as below.
 
 Each instance goes out as it is in the vault: the original dataset bytes in their original
 transfer syntax, never decoded and re-encoded. For every (SOP class, transfer syntax) of a study
@@ -178,11 +182,17 @@ def store_raw(assoc, context_id: int, sop_class: str, sop_instance: str, payload
 
 
 # ---- one study -------------------------------------------------------------------------------
+# STOW-RS requests carry at most this many instances, or about this many bytes.
+STOW_BATCH_INSTANCES = 64
+STOW_BATCH_BYTES = 32 * 1024 * 1024
+
+
 class StudySender:
     def __init__(self, node: Node, ae_title: str, vault, *, timeout: float, retries: int,
-                 backoff: float, sleep: Callable[[float], None] = time.sleep):
+                 backoff: float, sleep: Callable[[float], None] = time.sleep, web=None):
         self.node, self.ae_title, self.vault = node, ae_title, vault
         self.timeout, self.retries, self.backoff, self.sleep = timeout, retries, backoff, sleep
+        self.web = web   # a DicomWebClient: the node is sent to over STOW-RS
 
     def send(self, result: StudySend, items: list[Item]) -> StudySend:
         result.instances = len(items)
@@ -210,6 +220,9 @@ class StudySender:
         return result
 
     def _attempt(self, result: StudySend, pending: dict[str, Item], permanent: dict[str, str]) -> None:
+        if self.web is not None:
+            self._attempt_web(result, pending, permanent)
+            return
         items = list(pending.values())
         assoc = associate(self.node, self.ae_title, contexts_for(items), timeout=self.timeout)
         try:
@@ -224,6 +237,43 @@ class StudySender:
                                     f"{self.node.name} refused {UID(syntax).name or syntax}")
         finally:
             close(assoc)
+
+    def _attempt_web(self, result: StudySend, pending: dict[str, Item], permanent: dict[str, str]) -> None:
+        """STOW-RS of the pending instances in batches; each instance's outcome from the answer."""
+        items = list(pending.values())
+        batch: list[tuple[Item, bytes]] = []
+        size = 0
+        for index, item in enumerate(items):
+            try:
+                data = self.vault.get(item.content_hash)
+            except Exception as exc:
+                permanent[item.sop_instance_uid] = f"an archived file could not be read ({type(exc).__name__})"
+                data = None
+            if data is not None:
+                batch.append((item, data))
+                size += len(data)
+            last = index == len(items) - 1
+            if batch and (len(batch) >= STOW_BATCH_INSTANCES or size >= STOW_BATCH_BYTES or last):
+                self._stow(result, batch, pending)
+                batch, size = [], 0
+
+    def _stow(self, result: StudySend, batch: list[tuple[Item, bytes]], pending: dict[str, Item]) -> None:
+        stored, failed, _ = self.web.store([data for _, data in batch], result.study_instance_uid)
+        stored_set = set(stored)
+        for item, _ in batch:
+            uid = item.sop_instance_uid
+            if uid in stored_set and uid not in failed:
+                pending.pop(uid, None)
+                result.sent += 1
+                result.bytes += item.size
+        reasons = sorted(set(failed.values()))
+        missing = [i for i, _ in batch if i.sop_instance_uid not in stored_set and i.sop_instance_uid not in failed]
+        if failed:
+            result.problems.append(f"attempt {result.attempts}: node {self.node.address} refused "
+                                   f"{len(failed)} instance(s): {'; '.join(reasons)}")
+        if missing:
+            result.problems.append(f"attempt {result.attempts}: node {self.node.address} did not report "
+                                   f"{len(missing)} instance(s) as stored")
 
     def _store_all(self, result: StudySend, assoc, accepted: dict, items: list[Item], pending: dict[str, Item],
                    permanent: dict[str, str], refused_syntaxes: dict[str, int]) -> None:
@@ -281,7 +331,7 @@ def _log_start(home, result: StudySend, node: Node, user_id: str | None, source:
         cur = con.execute(
             "INSERT INTO transfers (study_instance_uid, node, destination, user_id, source, requested_at, status) "
             "VALUES (?, ?, ?, ?, ?, ?, 'running')",
-            [result.study_instance_uid, node.name, f"{node.ae_title}@{node.host}:{node.port}", user_id, source,
+            [result.study_instance_uid, node.name, node.destination, user_id, source,
              now_utc().isoformat(timespec="milliseconds")])
         result.transfer_id = int(cur.lastrowid)
 
@@ -322,8 +372,12 @@ def send_studies(archive, study_uids: list[str], node: Node, *, user_id: str | N
             [study_uids]).fetchall())
     finally:
         con.close()
+    web = None
+    if node.dicomweb:
+        from archive.network.dicomweb.client import DicomWebClient, web_settings
+        web = DicomWebClient(node, web_settings(settings, archive.home.root, node))
     sender = StudySender(node, settings.ae_title, archive.vault, timeout=settings.dicom_timeout,
-                         retries=settings.send_retries, backoff=settings.send_backoff_seconds)
+                         retries=settings.send_retries, backoff=settings.send_backoff_seconds, web=web)
     lock = threading.Lock()
 
     def one(uid: str) -> StudySend:
@@ -340,15 +394,20 @@ def send_studies(archive, study_uids: list[str], node: Node, *, user_id: str | N
             record(archive.home, AuditEvent(
                 "export", user_id, user_role, uid, patients.get(uid),
                 outcome="success" if result.status == "sent" else "failure", source=source,
-                detail=f"sent to node {node.name} ({node.ae_title}): {result.sent}/{result.instances} "
+                detail=f"sent to node {node.name} ({node.destination}): {result.sent}/{result.instances} "
                        f"instances" + (f", {result.converted} converted" if result.converted else "")))
         if on_done is not None:
             on_done(result)
         return result
 
-    workers = max(1, min(parallel or node.max_associations, len(study_uids) or 1))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send") as pool:
-        results = list(pool.map(one, study_uids))
+    limit = node.max_connections if node.dicomweb else node.max_associations
+    workers = max(1, min(parallel or limit, len(study_uids) or 1))
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="send") as pool:
+            results = list(pool.map(one, study_uids))
+    finally:
+        if web is not None:
+            web.close()
     _record_prior_uses(archive, node, [r for r in results if r.sent], user_id)
     return results
 

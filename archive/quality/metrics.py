@@ -1,7 +1,11 @@
 """Image quality metrics of one decoded image, with scikit-image and numpy.
 
-All metrics are computed on modality-LUT values (Hounsfield units for CT) of one frame (the middle
-one of a multi-frame object; colour images as luminance). The image is cut into square tiles
+All metrics are computed in presentation space: modality-LUT values (Hounsfield units for CT) of one
+frame (the middle one of a multi-frame object; colour images as luminance), with MONOCHROME1 images
+inverted within the range the file can represent, so that bright means more signal for every
+photometric interpretation (a CR station storing MONOCHROME1 would otherwise get a larger mean, and
+so a larger SNR, from the same exposure). Saturation and clipping are counted after the inversion
+(the top of the presented range is the brightest pixel). The image is cut into square tiles
 (about 32 across); the tiles are split into object and background with Otsu's threshold on their
 means (``skimage.filters.threshold_otsu``), and the most uniform quarter of each side (lowest
 standard deviation) makes the automatically found regions:
@@ -20,7 +24,11 @@ standard deviation) makes the automatically found regions:
 - ``saturation_fraction`` / ``clipping_fraction``: share of pixels at the top / bottom of the range
   the file can represent (bits stored and rescale), e.g. a burnt-out detector or clipped window;
 - ``ct_noise_hu`` (CT only): median standard deviation of the most uniform soft-tissue tiles
-  (mean between -150 and 250 HU), the classic "noise in a uniform region" of CT QA.
+  (mean between -150 and 250 HU), the classic "noise in a uniform region" of CT QA;
+- ``content_fraction``: share of tiles whose mean stands out from the background (the darkest
+  tenth of the tiles) by more than 4 noise sigmas. An image below ``MIN_CONTENT`` shows no
+  anatomy (an empty edge slice, a blank frame): its SNR and sharpness mean nothing, and the
+  outlier analysis leaves it out and counts it (``archive.quality.outliers``).
 """
 
 from __future__ import annotations
@@ -35,7 +43,8 @@ from skimage.restoration import estimate_sigma
 
 from archive.errors import LimestoneError
 
-METRICS_VERSION = 2   # 2: noise on a 128-pixel crop
+METRICS_VERSION = 3   # 3: presentation space (MONOCHROME1 inverted), content fraction; 2: noise crop 128
+MIN_CONTENT = 0.02    # below this share of tiles with signal, an image shows no anatomy
 NOISE_CROP = 128
 SOFT_TISSUE_HU = (-150.0, 250.0)
 
@@ -55,6 +64,7 @@ class ImageMetrics:
     ct_noise_hu: float | None = None
     signal_mean: float | None = None
     background_mean: float | None = None
+    content_fraction: float | None = None
 
     def as_dict(self) -> dict[str, float | None]:
         return {k: (None if v is None or not math.isfinite(v) else float(v)) for k, v in asdict(self).items()}
@@ -155,6 +165,9 @@ def measure(image: np.ndarray, modality: str | None = None,
         out.background_mean = bg[0]
         pooled = math.sqrt((obj[1] ** 2 + bg[1] ** 2) / 2)
         out.cnr = abs(obj[0] - bg[0]) / pooled if pooled > 0 else None
+    background = _quantile(means, 0.1)
+    threshold = max(4.0 * out.noise_sigma, 1e-9)
+    out.content_fraction = float(np.count_nonzero(np.abs(means - background) > threshold)) / means.size
     if modality == "CT":
         soft = (means >= SOFT_TISSUE_HU[0]) & (means <= SOFT_TISSUE_HU[1])
         if soft.sum() >= 4:
@@ -173,7 +186,24 @@ def measure(image: np.ndarray, modality: str | None = None,
     return out
 
 
+def presentation(ds: Dataset, frame: np.ndarray) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """A decoded frame in presentation space, and the range it can take there.
+
+    MONOCHROME1 (minimum value shown white) is inverted within the representable range (or, when
+    that is unknown, within the frame's own range), so that the same exposure stored as
+    MONOCHROME1 or MONOCHROME2 gives the same numbers.
+    """
+    if frame.ndim == 3:
+        return frame, (0.0, 255.0)
+    value_range = representable_range(ds)
+    if str(ds.get("PhotometricInterpretation", "") or "").strip().upper() == "MONOCHROME1":
+        lo, hi = value_range if value_range is not None else (float(frame.min()), float(frame.max()))
+        frame = (lo + hi) - np.asarray(frame, dtype=np.float32)
+    return frame, value_range
+
+
 def measure_dataset(ds: Dataset, frame: np.ndarray) -> ImageMetrics:
-    """Metrics of one decoded frame of a dataset (see ``archive.dicom.pixels.decode_frame``)."""
-    value_range = (0.0, 255.0) if frame.ndim == 3 else representable_range(ds)
-    return measure(frame, str(ds.get("Modality", "") or ""), value_range)
+    """Metrics of one decoded frame of a dataset (see ``archive.dicom.pixels.decode_frame``), in
+    presentation space (``presentation``)."""
+    image, value_range = presentation(ds, frame)
+    return measure(image, str(ds.get("Modality", "") or ""), value_range)

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import time
+import warnings
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -97,6 +98,23 @@ def _init_worker(home: Home, master_key: str, master_key_id: str, ignore_signals
     _worker["vault"] = Vault(home, master_key, master_key_id)
 
 
+def _joined(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return "\\".join(str(v).strip() for v in value) or None
+    return str(value).strip() or None
+
+
+def describe(ds: Any) -> dict[str, str | None]:
+    """What makes two images comparable beyond station and protocol: ImageType (ORIGINAL/DERIVED,
+    PRIMARY/SECONDARY, LOCALIZER...), the photometric interpretation and the MR sequence."""
+    sequence = _joined(ds.get("SequenceName")) or _joined(ds.get("ScanningSequence"))
+    return {"image_type": _joined(ds.get("ImageType")),
+            "photometric": _joined(ds.get("PhotometricInterpretation")),
+            "sequence": sequence}
+
+
 def measure_instance(vault: Vault, sop_instance_uid: str, content_hash: str) -> dict[str, Any]:
     """One row of ``qa_metrics`` for one stored instance (never raises for a bad file)."""
     row: dict[str, Any] = {"sop_instance_uid": sop_instance_uid, "content_hash": content_hash,
@@ -107,6 +125,7 @@ def measure_instance(vault: Vault, sop_instance_uid: str, content_hash: str) -> 
         ds = read(b"".join(vault.stream(content_hash)))
         if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
             return dict(row, status="no_image", reason="no pixel data")
+        row.update(describe(ds))
         frame_index, frame = decode_frame(ds)
         metrics = measure_dataset(ds, frame)
         return dict(row, status="ok", frame_index=frame_index, **metrics.as_dict())
@@ -119,7 +138,11 @@ def measure_instance(vault: Vault, sop_instance_uid: str, content_hash: str) -> 
 
 
 def _measure_chunk(items: list[tuple[str, str, str | None]]) -> list[dict[str, Any]]:
-    return [measure_instance(_worker["vault"], sop, digest) for sop, digest, _ in items]
+    # Library warnings about odd values in damaged files (pydicom's "Invalid value for VR IS")
+    # would print into the progress bar; a file that cannot be measured gets its row's reason.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [measure_instance(_worker["vault"], sop, digest) for sop, digest, _ in items]
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

@@ -98,6 +98,16 @@ def derived_uses(home: Home) -> pa.Table:
     return pa.Table.from_pylist(list(rows.values()), schema=_SCHEMA)
 
 
+def pending_count(con: duckdb.DuckDBPyConnection, home: Home) -> int:
+    """How many prior uses the state database shows that ``prior_use_events`` does not hold yet."""
+    uses = derived_uses(home)
+    if not uses.num_rows:
+        return 0
+    known = {r[0] for r in con.execute("SELECT event_id FROM prior_use_events WHERE event_id IN "
+                                       "(SELECT unnest(?))", [uses["event_id"].to_pylist()]).fetchall()}
+    return sum(1 for event_id in uses["event_id"].to_pylist() if event_id not in known)
+
+
 def copy_into_store(con: duckdb.DuckDBPyConnection, home: Home) -> int:
     """Add the uses of ``derived_uses`` not yet in ``prior_use_events``; return how many were added."""
     uses = derived_uses(home)

@@ -21,6 +21,8 @@ from typing import Any
 import duckdb
 
 from archive.clock import now_utc
+from archive.home import Home
+from archive.repeats import audit_uses
 from archive.store.connection import retrying, rollback
 
 _COLUMNS = (
@@ -59,8 +61,18 @@ def refresh(con: duckdb.DuckDBPyConnection) -> int:
     return retrying(once)
 
 
-def status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """``refreshed_at``, ``studies`` (in the snapshot), ``changed_at`` (latest source change), ``stale``."""
+def status(con: duckdb.DuckDBPyConnection, home: Home | None = None) -> dict[str, Any]:
+    """``refreshed_at``, ``studies`` (in the snapshot), ``changed_at`` (latest source change),
+    ``pending_prior_uses`` and ``stale``.
+
+    With ``home``, prior uses that the state database records but the store has not copied yet
+    (share links created or opened, media exported since the last update:
+    ``archive.repeats.audit_uses``) count too: any one of them makes the facts stale, so a page, the
+    report or a notebook never calls facts fresh that miss a use.
+    """
     cursor = con.execute("SELECT * FROM repeat_facts_status")
     names = [d[0] for d in cursor.description]
-    return dict(zip(names, cursor.fetchone(), strict=True))
+    out = dict(zip(names, cursor.fetchone(), strict=True))
+    out["pending_prior_uses"] = audit_uses.pending_count(con, home) if home is not None else 0
+    out["stale"] = bool(out["stale"]) or out["pending_prior_uses"] > 0
+    return out

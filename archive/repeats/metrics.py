@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
+from archive.home import Home
 from archive.repeats import facts
 
 _SQL = Path(__file__).parent / "sql"
@@ -92,9 +94,10 @@ def link_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return dict(zip(names, cursor.fetchone(), strict=True))
 
 
-def status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """When the repeat facts were computed and whether anything changed since (archive/repeats/facts.py)."""
-    return facts.status(con)
+def status(con: duckdb.DuckDBPyConnection, home: Home | None = None) -> dict[str, Any]:
+    """When the repeat facts were computed and whether anything changed since (archive/repeats/facts.py;
+    with ``home``, uses not yet copied from the state database count as changes)."""
+    return facts.status(con, home)
 
 
 def _numbers(row: dict[str, Any]) -> dict[str, Any]:
@@ -106,11 +109,12 @@ def _numbers(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def report(con: duckdb.DuckDBPyConnection, since: date | None = None,
-           until: date | None = None) -> dict[str, Any]:
+           until: date | None = None, home: Home | None = None) -> dict[str, Any]:
     """The totals and the same by site and by exam class, as ``limestone report repeats`` prints them.
 
     Keys: ``since``, ``until``, ``as_of`` (when the repeat facts were computed), ``stale`` (something
-    changed since: run ``limestone link-patients``), ``totals``, ``by_site`` (list, each with ``site``), ``by_class``
+    changed since, including prior uses in the state database not yet copied when ``home`` is
+    given: run ``limestone link-patients``), ``totals``, ``by_site`` (list, each with ``site``), ``by_class``
     (list, each with ``exam_class`` and ``class_name``). Each block holds ``studies``, ``repeats``,
     ``repeat_rate``, ``avoidable_repeats``, ``prior_uses``, ``avoided_repeats``, ``dose_avoided``
     (``ct_dlp_mgy_cm``, ``ct_ctdi_vol_mgy``, ``xr_detector_kerma_ugy``) and ``cost_avoided``.
@@ -119,7 +123,7 @@ def report(con: duckdb.DuckDBPyConnection, since: date | None = None,
     cursor = con.execute(sql("repeats_report"), {"since": since, "until": until})
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
-    state = facts.status(con)
+    state = facts.status(con, home)
     out: dict[str, Any] = {"since": f.since.isoformat() if f.since else None,
                            "until": f.until.isoformat() if f.until else None,
                            "as_of": state["refreshed_at"].isoformat(timespec="seconds")
@@ -135,3 +139,75 @@ def report(con: duckdb.DuckDBPyConnection, since: date | None = None,
             out["by_class"].append({"exam_class": row["exam_class"], "class_name": row["class_name"],
                                     **_numbers(row)})
     return out
+
+
+DEFAULT_MONTHS = 24
+
+
+def default_window(con: duckdb.DuckDBPyConnection, months: int = DEFAULT_MONTHS) -> RepeatFilter:
+    """The last ``months`` months up to the latest exam (whole months): one old sample study from
+    1995 must not stretch every chart over thirty empty years."""
+    row = con.execute("SELECT max(day) FROM repeat_metrics_daily").fetchone()
+    latest = row[0] if row else None
+    if latest is None:
+        return RepeatFilter()
+    start_month = latest.year * 12 + latest.month - 1 - (months - 1)
+    return RepeatFilter(since=date(start_month // 12, start_month % 12 + 1, 1), until=latest)
+
+
+def rates(con: duckdb.DuckDBPyConnection, f: RepeatFilter, grain: str = "month",
+          by: tuple[str, ...] = ("site",)) -> pd.DataFrame:
+    """Repeat rates (repeats / studies) per period and ``by`` (``site``, ``exam_class``), with the
+    avoidable rate, avoided repeats and the dose avoided: a site with fewer repeats may have the
+    higher rate."""
+    frame = series(con, f, grain)
+    keys = ["period", *by] + (["class_name"] if "exam_class" in by else [])
+    columns = [*keys, "studies", "repeats", "repeat_rate", "avoidable_repeats", "avoidable_rate",
+               "avoided_repeats", *DOSES]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    out = frame.groupby(keys, as_index=False, dropna=False)[list(COUNTS) + list(DOSES)].sum()
+    studies = out["studies"].where(out["studies"] > 0)
+    out["repeat_rate"] = out["repeats"] / studies
+    out["avoidable_rate"] = out["avoidable_repeats"] / studies
+    return out[columns]
+
+
+def rates_overall(con: duckdb.DuckDBPyConnection, f: RepeatFilter,
+                  by: tuple[str, ...] = ("site",)) -> pd.DataFrame:
+    """``rates`` over the whole window, highest rate first."""
+    frame = rates(con, f, "year", by)
+    if frame.empty:
+        return frame.drop(columns="period")
+    keys = list(by) + (["class_name"] if "exam_class" in by else [])
+    out = frame.groupby(keys, as_index=False, dropna=False)[
+        ["studies", "repeats", "avoidable_repeats", "avoided_repeats", *DOSES]].sum()
+    out["repeat_rate"] = out["repeats"] / out["studies"].where(out["studies"] > 0)
+    out["avoidable_rate"] = out["avoidable_repeats"] / out["studies"].where(out["studies"] > 0)
+    return out.sort_values("repeat_rate", ascending=False).reset_index(drop=True)
+
+
+def trend(per_period: pd.DataFrame, by: tuple[str, ...] = ("site",)) -> pd.DataFrame:
+    """Per group of a ``rates`` frame: the rate in the first and second half of the window, the
+    change, and the least-squares slope per period (weighted by studies); ``direction`` is rising,
+    falling or steady (a change under 1 percentage point)."""
+    rows = []
+    for key, group in per_period.dropna(subset=["repeat_rate"]).groupby(list(by), dropna=False):
+        group = group.sort_values("period")
+        periods = sorted(group["period"].unique())
+        if len(periods) < 2:
+            continue
+        index = group["period"].map({p: i for i, p in enumerate(periods)}).to_numpy(dtype=float)
+        half = len(periods) // 2
+        first, second = group[index < half], group[index >= half]
+        rate_a = first["repeats"].sum() / max(1, first["studies"].sum())
+        rate_b = second["repeats"].sum() / max(1, second["studies"].sum())
+        weights = group["studies"].to_numpy(dtype=float)
+        slope = float(np.polyfit(index, group["repeat_rate"].to_numpy(dtype=float), 1, w=np.sqrt(weights))[0]) \
+            if len(set(index)) > 1 else 0.0
+        change = rate_b - rate_a
+        rows.append(dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True), periods=len(periods),
+                         first_half_rate=rate_a, second_half_rate=rate_b, change=change, slope_per_period=slope,
+                         direction="steady" if abs(change) < 0.01 else "rising" if change > 0 else "falling"))
+    return pd.DataFrame(rows, columns=[*by, "periods", "first_half_rate", "second_half_rate", "change",
+                                       "slope_per_period", "direction"])

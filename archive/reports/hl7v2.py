@@ -27,7 +27,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import hl7
@@ -110,16 +110,28 @@ def _component(segment, number: int, component: int = 1) -> str:
         return _field(segment, number).split("^")[component - 1] if component == 1 else ""
 
 
+_DTM = re.compile(r"(\d{8,14})(?:\.\d{1,4})?([+-])?(\d{2})?(\d{2})?")
+
+
 def _timestamp(text: str) -> datetime | None:
-    digits = re.match(r"\d{8,14}", text or "")
-    if not digits:
+    """An HL7 DTM (YYYYMMDD[HH[MM[SS[.S...]]]][+/-ZZZZ]) as a datetime, aware when it has an offset.
+
+    As python-hl7's ``parse_datetime`` reads it, except that an offset below one hour west of UTC
+    ('-0030') keeps its sign, which that function loses.
+    """
+    found = _DTM.match(text or "")
+    if not found:
         return None
-    raw = digits.group(0)
+    raw, sign, hours, minutes = found.groups()
     try:
-        return datetime.strptime(raw + "0" * (14 - len(raw)) if len(raw) > 8 else raw,
+        when = datetime.strptime(raw + "0" * (14 - len(raw)) if len(raw) > 8 else raw,
                                  "%Y%m%d%H%M%S" if len(raw) > 8 else "%Y%m%d")
     except ValueError:
         return None
+    if sign and hours and minutes and int(hours) < 24 and int(minutes) < 60:
+        offset = timedelta(hours=int(hours), minutes=int(minutes))
+        when = when.replace(tzinfo=timezone(-offset if sign == "-" else offset))
+    return when
 
 
 def _person(text: str) -> str | None:

@@ -5,6 +5,11 @@ read, filed) and is answered on the same connection with its ACK or NAK before t
 is read, so a sender that waits for each acknowledgement never loses one. Blocks are read with
 python-hl7's MLLP stream reader; the server runs an asyncio loop in a thread of its own, and
 the store is written from one worker thread (one connection, one writer).
+
+A block larger than the ``hl7_max_message_kb`` setting (or an endless one that never ends with
+<FS><CR>) is cut off there: the sender gets a NAK (AR), the connection is closed, and the log says
+who and how big, never what the message held. A block that does not begin with <VT> but ends
+properly is refused with a NAK and the connection carries on.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from archive.reports.inbox import receive
 
 log = logging.getLogger("limestone.hl7")
 
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024   # when the archive's settings do not say (hl7_max_message_kb)
 
 
 class MllpServer:
@@ -41,6 +46,8 @@ class MllpServer:
         self._error: BaseException | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hl7-store")
         self._con = None
+        kb = getattr(getattr(archive, "settings", None), "hl7_max_message_kb", None)
+        self.max_message_bytes = int(kb) * 1024 if kb else MAX_MESSAGE_BYTES
 
     def start(self, timeout: float = 30.0) -> "MllpServer":
         self._con = self._worker.submit(self.archive.store).result()
@@ -57,7 +64,7 @@ class MllpServer:
         asyncio.set_event_loop(loop)
         try:
             self._server = loop.run_until_complete(start_hl7_server(
-                self._serve, host=self.bind, port=self.port, limit=MAX_MESSAGE_BYTES))
+                self._serve, host=self.bind, port=self.port, limit=self.max_message_bytes))
             self.port = self._server.sockets[0].getsockname()[1]
         except BaseException as exc:  # port in use, bad address: reported by start()
             self._error = exc
@@ -84,17 +91,20 @@ class MllpServer:
             while not reader.at_eof():
                 try:
                     block = await reader.readblock()
-                except InvalidBlockError:
+                except InvalidBlockError:  # ended by <FS><CR>, within the limit: the stream is in step
+                    log.warning("HL7 from %s: a block not beginning with <VT> refused", source)
                     reason = "not an MLLP block: it must begin with <VT> (0x0B)"
                     writer.writeblock(hl7v2.acknowledgement("", "AR", reason, "100").encode())
                     await writer.drain()
                     continue
                 except asyncio.IncompleteReadError:
                     break
-                except ValueError:  # larger than MAX_MESSAGE_BYTES
+                except ValueError:  # past the size limit: the rest of the stream cannot be trusted
+                    log.warning("HL7 from %s: a block over %d KB (or never ended); connection closed",
+                                source, self.max_message_bytes // 1024)
                     writer.writeblock(hl7v2.acknowledgement("", "AR", "message too large", "207").encode())
                     await writer.drain()
-                    continue
+                    break
                 self.received += 1
                 try:
                     result = await loop.run_in_executor(self._worker, receive, self.archive.home, self._con,

@@ -13,7 +13,7 @@ import io
 import logging
 import warnings
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 import duckdb
@@ -31,7 +31,7 @@ STATUSES = ("preliminary", "final", "amended", "cancelled")
 REPORT_CLASSES = {**sr.REPORT_SR_CLASSES, pdf.ENCAPSULATED_PDF_STORAGE: "Encapsulated PDF"}
 COLUMNS = ("report_id", "document_key", "source", "study_instance_uid", "accession_number",
            "patient_ids", "status", "author", "report_datetime", "title", "text",
-           "sop_instance_uid", "content_hash", "text_extracted", "received_at")
+           "sop_instance_uid", "content_hash", "text_extracted", "received_at", "report_utc_offset")
 
 
 @dataclass
@@ -59,7 +59,26 @@ class Report:
     def row(self) -> list[Any]:
         values = asdict(self)
         values["received_at"] = self.received_at or now_utc()
+        when = self.report_datetime
+        offset = when.utcoffset() if when is not None else None
+        values["report_datetime"] = when.replace(tzinfo=None) if when is not None else None  # as written
+        values["report_utc_offset"] = _offset_text(offset) if offset is not None else None
         return [values[c] for c in COLUMNS]
+
+
+def _offset_text(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _with_offset(when: datetime | None, offset: str | None) -> datetime | None:
+    """A stored report time with its offset again (aware), or as stored when it had none."""
+    if when is None or not offset:
+        return when
+    sign = -1 if offset.startswith("-") else 1
+    hours, minutes = offset[1:].split(":")
+    return when.replace(tzinfo=timezone(sign * timedelta(hours=int(hours), minutes=int(minutes))))
 
 
 def is_report_class(sop_class_uid: str | None) -> bool:
@@ -178,7 +197,13 @@ def rescan(con: duckdb.DuckDBPyConnection, vault) -> int:
 
 
 _READ = ("report_id, document_key, source, accession_number, status, author, report_datetime, title, "
-         "text, sop_instance_uid, content_hash, text_extracted, received_at")
+         "text, sop_instance_uid, content_hash, text_extracted, received_at, report_utc_offset")
+
+
+def _report_dict(names: list[str], row: tuple) -> dict[str, Any]:
+    item = dict(zip(names, row, strict=True))
+    item["report_datetime"] = _with_offset(item["report_datetime"], item.pop("report_utc_offset"))
+    return item
 
 
 def reports_for_study(con: duckdb.DuckDBPyConnection, study_uid: str,
@@ -199,7 +224,7 @@ def reports_for_study(con: duckdb.DuckDBPyConnection, study_uid: str,
     names = [*_READ.split(", "), "is_current", "versions", "current_id"]
     result = []
     for row in rows:
-        item = dict(zip(names, row, strict=True))
+        item = _report_dict(names, row)
         current = item.pop("current_id")
         item["superseded_by"] = None if item["is_current"] else current
         if history or item["is_current"]:
@@ -210,4 +235,4 @@ def reports_for_study(con: duckdb.DuckDBPyConnection, study_uid: str,
 def waiting(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Reports (current versions) whose study is not in the archive yet."""
     rows = con.execute(f"SELECT {_READ} FROM waiting_reports ORDER BY received_at").fetchall()
-    return [dict(zip(_READ.split(", "), row, strict=True)) for row in rows]
+    return [_report_dict(_READ.split(", "), row) for row in rows]

@@ -269,12 +269,21 @@ def find(home: Home, token: str) -> ShareLink | None:
     return _from_row(row)
 
 
-def open_link(home: Home, token: str, now: datetime | None = None) -> ShareLink | None:
-    """The link if it may be used now; None for unknown, expired, revoked, locked or used up."""
+def open_link(home: Home, token: str, now: datetime | None = None,
+              signed_in: bool = False) -> ShareLink | None:
+    """The link if it may be used now; None for unknown, expired, revoked, locked or used up.
+
+    ``signed_in``: the caller holds a session this link opened earlier. A use is counted when the
+    passcode is given, so a link whose last use opened that session is "used up" but still serves
+    it (a ``--use-limit 1`` link works for its one use); the caller must check the session.
+    """
     link = find(home, token)
-    if link is None or not link.usable(now):
+    if link is None:
         return None
-    return link
+    status = link.status(now)
+    if status == "active" or (signed_in and status == "used up"):
+        return link
+    return None
 
 
 @dataclass(frozen=True)
@@ -289,17 +298,31 @@ def verify(home: Home, token: str, answer: str, lockout_attempts: int = 5,
            now: datetime | None = None) -> Verification:
     """Check the recipient's passcode or birth date; count the use or the failure.
 
-    A success opens one use of the link (the use limit counts these). A failure adds to the
-    link's failed attempts; reaching ``lockout_attempts`` locks it.
+    A success opens one use of the link (the use limit counts these). Every answer first takes
+    one of the link's ``lockout_attempts`` in a single conditional UPDATE, before the slow check,
+    so answers sent at once cannot all be checked: the ones beyond the limit are refused without
+    a look at the secret, exactly one failure locks the link, and a correct answer that arrives
+    while a lock is due (or set) is refused. A success gives its attempt back (the count starts
+    again); a failure keeps it. Single-statement updates keep this atomic in SQLite and PostgreSQL.
+    Whatever the outcome, one scrypt check runs, so timing says nothing about the link.
     """
     now = now or now_utc()
     link = open_link(home, token, now)
     if link is None:
         check_secret("passcode", answer, _DUMMY_HASH)
         return Verification(False, None)
+    with closing(_connect(home)) as con:
+        taken = con.execute(
+            "UPDATE share_links SET failed_attempts = failed_attempts + 1 WHERE link_id = ? "
+            "AND revoked_at IS NULL AND locked_at IS NULL AND failed_attempts < ? RETURNING failed_attempts",
+            [link.link_id, lockout_attempts]).fetchone()
+    if taken is None:                 # locked, or a lock is due from answers still being checked
+        check_secret("passcode", answer, _DUMMY_HASH)
+        return Verification(False, None)
     if check_secret(link.verify_kind, answer, link.secret_hash):
         with closing(_connect(home)) as con:
-            # Conditional update: two recipients racing for the last use cannot both win.
+            # Conditional update: two recipients racing for the last use cannot both win, and a
+            # lock set meanwhile by other (wrong) answers wins over this one.
             cur = con.execute(
                 "UPDATE share_links SET uses = uses + 1, failed_attempts = 0, last_opened_at = ?, "
                 "first_opened_at = coalesce(first_opened_at, ?) WHERE link_id = ? AND revoked_at IS NULL "
@@ -308,16 +331,14 @@ def verify(home: Home, token: str, answer: str, lockout_attempts: int = 5,
         if cur.rowcount != 1:
             return Verification(False, None)
         return Verification(True, get(home, link.link_id))
+    failed = int(taken[0])
     with closing(_connect(home)) as con:
-        con.execute("BEGIN IMMEDIATE")
-        failed = con.execute("UPDATE share_links SET failed_attempts = failed_attempts + 1 "
-                             "WHERE link_id = ? RETURNING failed_attempts", [link.link_id]).fetchone()[0]
-        locked = failed >= lockout_attempts
-        if locked:
-            con.execute("UPDATE share_links SET locked_at = ? WHERE link_id = ? AND locked_at IS NULL",
-                        [_iso(now), link.link_id])
-        con.execute("COMMIT")
-    return Verification(False, link, locked_now=locked, attempts_left=max(0, lockout_attempts - failed))
+        # Only one failure can set the lock (locked_at IS NULL): one lockout, however many raced.
+        locked = con.execute(
+            "UPDATE share_links SET locked_at = ? WHERE link_id = ? AND locked_at IS NULL "
+            "AND failed_attempts >= ? RETURNING link_id", [_iso(now), link.link_id, lockout_attempts]).fetchone()
+    return Verification(False, link, locked_now=locked is not None,
+                        attempts_left=max(0, lockout_attempts - failed))
 
 
 def count_download(home: Home, link_id: str) -> None:

@@ -1,5 +1,10 @@
 """The managers' usage report of share links: issued, opened, downloaded, never opened, time to
-first open and revoked, by site and month of issue (from the state database; no PHI)."""
+first open and revoked, by site and month of issue (from the state database; no PHI).
+
+``uptake`` adds what the quality team asks (notebook 04): the uptake rate (opened / issued),
+failed passcode attempts and lockouts of those links (from the audit trail, where the portal records
+each ``passcode_failed`` and ``lockout`` with the link's id; a link's own counter is reset by a
+right answer, so it cannot say how many failed)."""
 
 from __future__ import annotations
 
@@ -73,3 +78,32 @@ def totals(frame: pd.DataFrame) -> dict[str, float | int | None]:
     return {"issued": issued, "opened": int(frame["opened"].sum()), "never_opened": int(frame["never_opened"].sum()),
             "downloads": int(frame["downloads"].sum()), "revoked": int(frame["revoked"].sum()),
             "open_rate": round(float(frame["opened"].sum()) / issued, 3) if issued else None}
+
+
+UPTAKE_COLUMNS = COLUMNS + ["failed_passcodes", "lockouts"]
+
+
+def _passcode_events(home: Home) -> pd.DataFrame:
+    with closing(state.connect(home)) as con:
+        rows = con.execute("SELECT DISTINCT link_id, action, occurred_at FROM audit_events "
+                           "WHERE action IN ('passcode_failed', 'lockout') AND link_id IS NOT NULL").fetchall()
+    return pd.DataFrame(rows, columns=["link_id", "action", "occurred_at"])
+
+
+def uptake(home: Home, date_from: date | None = None, date_to: date | None = None,
+           now: datetime | None = None) -> pd.DataFrame:
+    """``report`` plus failed passcode attempts and lockouts per month of issue and site
+    (``UPTAKE_COLUMNS``); empty when no link was issued."""
+    base = report(home, date_from, date_to, now=now)
+    if base.empty:
+        return pd.DataFrame(columns=UPTAKE_COLUMNS)
+    links = links_frame(home, date_from, date_to)
+    links = links.assign(month=links["created_at"].dt.strftime("%Y-%m"), site=links["site"].fillna("(no site)"))
+    events = _passcode_events(home).merge(links[["link_id", "month", "site"]], on="link_id")
+    counts = (events.groupby(["month", "site", "action"]).size().unstack("action", fill_value=0)
+              .reindex(columns=["passcode_failed", "lockout"], fill_value=0).reset_index()
+              .rename(columns={"passcode_failed": "failed_passcodes", "lockout": "lockouts"}))
+    out = base.merge(counts, on=["month", "site"], how="left")
+    for column in ("failed_passcodes", "lockouts"):
+        out[column] = out[column].fillna(0).astype(int)
+    return out[UPTAKE_COLUMNS]

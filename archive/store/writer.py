@@ -184,8 +184,12 @@ class StoreWriter:
             # A second copy of a known instance with other bytes: keep the archived one only.
             for digest in result.orphans:
                 self.vault.discard(digest)
+            # The hooks (reports filed beside the images) never see the discarded second copies,
+            # which are in no table and no longer in the vault.
+            discarded = set(result.orphans)
+            kept = [r for r in records if r[2] not in discarded]
             for hook in self.after_flush:
-                hook(self.con, self.vault, records)
+                hook(self.con, self.vault, kept)
         return result
 
     # ---- one transaction ------------------------------------------------------------------------

@@ -11,13 +11,24 @@ from dashboard.data import given
 
 
 def format_name(name: str | None) -> str:
-    """DICOM 'FAMILY^GIVEN^MIDDLE' as 'FAMILY, Given Middle'."""
+    """DICOM 'FAMILY^GIVEN^MIDDLE' as 'FAMILY, Given Middle'.
+
+    A name in several forms ('Yamada^Tarou=山田^太郎=やまだ^たろう': alphabetic, ideographic,
+    phonetic) shows the first form, then the others in brackets, each as a whole.
+    """
     if not name:
         return "(no name)"
-    parts = [p for p in str(name).split("^")]
+    forms = [_format_form(g) for g in str(name).split("=") if g.strip(" ^")]
+    if not forms:
+        return "(no name)"
+    return forms[0] + (f" ({', '.join(forms[1:])})" if len(forms) > 1 else "")
+
+
+def _format_form(name: str) -> str:
+    parts = name.split("^")
     family = parts[0].strip().upper()
     given = " ".join(p.strip().title() for p in parts[1:3] if p.strip())
-    return f"{family}, {given}" if given else family
+    return f"{family}, {given}" if given and family else (family or given)
 
 
 def _age(birth: date | None, on: date | None = None) -> str:
@@ -28,9 +39,21 @@ def _age(birth: date | None, on: date | None = None) -> str:
     return f" ({years} y)"
 
 
-def patient_banner(row: Mapping[str, Any]) -> None:
-    """Name, patient ID, issuer/site, birth date and sex, in one always-visible strip."""
+HIDDEN = "Patient details are not shown to your role"
+
+
+def patient_banner(row: Mapping[str, Any], identified: bool = True) -> None:
+    """Name, patient ID, issuer/site, birth date and sex, in one always-visible strip.
+
+    ``identified=False`` (roles outside ``access.IDENTITY_ROLES``): the site only, and a note.
+    """
     row = {key: given(value) for key, value in row.items()}
+    if not identified:
+        with st.container(border=True, key="patient_banner"):
+            cols = st.columns([3, 2])
+            cols[0].markdown(f":material/visibility_off: {HIDDEN}")
+            cols[1].markdown(str(row.get("patient_site") or row.get("site") or "no site"))
+        return
     birth = row.get("patient_birth_date")
     birth = birth.date() if hasattr(birth, "date") and not isinstance(birth, date) else birth
     birth_text = (birth.strftime("%d %b %Y") + _age(birth)) if birth else "unknown"

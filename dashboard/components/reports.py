@@ -57,7 +57,7 @@ def study_reports(ctx, study_uid: str, key: str = "study") -> None:
             else:
                 st.info("No text could be read from this document; it is kept in the archive as sent.")
             if release.has_document(report):
-                _pdf_download(ctx, report, key)
+                _pdf_download(ctx, report, key, study_uid)
             older = [r for r in reports if not r["is_current"] and r["superseded_by"] == report["report_id"]]
             if older:
                 st.caption(f"{len(older)} earlier version{'s' if len(older) != 1 else ''} "
@@ -67,7 +67,7 @@ def study_reports(ctx, study_uid: str, key: str = "study") -> None:
                     st.text(r.get("text") or "")
 
 
-def _pdf_download(ctx, report: dict, key: str) -> None:
+def _pdf_download(ctx, report: dict, key: str, study_uid: str) -> None:
     """The report's PDF as it was received (reports are small: a download button is fine)."""
     try:
         document = release.document(data.archive(ctx.home).vault, report)
@@ -80,7 +80,8 @@ def _pdf_download(ctx, report: dict, key: str) -> None:
 
     def audited() -> None:
         record(data.archive(ctx.home).home, AuditEvent(
-            "download", ctx.user.user_id, ctx.user.role_label, report["study_instance_uid"],
+            # the report rows carry no study UID: the page's own study is the one downloaded from
+            "download", ctx.user.user_id, ctx.user.role_label, study_uid,
             detail=f"report PDF ({report['source']})"))
 
     st.download_button("Download the PDF", b"".join(document.chunks()), file_name="report.pdf",
@@ -140,7 +141,7 @@ def send_action(ctx, study_uid: str) -> None:
         if not nodes:
             st.caption("No destinations yet: an administrator adds hospitals' PACS with `limestone nodes add`.")
             return
-        labels = {n.name: f"{n.name} · {n.site or 'no site'} · {n.ae_title}@{n.host}" for n in nodes}
+        labels = {n.name: f"{n.name} · {n.site or 'no site'} · {n.destination}" for n in nodes}
         choice = st.selectbox("Destination", list(labels), format_func=labels.get, key="study.send_to")
         if st.button("Send this study", key="study.send", icon=":material/send:"):
             from archive.network.send import send_studies

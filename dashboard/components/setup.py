@@ -63,6 +63,13 @@ def page_setup(page: str, require_user: bool = True) -> PageContext | None:
             st.error("Demo mode only serves this computer. Start the app with "
                      "--server.address 127.0.0.1, or configure an identity provider.")
             st.stop()
+        if not auth.loopback_host(auth.request_host()):
+            # The app is reached under a name that is not this computer's: a DNS-rebinding page
+            # may be driving this browser. Show nothing, not even whether someone is signed in.
+            log.warning("demo mode refused a request for another host name")
+            st.error("Demo mode only answers at http://127.0.0.1 or http://localhost. "
+                     "Open the app at that address.")
+            st.stop()
         demo_notice()
     user = auth.current_user()
     if user is None:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from archive import study_keys
 from dashboard import data
-from dashboard.access import BY_NAME
+from dashboard.access import BY_NAME, IDENTITY_ROLES
 from dashboard.components.banner import format_name, patient_banner
 from dashboard.components.reports import report_search
 from dashboard.components.setup import guarded, page_setup
@@ -26,11 +26,11 @@ SORT_LABELS = {
 PAGE_SIZES = [25, 50, 100]
 
 
-def _filters() -> dict:
+def _filters(identified: bool) -> dict:
     s = st.session_state
     return {
-        "patient_name": s.get("browse.patient_name") or None,
-        "patient_id": s.get("browse.patient_id") or None,
+        "patient_name": (s.get("browse.patient_name") or None) if identified else None,
+        "patient_id": (s.get("browse.patient_id") or None) if identified else None,
         "accession": s.get("browse.accession") or None,
         "date_from": s.get("browse.date_from"),
         "date_to": s.get("browse.date_to"),
@@ -51,14 +51,20 @@ def _reset_page():
     st.session_state["browse.page"] = 1
 
 
-def _search_form(ctx) -> None:
+def _search_form(ctx, identified: bool) -> None:
     options = data.filter_options(ctx.home)
+    sorts = SORT_LABELS if identified else {k: v for k, v in SORT_LABELS.items() if not k.startswith("patient_")}
+    if st.session_state.get("browse.sort") not in sorts:
+        st.session_state["browse.sort"] = "date_desc"
     with st.form("browse.form"):
         c = st.columns(4)
-        c[0].text_input("Patient name", key="browse.patient_name", placeholder="e.g. smith* or smi?h",
-                        help="Case does not matter; * and ? are wildcards. Without them, names "
-                             "starting with the text match.")
-        c[1].text_input("Patient ID", key="browse.patient_id")
+        if identified:
+            c[0].text_input("Patient name", key="browse.patient_name", placeholder="e.g. smith* or smi?h",
+                            help="Case does not matter; * and ? are wildcards. Without them, names "
+                                 "starting with the text match.")
+            c[1].text_input("Patient ID", key="browse.patient_id")
+        else:
+            c = c[2:] + c[:2]        # the study fields move to the front
         c[2].text_input("Accession number", key="browse.accession")
         c[3].text_input("Description", key="browse.description", placeholder="e.g. chest")
         c = st.columns(4)
@@ -72,17 +78,17 @@ def _search_form(ctx) -> None:
                        format_func=lambda v: v or "Any")
         c = st.columns(4)
         c[0].selectbox("Site", [""] + options["site"], key="browse.site", format_func=lambda v: v or "Any")
-        c[1].selectbox("Sort by", list(SORT_LABELS), format_func=SORT_LABELS.get, key="browse.sort")
+        c[1].selectbox("Sort by", list(sorts), format_func=sorts.get, key="browse.sort")
         c[2].selectbox("Per page", PAGE_SIZES, key="browse.page_size")
         st.form_submit_button("Search", type="primary", on_click=_reset_page)
 
 
-def _results_table(rows: pd.DataFrame):
+def _results_table(rows: pd.DataFrame, identified: bool):
     """The page of studies as a table; the returned selection names the clicked row."""
     table = pd.DataFrame({
         "Date": rows["study_date"].map(_day),
-        "Patient": rows["patient_name"].map(format_name),
-        "Patient ID": rows["patient_id"],
+        **({"Patient": rows["patient_name"].map(format_name), "Patient ID": rows["patient_id"]}
+           if identified else {}),
         "Site": rows["site"],
         "Modality": rows["modalities"].map(lambda m: ", ".join(m) if m is not None else ""),
         "Description": rows["study_description"],
@@ -111,15 +117,16 @@ def _page_buttons(page: int, pages: int) -> None:
         st.rerun()
 
 
-def _open_study(ctx, rows: pd.DataFrame, selection, page: int) -> None:
-    labels = [f"{_day(r.study_date) or 'no date'} · {format_name(r.patient_name)} · {r.study_description or ''}"
+def _open_study(ctx, rows: pd.DataFrame, selection, page: int, identified: bool) -> None:
+    labels = [f"{_day(r.study_date) or 'no date'} · "
+              f"{format_name(r.patient_name) if identified else (r.site or 'no site')} · {r.study_description or ''}"
               for r in rows.itertuples()]
     picked = (selection.selection.rows or [None])[0] if selection else None
     choice = st.selectbox("Open a study", range(len(rows)), index=picked, format_func=labels.__getitem__,
                           placeholder="Select a study on this page", key=f"browse.open.{page}.{picked}")
     if choice is not None:
         chosen = rows.iloc[choice]
-        patient_banner(chosen.to_dict())
+        patient_banner(chosen.to_dict(), identified)
         key = study_keys.encode(data.archive(ctx.home).home, chosen["study_instance_uid"])
         try:
             st.page_link(str(BY_NAME["study"].path), label="Open study", icon=":material/folder_open:",
@@ -131,9 +138,14 @@ def _open_study(ctx, rows: pd.DataFrame, selection, page: int) -> None:
 @guarded("browse")
 def body(ctx):
     st.title("Browse studies")
-    report_search(ctx)
-    _search_form(ctx)
-    filters = _filters()
+    # Managers see studies, not patients (dashboard.access.IDENTITY_ROLES): no names, IDs or reports.
+    identified = bool(ctx.user.roles & IDENTITY_ROLES)
+    if identified:
+        report_search(ctx)
+    else:
+        st.caption(":material/visibility_off: Patient names, IDs and report text are not shown to your role.")
+    _search_form(ctx, identified)
+    filters = _filters(identified)
     if filters["date_from"] and filters["date_to"] and filters["date_from"] > filters["date_to"]:
         st.warning("The 'From' date is after the 'To' date.")
         return
@@ -155,9 +167,9 @@ def body(ctx):
     if result.note:
         st.caption(result.note)
     rows = result.rows
-    selection = _results_table(rows)
+    selection = _results_table(rows, identified)
     _page_buttons(page, result.pages)
-    _open_study(ctx, rows, selection, page)
+    _open_study(ctx, rows, selection, page, identified)
 
 
 body(ctx)

@@ -18,6 +18,26 @@ def human_bytes(n: int) -> str:
     return f"{n:,.1f} PB"
 
 
+def backups_and_keys(home: str) -> None:
+    """For admins: when the archive was last backed up and its master keys escrowed."""
+    facts = data.protection(home)
+    st.subheader("Backups and keys")
+    backup, escrow = facts["last_backup"], facts["last_escrow"]
+    cols = st.columns(2)
+    cols[0].metric("Last backup", backup["at"][:16].replace("T", " ") + " UTC" if backup else "never")
+    cols[1].metric("Last key escrow", escrow["at"][:16].replace("T", " ") + " UTC" if escrow else "never")
+    if backup:
+        st.caption(f"Backup {backup['id']}: {backup['files']:,} files, {human_bytes(backup['bytes'])} "
+                   f"({human_bytes(backup['copied_bytes'])} copied).")
+    else:
+        st.warning("This archive has never been backed up: run `limestone backup --to FOLDER` "
+                   "(a disk or NAS share away from this one).", icon=":material/backup:")
+    if facts["escrow_due"]:
+        st.warning("The current master key is in no key escrow: without it the vault cannot be read. "
+                   "Run `limestone keys escrow --out FILE` and store the sheet safely.",
+                   icon=":material/key:")
+
+
 @guarded("home")
 def body(ctx):
     st.title("Limestone imaging archive")
@@ -41,6 +61,8 @@ def body(ctx):
         else:
             st.caption(f"Last ingest: {run['kind']} ({run['status']}) at {when:%Y-%m-%d %H:%M} UTC, "
                        f"{int(run['imported']):,} imported, {int(run['quarantined']):,} quarantined.")
+    if "admin" in ctx.user.roles:
+        backups_and_keys(ctx.home)
     st.subheader("Go to")
     for spec in pages_for(ctx.user.roles):
         if spec.name in ("home", "study"):

@@ -6,8 +6,9 @@ import plotly.express as px
 import streamlit as st
 
 from archive import study_keys
+from archive.audit.trail import AuditEvent, record
 from dashboard import data
-from dashboard.access import BY_NAME, IMAGE_ROLES
+from dashboard.access import BY_NAME, IDENTITY_ROLES, IMAGE_ROLES
 from dashboard.components.banner import patient_banner
 from dashboard.components.find_study import find_study, redirect_study_uid
 from dashboard.components.reports import send_action, study_reports
@@ -15,6 +16,7 @@ from dashboard.components.setup import guarded, page_setup
 from dashboard.components.viewer import secure_thumbnail
 
 ctx = page_setup("study")
+AUDITED = "study.audited"
 
 # Series of these modalities hold reports, documents, key-object notes or presentation states:
 # nothing to look at in the image viewer.
@@ -26,6 +28,17 @@ def _link(page: str, label: str, icon: str, **params) -> None:
         st.page_link(str(BY_NAME[page].path), label=label, icon=icon, query_params=params)
     except Exception:  # the page runs on its own (tests)
         st.markdown(f"[{label}]({page}?" + "&".join(f"{k}={v}" for k, v in params.items()) + ")")
+
+
+def _audit_view(ctx, archive, study, shown: str) -> None:
+    """One 'view' event per study per browser session: the page shows patient data."""
+    seen = st.session_state.setdefault(AUDITED, set())
+    if study["study_instance_uid"] in seen:
+        return
+    if record(archive.home, AuditEvent("view", ctx.user.user_id, ctx.user.role_label,
+                                       study["study_instance_uid"], study["patient_key"],
+                                       detail=f"study page: {shown}")):
+        seen.add(study["study_instance_uid"])
 
 
 def _details(study: dict) -> None:
@@ -76,7 +89,7 @@ def _series(ctx, archive, uid: str, key: str) -> None:
                     _link("viewer", "View", ":material/visibility:", study=key, series=str(i + 1))
 
 
-def _timeline(ctx, archive, study: dict, uid: str) -> None:
+def _timeline(ctx, archive, study: dict, uid: str, identified: bool) -> None:
     """The patient's studies at every site, this one marked, each one a link."""
     st.subheader("Patient timeline")
     timeline = data.patient_timeline(ctx.home, study["patient_key"])
@@ -99,7 +112,7 @@ def _timeline(ctx, archive, study: dict, uid: str) -> None:
     for r in timeline.itertuples():
         c = st.columns([2, 2, 4, 2, 2])
         c[0].write("no date" if r.study_date is None or pd.isna(r.study_date) else f"{r.study_date:%Y-%m-%d}")
-        c[1].write(f"{r.site or '—'} · MRN {r.patient_id or '—'}")
+        c[1].write(f"{r.site or '—'} · MRN {r.patient_id or '—'}" if identified else (r.site or "—"))
         c[2].write(r.study_description or "")
         c[3].write(", ".join(r.modalities) if r.modalities is not None else "")
         with c[4]:
@@ -127,15 +140,21 @@ def body(ctx):
         st.title("Study")
         st.warning("This study is no longer in the archive.")
         return
-    patient_banner(study)
+    # Managers see the study, not the patient (dashboard.access.IDENTITY_ROLES).
+    identified = bool(ctx.user.roles & IDENTITY_ROLES)
+    images = bool(ctx.user.roles & IMAGE_ROLES)
+    _audit_view(ctx, archive, study, ", ".join(
+        ["details"] + (["patient identity", "reports"] if identified else []) + (["thumbnails"] if images else [])))
+    patient_banner(study, identified)
     st.title(study.get("study_description") or "Study without description")
     _details(study)
     if ctx.may("share_links"):  # a clerk shares the open study: the Share links desk, study chosen
         _link("share_links", "Share this study", ":material/share:", study=key)
     send_action(ctx, uid)
-    study_reports(ctx, uid)
+    if identified:
+        study_reports(ctx, uid)
     _series(ctx, archive, uid, key)
-    _timeline(ctx, archive, study, uid)
+    _timeline(ctx, archive, study, uid, identified)
 
 
 body(ctx)

@@ -57,3 +57,30 @@ def test_an_unexpected_error_is_a_plain_message_and_the_log_has_no_patient_data(
     assert not at.exception
     assert "Something went wrong on this page" in texts(at)
     assert "RuntimeError" in caplog.text and "TEST^ALPHA" not in caplog.text
+
+
+def test_admins_see_when_the_archive_was_last_backed_up_and_its_keys_escrowed(home, tmp_path):
+    from archive.backup.history import record_backup, record_escrow
+    from archive.home import Archive
+
+    at = page("home").run()
+    assert not at.exception
+    values = {m.label: m.value for m in at.metric}
+    assert values["Last backup"] == "never" and values["Last key escrow"] == "never"
+    assert "never been backed up" in texts(at) and "in no key escrow" in texts(at)
+    assert "Backups and keys" not in texts(page("home", role="clerk").run())
+
+    archive = Archive.load(home=str(home.home))
+    record_backup(archive.home, str(tmp_path / "nas"), {
+        "id": "20261201T020000Z-abcdef", "started_at": "2026-12-01T02:00:00Z",
+        "finished_at": "2026-12-01T02:03:00Z", "files": 60, "bytes": 5 * 2**20,
+        "copied_files": 60, "copied_bytes": 5 * 2**20})
+    record_escrow(archive.home, "esc-000000000001", "2026-12-01T02:05:00Z", archive.vault.keys.ids(),
+                  archive.vault.keys.current_id, None)
+    from dashboard import data
+    data.protection.clear()
+    at = page("home").run()
+    values = {m.label: m.value for m in at.metric}
+    assert values["Last backup"] == "2026-12-01 02:03 UTC"
+    assert values["Last key escrow"] == "2026-12-01 02:05 UTC"
+    assert "never been backed up" not in texts(at) and "in no key escrow" not in texts(at)

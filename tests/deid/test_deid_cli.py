@@ -16,6 +16,13 @@ from tests.support.cli import limestone
 from tests.support.samples import pydicom_file
 
 
+@pytest.fixture(autouse=True)
+def modality_rule(monkeypatch):
+    """These tests use the modality rule for burned-in text (a setting); tests/deid/test_burned_in.py
+    covers text found in the pixels."""
+    monkeypatch.setenv("LIMESTONE_DEID_BURNED_IN", "modality")
+
+
 @pytest.fixture(scope="module")
 def small_archive(tmp_path_factory, ct_folder) -> Archive:
     """60 CT instances in 3 studies, plus one ultrasound file (burned-in text expected)."""
@@ -48,11 +55,13 @@ def test_deid_exports_files_and_table_without_identifiers(small_archive, tmp_pat
     assert len(files) == 40
     table = pd.read_parquet(out / "instances.parquet")
     assert len(table) == 41 and table["exported"].sum() == 40
-    assert table.loc[~table["exported"], "burned_in"].str.contains("US").all()
+    assert table.loc[~table["exported"], "burned_in_reason"].str.contains("US").all()
+    assert table["burned_in"].dtype == bool and table["burned_in"].sum() == 1
     assert table["pseudonym"].nunique() == 3 and table["study_instance_uid"].nunique() == 3
     assert set(table["study_instance_uid"]).isdisjoint(studies)
     flagged = pd.read_csv(out / "flagged.csv")
     assert len(flagged) == 1 and not (out / "burned_in").exists()
+    assert flagged["file"].iloc[0].startswith("(held back) burned_in/") and bool(flagged["burned_in"].iloc[0])
     for path in files[:5] + files[-5:]:
         raw = path.read_bytes()
         assert b"SAMPLE" not in raw                     # patient IDs and names of the sample files

@@ -69,7 +69,8 @@ def test_nodes_add_list_echo_remove(limestone_cli, pacs):
     limestone_cli.add_node("north", pacs, "--site", "NORTH", "--max-associations", "3")
     listed = json.loads(limestone_cli("nodes", "list", "--json").stdout)
     assert listed == [{"name": "north", "ae_title": "ORTHANC", "host": "127.0.0.1", "port": pacs.dicom_port,
-                       "site": "NORTH", "retrieve_method": "get", "max_associations": 3}]
+                       "site": "NORTH", "retrieve_method": "get", "max_associations": 3,
+                       "url": None, "auth": "none", "max_connections": 4}]
     echo = limestone_cli("nodes", "echo", "north")
     assert echo.returncode == 0 and "C-ECHO ok" in echo.stdout
     again = limestone_cli("nodes", "add", "north", "--ae-title", "X", "--host", "h", "--port", "1")

@@ -29,13 +29,16 @@ def test_passcode_then_studies_with_banner_and_no_uids_in_addresses(shared, port
     for uid in shared.studies.values():
         assert uid not in page.text                       # addresses use positions, not UIDs
     assert page.text.count('class="tile"') == 1 + 5       # CT series + one per mixed file
-    viewer = session.get(url + "/view/1/1")
+    client_viewer = session.get(url + "/view/1/1")            # the client-side viewer: 15 images to fetch
+    assert client_viewer.status_code == 200 and "data-limestone-viewer" in client_viewer.text
+    assert "&quot;count&quot;: 15" in client_viewer.text
+    viewer = session.get(url + "/view/1/1?classic=1")           # the server-rendered one, kept as a baseline
     assert viewer.status_code == 200 and 'data-count="15"' in viewer.text
     first = session.get(url + "/image/1/1/1.png")
     last = session.get(url + "/image/1/1/15.png?window=CT%20lung&invert=1")
     assert first.headers["content-type"] == "image/png" and first.content[:8] == b"\x89PNG\r\n\x1a\n"
     assert last.content != first.content
-    ultrasound = session.get(url + "/view/2/5")              # multi-frame objects are unrolled
+    ultrasound = session.get(url + "/view/2/5?classic=1")              # multi-frame objects are unrolled
     original = shared.by_sop[_sop_of(shared, "examples_ybr_color")]
     frames = int(pydicom.dcmread(original, stop_before_pixels=True).NumberOfFrames)
     assert f'data-count="{frames}"' in ultrasound.text

@@ -36,13 +36,14 @@ def available() -> bool:
 
 class OrthancServer:
     def __init__(self, folder: Path, ae_title: str = "ORTHANC", modalities: dict | None = None,
-                 strict: bool = False):
+                 strict: bool = False, users: dict[str, str] | None = None):
         self.folder = Path(folder)
         self.ae_title = ae_title
         self.http_port = free_port()
         self.dicom_port = free_port()
         self.modalities = modalities or {}   # name -> [AE, host, port]
         self.strict = strict                  # only the AE titles in ``modalities`` may call
+        self.users = users or {}              # HTTP users (user -> password): authentication on
         self.process: subprocess.Popen | None = None
         self.log_path = self.folder / "orthanc.log"
 
@@ -60,7 +61,8 @@ class OrthancServer:
             "DicomPort": self.dicom_port,
             "DicomAet": self.ae_title,
             "RemoteAccessAllowed": False,
-            "AuthenticationEnabled": False,
+            "AuthenticationEnabled": bool(self.users),
+            "RegisteredUsers": self.users,
             "DicomAlwaysAllowFind": not self.strict,
             "DicomAlwaysAllowGet": not self.strict,
             "DicomAlwaysAllowMove": not self.strict,
@@ -93,6 +95,9 @@ class OrthancServer:
                 with urllib.request.urlopen(self.url + "/system", timeout=1) as reply:
                     if reply.status == 200 and self._dicom_open():
                         return self
+            except urllib.error.HTTPError as exc:
+                if exc.code == 401 and self.users and self._dicom_open():
+                    return self
             except (urllib.error.URLError, ConnectionError, socket.timeout):
                 pass
             time.sleep(0.05)
@@ -132,6 +137,10 @@ class OrthancServer:
     # ---- HTTP API -----------------------------------------------------------------------------
     def request(self, method: str, path: str, data: bytes | None = None, timeout: float = 60):
         req = urllib.request.Request(self.url + path, data=data, method=method)
+        if self.users:
+            import base64
+            user, password = next(iter(self.users.items()))
+            req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
         if data is not None:
             req.add_header("Content-Type", "application/dicom" if method == "POST" and path == "/instances"
                            else "application/json")
