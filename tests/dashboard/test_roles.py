@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from archive import audit, study_keys
 from archive.home import Home
 from dashboard import access, auth
-from tests.support.apptest import PAGES, page, texts
+from tests.support.apptest import PAGES, page, texts, viewers
 
 M, T, Q, C, A = "manager", "technologist", "quality", "clerk", "admin"
 # The table the hospital agreed, written out here on purpose (not read from dashboard.access).
@@ -95,7 +95,7 @@ def test_the_study_page_is_audited_once_per_session(home):
     uid = home.studies["ct_head"]
     before = [e for e in audit.events(Home(Path(home.home)), uid) if e["action"] == "view"]
     at = page("study", role=T, study=key(home)).run()
-    assert not at.exception and len(at.get("image")) == 1
+    assert not at.exception and len(viewers(at, "limestone_thumbnail")) == 1  # preview via the grant
     at.run()                                               # a rerun of the same browser session
     events = [e for e in audit.events(Home(Path(home.home)), uid) if e["action"] == "view"]
     new = events[:len(events) - len(before)]
