@@ -12,6 +12,7 @@ import streamlit as st
 from archive import study_keys
 from dashboard import data
 from dashboard.access import BY_NAME, IDENTITY_ROLES
+from dashboard.components import tables
 from dashboard.components.banner import format_name, patient_banner
 from dashboard.components.reports import report_search
 from dashboard.components.setup import guarded, page_setup
@@ -97,7 +98,7 @@ def _results_table(rows: pd.DataFrame, identified: bool):
         "Series": rows["number_of_series"],
         "Images": rows["number_of_instances"],
     })
-    return st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row",
+    return st.dataframe(tables.humane(table), hide_index=True, on_select="rerun", selection_mode="single-row",
                              key="browse.results", width="stretch")
 
 

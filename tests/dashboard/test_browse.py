@@ -1,6 +1,6 @@
 import pytest
 
-from tests.support.apptest import page, texts
+from tests.support.apptest import page, raw_labels, texts
 
 
 def search(at, **fields):
@@ -21,6 +21,7 @@ def test_total_count_and_pages(home):
     at.button(key="browse.next").click().run()
     assert "page 2 of 2" in texts(at)
     assert len(at.dataframe[0].value) == 10
+    assert raw_labels(at) == []                     # human labels, no cell reading None
 
 
 @pytest.mark.parametrize("name, expected", [("test^al*", 3), ("TEST ALPHA", 3), ("te?t^b*", 2),
