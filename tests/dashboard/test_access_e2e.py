@@ -17,28 +17,27 @@ pytestmark = pytest.mark.e2e
 PHONE = {"width": 390, "height": 844}
 
 
-def test_demo_mode_refuses_a_rebound_host_name(app_url):
+def test_demo_mode_refuses_a_rebound_host_name(app_url, browser):
     """The browser resolves rebind.test to 127.0.0.1, as a DNS-rebinding attack makes it do."""
-    from playwright.sync_api import sync_playwright
     port = app_url.rsplit(":", 1)[1]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=CHROMIUM_ARGS + ["--host-resolver-rules=MAP rebind.test 127.0.0.1"])
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(30000)
-            page.goto(f"http://rebind.test:{port}/")
-            expect(page.get_by_text("Demo mode only answers at").first).to_be_visible()
-            expect(page.get_by_role("textbox", name="Your name")).to_have_count(0)
-            page.goto(f"http://rebind.test:{port}/browse")
-            expect(page.get_by_text("Demo mode only answers at").first).to_be_visible()
-            expect(page.locator("body")).not_to_contain_text("studies match")
-            shot(page, "50_demo_rebound_host_refused")
-            # the same app at its own address works
-            page.goto(app_url)
-            expect(page.get_by_role("textbox", name="Your name")).to_be_visible()
-        finally:
-            browser.close()
+    # A second Chromium from the session's Playwright (a second sync Playwright cannot start).
+    rebinding = browser.browser_type.launch(executable_path="/usr/bin/chromium",
+                                            args=CHROMIUM_ARGS + ["--host-resolver-rules=MAP rebind.test 127.0.0.1"])
+    try:
+        page = rebinding.new_page()
+        page.set_default_timeout(30000)
+        page.goto(f"http://rebind.test:{port}/")
+        expect(page.get_by_text("Demo mode only answers at").first).to_be_visible()
+        expect(page.get_by_role("textbox", name="Your name")).to_have_count(0)
+        page.goto(f"http://rebind.test:{port}/browse")
+        expect(page.get_by_text("Demo mode only answers at").first).to_be_visible()
+        expect(page.locator("body")).not_to_contain_text("studies match")
+        shot(page, "50_demo_rebound_host_refused")
+        # the same app at its own address works
+        page.goto(app_url)
+        expect(page.get_by_role("textbox", name="Your name")).to_be_visible()
+    finally:
+        rebinding.close()
 
 
 def test_a_manager_browses_studies_without_patient_identity(page, app_url):
