@@ -92,5 +92,10 @@ def sign_in(page, app_url, role: str, name: str = "Eve Tester"):
 
 
 def nav(page, title: str):
-    page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+    link = page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True)
+    more = page.get_by_test_id("stSidebarNavViewButton")
+    # Streamlit folds a long page list behind "View more": unfold it when the page is not shown.
+    if link.count() == 0 and more.count() and "more" in (more.first.text_content() or "").lower():
+        more.first.click()
+    link.click()
     wait_idle(page)
