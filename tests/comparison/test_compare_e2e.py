@@ -176,5 +176,8 @@ def test_radiograph_difference_view(page, demo, demo_url):
     page.get_by_text("Difference view (current − registered prior)").click()
     expect(page.get_by_role("heading", name="Difference: current − registered prior")).to_be_visible(timeout=SLOW)
     wait_idle(page)
-    expect(page.get_by_test_id("stImage")).to_have_count(1)
+    # Drawn from the image server through this session's grant, never st.image's open /media/ address.
+    expect(page.get_by_test_id("stImage")).to_have_count(0)
+    expect(page.locator("img[src^='blob:']").first).to_have_js_property("complete", True, timeout=SLOW)
+    assert page.locator("img[src^='blob:']").first.evaluate("i => i.naturalWidth") > 0
     shot(page, "compare_03_difference")
