@@ -30,7 +30,8 @@ def _day(value) -> str:
     return f"{value:%Y-%m-%d}" if value is not None and value == value else "unknown date"
 
 
-def find_study(ctx, archive, page: str, label: str = "Study") -> None:
+def find_study(ctx, archive, page: str, label: str = "Study", pick_label: str | None = None,
+               placeholder: str = "Choose the study") -> None:
     """A search box and a pick list; the pick sets ``?study=`` and reruns the page."""
     text = st.text_input(f"{label}: accession number or patient ID", key=f"{page}.find",
                          placeholder="e.g. the accession number on the request")
@@ -45,8 +46,8 @@ def find_study(ctx, archive, page: str, label: str = "Study") -> None:
     labels = [f"{_day(r.study_date)} · {r.site or '?'} · "
               f"{', '.join(r.modalities if r.modalities is not None else [])} · "
               f"{r.study_description or ''}" for r in rows.itertuples()]
-    pick = st.selectbox(f"{label} to open", range(len(rows)), index=None, format_func=labels.__getitem__,
-                        key=f"{page}.pick", placeholder="Choose the study")
+    pick = st.selectbox(pick_label or f"{label} to open", range(len(rows)), index=None,
+                        format_func=labels.__getitem__, key=f"{page}.pick", placeholder=placeholder)
     if pick is not None:
         st.query_params["study"] = study_keys.encode(archive.home, rows.iloc[pick]["study_instance_uid"])
         st.rerun()

@@ -34,6 +34,7 @@ from archive.dicom import pixels
 from dashboard import data
 from dashboard.components import comparison as cmp
 from dashboard.components.banner import patient_banner
+from dashboard.components.find_study import find_study
 from dashboard.components.setup import guarded, page_setup
 from dashboard.components.viewer import Pane, image_viewer, secure_png
 
@@ -79,7 +80,8 @@ def body(ctx):
         st.title("Compare with priors")
         if key:
             st.info("This study link is not valid here. Find the current study below.")
-        _find_study(ctx, archive)
+        find_study(ctx, archive, "compare", label="Current study", pick_label="Study to compare",
+                   placeholder="Choose the current study")
         return
     patient_banner(study)
     st.title(f"Compare: {study.get('study_description') or 'study'}")
@@ -254,28 +256,6 @@ def _difference(ctx, archive, cur_inst, cur_geom, first, study_key: str) -> None
     height = max(1, round(diff.shape[0] * width / diff.shape[1]))
     secure_png(ctx.user.user_id, study_key, "difference", pixels.to_png(render_difference(diff)), width, height,
                "Difference image: current minus registered prior", key="compare.difference_image")
-
-
-def _find_study(ctx, archive) -> None:
-    """Pick the current study by accession number or patient ID (the page then opens it)."""
-    text = st.text_input("Current study: accession number or patient ID", key="compare.find",
-                         placeholder="e.g. the accession number on the request")
-    if not text.strip():
-        return
-    rows = data.search(ctx.home, accession=text.strip(), page_size=50).rows
-    if rows.empty:
-        rows = data.search(ctx.home, patient_id=text.strip(), page_size=50).rows
-    if rows.empty:
-        st.info("No study has that accession number or patient ID.")
-        return
-    labels = [f"{_day(r.study_date)} · {r.site or '?'} · "
-              f"{', '.join(r.modalities if r.modalities is not None else [])} · "
-              f"{r.study_description or ''}" for r in rows.itertuples()]
-    pick = st.selectbox("Study to compare", range(len(rows)), index=None, format_func=labels.__getitem__,
-                        key="compare.pick", placeholder="Choose the current study")
-    if pick is not None:
-        st.query_params["study"] = study_keys.encode(archive.home, rows.iloc[pick]["study_instance_uid"])
-        st.rerun()
 
 
 def _link_here(pkey, cur_geom, geom, n) -> None:
