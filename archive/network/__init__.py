@@ -9,8 +9,20 @@ Every socket gets TCP_NODELAY (with Nagle on, DCMTK peers crawl), and errors are
 """
 
 import logging
+from typing import Any
 
-from archive.network.association import NetworkError, associate, echo, tcp_nodelay
+from archive.network.errors import NetworkError
+
+# pynetdicom (~0.5 s of CPU to import) is loaded on first use of these, not by the package: a
+# DICOMweb pull and its worker processes never need it.
+_FROM_ASSOCIATION = ("associate", "echo", "tcp_nodelay")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_ASSOCIATION:
+        from archive.network import association
+        return getattr(association, name)
+    raise AttributeError(f"module 'archive.network' has no attribute {name!r}")
 
 
 def quiet_toolkit(verbose: bool = False) -> None:

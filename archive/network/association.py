@@ -12,7 +12,7 @@ from pynetdicom import AE, Association, evt
 from pynetdicom.presentation import PresentationContext, build_context
 from pynetdicom.sop_class import Verification
 
-from archive.errors import LimestoneError
+from archive.network.errors import NetworkError
 from archive.network.nodes import Node
 from archive.network.status import describe
 
@@ -22,18 +22,6 @@ log = logging.getLogger(__name__)
 # instance of a C-GET crosses the reactor several times, so a shorter nap roughly doubles the
 # rate of small instances for little extra CPU.
 REACTOR_DELAY = 0.0002
-
-
-class NetworkError(LimestoneError, RuntimeError):
-    """A node could not be reached or did not do what was asked; the message names the node.
-
-    ``unreachable`` is true when no association could be made at all (refused connection, no
-    route, timeout, rejected or aborted association), so callers can stop trying the same node.
-    """
-
-    def __init__(self, message: str, unreachable: bool = False):
-        super().__init__(message)
-        self.unreachable = unreachable
 
 
 def tcp_nodelay(event: evt.Event) -> None:

@@ -40,29 +40,28 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Callable, Protocol
-
-from pynetdicom.presentation import build_context
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from archive.clock import now_utc
 from archive.dicom import values as v
 from archive.home import Archive
 from archive.ingest.filing import store_writer
 from archive.ingest.intake import Outcome, ingest_bytes
-from archive.network import pull_worker
-from archive.network.association import NetworkError, associate, close
 from archive.network.dicomweb import DicomWebClient, web_settings
 from archive.network.dicomweb import pull as web_pull
 from archive.network.dicomweb import worker as web_worker
+from archive.network.errors import NetworkError
+from archive.network.jobs import StudyJob, StudyResult
 from archive.network.nodes import Node, NodeRegistry, StudyStatusValues
 from archive.network.query import FIND_MODEL, RemoteStudy, StudyFilter, find_series, find_studies
-from archive.network.retrieve import MoveSession, MoveTracker, StudyJob, StudyResult
 from archive.network.status import STORE_QUARANTINED, STORE_SUCCESS
-from archive.network.storage import start_storage_scp
 from archive.repeats.update import after_run
 from archive.store import remote
 from archive.store.runs import IngestRun, finish_run, start_run
 from archive.store.writer import StoreWriter, new_run_id
+
+if TYPE_CHECKING:
+    from archive.network.retrieve import MoveTracker
 
 log = logging.getLogger("limestone.pull")
 
@@ -266,6 +265,9 @@ class Puller:
             assoc = None
             finder = lambda sel: web_pull.find_studies(client, self.node, sel)  # noqa: E731
         else:
+            from pynetdicom.presentation import build_context
+
+            from archive.network.association import associate
             client = None
             assoc = associate(self.node, self.settings.ae_title, [build_context(FIND_MODEL)],
                               timeout=self.settings.dicom_timeout)
@@ -290,6 +292,7 @@ class Puller:
                                                                        "no longer on the node")])
         finally:
             if assoc is not None:
+                from archive.network.association import close
                 close(assoc)
             if client is not None:
                 client.close()
@@ -308,6 +311,9 @@ class Puller:
             assoc = None
             series_of = lambda uid: web_pull.find_series_metadata(client, self.node, uid)  # noqa: E731
         else:
+            from pynetdicom.presentation import build_context
+
+            from archive.network.association import associate
             client = None
             assoc = associate(self.node, self.settings.ae_title, [build_context(FIND_MODEL)],
                               timeout=self.settings.dicom_timeout)
@@ -327,6 +333,7 @@ class Puller:
                 series_rows.extend((ds, v.to_int(ds.get("NumberOfSeriesRelatedInstances"))) for ds in found)
         finally:
             if assoc is not None:
+                from archive.network.association import close
                 close(assoc)
             if client is not None:
                 client.close()
@@ -389,6 +396,8 @@ class Puller:
             executor = self._get_workers()
             submit = lambda job: executor.submit(web_worker.retrieve, job)  # noqa: E731
         elif self.node.retrieve_method == "move":
+            from archive.network.retrieve import MoveSession, MoveTracker
+            from archive.network.storage import start_storage_scp
             tracker = MoveTracker()
             scp = start_storage_scp(self.settings.ae_title, self.settings.dicom_port,
                                     self._move_receiver(tracker), bind=self.settings.dicom_bind,
@@ -407,6 +416,7 @@ class Puller:
             executor = ThreadPoolExecutor(workers, thread_name_prefix="pull")
             submit = lambda job: executor.submit(move_study, job)  # noqa: E731
         else:
+            from archive.network import pull_worker
             executor = self._get_workers()
             submit = lambda job: executor.submit(pull_worker.retrieve, job)  # noqa: E731
         futures: dict[Future, tuple[StudyJob, RemoteStudy]] = {submit(job): (job, study) for job, study in jobs}
@@ -463,6 +473,7 @@ class Puller:
             for _ in range(count):
                 self.get_workers.submit(web_worker.ready)
             return
+        from archive.network import pull_worker  # loads pynetdicom: only for C-GET
         self.get_workers = ProcessPoolExecutor(
             self.node.max_associations, mp_context=multiprocessing.get_context("spawn"),
             initializer=pull_worker.init,

@@ -11,21 +11,24 @@ import logging
 import warnings
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
-from pynetdicom import Association
-from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
 
 from archive.dicom import values as v
 from archive.errors import LimestoneError
-from archive.network.association import NetworkError
+from archive.network.errors import NetworkError
 from archive.network.nodes import Node
 from archive.network.status import StatusCategoryValues, category, describe
 
+if TYPE_CHECKING:   # the DICOMweb pull uses this module without loading pynetdicom
+    from pynetdicom import Association
+
 log = logging.getLogger(__name__)
 
-FIND_MODEL = StudyRootQueryRetrieveInformationModelFind
+# Study Root Query/Retrieve Information Model - FIND (pynetdicom's StudyRootQueryRetrieveInformationModelFind)
+FIND_MODEL = UID("1.2.840.10008.5.1.4.1.2.2.1")
 
 STUDY_KEYS: dict[str, str | None] = {
     "StudyInstanceUID": "", "StudyDate": "", "StudyTime": "", "AccessionNumber": "", "StudyID": "",

@@ -30,6 +30,7 @@ from archive.dicom import values as v
 from archive.network import query
 from archive.network.association import NetworkError, associate, close
 from archive.network.contexts import COMMON_STORAGE_CLASSES, retrieve_contexts
+from archive.network.jobs import StudyJob, StudyResult
 from archive.network.nodes import Node
 from archive.network.status import STORE_OUT_OF_RESOURCES, StatusCategoryValues, category, describe
 from archive.network.storage import received_file
@@ -43,29 +44,6 @@ Receive = Callable[[bytes, str], int]
 
 # Studies in a row that find the node unreachable before a session stops trying it.
 GIVE_UP_AFTER = 2
-
-
-@dataclass
-class StudyJob:
-    """One study to bring into the archive from a node."""
-
-    study_uid: str
-    sop_classes: list[str] = field(default_factory=list)   # SOPClassesInStudy, when the node says
-    expected: int | None = None                            # NumberOfStudyRelatedInstances
-    have: frozenset[str] = frozenset()                     # SOP Instance UIDs already archived
-
-
-@dataclass
-class StudyResult:
-    study_uid: str
-    received: int = 0                                     # instances that arrived in this job
-    failures: list[tuple[str, str]] = field(default_factory=list)   # (SOP Instance UID, reason)
-    error: str | None = None                              # one line naming node and study
-    unreachable: bool = False                             # the node could not be reached at all
-    listed: int | None = None                             # instances the node listed, when asked
-    complete: bool = False
-    problems: list[str] = field(default_factory=list)     # malformed answers met, skipped
-    outcomes: list = field(default_factory=list)          # what receive() produced (C-GET workers)
 
 
 class MoveTracker:

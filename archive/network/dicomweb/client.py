@@ -23,8 +23,8 @@ from typing import Any, Callable, Generator, Iterable, Iterator
 
 import httpx
 
-from archive.network.association import NetworkError
 from archive.network.dicomweb.multipart import MultipartError, boundary_of, iter_parts
+from archive.network.errors import NetworkError
 from archive.network.nodes import Node
 
 log = logging.getLogger("limestone.dicomweb")

@@ -21,8 +21,9 @@ from typing import Any, Callable
 from pydicom.dataset import Dataset
 
 from archive.ingest.intake import Outcome, quarantine, read_record
-from archive.network.association import NetworkError
 from archive.network.dicomweb.client import DicomWebClient, DicomWebError
+from archive.network.errors import NetworkError
+from archive.network.jobs import StudyJob, StudyResult
 from archive.network.nodes import Node
 from archive.network.query import (
     SERIES_KEYS,
@@ -33,7 +34,6 @@ from archive.network.query import (
     parse_study,
     valid_uid,
 )
-from archive.network.retrieve import StudyJob, StudyResult
 from archive.vault import Vault, content_hash
 
 log = logging.getLogger("limestone.dicomweb")

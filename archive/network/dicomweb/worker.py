@@ -15,8 +15,8 @@ from pathlib import Path
 from archive.home import Home
 from archive.network.dicomweb.client import DicomWebClient, WebSettings
 from archive.network.dicomweb.pull import retrieve_study
+from archive.network.jobs import StudyJob, StudyResult
 from archive.network.nodes import Node
-from archive.network.retrieve import StudyJob, StudyResult
 from archive.vault import Vault
 
 _STATE: tuple[DicomWebClient, Node, Vault, Path] | None = None
