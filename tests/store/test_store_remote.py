@@ -66,3 +66,37 @@ def test_metadata_rows_then_images_make_the_study_complete(archive, store, tmp_p
     # The study row kept what C-FIND said and what the images added.
     assert store.execute("SELECT study_date IS NOT NULL, first_ingested_at IS NOT NULL, source_node "
                          "FROM studies").fetchone() == (True, True, "north")
+
+
+def updates_run(store, action) -> list[str]:
+    """The UPDATE statements ``action`` ran on the archive's tables (DuckDB's query log; DuckLake's
+    own bookkeeping in its catalog left out)."""
+    store.execute("CALL truncate_duckdb_logs()")
+    store.execute("CALL enable_logging('QueryLog')")
+    try:
+        action()
+    finally:
+        store.execute("CALL disable_logging()")
+    return [m for (m,) in store.execute("SELECT message FROM duckdb_logs WHERE type = 'QueryLog'").fetchall()
+            if m.lstrip().upper().startswith("UPDATE") and "__ducklake_metadata" not in m]
+
+
+def test_rows_that_would_not_change_are_not_updated(archive, store):
+    # An UPDATE costs a DuckLake store ~0.2 s of CPU even when it changes nothing: a pull of new
+    # studies ran six of them. Only rows whose values differ are updated, and then still are.
+    study = make_studies(1, 6, seed=4, series_per_study=2)[0]
+    study_answer, series_answers = answers(study)
+    assert updates_run(store, lambda: upsert_remote_studies(
+        store, archive.home, "north", "NORTH", [study_answer], series_answers)) == []
+    assert updates_run(store, lambda: upsert_remote_studies(
+        store, archive.home, "north", "NORTH", [study_answer], series_answers)) == []
+    assert updates_run(store, lambda: refresh_retrieve_status(store, archive.home, [study.study_uid])) == []
+
+    # The node now reports more instances: the counts are brought up to date.
+    ds, _ = study_answer
+    grown = [(item, count + 1) for item, count in series_answers]
+    ran = updates_run(store, lambda: upsert_remote_studies(store, archive.home, "north", "NORTH",
+                                                           [(ds, study.instances + 2)], grown))
+    assert len(ran) == 2
+    assert retrieve_status(store, [study.study_uid]) == {study.study_uid: ("not retrieved", 0, 8)}
+    assert sorted(r for (r,) in store.execute("SELECT remote_instances FROM series").fetchall()) == [4, 4]
