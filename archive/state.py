@@ -223,6 +223,26 @@ SCHEMA_STEPS: list[tuple[int, str, str]] = [
             split          TEXT                  -- 'k of n' when split between custodians
         );
     """),
+    (9, "portal_limits", """
+        -- What every share-portal replica must agree on beyond the links themselves
+        -- (portal/limits.py, portal/session.py), used when the state is shared (PostgreSQL).
+        -- Rate-limit windows and refusal thinning, one row per kind and key (a client address,
+        -- or link id and address); old rows are pruned as they are met.
+        CREATE TABLE portal_counters (
+            kind          TEXT NOT NULL,        -- requests | attempts | refusals
+            key           TEXT NOT NULL,
+            window_start  REAL NOT NULL,        -- Unix seconds the current window began
+            events        INTEGER NOT NULL,     -- counted in it (refusals: held back in it)
+            held          INTEGER,              -- refusals: held back in the window before
+            PRIMARY KEY (kind, key)
+        );
+        CREATE INDEX portal_counters_window ON portal_counters (window_start);
+        -- Keys every replica signs with (the session cookie's HMAC key), made once by the first.
+        CREATE TABLE portal_keys (
+            name   TEXT PRIMARY KEY,
+            value  TEXT NOT NULL                -- base64
+        );
+    """),
 ]
 
 
