@@ -268,7 +268,7 @@ class Row(tuple):
         row._index = index
         return row
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             return tuple.__getitem__(self, self._index[key])
         return tuple.__getitem__(self, key)
@@ -472,8 +472,8 @@ def _take(url: str) -> Any:
     except StoreError:
         raise StateError("LIMESTONE_STATE must look like postgresql://user@host:port/database") from None
     try:
-        return psycopg.connect(**parts, autocommit=True, row_factory=_postgres_rows, connect_timeout=10,
-                               application_name="limestone")
+        return psycopg.connect(psycopg.conninfo.make_conninfo("", **parts), autocommit=True,
+                               row_factory=_postgres_rows, connect_timeout=10, application_name="limestone")
     except psycopg.Error as exc:
         raise StateError("cannot reach the PostgreSQL state database: "
                          + _masked(url, _first_line(exc))) from None

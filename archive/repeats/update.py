@@ -26,6 +26,7 @@ committed batch.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import dataclass
 
 import duckdb
@@ -70,7 +71,7 @@ def after_run(con: duckdb.DuckDBPyConnection, home: Home) -> None:
     raised (what the run stored stays stored; ``limestone link-patients`` completes it)."""
     try:
         bring_up_to_date(con, home)
-    except (duckdb.Error, OSError, *state.ERRORS) as exc:
+    except (duckdb.Error, OSError, sqlite3.Error, state.StateError) as exc:
         log.warning("the repeat metrics were not brought up to date (%s); run 'limestone link-patients'",
                     type(exc).__name__)
 
