@@ -276,6 +276,9 @@ class Row(tuple):
     def keys(self) -> list[str]:
         return list(self._index)
 
+    def __reduce__(self) -> tuple[Any, ...]:     # pickled by value and names (worker processes)
+        return Row, (tuple(self), self._index)
+
 
 @lru_cache(maxsize=256)
 def _index(names: tuple[str, ...]) -> dict[str, int]:
@@ -374,8 +377,14 @@ class StateConnection:
     def transaction(self) -> Iterator["StateConnection"]:
         """Several statements as one: all or none, and (SQLite) the write lock taken at once."""
         if self.postgres:
-            with self.raw.transaction():
-                yield self
+            import psycopg
+
+            try:
+                with self.raw.transaction():
+                    yield self
+            except psycopg.Error as exc:     # e.g. at COMMIT: the same plain error as a statement's
+                raise StateError(f"the state database refused a transaction: {type(exc).__name__}: "
+                                 f"{_first_line(exc)}") from None
             return
         self.raw.execute("BEGIN IMMEDIATE")
         try:
