@@ -2,6 +2,8 @@
 
 The node list (``nodes``), pulling a node's studies (``pull``, its C-GET workers ``pull_worker``),
 sending studies (``send``) and receiving what others send (``listen``) are built on them.
+``errors`` (NetworkError) and ``jobs`` (a study to fetch, and its result) load no DICOM toolkit,
+so a DICOMweb pull (``dicomweb``) and its workers start without pynetdicom.
 
 Nothing here touches the network on import; every connection is made when a function is called.
 Every socket gets TCP_NODELAY (with Nagle on, DCMTK peers crawl), and errors are raised as
