@@ -16,6 +16,7 @@ from archive.patient_access.accounts import (
     Enrolment,
     Invitation,
     IssuedInvitation,
+    current_session,
     disable,
     enable,
     end_all_sessions,
@@ -34,7 +35,7 @@ from archive.patient_access.accounts import (
 )
 
 __all__ = [
-    "Account", "AccountError", "Enrolment", "Invitation", "IssuedInvitation", "disable", "enable",
+    "Account", "AccountError", "Enrolment", "Invitation", "IssuedInvitation", "current_session", "disable", "enable",
     "end_all_sessions", "end_session", "enrol", "find_invitation", "for_email", "for_patient", "get",
     "invite", "list_accounts", "session_account", "sign_in_failed", "start_session", "unlock",
 ]

@@ -388,23 +388,34 @@ def start_session(home: Home, account_id: str, method: str, *, idle_minutes: int
     return secret
 
 
-def session_account(home: Home, secret: str, *, idle_minutes: int = 30,
-                    now: datetime | None = None) -> Account | None:
-    """The usable account a session cookie belongs to (None when ended, idle, expired, or the account
-    is disabled or locked); touches the session so the idle timeout restarts."""
+def current_session(home: Home, secret: str | None, *, idle_minutes: int = 30,
+                    now: datetime | None = None) -> tuple[Account, str] | None:
+    """The usable account a session cookie belongs to and how it signed in (None when the session
+    ended, idled out or expired, or the account is disabled or locked); touches the session so the
+    idle timeout restarts. An ``enrolment`` session may only set up a way to sign in."""
     if not _looks_like(secret, SESSION_PREFIX):
         return None
+    assert secret is not None
     now = now or now_utc()
     digest = sha256(secret)
     with closing(_connect(home)) as con:
         row = con.execute(
             "UPDATE patient_sessions SET last_seen_at = ? WHERE session_hash = ? AND ended_at IS NULL "
-            "AND expires_at > ? AND last_seen_at > ? RETURNING account_id",
+            "AND expires_at > ? AND last_seen_at > ? RETURNING account_id, method",
             [_iso(now), digest, _iso(now), _iso(now - timedelta(minutes=idle_minutes))]).fetchone()
     if row is None:
         return None
     account = get(home, row["account_id"])
-    return account if account is not None and account.usable else None
+    if account is None or not account.usable:
+        return None
+    return account, row["method"]
+
+
+def session_account(home: Home, secret: str | None, *, idle_minutes: int = 30,
+                    now: datetime | None = None) -> Account | None:
+    """The account of a full session (signed in by passkey or e-mail code), else None."""
+    found = current_session(home, secret, idle_minutes=idle_minutes, now=now)
+    return found[0] if found is not None and found[1] != "enrolment" else None
 
 
 def end_session(home: Home, secret: str, now: datetime | None = None) -> str | None:
