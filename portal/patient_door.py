@@ -338,6 +338,11 @@ class PatientDoor:
         found = self.contents(picked)
         return (account, picked[0], found) if found.studies else None
 
+    @staticmethod
+    def image_series(contents: Contents) -> list:
+        """The study's series that hold images (reports and other documents are shown as reports)."""
+        return [s for s in contents.studies[0].series if any(i.get("rows") for i in s.instances)]
+
     def study(self, request: Request) -> Response:
         found = self._study(request)
         if found is None:
@@ -345,7 +350,7 @@ class PatientDoor:
         account, row, contents = found
         reports = self.reports(row["study_instance_uid"])
         series = [{"modality": s.modality, "series_description": s.series_description, "instances": s.instances}
-                  for s in contents.studies[0].series]
+                  for s in self.image_series(contents)]
         self.audit(request, "view", account, [row["study_instance_uid"]],
                    detail="study and reports" if reports else "study")
         return HTMLResponse(pages.study_page(row, series, reports))
@@ -355,7 +360,7 @@ class PatientDoor:
         if found is None:
             return None
         account, row, contents = found
-        series = contents.studies[0].series
+        series = self.image_series(contents)
         if not 1 <= n <= len(series):
             return None
         return account, row, series[n - 1]

@@ -323,6 +323,7 @@ label.inline{display:flex;gap:.5rem;align-items:center;font-weight:400}
 input[type=email],input[type=number]{font-size:1.1rem;padding:.5rem;width:100%;box-sizing:border-box}
 code{overflow-wrap:anywhere;word-break:break-all}
 ul.trail{padding-left:1.1rem}
+.button.quiet{background:#e6e9ee;color:#1d2733}
 .notice{background:#e7f5e9;padding:.5rem .8rem;border-radius:6px}
 a:focus,button:focus,input:focus{outline:3px solid #1f6feb;outline-offset:2px}
 @media (min-width:700px){body.me main{margin:1.5rem auto}}

@@ -59,14 +59,14 @@ class PatientWorld:
     def archive(self, **settings) -> Archive:
         return Archive.load(home=str(self.home), **settings)
 
-    def import_later_study(self) -> str:
+    def import_later_study(self, description: str = "FAKE LATER CT", study_date: str = "20260301") -> str:
         """A new south study of P (imported now, as if it arrived from the south PACS)."""
-        folder = self.root / "later"
+        folder = self.root / description.replace(" ", "_")
         uid = _study(folder, patient_id=P_SOUTH, issuer="SOUTH", name="FAKE^PAT^A", birth=P_BIRTH, sex="F",
-                     card="FAKEHCN12345678", institution="FAKE SOUTH HOSPITAL", description="FAKE LATER CT",
-                     study_date="20260301", tag="later")
+                     card="FAKEHCN12345678", institution="FAKE SOUTH HOSPITAL", description=description,
+                     study_date=study_date, tag=description)
         assert limestone_main(["--home", str(self.home), "import", str(folder)]) == 0
-        self.studies["p_later"] = uid
+        self.studies[description] = uid
         return uid
 
 
