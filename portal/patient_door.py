@@ -208,7 +208,9 @@ class PatientDoor:
         account = self.account(request)
         if account is None:
             return HTMLResponse(pages.sign_in_page())
-        return HTMLResponse(pages.records_page(self.studies(account)))
+        rows = self.studies(account)
+        self.audit(request, "view", account, detail=f"records list: {len(rows)} studies")
+        return HTMLResponse(pages.records_page(rows))
 
     async def code_send(self, request: Request) -> Response:
         if not self.allow_attempt(request):

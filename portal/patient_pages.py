@@ -156,7 +156,8 @@ def records_page(studies: list[dict]) -> str:
 <button type="submit" id="share-chosen">{escape(t("Share the chosen studies"))}</button>
 <button class="quiet" type="submit" formaction="/me/download" id="download-chosen">
 {escape(t("Download the chosen studies (ZIP)"))}</button>
-<button class="quiet" type="submit" formaction="/me/cd" id="cd-chosen">{escape(t("CD/USB image of the chosen studies"))}</button>
+<button class="quiet" type="submit" formaction="/me/cd" id="cd-chosen">
+{escape(t("CD/USB image of the chosen studies"))}</button>
 </div>
 </form>
 </section>""", signed_in=True)
@@ -204,7 +205,8 @@ def viewer_page(study: dict, series: dict, n: int, count: int) -> str:
                   "Invert; + and − zoom.")})
     return page(t("Image viewer"), f"""
 <section class="card viewer">
-<p><a href="/me/study/{escape(study['ref'])}">&larr; {escape(study.get("study_description") or t("Imaging study"))}</a></p>
+<p><a href="/me/study/{escape(study['ref'])}">&larr;
+{escape(study.get("study_description") or t("Imaging study"))}</a></p>
 <h1>{escape(label or t("Images"))}</h1>
 <div data-limestone-viewer data-config="{escape(config, quote=True)}"></div>
 </section>
@@ -214,8 +216,8 @@ def viewer_page(study: dict, series: dict, n: int, count: int) -> str:
 
 def share_form(studies: list[dict], error: str | None = None, max_days: int = 90, default_days: int = 30) -> str:
     chosen = "".join(f'<li>{escape(s.get("study_description") or t("Imaging study"))} · '
-                     f'{escape(_date(s.get("study_date")))}<input type="hidden" name="s" value="{escape(s["ref"])}"></li>'
-                     for s in studies)
+                     f'{escape(_date(s.get("study_date")))}'
+                     f'<input type="hidden" name="s" value="{escape(s["ref"])}"></li>' for s in studies)
     return page(t("Share with a doctor"), f"""
 <section class="card narrow">
 <h1>{escape(t("Share with a doctor"))}</h1>
@@ -230,7 +232,8 @@ def share_form(studies: list[dict], error: str | None = None, max_days: int = 90
 <input id="days" name="days" type="number" min="1" max="{max_days}" value="{default_days}" required>
 <fieldset><legend>{escape(t("The doctor may"))}</legend>
 <label class="inline"><input type="checkbox" name="perm" value="view" checked> {escape(t("view the images"))}</label>
-<label class="inline"><input type="checkbox" name="perm" value="download" checked> {escape(t("download the originals"))}</label>
+<label class="inline"><input type="checkbox" name="perm" value="download" checked>
+{escape(t("download the originals"))}</label>
 </fieldset>
 <button type="submit" id="share-submit">{escape(t("Create the link"))}</button>
 </form>
@@ -256,27 +259,33 @@ _ACTIONS = {"open": "opened the link", "view": "viewed", "download": "downloaded
             "passcode_failed": "entered a wrong passcode", "lockout": "was locked out"}
 
 
+def _what(event: dict, names: dict[str, str]) -> str:
+    uid = event.get("study_instance_uid")
+    return f" · {escape(names.get(uid, ''))}" if uid else ""
+
+
 def shares_page(links: list, openings: dict[str, list[dict]], names: dict[str, str]) -> str:
     """Every share the patient made: to whom, what, status, and who opened what and when."""
     if not links:
-        return page(t("My shares"), f'<section class="card"><h1>{escape(t("My shares"))}</h1>'
-                                    f'<p>{escape(t("You have not shared anything yet."))}</p></section>', signed_in=True)
+        empty = (f'<section class="card"><h1>{escape(t("My shares"))}</h1>'
+                 f'<p>{escape(t("You have not shared anything yet."))}</p></section>')
+        return page(t("My shares"), empty, signed_in=True)
     parts = [f'<section class="card"><h1>{escape(t("My shares"))}</h1></section>']
     for link in links:
         status = link.status()
         events = openings.get(link.link_id, [])
-        trail = "".join(f'<li><time>{escape(e["occurred_at"].strftime("%d %b %Y %H:%M"))}</time> '
-                        f'{escape(t(_ACTIONS.get(e["action"], e["action"])))}'
-                        f'{(" · " + escape(names.get(e["study_instance_uid"] or "", ""))) if e.get("study_instance_uid") else ""}'
-                        f'</li>' for e in events) or f'<li>{escape(t("Not opened yet."))}</li>'
+        trail = "".join(
+            f'<li><time>{escape(e["occurred_at"].strftime("%d %b %Y %H:%M"))}</time> '
+            f'{escape(t(_ACTIONS.get(e["action"], e["action"])))}{_what(e, names)}</li>'
+            for e in events) or f'<li>{escape(t("Not opened yet."))}</li>'
         studies = ", ".join(names.get(u, t("a study")) for u in link.study_instance_uids)
         revoke = (f'<form method="post" action="/me/shares/{escape(link.link_id)}/revoke">'
                   f'<button class="quiet" type="submit">{escape(t("Withdraw"))}</button></form>'
                   if status == "active" else "")
         parts.append(f"""<section class="card share" id="share-{escape(link.link_id)}">
 <h2>{escape(link.recipient_name)}</h2>
-<p class="muted"><span class="status">{escape(t(status))}</span> · {escape(t("until {when}",
-                                                                             when=link.expires_at.strftime("%d %b %Y")))}
+<p class="muted"><span class="status">{escape(t(status))}</span> ·
+{escape(t("until {when}", when=link.expires_at.strftime("%d %b %Y")))}
  · {escape(", ".join(t(p) for p in sorted(link.permissions)))}</p>
 <p>{escape(studies)}</p>
 <h3>{escape(t("Who opened what and when"))}</h3><ul class="trail">{trail}</ul>
@@ -285,8 +294,9 @@ def shares_page(links: list, openings: dict[str, list[dict]], names: dict[str, s
 
 
 def security_page(passkeys: list, sessions: int, notice: str | None = None) -> str:
-    keys = "".join(f'<li>{escape(p.label or t("Passkey"))} · {escape(t("added {when}", when=p.created_at.strftime("%d %b %Y")))}'
-                   f'</li>' for p in passkeys) or f'<li>{escape(t("No passkey yet: you sign in with e-mail codes."))}</li>'
+    keys = "".join(
+        f'<li>{escape(p.label or t("Passkey"))} · {escape(t("added {when}", when=p.created_at.strftime("%d %b %Y")))}'
+        '</li>' for p in passkeys) or f'<li>{escape(t("No passkey yet: you sign in with e-mail codes."))}</li>'
     done = f'<p class="notice" role="status">{escape(notice)}</p>' if notice else ""
     return page(t("Sign-in and security"), f"""
 <section class="card">

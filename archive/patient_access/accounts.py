@@ -147,15 +147,19 @@ _INVITATION_COLUMNS = ("invitation_id, account_id, created_at, expires_at, used_
                        "failed_attempts, locked_at")
 
 
+def _when(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
 def _account(row: sqlite3.Row) -> Account:
     return Account(row["account_id"], row["patient_key"], row["email"], row["status"], row["created_by"],
-                   _ts(row["created_at"]), _ts(row["enrolled_at"]), _ts(row["disabled_at"]),
+                   _when(row["created_at"]), _ts(row["enrolled_at"]), _ts(row["disabled_at"]),
                    _ts(row["last_sign_in_at"]), row["failed_sign_ins"], _ts(row["locked_at"]))
 
 
 def _invitation(row: sqlite3.Row) -> Invitation:
-    return Invitation(row["invitation_id"], row["account_id"], _ts(row["created_at"]),
-                      _ts(row["expires_at"]), _ts(row["used_at"]), _ts(row["revoked_at"]),
+    return Invitation(row["invitation_id"], row["account_id"], _when(row["created_at"]),
+                      _when(row["expires_at"]), _ts(row["used_at"]), _ts(row["revoked_at"]),
                       row["failed_attempts"], _ts(row["locked_at"]))
 
 

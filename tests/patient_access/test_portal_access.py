@@ -17,7 +17,7 @@ from archive import audit
 from archive.patient_access import records
 from archive.sharing import usage
 from tests.support.patient_flows import enrol_by_email, invite, refs
-from tests.support.patient_world import P_BIRTH, P_NORTH, P_SOUTH, Q_BIRTH, Q_NORTH, REPORT_TEXT
+from tests.support.patient_world import P_BIRTH, P_NORTH, P_SOUTH, Q_BIRTH, Q_NORTH
 
 pytestmark = pytest.mark.integration
 P_MAIL, Q_MAIL = "pat.fake@example.org", "other.fake@example.org"
