@@ -1,4 +1,5 @@
-"""``limestone patients invite``: invite a patient to their own account in the portal.
+"""``limestone patients invite|notify``: invite a patient to their own account in the portal; send
+the "you have new images" notices.
 
 Prints the one-time enrolment link (shown once; only its hash is kept) and writes the printable
 letter with its QR code when ``--letter`` is given. When an SMTP server is set
@@ -20,7 +21,7 @@ from archive.sharing.actions import Actor
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("patients", help="patients' own accounts in the portal (invite)")
+    parser = subparsers.add_parser("patients", help="patients' own accounts in the portal (invite, notify)")
     sub = parser.add_subparsers(dest="patients_command", required=True, metavar="ACTION")
     invite = sub.add_parser("invite", help="invite a patient to see their records online (one-time link)")
     invite.add_argument("--patient-id", required=True, help="the patient's ID (MRN) at a site")
@@ -30,6 +31,8 @@ def add_parser(subparsers) -> None:
     invite.add_argument("--no-email", action="store_true", help="do not e-mail the link even if SMTP is set")
     invite.add_argument("--by", help="who is acting, for the audit trail (default: your login name)")
     invite.add_argument("--json", action="store_true", help="print the invitation as JSON")
+    notify = sub.add_parser("notify", help='e-mail "you have new images" to patients with studies stored since')
+    notify.add_argument("--json", action="store_true")
     parser.set_defaults(run=run)
 
 
@@ -42,6 +45,11 @@ def _actor(args) -> Actor:
 
 
 def run(args, archive: Archive) -> int:
+    if args.patients_command == "notify":
+        from archive.patient_access.notices import notify_new_images
+        sent = notify_new_images(archive)
+        print(json.dumps({"sent": sent}) if args.json else f"{sent} new-images notices sent.")
+        return 0
     try:
         result = patient_actions.invite_patient(archive, args.patient_id, args.email, _actor(args),
                                                 issuer=args.issuer, send_email=not args.no_email)

@@ -23,13 +23,14 @@ Every refusal is the same plain 404 page. Every action is audited with the accou
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import secrets
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -541,10 +542,23 @@ class PatientDoor:
                                                 open_sessions(self.home, account.account_id)))
 
 
+def _same_origin(door: PatientDoor, handler: Callable) -> Callable:
+    """A POST handler that refuses a request another site's page sent (its Origin is not ours), on top
+    of the SameSite=Strict cookies."""
+    async def checked(request: Request) -> Response:
+        origin = request.headers.get("origin")
+        if origin and origin.rstrip("/") != door.rp.origin:
+            return door.refuse(403)
+        if inspect.iscoroutinefunction(handler):
+            return await handler(request)
+        return await run_in_threadpool(handler, request)
+    return checked
+
+
 def routes(portal: Any) -> list[Route]:
     door = PatientDoor(portal)
     portal.patient_door = door
-    return [
+    table = [
         Route("/me", door.records_or_sign_in),
         Route("/me/enrol/{token}", door.enrol_page, methods=["GET"]),
         Route("/me/enrol/{token}", door.enrol, methods=["POST"]),
@@ -572,3 +586,5 @@ def routes(portal: Any) -> list[Route]:
         Route("/me/shares/{link_id}/revoke", door.revoke, methods=["POST"]),
         Route("/me/security", door.security),
     ]
+    return [Route(r.path, _same_origin(door, r.endpoint), methods=["POST"]) if r.methods and "POST" in r.methods
+            else r for r in table]

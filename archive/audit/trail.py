@@ -23,7 +23,7 @@ ACTIONS = ("view", "download", "export", "share", "revoke", "passcode_failed", "
            # share links and the share portal (archive/sharing/links.py, portal/)
            "extend", "unlock", "lockout", "open", "refused",
            # patients' own accounts (archive/patient_access/)
-           "invite", "enrol", "disable", "code_sent")
+           "invite", "enrol", "disable", "code_sent", "notify")
 
 
 @dataclass(frozen=True)

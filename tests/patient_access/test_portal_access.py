@@ -186,3 +186,37 @@ def test_sign_out_everywhere(door, smtp):
     assert first.post("/me/signout-all").status_code == 303
     assert "FAKE KNEE CT" not in second.get("/me").text and "Sign in" in second.get("/me").text
     assert "FAKE KNEE CT" not in first.get("/me").text
+
+
+def test_posts_from_another_site_and_forged_passkeys_are_refused(door, p_client):
+    evil = {"origin": "http://evil.example"}
+    assert p_client.post("/me/signout-all", headers=evil).status_code == 403
+    assert p_client.get("/me").status_code == 200 and "My records" in p_client.get("/me").text
+    options = p_client.post("/me/passkey/signin/options", json={}).json()
+    forged = {"id": "AAAA", "rawId": "AAAA", "type": "public-key",
+              "response": {"clientDataJSON": "e30", "authenticatorData": "AAAA", "signature": "AAAA"}}
+    r = p_client.post("/me/passkey/signin", json={"challenge_id": options["challenge_id"], "credential": forged})
+    assert r.status_code == 401 and not r.json()["ok"]
+    # A challenge is used once.
+    r = p_client.post("/me/passkey/signin", json={"challenge_id": options["challenge_id"], "credential": forged})
+    assert r.status_code == 401
+
+
+def test_report_delay_and_new_images_notice(door, world, smtp):
+    con = world.archive().store(read_only=True)
+    try:
+        uid = world.studies["p_north"]
+        assert [r["text"] for r in records.released_reports(con, uid)][0].count("FAKE normal chest") == 1
+        assert records.released_reports(con, uid, delay_hours=24) == []          # received minutes ago
+    finally:
+        con.close()
+    archive = world.archive(smtp_url=smtp.url, portal_base_url=door.url)
+    from archive.patient_access.notices import notify_new_images
+    notify_new_images(archive)                                                # whatever was due so far
+    before = len([m for m in smtp.messages if m["To"] == P_MAIL])
+    world.import_later_study("FAKE NOTICE CT", "20260401")
+    assert notify_new_images(archive) >= 1
+    notice = smtp.wait_for(P_MAIL, before + 1)[-1]
+    body = notice.get_payload(decode=True).decode()
+    assert notice["Subject"] == "You have new images" and door.url + "/me" in body and "FAKE" not in body
+    assert notify_new_images(archive) == 0                                    # sent once
