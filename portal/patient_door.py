@@ -428,6 +428,8 @@ class PatientDoor:
 
     def download(self, request: Request) -> Response:
         account = self.account(request)
+        if account is not None and not request.query_params.getlist("s"):
+            return RedirectResponse("/me", status_code=303)     # nothing chosen: back to the list
         picked = self.picked(request, account) if account else None
         if account is None or picked is None:
             return self.refuse()
@@ -445,6 +447,8 @@ class PatientDoor:
 
     def cd_image(self, request: Request) -> Response:
         account = self.account(request)
+        if account is not None and not request.query_params.getlist("s"):
+            return RedirectResponse("/me", status_code=303)     # nothing chosen: back to the list
         picked = self.picked(request, account) if account else None
         if account is None or picked is None:
             return self.refuse()
@@ -474,6 +478,8 @@ class PatientDoor:
     # ---- shares ----------------------------------------------------------------------------
     def share_new(self, request: Request) -> Response:
         account = self.account(request)
+        if account is not None and not request.query_params.getlist("s"):
+            return RedirectResponse("/me", status_code=303)     # nothing chosen: back to the list
         picked = self.picked(request, account) if account else None
         if account is None or picked is None:
             return self.refuse()
