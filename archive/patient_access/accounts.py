@@ -185,7 +185,7 @@ def for_patient(home: Home, patient_key: str) -> Account | None:
 
 
 def for_email(home: Home, email: str) -> list[Account]:
-    """Accounts with this e-mail address (a family may share one address)."""
+    """Accounts with this e-mail address (one not disabled, when invited through ``actions``)."""
     try:
         address = normalise_email(email)
     except AccountError:

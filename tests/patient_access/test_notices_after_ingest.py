@@ -12,7 +12,7 @@ from archive.patient_access.notices import notify_new_images
 from pipelines.cli import main as limestone_main
 from tests.support.orthanc_server import free_port
 from tests.support.patient_flows import CLERK
-from tests.support.patient_world import P_BIRTH, P_NORTH, P_SOUTH, build
+from tests.support.patient_world import P_BIRTH, P_NORTH, P_SOUTH
 
 pytestmark = pytest.mark.integration
 MAIL = "auto.notice.fake@example.org"
@@ -20,9 +20,9 @@ PORTAL = "http://localhost:8599"
 
 
 @pytest.fixture(scope="module")
-def enrolled(tmp_path_factory):
+def enrolled(own_world):
     """Its own world (the shared one's accounts would get notices too), P enrolled."""
-    world = build(tmp_path_factory.mktemp("notices"))
+    world = own_world
     archive = world.archive(portal_base_url=PORTAL)
     issued = actions.invite_patient(archive, P_NORTH, MAIL, CLERK, issuer="NORTH", send_email=False).issued
     assert accounts.enrol(archive.home, issued.token, P_BIRTH).ok
