@@ -55,6 +55,7 @@ from archive.network.jobs import StudyJob, StudyResult
 from archive.network.nodes import Node, NodeRegistry, StudyStatusValues
 from archive.network.query import FIND_MODEL, RemoteStudy, StudyFilter, find_series, find_studies
 from archive.network.status import STORE_QUARANTINED, STORE_SUCCESS
+from archive.patient_access.notices import after_ingest as notify_patients
 from archive.repeats.update import after_run
 from archive.store import remote
 from archive.store.runs import IngestRun, finish_run, start_run
@@ -247,6 +248,7 @@ class Puller:
                                      status if advances else "filtered")
             if not summary.interrupted:
                 after_run(self.con, self.archive.home)  # the repeat metrics include what came in
+                notify_patients(self.archive, self.con, run.imported)   # "you have new images"
             self.con.close()
         return summary
 
