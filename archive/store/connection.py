@@ -21,7 +21,7 @@ import sqlite3
 import time
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import duckdb
@@ -209,6 +209,14 @@ def store_lock(home: Home, purpose: str = "write") -> Iterator[None]:
 def write_lock(home: Home) -> AbstractContextManager[None]:
     """The store's write lock (see ``store_lock``)."""
     return store_lock(home, "write")
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, parameters: object = None) -> Any:
+    """The one value of a query that always returns one row (a count, an aggregate, a setting)."""
+    row = con.execute(sql, parameters).fetchone()
+    if row is None:
+        raise LookupError("the query returned no row")
+    return row[0]
 
 
 def rollback(con: duckdb.DuckDBPyConnection) -> None:
