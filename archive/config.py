@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from archive.errors import LimestoneError
 
@@ -155,7 +155,7 @@ class Settings:
     values: dict[str, Any]
 
     @classmethod
-    def load(cls, env: dict[str, str] | None = None, **overrides: Any) -> "Settings":
+    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
         """Resolve every setting: explicit overrides, then the environment, then the default."""
         env = os.environ if env is None else env
         unknown = set(overrides) - set(_BY_NAME)
