@@ -42,7 +42,7 @@ def _keep(home: Home, raw: str, source: str) -> int:
     with closing(state.connect(home)) as con:
         cur = con.execute("INSERT INTO hl7_messages (received_at, source, outcome, raw) VALUES (?, ?, ?, ?)",
                           [now_utc().isoformat(timespec="milliseconds"), source[:200], "received", raw])
-        return int(cur.lastrowid)
+        return int(cur.lastrowid or 0)   # set by every INSERT
 
 
 def _settle(home: Home, message_id: int, outcome: str, *, control_id: str | None = None,
