@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from archive.backup import back_up, check, listing, prune
-from archive.backup.run import summary_json
 from archive.home import Archive
+
+if TYPE_CHECKING:
+    pass
 
 
 def add_parser(subparsers) -> None:
@@ -44,6 +46,9 @@ def _human(n: float) -> str:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.backup import back_up, check, listing, prune
+    from archive.backup.run import summary_json
+
     as_json = args.json or getattr(args, "sub_json", False)
     if args.action == "list":
         backups = listing(args.source)

@@ -6,8 +6,12 @@ nightly) after many small runs, e.g. a listener filing pushes all day.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from archive.home import Archive
-from archive.store.maintenance import compact
+
+if TYPE_CHECKING:
+    pass
 
 
 def add_parser(subparsers) -> None:
@@ -16,6 +20,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.store.maintenance import compact
+
     con = archive.store()
     try:
         result = compact(con)

@@ -6,10 +6,12 @@ import getpass
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archive.home import Archive
-from archive.media.pdi import PdiError, export_studies
-from archive.sharing.actions import Actor
+
+if TYPE_CHECKING:
+    pass
 
 
 def add_parser(subparsers) -> None:
@@ -25,6 +27,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.media.pdi import PdiError, export_studies
+    from archive.sharing.actions import Actor
+
     try:
         who = args.by or getpass.getuser()
     except Exception:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archive.home import Archive
-from archive.reports.hl7v2 import split_messages
-from archive.reports.inbox import receive
+
+if TYPE_CHECKING:
+    pass
 
 
 def add_parser(subparsers) -> None:
@@ -23,6 +25,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.reports.hl7v2 import split_messages
+    from archive.reports.inbox import receive
+
     missing = [str(f) for f in args.files if not f.is_file()]
     if missing:
         raise FileNotFoundError(f"no such file: {', '.join(missing)}")

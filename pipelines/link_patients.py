@@ -10,9 +10,12 @@ identity decisions outside the dashboard, or to recompute at will.
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from archive.home import Archive
-from archive.repeats.update import bring_up_to_date
+
+if TYPE_CHECKING:
+    pass
 
 
 def add_parser(subparsers) -> None:
@@ -21,6 +24,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.repeats.update import bring_up_to_date
+
     con = archive.store()
     try:
         update = bring_up_to_date(con, archive.home, force=True)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from archive.home import Archive
-from archive.network import NetworkError, quiet_toolkit
-from archive.network.listen import Listener
+
+if TYPE_CHECKING:
+    pass
 
 
 def add_parser(subparsers) -> None:
@@ -29,6 +31,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.network import NetworkError, quiet_toolkit
+    from archive.network.listen import Listener
+
     quiet_toolkit(getattr(args, "verbose", False))
     settings = archive.settings
     listener = Listener(archive, args.ae_title or settings.ae_title,

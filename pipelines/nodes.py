@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from archive.home import Archive
-from archive.network import NetworkError, echo, quiet_toolkit
-from archive.network.dicomweb import DicomWebClient, web_settings
 from archive.network.nodes import AuthValues, Node, NodeError, NodeRegistry, RetrieveMethodValues
+
+if TYPE_CHECKING:
+    pass
 
 
 def add_parser(subparsers) -> None:
@@ -59,6 +61,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.network import quiet_toolkit
+
     quiet_toolkit(getattr(args, "verbose", False))
     try:
         with NodeRegistry(archive.home) as registry:
@@ -112,6 +116,9 @@ def _remove(args, archive: Archive, registry: NodeRegistry) -> int:
 
 
 def _echo(args, archive: Archive, registry: NodeRegistry) -> int:
+    from archive.network import NetworkError, echo
+    from archive.network.dicomweb import DicomWebClient, web_settings
+
     node = registry.get(args.name)
     if node.url:
         try:

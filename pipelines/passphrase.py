@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import getpass
 import sys
+from typing import TYPE_CHECKING
 
-from archive.escrow import EscrowError
 from archive.home import Archive
+
+if TYPE_CHECKING:
+    pass
 
 
 def passphrase(archive: Archive, confirm: bool = False) -> str:
+    from archive.escrow import EscrowError
+
     configured = archive.settings.escrow_passphrase
     if configured:
         return configured

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from archive.comparison.priors import relevant_priors
 from archive.home import Archive
+
+if TYPE_CHECKING:
+    pass
 
 
 def add_parser(subparsers) -> None:
@@ -24,6 +27,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.comparison.priors import relevant_priors
+
     if args.limit is not None and args.limit < 1:
         print("limestone priors: --limit must be at least 1", file=sys.stderr)
         return 2

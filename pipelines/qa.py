@@ -12,12 +12,15 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from archive.home import Archive
-from archive.quality.run import run_qa
+
+if TYPE_CHECKING:
+    pass
 
 
 def _date(text: str) -> date:
@@ -37,6 +40,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.quality.run import run_qa
+
     interactive = sys.stderr.isatty()
     # Log lines (an instance that could not be measured) are printed above the bar, not into it.
     with logging_redirect_tqdm():

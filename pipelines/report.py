@@ -12,9 +12,12 @@ import argparse
 import json
 import sys
 from datetime import date
+from typing import TYPE_CHECKING
 
 from archive.home import Archive
-from archive.repeats import metrics
+
+if TYPE_CHECKING:
+    pass
 
 
 def _date(text: str) -> date:
@@ -42,6 +45,8 @@ def _row(label: str, block: dict) -> str:
 
 
 def run_repeats(args, archive: Archive) -> int:
+    from archive.repeats import metrics
+
     if args.since and args.until and args.since > args.until:
         print("limestone report repeats: --since is after --until", file=sys.stderr)
         return 2

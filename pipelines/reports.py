@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from archive.home import Archive
-from archive.reports import inbox, search, store
+
+if TYPE_CHECKING:
+    pass
 
 
 def add_parser(subparsers) -> None:
@@ -47,6 +50,8 @@ def _dump(obj) -> str:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.reports import inbox, search, store
+
     action = args.reports_command
     if action == "inbox":
         rows = inbox.review_queue(archive.home)

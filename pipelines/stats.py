@@ -4,11 +4,12 @@ the archive was last backed up and its master keys escrowed."""
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from archive.backup import protection
 from archive.home import Archive
-from archive.store.queries import stats
-from archive.vault import VaultKeyError
+
+if TYPE_CHECKING:
+    pass
 
 
 def add_parser(subparsers) -> None:
@@ -18,6 +19,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.backup import protection
+    from archive.store.queries import stats
+    from archive.vault import VaultKeyError
+
     con = archive.store(read_only=True)
     try:
         counts = stats(con)

@@ -11,11 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
 from archive.home import Archive
-from archive.vault import VaultError
+
+if TYPE_CHECKING:
+    pass
 
 log = logging.getLogger("limestone.verify")
 
@@ -27,6 +30,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.vault import VaultError
+
     con = archive.store(read_only=True)
     try:
         referenced = {h for (h,) in con.execute("SELECT DISTINCT content_hash FROM instances").fetchall()}

@@ -8,9 +8,23 @@ Every socket gets TCP_NODELAY (with Nagle on, DCMTK peers crawl), and errors are
 ``NetworkError`` with one plain line that names the node (and the study when there is one).
 """
 
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any
 
-from archive.network.association import NetworkError, associate, echo, tcp_nodelay
+if TYPE_CHECKING:
+    from archive.network.association import NetworkError, associate, echo, tcp_nodelay
+
+# Loaded on first use (PEP 562): pynetdicom and pydicom cost a command that only reads the node
+# list (``limestone nodes --help``, ``nodes list``) more than the rest of its run.
+_LAZY = {"NetworkError": "association", "associate": "association", "echo": "association",
+         "tcp_nodelay": "association"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def quiet_toolkit(verbose: bool = False) -> None:
