@@ -58,7 +58,7 @@ def _enable_wal(catalog: Path) -> None:
         con.close()
 
 
-def postgres_parts(url: str) -> dict[str, str]:
+def postgres_parts(url: str) -> dict[str, Any]:
     """A postgresql:// URL as libpq keywords (host, port, dbname, user, password)."""
     parts = urlsplit(url)
     if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
@@ -163,7 +163,7 @@ def threads(con: duckdb.DuckDBPyConnection, count: int) -> Iterator[None]:
     there, one DuckDB thread does the same work with half the CPU (its many small catalog queries
     cost less without a thread hand-over each).
     """
-    before = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    before = scalar(con, "SELECT current_setting('threads')")
     con.execute(f"SET threads = {int(count)}")
     try:
         yield

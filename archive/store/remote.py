@@ -11,7 +11,7 @@ Writes take the same home-wide lock as the StoreWriter and retry lock conflicts.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 import duckdb
 import pyarrow as pa
@@ -30,8 +30,8 @@ PARTIAL = "partial"
 COMPLETE = "complete"
 
 
-def _transaction(con: duckdb.DuckDBPyConnection, home: Home, action) -> None:
-    def run():
+def _transaction(con: duckdb.DuckDBPyConnection, home: Home, action: Callable[[], object]) -> None:
+    def run() -> None:
         con.execute("BEGIN")
         try:
             action()
@@ -71,7 +71,9 @@ def upsert_remote_studies(con: duckdb.DuckDBPyConnection, home: Home, node: str,
     ``remote_instances``, ``source_node`` and the retrieve status are brought up to date.
     """
     now = now_utc()
-    patients, study_rows, series_rows = {}, {}, {}
+    patients: dict[str, dict[str, Any]] = {}
+    study_rows: dict[str, dict[str, Any]] = {}
+    series_rows: dict[str, dict[str, Any]] = {}
     for ds, remote in studies:
         patient = Patient.from_dataset(ds).row
         study = Study.from_dataset(ds).row
@@ -90,7 +92,7 @@ def upsert_remote_studies(con: duckdb.DuckDBPyConnection, home: Home, node: str,
     if not study_rows and not series_rows:
         return 0, 0
 
-    def write():
+    def write() -> None:
         registered = []
         try:
             for name, rows, table in (("r_patients", patients, "patients"), ("r_studies", study_rows, "studies"),
@@ -101,7 +103,7 @@ def upsert_remote_studies(con: duckdb.DuckDBPyConnection, home: Home, node: str,
                         "WHERE patient_key NOT IN (SELECT patient_key FROM patients)")
             counts[0] = con.execute(
                 "SELECT count(*) FROM r_studies WHERE study_instance_uid NOT IN "
-                "(SELECT study_instance_uid FROM studies)").fetchone()[0]
+                "(SELECT study_instance_uid FROM studies)").fetchall()[0][0]
             con.execute("UPDATE studies SET remote_instances = r.remote_instances,"
                         " source_node = coalesce(studies.source_node, r.source_node)"
                         " FROM r_studies r WHERE studies.study_instance_uid = r.study_instance_uid")
@@ -110,7 +112,7 @@ def upsert_remote_studies(con: duckdb.DuckDBPyConnection, home: Home, node: str,
             browse_table.refresh(con, "r_studies", "r_patients")
             counts[1] = con.execute(
                 "SELECT count(*) FROM r_series WHERE series_instance_uid NOT IN "
-                "(SELECT series_instance_uid FROM series)").fetchone()[0]
+                "(SELECT series_instance_uid FROM series)").fetchall()[0][0]
             con.execute("UPDATE series SET remote_instances = r.remote_instances"
                         " FROM r_series r WHERE series.series_instance_uid = r.series_instance_uid")
             con.execute("INSERT INTO series BY NAME SELECT * FROM r_series "
@@ -133,7 +135,7 @@ def refresh_retrieve_status(con: duckdb.DuckDBPyConnection, home: Home, study_ui
               " WHEN remote_instances IS NOT NULL AND number_of_instances < remote_instances"
               " THEN '" + PARTIAL + "' ELSE '" + COMPLETE + "' END")
 
-    def write():
+    def write() -> None:
         _uids_table(con, "s_studies", uids)
         try:
             con.execute(f"UPDATE studies SET retrieve_status = {status} WHERE source_node IS NOT NULL"
