@@ -11,11 +11,12 @@ import logging
 import warnings
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 from pynetdicom import Association
-from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
+from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind  # type: ignore[attr-defined]  # pynetdicom makes its SOP class names at import
 
 from archive.dicom import values as v
 from archive.errors import LimestoneError
@@ -104,7 +105,7 @@ def study_identifier(selection: StudyFilter) -> Dataset:
     return identifier("STUDY", STUDY_KEYS, **values)
 
 
-def _get(ds: Dataset, keyword: str):
+def _get(ds: Dataset, keyword: str) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -113,7 +114,7 @@ def _get(ds: Dataset, keyword: str):
         return None
 
 
-def valid_uid(value) -> str | None:
+def valid_uid(value: object) -> str | None:
     """The UID in ``value`` if it is a well-formed UID, else None."""
     text = v.text(value)
     if not text or "\\" in text:
