@@ -11,12 +11,11 @@ import logging
 import warnings
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 from pynetdicom import Association
-from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind  # type: ignore[attr-defined]  # pynetdicom makes its SOP class names at import
+from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
 
 from archive.dicom import values as v
 from archive.errors import LimestoneError
@@ -105,7 +104,7 @@ def study_identifier(selection: StudyFilter) -> Dataset:
     return identifier("STUDY", STUDY_KEYS, **values)
 
 
-def _get(ds: Dataset, keyword: str) -> Any:
+def _get(ds: Dataset, keyword: str) -> object:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
