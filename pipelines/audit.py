@@ -6,13 +6,9 @@ import json
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from archive.audit import atna as audit_messages
 from archive.home import Archive
-
-if TYPE_CHECKING:
-    pass
 
 
 def _day(text: str) -> datetime:

@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING
 
 from archive.home import Archive
-
-if TYPE_CHECKING:
-    pass
 
 
 def add_parser(subparsers) -> None:

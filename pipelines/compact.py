@@ -6,12 +6,7 @@ nightly) after many small runs, e.g. a listener filing pushes all day.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from archive.home import Archive
-
-if TYPE_CHECKING:
-    pass
 
 
 def add_parser(subparsers) -> None:

@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
 from archive.home import Archive
-
-if TYPE_CHECKING:
-    pass
 
 
 def add_parser(subparsers) -> None:

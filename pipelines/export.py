@@ -6,12 +6,8 @@ import getpass
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from archive.home import Archive
-
-if TYPE_CHECKING:
-    pass
 
 
 def add_parser(subparsers) -> None:

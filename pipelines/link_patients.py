@@ -10,12 +10,8 @@ identity decisions outside the dashboard, or to recompute at will.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
 
 from archive.home import Archive
-
-if TYPE_CHECKING:
-    pass
 
 
 def add_parser(subparsers) -> None:

@@ -18,13 +18,9 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING
 
 from archive.home import Archive
 from archive.network.nodes import AuthValues, Node, NodeError, NodeRegistry, RetrieveMethodValues
-
-if TYPE_CHECKING:
-    pass
 
 
 def add_parser(subparsers) -> None:

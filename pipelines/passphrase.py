@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import getpass
 import sys
-from typing import TYPE_CHECKING
 
 from archive.home import Archive
-
-if TYPE_CHECKING:
-    pass
 
 
 def passphrase(archive: Archive, confirm: bool = False) -> str:

@@ -12,15 +12,11 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
-from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from archive.home import Archive
-
-if TYPE_CHECKING:
-    pass
 
 
 def _date(text: str) -> date:

@@ -12,12 +12,8 @@ import argparse
 import json
 import sys
 from datetime import date
-from typing import TYPE_CHECKING
 
 from archive.home import Archive
-
-if TYPE_CHECKING:
-    pass
 
 
 def _date(text: str) -> date:

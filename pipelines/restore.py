@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from archive.home import Archive
 from pipelines.passphrase import passphrase
-
-if TYPE_CHECKING:
-    pass
 
 
 def add_parser(subparsers) -> None:

@@ -15,12 +15,8 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
-from typing import TYPE_CHECKING
 
 from archive.home import Archive
-
-if TYPE_CHECKING:
-    pass
 
 
 def _date(text: str) -> date:

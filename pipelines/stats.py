@@ -4,12 +4,8 @@ the archive was last backed up and its master keys escrowed."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 from archive.home import Archive
-
-if TYPE_CHECKING:
-    pass
 
 
 def add_parser(subparsers) -> None:

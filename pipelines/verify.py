@@ -11,14 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
 from archive.home import Archive
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("limestone.verify")
 
