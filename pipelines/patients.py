@@ -12,12 +12,12 @@ import getpass
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archive.home import Archive
-from archive.patient_access import AccountError
-from archive.patient_access import actions as patient_actions
-from archive.patient_access.letter import letter_html
-from archive.sharing.actions import Actor
+
+if TYPE_CHECKING:
+    from archive.sharing.actions import Actor
 
 
 def add_parser(subparsers) -> None:
@@ -37,6 +37,8 @@ def add_parser(subparsers) -> None:
 
 
 def _actor(args) -> Actor:
+    from archive.sharing.actions import Actor
+
     try:
         who = args.by or getpass.getuser()
     except Exception:
@@ -45,6 +47,10 @@ def _actor(args) -> Actor:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.patient_access import AccountError
+    from archive.patient_access import actions as patient_actions
+    from archive.patient_access.letter import letter_html
+
     if args.patients_command == "notify":
         from archive.patient_access.notices import notify_new_images
         sent = notify_new_images(archive)
