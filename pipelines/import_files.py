@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -231,7 +232,11 @@ class _StopRequest:
 
     def __init__(self):
         self.requested = False
-        self._previous = {sig: signal.signal(sig, self._request) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # Only the main thread may set handlers: a job worker runs imports in threads (and stops
+        # them its own way).
+        main = threading.current_thread() is threading.main_thread()
+        self._previous = {sig: signal.signal(sig, self._request) for sig in (signal.SIGINT, signal.SIGTERM)} \
+            if main else {}
 
     def _request(self, signum, frame):
         self.requested = True
