@@ -128,10 +128,10 @@ class JobsQueue:
             text = text.replace(password, "***")
         return JobsError(f"cannot use the job queue in PostgreSQL: {text.strip()}")
 
-    def connect(self) -> psycopg.Connection:
+    def connect(self) -> "psycopg.Connection[dict[str, Any]]":
         """A plain connection (autocommit) with the queue's schema first on the search path."""
         try:
-            return psycopg.connect(**self.kwargs, autocommit=True, row_factory=dict_row)  # type: ignore[arg-type]
+            return psycopg.connect(**self.kwargs, autocommit=True, row_factory=dict_row)
         except psycopg.Error as exc:
             raise self._error(exc) from None
 
@@ -147,8 +147,8 @@ class JobsQueue:
                 pg.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
                 exists = pg.execute("SELECT to_regclass(%s) AS t", (f"{SCHEMA}.procrastinate_jobs",)).fetchone()
                 if exists is None or exists["t"] is None:
-                    pg.execute(SchemaManager.get_schema())  # type: ignore[arg-type]
-                pg.execute(_TABLES)  # type: ignore[arg-type]
+                    pg.execute(SchemaManager.get_schema())
+                pg.execute(_TABLES)
             finally:
                 pg.execute("SELECT pg_advisory_unlock(%s)", (_lock_key(),))
         _ENSURED.add(self.url)
