@@ -2,6 +2,8 @@
 
     limestone worker [--concurrency N] [--burst] [--heartbeat S] [--stalled-after S]
 
+(defaults of the last two: settings ``worker_heartbeat_seconds``, ``worker_stalled_seconds``)
+
 Any number of workers, on any machines sharing the archive's settings, take jobs queued by
 ``limestone jobs submit`` (archive/jobs/). A job that raises is retried (up to ``ATTEMPTS`` times,
 waiting longer each time); the jobs of a worker that died (kill -9, a lost machine) are put back in
@@ -36,10 +38,11 @@ def add_parser(subparsers) -> None:
                         help="jobs this worker runs at once (default 1: an import job already uses "
                              "LIMESTONE_IMPORT_WORKERS processes)")
     parser.add_argument("--burst", action="store_true", help="exit once the queue is empty")
-    parser.add_argument("--heartbeat", type=float, default=10.0, metavar="S",
-                        help="seconds between this worker's heartbeats (default 10)")
-    parser.add_argument("--stalled-after", type=float, default=60.0, metavar="S",
-                        help="take over the jobs of a worker whose heartbeat is this old (default 60)")
+    parser.add_argument("--heartbeat", type=float, metavar="S",
+                        help="seconds between this worker's heartbeats (default: setting worker_heartbeat_seconds)")
+    parser.add_argument("--stalled-after", type=float, metavar="S",
+                        help="take over the jobs of a worker whose heartbeat is this old "
+                             "(default: setting worker_stalled_seconds)")
     parser.set_defaults(run=run)
 
 
@@ -151,6 +154,8 @@ def run(args, archive: Archive) -> int:
     queue = JobsQueue(archive.home)   # JobsError (embedded mode) -> one plain line, exit 2
     archive.home.ensure()
     archive.vault.ensure_key()        # a wrong master key is refused before any job is taken
+    args.heartbeat = args.heartbeat or archive.settings.worker_heartbeat_seconds
+    args.stalled_after = args.stalled_after or archive.settings.worker_stalled_seconds
     app = queue.app()
     register_tasks(app, archive, queue)
     logging.getLogger("procrastinate").setLevel(logging.INFO if args.verbose else logging.WARNING)
