@@ -74,7 +74,8 @@ def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    return int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+    row = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()
+    return int(row[0]) if row else 0
 
 
 def _copy_store(source: Home, target: Home, result: MigrationResult) -> None:

@@ -297,3 +297,16 @@ def _iso(value: Any) -> str | None:
 
 def dumps(data: dict[str, Any]) -> str:
     return json.dumps(data, default=str)
+
+
+def progress_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The submissions of ``progress`` as table rows for people (the dashboard's ingest health)."""
+    def when(text: str | None) -> datetime | None:   # naive UTC, as the other tables of the page
+        return datetime.fromisoformat(text).replace(tzinfo=None) if text else None
+
+    return [{"state": "done" if item["done"] else "running", "jobs_done": f"{item['succeeded']}/{item['jobs']}",
+             "running": item["doing"], "waiting": item["todo"], "failed": item["failed"],
+             "retried": item["retries"], "new_instances": item["imported"],
+             "already_present": item["already_present"], "quarantined": item["quarantined"],
+             "kind": item["kind"], "what": item["description"], "submitted_at": when(item["submitted_at"]),
+             "workers": item["workers"]} for item in data["submissions"]]
