@@ -12,11 +12,15 @@ Verified before it reports success: every table has as many rows in the target a
 the target vault holds every file the source holds, and every target vault file is authenticated
 (``Vault.verify``, the same check as ``limestone verify``; that needs the master key).
 
+The state (share links, audit events, sessions, nodes, transfers...) moves too when the settings
+put it in PostgreSQL (``LIMESTONE_STATE``): ``<home>/state.sqlite`` table by table into that
+database (or back), whose schema steps are applied first; generated keys keep their values and
+the identity sequences continue after them; row counts are compared like the store's. Without
+``LIMESTONE_STATE`` the state stays in the home (``state`` in the result says which).
+
 Not moved: the source stays as it was (remove it yourself once satisfied); DuckLake's snapshot
 history (the target starts with one snapshot per table); the keys (``<home>/keys`` or
-``LIMESTONE_MASTER_KEY``: every machine of a region needs the same); the quarantine (local files);
-the state database, which stays in ``<home>/state.sqlite`` while ``LIMESTONE_STATE`` is not
-supported (``state`` in the result says so).
+``LIMESTONE_MASTER_KEY``: every machine of a region needs the same); the quarantine (local files).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class MigrationResult:
     missing_files: list[str] = field(default_factory=list)
     damaged_files: list[str] = field(default_factory=list)
     state: str = "stays in the home (state.sqlite)"
+    state_tables: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -59,7 +64,7 @@ class MigrationResult:
         return {"direction": self.direction, "ok": self.ok, "tables": self.tables, "mismatched": self.mismatched,
                 "vault_files": self.vault_files, "copied_files": self.copied_files,
                 "missing_files": len(self.missing_files), "damaged_files": len(self.damaged_files),
-                "state": self.state}
+                "state": self.state, "state_tables": self.state_tables}
 
 
 def embedded(home: Home) -> Home:
@@ -106,6 +111,48 @@ def _copy_store(source: Home, target: Home, result: MigrationResult) -> None:
             copied = _count(dst, table)
             if copied != rows:
                 result.mismatched[table] = [rows, copied]
+    finally:
+        src.close()
+        dst.close()
+
+
+def _copy_state(source: Home, target: Home, result: MigrationResult) -> None:
+    """Every table of the source's state into the target's (whose schema is made first)."""
+    from archive import state
+
+    src, dst = state.connect(source), state.connect(target)
+    try:
+        if src.postgres:
+            names = [r[0] for r in src.execute("SELECT table_name FROM information_schema.tables "
+                                               "WHERE table_schema = current_schema() ORDER BY 1")]
+        else:
+            names = [r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                               "AND name NOT LIKE 'sqlite_%' ORDER BY 1")]
+        names = [n for n in names if n != "schema_steps"]
+        if any(dst.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in ("share_links", "audit_events")):
+            raise MigrationError("the target state already holds share links or audit events: migrate into an "
+                                 "empty one")
+        counts: dict[str, int] = {}
+        with dst.transaction():
+            for name in names:
+                cursor = src.execute(f'SELECT * FROM "{name}"')
+                columns = [d[0] for d in cursor.description]
+                rows = [list(r) for r in cursor.fetchall()]
+                counts[name] = len(rows)
+                dst.execute(f'DELETE FROM "{name}"')
+                marks = ", ".join("?" for _ in columns)
+                dst.executemany(f'INSERT INTO "{name}" ({", ".join(columns)}) VALUES ({marks})', rows)
+                if dst.postgres and rows:   # identity keys go on after the copied ones
+                    for column in columns:
+                        sequence = dst.execute("SELECT pg_get_serial_sequence(?, ?)", [name, column]).fetchone()[0]
+                        if sequence:
+                            dst.execute(f'SELECT setval(?, (SELECT max("{column}") FROM "{name}"))', [sequence])
+        for name, count in counts.items():
+            copied = int(dst.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])
+            result.state_tables[name] = count
+            if copied != count:
+                result.mismatched[f"state.{name}"] = [count, copied]
+        result.state = f"moved to {state.backend(target)}"
     finally:
         src.close()
         dst.close()
@@ -162,13 +209,13 @@ def migrate(source: Home, target: Home, master_key: str = "", master_key_id: str
                              "LIMESTONE_VAULT to the distributed backends")
     if not source.exists():
         raise MigrationError(f"no archive store to move in {source.root}")
-    if target.state_url:
-        result.state = "LIMESTONE_STATE is set: move the state with its own tools"
     source_vault = Vault(source, master_key, master_key_id)
     target_vault = Vault(target, master_key, master_key_id)
     source_vault.ensure_key()   # a wrong or missing key is refused before anything is copied
     if not same_store:
-        _copy_store(source, target, result)
+        _copy_store(source, target, result)   # refuses a target store in use before anything is copied
+    if source.state_url != target.state_url:
+        _copy_state(source, target, result)
     if not same_vault:
         _copy_vault(source_vault, target_vault, result, progress)
     return result

@@ -16,8 +16,10 @@ import urllib.error
 import urllib.request
 from datetime import date
 
+import httpx
 import pytest
 
+from archive.audit import trail as audit_trail
 from archive.jobs import JobsQueue
 from archive.store.connection import connect
 from tests.support.deploy import read_unit, role
@@ -32,7 +34,8 @@ pytestmark = pytest.mark.integration
 def settings(distributed, home, **extra) -> dict[str, str]:
     """What the region's /etc/limestone/limestone.env holds on one machine (its home is local)."""
     return {"LIMESTONE_HOME": str(home), "LIMESTONE_CATALOG": distributed.catalog_url,
-            "LIMESTONE_LAKE": distributed.lake_url, "LIMESTONE_VAULT": distributed.vault_url, "LIMESTONE_STATE": "",
+            "LIMESTONE_LAKE": distributed.lake_url, "LIMESTONE_VAULT": distributed.vault_url,
+            "LIMESTONE_STATE": distributed.state_url,
             "LIMESTONE_MASTER_KEY": MASTER_KEY, "LIMESTONE_MASTER_KEY_ID": "mk-test",
             "LIMESTONE_IMPORT_WORKERS": "1", "LIMESTONE_WORKER_HEARTBEAT_SECONDS": "1",
             "LIMESTONE_WORKER_STALLED_SECONDS": "4", "LIMESTONE_DICOM_BIND": "127.0.0.1",
@@ -62,6 +65,39 @@ def port_open(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def lockout_on_one_portal_holds_on_the_other(distributed, tmp_path, ports: list[int]) -> None:
+    """A link locked by wrong passcodes through portal 1 refuses the right one through portal 2;
+    the audit trail (the shared state) has both portals' events."""
+    con = connect(distributed.home(), read_only=True)
+    try:
+        uid = con.execute("SELECT min(study_instance_uid) FROM studies WHERE source_node = 'pacs'").fetchone()[0]
+    finally:
+        con.close()
+    made = admin(distributed, tmp_path, "share", "create", "--study", uid, "--json")
+    assert made.returncode == 0, made.stderr
+    link = json.loads(made.stdout)
+    token = link["url"].rsplit("/s/", 1)[1]
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    def answer(port: int, text: str, agent: str) -> httpx.Response:
+        reply = httpx.post(f"http://127.0.0.1:{port}/s/{token}", content=f"answer={text}",
+                           headers={**form, "User-Agent": agent})
+        assert reply.status_code < 500
+        return reply
+
+    # Five wrong answers lock a link (the default); they are counted across both portals.
+    answer(ports[1], "000000", "portal-two-check")
+    for _ in range(4):
+        assert "limestone_share" not in answer(ports[0], "000000", "portal-one-check").headers.get("set-cookie", "")
+    right = answer(ports[1], link["passcode"], "portal-two-check")
+    assert "limestone_share" not in right.headers.get("set-cookie", "")   # refused: no session
+    listed = json.loads(admin(distributed, tmp_path, "share", "list", "--json").stdout)
+    assert [item["status"] for item in listed if item["link_id"] == link["link_id"]] == ["locked"]
+    events = audit_trail.search(distributed.home(), link_id=link["link_id"])
+    agents = {event.get("user_agent") for event in events}
+    assert {"portal-one-check", "portal-two-check"} <= agents, events
 
 
 def test_units_run_the_roles_the_readme_names():
@@ -149,6 +185,7 @@ def test_region_roles_from_deploy_store_every_instance_once(distributed, tmp_pat
         assert taken["status"] == "succeeded" and taken["attempts"] >= 1
 
         assert listen.stop() == 0, listen.output()   # commits what it received
+        lockout_on_one_portal_holds_on_the_other(distributed, tmp_path, portal_ports)
         assert answers(f"http://127.0.0.1:{dashboard_port}/_stcore/health") == 200
         for port in portal_ports:
             assert answers(f"http://127.0.0.1:{port}/") == 200
