@@ -24,7 +24,8 @@ two processes starting at once do not race. **A new step must run on both backen
   same number.
 
 Statements of callers follow the same rules; qualify columns in ``ON CONFLICT DO UPDATE SET``
-with the table's name (PostgreSQL finds a bare name ambiguous).
+with the table's name (PostgreSQL finds a bare name ambiguous). Group statements with
+``with con.transaction():`` (``BEGIN IMMEDIATE`` ... ``COMMIT`` sent as statements works on both too).
 """
 
 from __future__ import annotations
@@ -352,6 +353,9 @@ class StateConnection:
         try:
             if params:
                 return self.raw.execute(_postgres_sql(sql), list(params))
+            if sql.strip().upper() == "BEGIN IMMEDIATE":
+                # SQLite's "take the write lock now"; PostgreSQL's row locks need no such thing.
+                sql = "BEGIN"
             return self.raw.execute(sql)
         except psycopg.Error as exc:
             raise StateError(f"the state database refused a statement: {type(exc).__name__}: "

@@ -36,6 +36,9 @@ Hardening (issue 17):
   parsing. Rendering is capped per session (``RENDERS_PER_SESSION`` at once, the rest queue).
 - Refusals of a known link are audited once a minute per link and address, with the count of
   the ones held back, so a client hammering a dead link cannot grow the audit trail without end.
+- Replicas: with the state on PostgreSQL the rate limits, the refusal thinning and the session
+  key are kept in the state (``portal.limits``, ``portal.session``), so several portals behind one
+  load balancer count together; a link's lockout is a column of the link, shared by every replica.
 """
 
 from __future__ import annotations

@@ -95,6 +95,16 @@ def test_state_users_work_on_postgresql(pg_state, tmp_path):
     protection = history.protection(home, "mk-1")
     assert protection["last_backup"]["files"] == 4 and protection["last_backup"]["bytes"] == 5 << 31
     assert protection["escrow_due"]
+    # Explicit transactions as SQLite callers write them, and the connection layer's own.
+    with closing(state.connect(home)) as con:
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("INSERT INTO key_escrows VALUES (?, ?, ?, ?, ?)", ["e1", "2026-01-01", "[]", None, None])
+        con.execute("ROLLBACK")
+        with pytest.raises(RuntimeError):
+            with con.transaction():
+                con.execute("INSERT INTO key_escrows VALUES (?, ?, ?, ?, ?)", ["e2", "2026-01-01", "[]", None, None])
+                raise RuntimeError("undo")
+        assert con.execute("SELECT count(*) FROM key_escrows").fetchone()[0] == 0
     assert not (tmp_path / "state.sqlite").exists()
 
 
