@@ -45,7 +45,8 @@ def test_metrics_page_shows_the_queue(queued):
 def test_metrics_page_with_the_queue_in_a_browser(queued, page, tmp_path):
     port = free_port()
     values = {"LIMESTONE_HOME": str(queued.root), "LIMESTONE_CATALOG": queued.catalog_url,
-              "LIMESTONE_LAKE": queued.lake_url, "LIMESTONE_VAULT": queued.vault_url, "LIMESTONE_STATE": "",
+              "LIMESTONE_LAKE": queued.lake_url, "LIMESTONE_VAULT": queued.vault_url,
+              "LIMESTONE_STATE": queued.state_url,
               "LIMESTONE_MASTER_KEY": MASTER_KEY, "LIMESTONE_MASTER_KEY_ID": "mk-test",
               "STREAMLIT_SERVER_PORT": str(port), **queued.s3_env}
     dashboard = role("limestone-dashboard.service", values).start(tmp_path / "dashboard.log")
