@@ -25,7 +25,7 @@ def in_code() -> set[str | tuple[str, ...]]:
     found = set()
     for folder in ("portal", "archive"):
         for _file, _line, message, _comments, _context in extract_from_dir(
-                str(ROOT / folder), method_map=list(method.items()), keywords={"_": None, "N_": None,
+                str(ROOT / folder), method_map=list(method.items()), keywords={"_": None, "N_": None, "t": None,
                                                                                "gettext": None, "ngettext": (1, 2)}):
             found.add(message)
     return found
