@@ -14,6 +14,7 @@ from typing import Any
 from archive import i18n
 from archive.dicom.pixels import PRESETS
 from archive.reports import release
+from portal.acting import banner as acting_banner
 from portal.i18n import t
 from portal.pages import language_switch
 
@@ -23,6 +24,7 @@ def page(title: str, body: str, signed_in: bool = False, lang: str = "en") -> st
     if signed_in:
         nav = (f'<nav aria-label="{escape(t("Main"))}"><a href="/me">{escape(t("My records"))}</a>'
                f'<a href="/me/shares">{escape(t("My shares"))}</a>'
+               f'<a href="/me/family">{escape(t("Family and caregivers"))}</a>'
                f'<a href="/me/security">{escape(t("Sign-in and security"))}</a>'
                f'<form method="post" action="/me/signout"><button class="link" type="submit">'
                f'{escape(t("Sign out"))}</button></form></nav>')
@@ -39,7 +41,7 @@ def page(title: str, body: str, signed_in: bool = False, lang: str = "en") -> st
 {language_switch()}</header>
 {nav}
 <main id="main" tabindex="-1">
-{body}
+{acting_banner()}{body}
 </main>
 <footer>{escape(t("Every access to your records is recorded."))}</footer>
 <script src="/static/me.js"></script>
