@@ -433,6 +433,8 @@ class PatientDoor:
 
     def download(self, request: Request) -> Response:
         account = self.account(request)
+        if account is not None and not request.query_params.getlist("s"):
+            return RedirectResponse("/me", status_code=303)     # nothing chosen: back to the list
         picked = self.picked(request, account) if account else None
         if account is None or picked is None:
             return self.refuse()
@@ -450,6 +452,8 @@ class PatientDoor:
 
     def cd_image(self, request: Request) -> Response:
         account = self.account(request)
+        if account is not None and not request.query_params.getlist("s"):
+            return RedirectResponse("/me", status_code=303)     # nothing chosen: back to the list
         picked = self.picked(request, account) if account else None
         if account is None or picked is None:
             return self.refuse()
@@ -479,6 +483,8 @@ class PatientDoor:
     # ---- shares ----------------------------------------------------------------------------
     def share_new(self, request: Request) -> Response:
         account = self.account(request)
+        if account is not None and not request.query_params.getlist("s"):
+            return RedirectResponse("/me", status_code=303)     # nothing chosen: back to the list
         picked = self.picked(request, account) if account else None
         if account is None or picked is None:
             return self.refuse()
@@ -548,11 +554,14 @@ class PatientDoor:
 
 
 def _same_origin(door: PatientDoor, handler: Callable) -> Callable:
-    """A POST handler that refuses a request another site's page sent (its Origin is not ours), on top
-    of the SameSite=Strict cookies."""
+    """A POST handler that refuses a request another site's page sent, on top of the SameSite=Strict
+    cookies: by ``Sec-Fetch-Site`` where the browser sends it, else by ``Origin`` (the portal's
+    no-referrer policy makes a browser send ``Origin: null`` on its own forms, so null passes)."""
     async def checked(request: Request) -> Response:
         origin = request.headers.get("origin")
-        if origin and origin.rstrip("/") != door.rp.origin:
+        fetch_site = request.headers.get("sec-fetch-site")
+        if fetch_site in ("cross-site", "same-site") or (
+                origin and origin != "null" and origin.rstrip("/") != door.rp.origin):
             return door.refuse(403)
         if inspect.iscoroutinefunction(handler):
             return await handler(request)

@@ -133,8 +133,11 @@ def _site(study: dict) -> str:
     return str(study.get("site_name") or study.get("institution_name") or study.get("site") or "")
 
 
+_DOCUMENT_MODALITIES = frozenset({"SR", "PR", "KO", "DOC", "REG", "SEG"})   # reports and such, not images
+
+
 def _modalities(study: dict) -> str:
-    return ", ".join(study.get("modalities") or [])
+    return ", ".join(m for m in (study.get("modalities") or []) if m not in _DOCUMENT_MODALITIES)
 
 
 def records_page(studies: list[dict]) -> str:

@@ -222,7 +222,7 @@ def invite(home: Home, patient_key: str, email: str, birth_date: date, *, create
     token = _token(INVITE_PREFIX)
     existing = for_patient(home, patient_key)
     with closing(_connect(home)) as con:
-        con.execute("BEGIN IMMEDIATE")
+        con.execute("BEGIN")  # portable (SQLite, PostgreSQL)
         try:
             if existing is None:
                 account_id = "A" + secrets.token_hex(6)
@@ -304,7 +304,7 @@ def enrol(home: Home, token: str, birth_date: str, lockout_attempts: int = 5,
                 [_iso(now), invitation.invitation_id, lockout_attempts]).fetchone()
         return Enrolment(False, locked_now=locked is not None)
     with closing(_connect(home)) as con:
-        con.execute("BEGIN IMMEDIATE")
+        con.execute("BEGIN")  # portable (SQLite, PostgreSQL)
         used = con.execute(
             "UPDATE patient_invitations SET used_at = ?, failed_attempts = 0 WHERE invitation_id = ? "
             "AND used_at IS NULL AND revoked_at IS NULL AND locked_at IS NULL RETURNING account_id",

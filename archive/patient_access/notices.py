@@ -44,8 +44,9 @@ def notify_new_images(archive: Archive) -> int:
             marks = [m for m in (account.enrolled_at, account.last_sign_in_at, notices.get(account.account_id)) if m]
             since = max(m.replace(tzinfo=None) for m in marks) if marks else None
             keys = records.person_keys(con, account.patient_key)
-            newer = con.execute("SELECT count(*) FROM studies WHERE list_contains(?, patient_key) "
-                                "AND first_ingested_at > ?", [keys, since]).fetchone()[0] if since else 0
+            row = con.execute("SELECT count(*) FROM studies WHERE list_contains(?, patient_key) "
+                              "AND first_ingested_at > ?", [keys, since]).fetchone() if since else None
+            newer = int(row[0]) if row else 0
             if not newer:
                 continue
             subject, body = mail.new_images_message(str(settings.portal_base_url).rstrip("/") + "/me")
