@@ -16,7 +16,7 @@ from archive.dicom.pixels import PRESETS
 from archive.reports import release
 from portal.acting import banner as acting_banner
 from portal.i18n import t
-from portal.pages import language_switch
+from portal.pages import language_switch, viewer_text
 
 
 def page(title: str, body: str, signed_in: bool = False, lang: str = "en") -> str:
@@ -211,7 +211,7 @@ def viewer_page(study: dict, series: dict, n: int, count: int) -> str:
         "panes": [{"url": "/me/chunk", "body": {"study": study["ref"], "series": n}, "count": count, "label": label}],
         "presets": {k: [w.center, w.width] for k, w in PRESETS.items()},
         "help": t("Swipe up or down (or use the arrow keys) to move through the images; pick a window or press "
-                  "Invert; + and − zoom.")})
+                  "Invert; + and − zoom."), "text": viewer_text()})
     return page(t("Image viewer"), f"""
 <section class="card viewer">
 <p><a href="/me/study/{escape(study['ref'])}">&larr;
