@@ -291,6 +291,9 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;b
 header{background:#16324f;color:#fff;padding:.7rem 1rem;display:flex;flex-wrap:wrap;gap:.3rem 1rem;align-items:baseline}
 .brand{font-weight:700;font-size:1.2rem}.tag{opacity:.9}
 .lang{margin-left:auto}.lang a{color:#fff;text-decoration:underline;display:inline-block;padding:.3rem .2rem}
+body header nav.lang{background:none;border:0;padding:0;display:block}
+body header nav.lang a{color:#fff;font-weight:400;text-decoration:underline;min-height:0}
+#acting ~ .card #share-chosen{display:none}
 .skip{position:absolute;left:-9999px;top:0;background:#fff;color:#16324f;padding:.6rem 1rem;z-index:10}
 .skip:focus{left:.5rem;top:.5rem}
 main{max-width:1100px;margin:1rem auto;padding:0 .6rem}

@@ -145,3 +145,22 @@ def test_a_clerk_grants_lists_and_revokes_with_the_cli(door, owner, carer):
     code, _, err = cli("grant", "--patient-id", "FAKE-NOBODY", "--to-email", P_MAIL, "--until", "2030-01-01",
                        "--label", "x")
     assert code == 2 and "no patient with this Patient ID" in err
+
+
+def test_the_figures_count_patients_and_delegates(door, owner, carer):
+    from archive.patient_access import figures
+    _grant(owner)
+    _open(carer, door)
+    for ref in refs(carer.get("/me").text):
+        assert carer.get(f"/me/study/{ref}").status_code == 200
+    con = door.archive.store(read_only=True)
+    try:
+        frame = figures.events(door.archive.home, con)
+    finally:
+        con.close()
+    totals = figures.totals(frame)
+    assert totals["enrolled"] >= 2 and totals["active_90_days"] >= 2 and totals["studies_viewed"] >= 2
+    table = figures.monthly(frame)
+    assert table["invited"].sum() >= totals["invited"] and table["studies_viewed"].sum() >= 2
+    long_ago = datetime.utcnow() + timedelta(days=200)          # seen from the future, nobody is active
+    assert figures.totals(frame, now=long_ago)["active_90_days"] == 0
