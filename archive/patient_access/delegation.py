@@ -12,7 +12,6 @@ disabled. Sign-in, security and sharing settings always stay the signed-in accou
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -51,17 +50,15 @@ _COLUMNS = ("delegation_id, owner_account_id, delegate_account_id, label, grante
             "created_at, ends_at, revoked_at, revoked_by")
 
 
-def _row(row: sqlite3.Row) -> Delegation:
+def _row(row: state.Row) -> Delegation:
     when = datetime.fromisoformat
     return Delegation(row["delegation_id"], row["owner_account_id"], row["delegate_account_id"], row["label"],
                       row["granted_by"], row["granted_by_kind"], when(row["created_at"]), when(row["ends_at"]),
                       when(row["revoked_at"]) if row["revoked_at"] else None, row["revoked_by"])
 
 
-def _connect(home: Home) -> sqlite3.Connection:
-    con = state.connect(home)
-    con.row_factory = sqlite3.Row
-    return con
+def _connect(home: Home) -> state.StateConnection:
+    return state.connect(home)
 
 
 def grant(home: Home, owner: Account, delegate: Account, ends_at: datetime, *, label: str, granted_by: str,
@@ -83,7 +80,7 @@ def grant(home: Home, owner: Account, delegate: Account, ends_at: datetime, *, l
         raise AccountError("say whose records these are (for example: Sam, my son)")
     delegation = Delegation("G" + secrets.token_hex(6), owner.account_id, delegate.account_id, label, granted_by,
                             granted_by_kind, now.replace(microsecond=0), ends_at.replace(microsecond=0))
-    with closing(_connect(home)) as con, con:
+    with closing(_connect(home)) as con:
         con.execute(f"INSERT INTO patient_delegations ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
                     [delegation.delegation_id, owner.account_id, delegate.account_id, label, granted_by,
                      granted_by_kind, delegation.created_at.isoformat(), delegation.ends_at.isoformat()])
@@ -111,7 +108,7 @@ def revoke(home: Home, delegation_id: str, by: str, *, owner_account_id: str | N
         raise AccountError("no such access grant")
     if found.revoked_at is None:
         when = (now or now_utc()).replace(microsecond=0)
-        with closing(_connect(home)) as con, con:
+        with closing(_connect(home)) as con:
             con.execute("UPDATE patient_delegations SET revoked_at = ?, revoked_by = ? "
                         "WHERE delegation_id = ? AND revoked_at IS NULL", [when.isoformat(), by, delegation_id])
         owner = accounts.get(home, found.owner_account_id)

@@ -11,7 +11,6 @@ both read from the store.
 
 from __future__ import annotations
 
-import sqlite3
 from contextlib import closing
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +28,6 @@ COLUMNS = ["month", "site", "invited", "enrolled", "active", "shares_by_patients
 
 def _state_rows(home: Home, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
     with closing(state.connect(home)) as con:
-        con.row_factory = sqlite3.Row
         return [dict(r) for r in con.execute(sql, params)]
 
 
