@@ -22,7 +22,6 @@ import base64
 import hashlib
 import hmac
 import secrets
-import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -135,10 +134,8 @@ def _iso(value: datetime) -> str:
     return value.isoformat(timespec="seconds")
 
 
-def _connect(home: Home) -> sqlite3.Connection:
-    con = state.connect(home)
-    con.row_factory = sqlite3.Row
-    return con
+def _connect(home: Home) -> state.StateConnection:
+    return state.connect(home)
 
 
 _ACCOUNT_COLUMNS = ("account_id, patient_key, email, status, created_by, created_at, enrolled_at, "
@@ -151,13 +148,13 @@ def _when(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def _account(row: sqlite3.Row) -> Account:
+def _account(row: state.Row) -> Account:
     return Account(row["account_id"], row["patient_key"], row["email"], row["status"], row["created_by"],
                    _when(row["created_at"]), _ts(row["enrolled_at"]), _ts(row["disabled_at"]),
                    _ts(row["last_sign_in_at"]), row["failed_sign_ins"], _ts(row["locked_at"]))
 
 
-def _invitation(row: sqlite3.Row) -> Invitation:
+def _invitation(row: state.Row) -> Invitation:
     return Invitation(row["invitation_id"], row["account_id"], _when(row["created_at"]),
                       _when(row["expires_at"]), _ts(row["used_at"]), _ts(row["revoked_at"]),
                       row["failed_attempts"], _ts(row["locked_at"]))
@@ -221,30 +218,24 @@ def invite(home: Home, patient_key: str, email: str, birth_date: date, *, create
     now = now or now_utc()
     token = _token(INVITE_PREFIX)
     existing = for_patient(home, patient_key)
-    with closing(_connect(home)) as con:
-        con.execute("BEGIN")  # portable (SQLite, PostgreSQL)
-        try:
-            if existing is None:
-                account_id = "A" + secrets.token_hex(6)
-                con.execute(f"INSERT INTO patient_accounts ({_ACCOUNT_COLUMNS}) VALUES "
-                            "(?, ?, ?, 'invited', ?, ?, NULL, NULL, NULL, 0, NULL)",
-                            [account_id, patient_key, address, created_by, _iso(now)])
-            else:
-                account_id = existing.account_id
-                con.execute("UPDATE patient_accounts SET email = ? WHERE account_id = ?", [address, account_id])
-            con.execute("UPDATE patient_invitations SET revoked_at = ? WHERE account_id = ? "
-                        "AND used_at IS NULL AND revoked_at IS NULL", [_iso(now), account_id])
-            invitation_id = "I" + secrets.token_hex(6)
-            con.execute(
-                "INSERT INTO patient_invitations (invitation_id, account_id, token_hash, created_by, "
-                "created_at, expires_at, used_at, revoked_at, birth_date_hash, failed_attempts, locked_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, 0, NULL)",
-                [invitation_id, account_id, sha256(token), created_by, _iso(now),
-                 _iso(now + timedelta(days=days)), hash_secret("birth_date", birth_date.strftime("%Y%m%d"))])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+    with closing(_connect(home)) as con, con.transaction():
+        if existing is None:
+            account_id = "A" + secrets.token_hex(6)
+            con.execute(f"INSERT INTO patient_accounts ({_ACCOUNT_COLUMNS}) VALUES "
+                        "(?, ?, ?, 'invited', ?, ?, NULL, NULL, NULL, 0, NULL)",
+                        [account_id, patient_key, address, created_by, _iso(now)])
+        else:
+            account_id = existing.account_id
+            con.execute("UPDATE patient_accounts SET email = ? WHERE account_id = ?", [address, account_id])
+        con.execute("UPDATE patient_invitations SET revoked_at = ? WHERE account_id = ? "
+                    "AND used_at IS NULL AND revoked_at IS NULL", [_iso(now), account_id])
+        invitation_id = "I" + secrets.token_hex(6)
+        con.execute(
+            "INSERT INTO patient_invitations (invitation_id, account_id, token_hash, created_by, "
+            "created_at, expires_at, used_at, revoked_at, birth_date_hash, failed_attempts, locked_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, 0, NULL)",
+            [invitation_id, account_id, sha256(token), created_by, _iso(now),
+             _iso(now + timedelta(days=days)), hash_secret("birth_date", birth_date.strftime("%Y%m%d"))])
     account = get(home, account_id)
     invitation = find_invitation(home, token, now=now, any_status=True)
     assert account is not None and invitation is not None
@@ -303,19 +294,17 @@ def enrol(home: Home, token: str, birth_date: str, lockout_attempts: int = 5,
                 "AND failed_attempts >= ? RETURNING invitation_id",
                 [_iso(now), invitation.invitation_id, lockout_attempts]).fetchone()
         return Enrolment(False, locked_now=locked is not None)
-    with closing(_connect(home)) as con:
-        con.execute("BEGIN")  # portable (SQLite, PostgreSQL)
+    with closing(_connect(home)) as con, con.transaction():
         used = con.execute(
             "UPDATE patient_invitations SET used_at = ?, failed_attempts = 0 WHERE invitation_id = ? "
             "AND used_at IS NULL AND revoked_at IS NULL AND locked_at IS NULL RETURNING account_id",
             [_iso(now), invitation.invitation_id]).fetchone()
-        if used is None:
-            con.execute("ROLLBACK")
-            return Enrolment(False)
-        con.execute("UPDATE patient_accounts SET status = 'active', enrolled_at = coalesce(enrolled_at, ?), "
-                    "failed_sign_ins = 0, locked_at = NULL WHERE account_id = ? AND status <> 'disabled'",
-                    [_iso(now), used["account_id"]])
-        con.execute("COMMIT")
+        if used is not None:
+            con.execute("UPDATE patient_accounts SET status = 'active', enrolled_at = coalesce(enrolled_at, ?), "
+                        "failed_sign_ins = 0, locked_at = NULL WHERE account_id = ? AND status <> 'disabled'",
+                        [_iso(now), used["account_id"]])
+    if used is None:
+        return Enrolment(False)
     account = get(home, invitation.account_id)
     if account is None or account.status != "active":
         return Enrolment(False)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import secrets
-import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -68,7 +67,6 @@ def check(home: Home, code_id: str, answer: str, max_attempts: int = 5,
         check_secret("passcode", answer, _DUMMY_HASH)
         return CodeCheck(False)
     with closing(state.connect(home)) as con:
-        con.row_factory = sqlite3.Row
         row = con.execute(
             "UPDATE patient_email_codes SET attempts = attempts + 1 WHERE code_id = ? AND used_at IS NULL "
             "AND expires_at > ? AND attempts < ? RETURNING account_id, code_hash",

@@ -10,7 +10,6 @@ Run it after imports (``limestone patients notify``, e.g. from the same schedule
 from __future__ import annotations
 
 import logging
-import sqlite3
 from contextlib import closing
 from datetime import datetime
 
@@ -23,7 +22,6 @@ log = logging.getLogger("limestone.patient_access")
 
 def _last_notices(archive: Archive) -> dict[str, datetime]:
     with closing(state.connect(archive.home)) as con:
-        con.row_factory = sqlite3.Row
         rows = con.execute("SELECT account_id, max(occurred_at) AS at FROM audit_events WHERE action = 'notify' "
                            "AND account_id IS NOT NULL GROUP BY account_id").fetchall()
     return {r["account_id"]: datetime.fromisoformat(r["at"]).replace(tzinfo=None) for r in rows}

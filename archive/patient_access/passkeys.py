@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -67,10 +66,8 @@ def _iso(value: datetime) -> str:
     return value.isoformat(timespec="seconds")
 
 
-def _connect(home: Home) -> sqlite3.Connection:
-    con = state.connect(home)
-    con.row_factory = sqlite3.Row
-    return con
+def _connect(home: Home) -> state.StateConnection:
+    return state.connect(home)
 
 
 def _store_challenge(home: Home, account_id: str | None, purpose: str, challenge: bytes,
@@ -85,7 +82,7 @@ def _store_challenge(home: Home, account_id: str | None, purpose: str, challenge
     return challenge_id
 
 
-def _take_challenge(home: Home, challenge_id: str, purpose: str, now: datetime) -> sqlite3.Row | None:
+def _take_challenge(home: Home, challenge_id: str, purpose: str, now: datetime) -> state.Row | None:
     with closing(_connect(home)) as con:
         return con.execute(
             "UPDATE patient_challenges SET used_at = ? WHERE challenge_id = ? AND purpose = ? AND used_at IS NULL "

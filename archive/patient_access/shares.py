@@ -8,7 +8,6 @@ their account made; ``openings`` gives who opened what and when, from the audit 
 
 from __future__ import annotations
 
-import sqlite3
 from contextlib import closing
 from datetime import datetime
 from typing import Any
@@ -81,7 +80,6 @@ def openings(home: Home, account: Account, limit: int = 500) -> dict[str, list[d
     marks = ", ".join("?" * len(ids))
     acts = ", ".join("?" * len(OPEN_ACTIONS))
     with closing(state.connect(home)) as con:
-        con.row_factory = sqlite3.Row
         rows = con.execute(
             f"SELECT link_id, occurred_at, action, outcome, study_instance_uid, detail FROM audit_events "
             f"WHERE link_id IN ({marks}) AND action IN ({acts}) AND (user_id IS NULL OR user_id LIKE 'link:%') "
