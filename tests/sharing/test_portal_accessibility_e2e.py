@@ -114,3 +114,28 @@ def test_a_keyboard_alone_opens_browses_views_and_closes_a_link(browser, shared,
         assert page.evaluate("() => document.activeElement.id") == "main"
     finally:
         context.close()
+
+
+def test_a_finger_swipe_moves_through_the_images_on_a_phone(browser, shared, portal):
+    issued = issue(shared, "a_ct")
+    context = _context(browser, "phone", "fr")
+    page = context.new_page()
+    try:
+        page.goto(link_url(portal, issued))
+        page.locator("#answer").fill(issued.passcode)
+        page.locator("button[type=submit]").click()
+        page.locator("a.tile").first.click()
+        live, canvas = page.locator(".lsv-live").first, page.locator("canvas.lsv-canvas").first
+        expect(live).to_have_text("Image 1 sur 15", timeout=30000)
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2
+        cdp = context.new_cdp_session(page)
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+        for k in range(1, 11):
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y + 12 * k}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        expect(live).not_to_have_text("Image 1 sur 15")
+        assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+    finally:
+        context.close()
