@@ -4,6 +4,8 @@ the "you have new images" notices.
 Prints the one-time enrolment link (shown once; only its hash is kept) and writes the printable
 letter with its QR code when ``--letter`` is given. When an SMTP server is set
 (``LIMESTONE_SMTP_URL``) the link is also e-mailed (the e-mail carries no patient data).
+Every import, pull and listen that files new studies sends the notices by itself at its end;
+``notify`` sends whatever is still due (a notice an SMTP failure held back).
 """
 
 from __future__ import annotations
