@@ -20,6 +20,7 @@ from archive.patient_access import AccountError
 from archive.patient_access import actions as patient_actions
 from archive.patient_access.letter import letter_html
 from archive.sharing.actions import Actor
+from pipelines import patient_family
 
 
 def add_parser(subparsers) -> None:
@@ -35,6 +36,7 @@ def add_parser(subparsers) -> None:
     invite.add_argument("--json", action="store_true", help="print the invitation as JSON")
     notify = sub.add_parser("notify", help='e-mail "you have new images" to patients with studies stored since')
     notify.add_argument("--json", action="store_true")
+    patient_family.add_parsers(sub)      # delegate grant|list|revoke (family and caregivers)
     parser.set_defaults(run=run)
 
 
