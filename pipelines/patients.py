@@ -4,6 +4,8 @@ the "you have new images" notices.
 Prints the one-time enrolment link (shown once; only its hash is kept) and writes the printable
 letter with its QR code when ``--letter`` is given. When an SMTP server is set
 (``LIMESTONE_SMTP_URL``) the link is also e-mailed (the e-mail carries no patient data).
+Every import, pull and listen that files new studies sends the notices by itself at its end;
+``notify`` sends whatever is still due (a notice an SMTP failure held back).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archive.home import Archive
+from pipelines import patient_family
 
 if TYPE_CHECKING:
     from archive.sharing.actions import Actor
@@ -33,6 +36,7 @@ def add_parser(subparsers) -> None:
     invite.add_argument("--json", action="store_true", help="print the invitation as JSON")
     notify = sub.add_parser("notify", help='e-mail "you have new images" to patients with studies stored since')
     notify.add_argument("--json", action="store_true")
+    patient_family.add_parsers(sub)      # delegate grant|list|revoke (family and caregivers)
     parser.set_defaults(run=run)
 
 
