@@ -11,7 +11,7 @@ import base64
 
 import pytest
 
-from archive.home import Archive, Home
+from archive.home import Archive
 from archive.vault import Vault, VaultKeyError
 from tests.support.cli import limestone
 from tests.support.orthanc_server import free_port
