@@ -34,6 +34,12 @@ EDGE_CASES = {
 }
 
 
+EXPECTED_BACKENDS = {
+    "embedded": {"catalog": "sqlite", "lake": "folder", "vault": "folder", "state": "sqlite"},
+    "distributed": {"catalog": "postgresql", "lake": "s3", "vault": "s3", "state": "postgresql"},
+}
+
+
 def _rows(archive: Archive, sql: str, params=()):
     con = archive.store(read_only=True)
     try:
@@ -86,6 +92,7 @@ SYNTAX_SAMPLES = {
 }
 
 
+@pytest.mark.usefixtures("backend")
 def test_every_transfer_syntax_lands_byte_for_byte(tmp_path, archive):
     """Each syntax as a distinct instance (pydicom's variants share UIDs, so give each a fresh one)."""
     originals = {}
@@ -142,7 +149,7 @@ def test_every_imported_study_is_in_the_browse_table(imported):
         con.close()
 
 
-def test_second_run_imports_nothing_and_says_so(tmp_path, ct_folder):
+def test_second_run_imports_nothing_and_says_so(tmp_path, ct_folder, backend):
     home = tmp_path / "home"
     first = limestone("import", str(ct_folder), "--json", home=home, check=True)
     assert json.loads(first.stdout)["imported"] == 60
@@ -152,10 +159,11 @@ def test_second_run_imports_nothing_and_says_so(tmp_path, ct_folder):
     counts = {k: v for k, v in stats.items() if k not in ("last_backup", "last_escrow", "escrow_due")}
     assert counts == {"patients": 3, "studies": 3, "series": 3, "instances": 60,
                       "bytes": sum(p.stat().st_size for p in ct_folder.rglob("*.dcm")),
-                      "backends": {"catalog": "sqlite", "lake": "folder", "vault": "folder", "state": "sqlite"}}
+                      "backends": EXPECTED_BACKENDS[backend.name]}
     assert stats["last_backup"] is None and stats["escrow_due"] is True
 
 
+@pytest.mark.usefixtures("backend")
 def test_zip_file(tmp_path, ct_folder, archive):
     bundle = tmp_path / "export.zip"
     with zipfile.ZipFile(bundle, "w") as z:
@@ -257,7 +265,7 @@ def test_wrong_master_key_from_setting(tmp_path, ct_folder):
     assert result.returncode == 1 and "failed authentication" in result.stdout
 
 
-def test_key_rotation_from_the_command_line(tmp_path, ct_folder):
+def test_key_rotation_from_the_command_line(tmp_path, ct_folder, backend):
     home = tmp_path / "home"
     limestone("import", str(ct_folder), home=home, check=True)
     old = (home / "keys" / "current").read_text()
