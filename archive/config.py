@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from archive.errors import LimestoneError
 
@@ -62,6 +62,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Most a single zip file or CD image may expand to, in MB; members past it are refused.", int),
     Setting("import_max_members", 200000,
             "Most files read from a single zip file or CD image; the rest are refused.", int),
+    # The job queue of a distributed archive (archive/jobs/, limestone worker).
+    Setting("worker_heartbeat_seconds", 10.0,
+            "Seconds between a limestone worker's heartbeats in the job queue.", float),
+    Setting("worker_stalled_seconds", 60.0,
+            "A worker whose heartbeat is this many seconds old is taken for dead: its running jobs go "
+            "back to the queue for the other workers.", float),
     Setting("ae_title", "LIMESTONE", "Our own DICOM Application Entity title."),
     Setting("dicom_port", 11112, "Port of our storage SCP (limestone listen).", int),
     Setting("dicom_bind", "",
@@ -173,7 +179,7 @@ class Settings:
     values: dict[str, Any]
 
     @classmethod
-    def load(cls, env: dict[str, str] | None = None, **overrides: Any) -> "Settings":
+    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
         """Resolve every setting: explicit overrides, then the environment, then the default."""
         env = os.environ if env is None else env
         unknown = set(overrides) - set(_BY_NAME)

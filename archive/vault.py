@@ -29,7 +29,7 @@ import secrets
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Generator, Iterator
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -477,7 +477,7 @@ class Vault:
                              f"(damaged, or the master key '{header.key_id}' is wrong)") from None
         return header, data_key, 6 + header_len
 
-    def stream(self, digest: str) -> Iterator[bytes]:
+    def stream(self, digest: str) -> Generator[bytes, None, None]:
         """The original bytes, segment by segment, each authenticated before it is yielded.
 
         A folder's file is mapped, not read (segments decrypt straight from the page cache);

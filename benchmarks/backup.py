@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from archive.home import Archive  # noqa: E402
-from pipelines.import_files import import_paths  # noqa: E402
+from archive.ingest.run import import_paths  # noqa: E402
 from tests.support.synthetic_studies import make_studies, write_studies  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,7 +80,7 @@ def main() -> int:
         print(f"building a home with {args.gb:g} GB of {args.image_kb} KB images ...", file=sys.stderr)
         count = make_images(work / "images", args.gb * 1024, args.image_kb, seed=1)
         archive = Archive.load(home=str(home))
-        import_paths(archive, [work / "images"], progress=False)
+        import_paths(archive, [work / "images"])
         shutil.rmtree(work / "images")
         os.sync()
         home_bytes = tree_bytes(home)
@@ -92,7 +92,7 @@ def main() -> int:
         first = json.loads(out.stdout)
 
         more = make_images(work / "more", args.gb * 1024 * 0.01, args.image_kb, seed=2)
-        import_paths(archive, [work / "more"], progress=False)
+        import_paths(archive, [work / "more"])
         os.sync()
         rsync2_s, _ = timed(["rsync", "-a", f"{home}/", f"{work / 'rsync-copy'}/"], work)
         backup2_s, out = timed(limestone(home, "backup", "--to", str(target), "--json"), work)

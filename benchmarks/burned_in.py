@@ -27,16 +27,16 @@ from tests.support.burned_in_images import samples  # noqa: E402
 
 def qa_seconds_per_image(files: int) -> float:
     from archive.home import Archive
+    from archive.ingest.run import import_paths
     from archive.quality.run import run_qa
     from benchmarks.qa_throughput import write_ct_512
-    from pipelines.import_files import import_paths
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "ct"
         folder.mkdir()
         write_ct_512(folder, files)
         archive = Archive.load(home=str(Path(tmp) / "home"))
-        import_paths(archive, [folder], progress=False, workers=1)
+        import_paths(archive, [folder], workers=1)
         summary = run_qa(archive, workers=1)
         return summary.seconds / max(1, summary.done)
 

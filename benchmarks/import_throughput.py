@@ -27,8 +27,8 @@ import pydicom
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from archive.home import Archive  # noqa: E402
+from archive.ingest.run import import_paths  # noqa: E402
 from benchmarks import fixed_cost  # noqa: E402
-from pipelines.import_files import import_paths  # noqa: E402
 from tests.support.samples import write_ct_studies  # noqa: E402
 
 
@@ -54,8 +54,8 @@ def main() -> int:
         base_s = baseline(files)
         archive = Archive.load(home=str(Path(tmp) / "home"))
         os.sync()
-        first = import_paths(archive, [source], progress=False, workers=args.workers or None)
-        again = import_paths(archive, [source], progress=False, workers=args.workers or None)
+        first = import_paths(archive, [source], workers=args.workers or None)
+        again = import_paths(archive, [source], workers=args.workers or None)
         assert first.imported == args.files, first
         assert again.imported == 0 and again.already_present == args.files, again
         size_kib = files[0].stat().st_size // 1024

@@ -31,8 +31,8 @@ from skimage.transform import resize
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from archive.home import Archive  # noqa: E402
+from archive.ingest.run import import_paths  # noqa: E402
 from archive.quality.run import run_qa  # noqa: E402
-from pipelines.import_files import import_paths  # noqa: E402
 from tests.support.samples import pydicom_file  # noqa: E402
 
 
@@ -82,7 +82,7 @@ def main() -> int:
         source = Path(tmp) / "source"
         files = write_ct_512(source, args.files)
         archive = Archive.load(home=str(Path(tmp) / "home"))
-        imported = import_paths(archive, [source], progress=False, workers=args.workers or None)
+        imported = import_paths(archive, [source], workers=args.workers or None)
         assert imported.imported == args.files, imported
         baseline(files[:50])  # warm the page cache and imports alike for both contenders
         base_s = baseline(files)

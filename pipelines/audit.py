@@ -7,7 +7,6 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from archive import audit
 from archive.audit import atna as audit_messages
 from archive.home import Archive
 
@@ -20,6 +19,8 @@ def _day(text: str) -> datetime:
 
 
 def add_parser(subparsers) -> None:
+    from archive import audit
+
     parser = subparsers.add_parser("audit", help="search the audit trail or export it (DICOM audit messages)")
     sub = parser.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     for name, text in (("list", "events, newest first"), ("export", "write DICOM audit messages (PS3.15 A.5) as XML")):
@@ -39,6 +40,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive import audit
+
     events = audit.search(
         archive.home, since=_day(args.since) if args.since else None,
         until=_day(args.until) + timedelta(days=1) if args.until else None,

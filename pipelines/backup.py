@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import sys
 
-from archive.backup import back_up, check, listing, prune
-from archive.backup.run import summary_json
 from archive.home import Archive
 
 
@@ -44,6 +42,9 @@ def _human(n: float) -> str:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.backup import back_up, check, listing, prune
+    from archive.backup.run import summary_json
+
     as_json = args.json or getattr(args, "sub_json", False)
     if args.action == "list":
         backups = listing(args.source)

@@ -7,7 +7,6 @@ nightly) after many small runs, e.g. a listener filing pushes all day.
 from __future__ import annotations
 
 from archive.home import Archive
-from archive.store.maintenance import compact
 
 
 def add_parser(subparsers) -> None:
@@ -16,6 +15,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.store.maintenance import compact
+
     con = archive.store()
     try:
         result = compact(con)

@@ -14,8 +14,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from archive.deid import DatesValues, DeidKeyError, Options
-from archive.deid.export import DeidSelectionError, export, select_studies
 from archive.home import Archive
 
 
@@ -45,6 +43,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.deid import DatesValues, DeidKeyError, Options
+    from archive.deid.export import DeidSelectionError, export, select_studies
+
     options = Options(
         dates=DatesValues.KEEP if args.keep_dates else DatesValues.SHIFT if args.shift_dates else DatesValues.REMOVE,
         keep_uids=args.keep_uids, patient_characteristics=not args.no_patient_characteristics,

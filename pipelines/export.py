@@ -8,8 +8,6 @@ import sys
 from pathlib import Path
 
 from archive.home import Archive
-from archive.media.pdi import PdiError, export_studies
-from archive.sharing.actions import Actor
 
 
 def add_parser(subparsers) -> None:
@@ -25,6 +23,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.media.pdi import PdiError, export_studies
+    from archive.sharing.actions import Actor
+
     try:
         who = args.by or getpass.getuser()
     except Exception:

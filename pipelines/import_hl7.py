@@ -12,8 +12,6 @@ import sys
 from pathlib import Path
 
 from archive.home import Archive
-from archive.reports.hl7v2 import split_messages
-from archive.reports.inbox import receive
 
 
 def add_parser(subparsers) -> None:
@@ -23,6 +21,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.reports.hl7v2 import split_messages
+    from archive.reports.inbox import receive
+
     missing = [str(f) for f in args.files if not f.is_file()]
     if missing:
         raise FileNotFoundError(f"no such file: {', '.join(missing)}")

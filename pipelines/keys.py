@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from archive import escrow
-from archive.backup.history import record_escrow
 from archive.home import Archive
 from pipelines.passphrase import passphrase
+
+if TYPE_CHECKING:
+    from archive import escrow
 
 
 def add_parser(subparsers) -> None:
@@ -45,6 +47,8 @@ def _write_new(path: Path, text: str) -> None:
 
 
 def escrow_paths(out: Path, sealed: escrow.Sealed) -> dict[Path, str]:
+    from archive import escrow
+
     files = {out: sealed.text(), out.with_name(out.name + ".sheet.txt"): escrow.render_sheet(sealed)}
     count = len(sealed.shares)
     for i in range(1, count + 1):
@@ -53,6 +57,9 @@ def escrow_paths(out: Path, sealed: escrow.Sealed) -> dict[Path, str]:
 
 
 def run(args, archive: Archive) -> int:
+    from archive import escrow
+    from archive.backup.history import record_escrow
+
     vault = archive.vault
     if args.action == "show":
         print(vault.keys.current_id or "no master key yet (one is created on the first import)")

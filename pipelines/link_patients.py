@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import Counter
 
 from archive.home import Archive
-from archive.repeats.update import bring_up_to_date
 
 
 def add_parser(subparsers) -> None:
@@ -21,6 +20,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.repeats.update import bring_up_to_date
+
     con = archive.store()
     try:
         update = bring_up_to_date(con, archive.home, force=True)

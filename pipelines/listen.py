@@ -12,8 +12,6 @@ import signal
 import sys
 
 from archive.home import Archive
-from archive.network import NetworkError, quiet_toolkit
-from archive.network.listen import Listener
 
 
 def add_parser(subparsers) -> None:
@@ -29,6 +27,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.network import NetworkError, quiet_toolkit
+    from archive.network.listen import Listener
+
     quiet_toolkit(getattr(args, "verbose", False))
     settings = archive.settings
     listener = Listener(archive, args.ae_title or settings.ae_title,

@@ -20,8 +20,6 @@ import json
 import sys
 
 from archive.home import Archive
-from archive.network import NetworkError, echo, quiet_toolkit
-from archive.network.dicomweb import DicomWebClient, web_settings
 from archive.network.nodes import AuthValues, Node, NodeError, NodeRegistry, RetrieveMethodValues
 
 
@@ -59,6 +57,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.network import quiet_toolkit
+
     quiet_toolkit(getattr(args, "verbose", False))
     try:
         with NodeRegistry(archive.home) as registry:
@@ -112,6 +112,9 @@ def _remove(args, archive: Archive, registry: NodeRegistry) -> int:
 
 
 def _echo(args, archive: Archive, registry: NodeRegistry) -> int:
+    from archive.network import NetworkError, echo
+    from archive.network.dicomweb import DicomWebClient, web_settings
+
     node = registry.get(args.name)
     if node.url:
         try:

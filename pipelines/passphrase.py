@@ -8,11 +8,12 @@ from __future__ import annotations
 import getpass
 import sys
 
-from archive.escrow import EscrowError
 from archive.home import Archive
 
 
 def passphrase(archive: Archive, confirm: bool = False) -> str:
+    from archive.escrow import EscrowError
+
     configured = archive.settings.escrow_passphrase
     if configured:
         return configured

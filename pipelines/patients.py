@@ -14,12 +14,13 @@ import getpass
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archive.home import Archive
-from archive.patient_access import AccountError
-from archive.patient_access import actions as patient_actions
-from archive.patient_access.letter import letter_html
-from archive.sharing.actions import Actor
+from pipelines import patient_family
+
+if TYPE_CHECKING:
+    from archive.sharing.actions import Actor
 
 
 def add_parser(subparsers) -> None:
@@ -35,10 +36,13 @@ def add_parser(subparsers) -> None:
     invite.add_argument("--json", action="store_true", help="print the invitation as JSON")
     notify = sub.add_parser("notify", help='e-mail "you have new images" to patients with studies stored since')
     notify.add_argument("--json", action="store_true")
+    patient_family.add_parsers(sub)      # delegate grant|list|revoke (family and caregivers)
     parser.set_defaults(run=run)
 
 
 def _actor(args) -> Actor:
+    from archive.sharing.actions import Actor
+
     try:
         who = args.by or getpass.getuser()
     except Exception:
@@ -47,6 +51,10 @@ def _actor(args) -> Actor:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.patient_access import AccountError
+    from archive.patient_access import actions as patient_actions
+    from archive.patient_access.letter import letter_html
+
     if args.patients_command == "notify":
         from archive.patient_access.notices import notify_new_images
         sent = notify_new_images(archive)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sys
 
-from archive.comparison.priors import relevant_priors
 from archive.home import Archive
 
 
@@ -24,6 +23,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.comparison.priors import relevant_priors
+
     if args.limit is not None and args.limit < 1:
         print("limestone priors: --limit must be at least 1", file=sys.stderr)
         return 2

@@ -21,13 +21,15 @@ import signal
 import sys
 import threading
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from archive.home import Archive
-from archive.network import quiet_toolkit
 from archive.network.nodes import NodeError, NodeRegistry
-from archive.network.pull import NoProgress, Progress, Puller, PullRequest, PullSummary
 
-__all__ = ["PullSummary", "add_parser", "parse_date", "run"]
+if TYPE_CHECKING:
+    from archive.network.pull import Progress
+
+__all__ = ["add_parser", "parse_date", "run"]
 
 
 def parse_date(text: str) -> date:
@@ -56,6 +58,8 @@ def add_parser(subparsers) -> None:
 
 def _progress(total: int, label: str) -> Progress:
     """A tqdm bar on a terminal; nothing when stderr is a file or a pipe."""
+    from archive.network.pull import NoProgress
+
     if not sys.stderr.isatty():
         return NoProgress()
     from tqdm import tqdm
@@ -67,6 +71,9 @@ def _raise_interrupt(signum, frame):
 
 
 def run(args, archive: Archive) -> int:
+    from archive.network import quiet_toolkit
+    from archive.network.pull import Puller, PullRequest
+
     quiet_toolkit(getattr(args, "verbose", False))
     request = PullRequest(since=args.since, until=args.until, modality=args.modality,
                           patient_id=args.patient_id, study=args.study, metadata_only=args.metadata_only)

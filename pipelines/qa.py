@@ -17,7 +17,6 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from archive.home import Archive
-from archive.quality.run import run_qa
 
 
 def _date(text: str) -> date:
@@ -37,6 +36,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.quality.run import run_qa
+
     interactive = sys.stderr.isatty()
     # Log lines (an instance that could not be measured) are printed above the bar, not into it.
     with logging_redirect_tqdm():

@@ -14,7 +14,6 @@ import sys
 from datetime import date
 
 from archive.home import Archive
-from archive.repeats import metrics
 
 
 def _date(text: str) -> date:
@@ -42,6 +41,8 @@ def _row(label: str, block: dict) -> str:
 
 
 def run_repeats(args, archive: Archive) -> int:
+    from archive.repeats import metrics
+
     if args.since and args.until and args.since > args.until:
         print("limestone report repeats: --since is after --until", file=sys.stderr)
         return 2

@@ -14,7 +14,6 @@ import sys
 from datetime import date, datetime
 
 from archive.home import Archive
-from archive.reports import inbox, search, store
 
 
 def add_parser(subparsers) -> None:
@@ -47,6 +46,8 @@ def _dump(obj) -> str:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.reports import inbox, search, store
+
     action = args.reports_command
     if action == "inbox":
         rows = inbox.review_queue(archive.home)

@@ -10,9 +10,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from archive import escrow
-from archive.backup import restore
-from archive.backup.history import record_escrow
 from archive.home import Archive
 from pipelines.passphrase import passphrase
 
@@ -30,6 +27,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive import escrow
+    from archive.backup import restore
+    from archive.backup.history import record_escrow
+
     new_home = args.new_home or archive.settings.home
     target_archive = Archive.load(home=str(Path(new_home).expanduser().resolve()))
     recovered = None

@@ -13,11 +13,13 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from archive.home import Archive
-from archive.network import quiet_toolkit
 from archive.network.nodes import NodeError, NodeRegistry
-from archive.network.send import StudySend, send_studies
+
+if TYPE_CHECKING:
+    from archive.network.send import StudySend
 
 
 def add_parser(subparsers) -> None:
@@ -40,6 +42,9 @@ def _line(result: StudySend) -> str:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.network import quiet_toolkit
+    from archive.network.send import send_studies
+
     quiet_toolkit(getattr(args, "verbose", False))
     try:
         with NodeRegistry(archive.home) as registry:

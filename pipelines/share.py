@@ -9,11 +9,13 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from archive import sharing
 from archive.home import Archive
-from archive.sharing import actions as share_actions
-from archive.sharing.actions import Actor
+
+if TYPE_CHECKING:
+    from archive.sharing.actions import Actor
 
 
 def add_parser(subparsers) -> None:
@@ -45,6 +47,8 @@ def add_parser(subparsers) -> None:
 
 
 def _actor(args) -> Actor:
+    from archive.sharing.actions import Actor
+
     try:
         who = args.by or getpass.getuser()
     except Exception:
@@ -61,6 +65,8 @@ def run(args, archive: Archive) -> int:
 
 
 def _run(args, archive: Archive) -> int:
+    from archive.sharing import actions as share_actions
+
     command = args.share_command
     if command == "create":
         permissions = [p.strip() for p in args.permissions.split(",") if p.strip()]

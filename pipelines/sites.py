@@ -17,16 +17,6 @@ import sys
 from datetime import date
 
 from archive.home import Archive
-from archive.sites.registry import (
-    NO_SITE,
-    SiteError,
-    add_site,
-    as_json,
-    list_sites,
-    remove_site,
-    study_counts,
-    unassigned,
-)
 
 
 def _date(text: str) -> date:
@@ -62,6 +52,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.sites.registry import SiteError
+
     con = archive.store()
     try:
         return _ACTIONS[args.action](args, archive, con)
@@ -73,6 +65,8 @@ def run(args, archive: Archive) -> int:
 
 
 def _add(args, archive: Archive, con) -> int:
+    from archive.sites.registry import add_site
+
     change = add_site(con, archive.home, args.code, name=args.name, issuers=args.issuer,
                       institutions=args.institution, ae_titles=args.ae, covered_since=args.covered_since)
     print(f"site {change.code} {'added' if change.added else 'updated'}; "
@@ -81,12 +75,16 @@ def _add(args, archive: Archive, con) -> int:
 
 
 def _remove(args, archive: Archive, con) -> int:
+    from archive.sites.registry import remove_site
+
     change = remove_site(con, archive.home, args.code)
     print(f"site {change.code} removed; {change.reattributed:,} of its studies matched again")
     return 0
 
 
 def _list(args, archive: Archive, con) -> int:
+    from archive.sites.registry import NO_SITE, as_json, list_sites, study_counts, unassigned
+
     sites, counts, loose = list_sites(con), study_counts(con), unassigned(con)
     if args.json:
         print(json.dumps({"sites": [as_json(s, counts.get(s.site, 0)) for s in sites],

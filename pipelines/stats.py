@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 
-from archive.backup import protection
 from archive.home import Archive
-from archive.store.queries import stats
-from archive.vault import VaultKeyError
 
 
 def add_parser(subparsers) -> None:
@@ -18,6 +15,10 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.backup import protection
+    from archive.store.queries import stats
+    from archive.vault import VaultKeyError
+
     con = archive.store(read_only=True)
     try:
         counts = stats(con)

@@ -15,7 +15,6 @@ import sys
 from tqdm import tqdm
 
 from archive.home import Archive
-from archive.vault import VaultError
 
 log = logging.getLogger("limestone.verify")
 
@@ -27,6 +26,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
+    from archive.vault import VaultError
+
     con = archive.store(read_only=True)
     try:
         referenced = {h for (h,) in con.execute("SELECT DISTINCT content_hash FROM instances").fetchall()}

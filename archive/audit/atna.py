@@ -81,7 +81,7 @@ def _outcome(event: Mapping) -> str:
 
 def message(event: Mapping, host: str | None = None) -> ET.Element:
     """One ``AuditMessage`` element for an audit event row."""
-    kind = EVENTS.get(event.get("action"), FALLBACK)
+    kind = EVENTS.get(str(event.get("action")), FALLBACK)
     root = ET.Element("AuditMessage")
     when = str(event.get("occurred_at") or "")
     identification = ET.SubElement(root, "EventIdentification", {

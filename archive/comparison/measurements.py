@@ -127,7 +127,8 @@ def copy_measurement(m: Measurement, source: Plane, target: Plane,
         tc = ((target.shape[0] - 1) / 2, (target.shape[1] - 1) / 2)
         if source.pixel_spacing and target.pixel_spacing:
             mm = [(p[k] - sc[k]) * source.pixel_spacing[k] + shift_mm[k] for k in (0, 1)]
-            return tuple(round(tc[k] + mm[k] / target.pixel_spacing[k], 2) for k in (0, 1))
+            return (round(tc[0] + mm[0] / target.pixel_spacing[0], 2),
+                    round(tc[1] + mm[1] / target.pixel_spacing[1], 2))
         scale = (target.shape[0] / source.shape[0], target.shape[1] / source.shape[1])
-        return tuple(round(tc[k] + (p[k] - sc[k]) * scale[k], 2) for k in (0, 1))
+        return (round(tc[0] + (p[0] - sc[0]) * scale[0], 2), round(tc[1] + (p[1] - sc[1]) * scale[1], 2))
     return replace(m, a=move(m.a), b=move(m.b), copied=True)

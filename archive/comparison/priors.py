@@ -141,7 +141,7 @@ def score(current: dict[str, Any], prior: dict[str, Any], days_before: int) -> f
     return round(total, 3)
 
 
-def _list(value) -> list[str]:
+def _list(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
@@ -152,7 +152,7 @@ def _list(value) -> list[str]:
         return []
 
 
-def _day(value) -> date | None:
+def _day(value: Any) -> date | None:
     if value is None or (isinstance(value, float) and value != value) or value is pd.NaT:
         return None
     if isinstance(value, datetime):

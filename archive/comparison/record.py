@@ -15,8 +15,12 @@ import importlib
 import logging
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from archive import audit
+
+if TYPE_CHECKING:
+    from archive.home import Archive
 
 log = logging.getLogger("limestone.compare")
 
@@ -33,7 +37,7 @@ def comparison_id(user_id: str | None, current: str, priors: list[str], session:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def record_prior_used(archive, prior_uid: str, site: str | None, user_id: str | None, event_id: str) -> bool:
+def record_prior_used(archive: Archive, prior_uid: str, site: str | None, user_id: str | None, event_id: str) -> bool:
     """Record the prior as used (kind 'compared'); False when the repeat-exam store is absent or busy."""
     try:
         module = importlib.import_module("archive.repeats.prior_use")
@@ -44,7 +48,7 @@ def record_prior_used(archive, prior_uid: str, site: str | None, user_id: str | 
                                         event_id=event_id))
 
 
-def record_comparison(archive, user_id: str | None, user_role: str | None, current: Shown,
+def record_comparison(archive: Archive, user_id: str | None, user_role: str | None, current: Shown,
                       priors: list[Shown], site: str | None, session: str = "",
                       background: bool = False) -> dict[str, bool | None]:
     """Audit the opening of a comparison and record each prior as used; returns what was written.

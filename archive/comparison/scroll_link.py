@@ -24,7 +24,7 @@ import pandas as pd
 from archive.comparison.series_pairing import finite_vector, plane, slice_normal
 
 POSITION, OFFSET, OFF = "position", "offset", "off"
-PLANE_NAMES = {"AX": "axial", "SAG": "sagittal", "COR": "coronal", "OBL": "oblique"}
+PLANE_NAMES: dict[str | None, str] = {"AX": "axial", "SAG": "sagittal", "COR": "coronal", "OBL": "oblique"}
 
 
 @dataclass

@@ -50,11 +50,11 @@ class SeriesInfo:
         return " ".join(p for p in parts if p)
 
 
-def _text(value) -> str | None:
+def _text(value: object) -> str | None:
     return None if value is None or value != value else str(value)
 
 
-def _number(value) -> float | None:
+def _number(value: Any) -> float | None:
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -62,12 +62,12 @@ def _number(value) -> float | None:
     return None if number != number else number
 
 
-def _int(value) -> int | None:
+def _int(value: object) -> int | None:
     number = _number(value)
     return None if number is None else int(number)
 
 
-def finite_vector(value) -> np.ndarray | None:
+def finite_vector(value: Any) -> np.ndarray | None:
     """A DICOM multi-valued number (position, orientation, spacing) as an array, or None if unusable."""
     if value is None:
         return None
@@ -130,12 +130,12 @@ def pair_series(current: list[SeriesInfo], prior: list[SeriesInfo]) -> dict[str,
     Pairs are taken best score first, each prior series once; a current series left over then
     gets its best prior series even if another current series already has it.
     """
-    scored = []
-    for i, c in enumerate(current):
-        for j, p in enumerate(prior):
-            s = pair_score(c, p)
+    scored: list[tuple[float, int, int, str, str]] = []
+    for i, cur in enumerate(current):
+        for j, pri in enumerate(prior):
+            s = pair_score(cur, pri)
             if s is not None:
-                scored.append((s, -i, -j, c.series_instance_uid, p.series_instance_uid))
+                scored.append((s, -i, -j, cur.series_instance_uid, pri.series_instance_uid))
     scored.sort(reverse=True)
     pairs: dict[str, str | None] = {}
     used: set[str] = set()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any, Callable
 
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
@@ -190,7 +191,7 @@ class _Deidentifier:
             elem.value = moved if len(moved) > 1 else moved[0]
 
     @staticmethod
-    def mapped(value, function):
+    def mapped(value: Any, function: Callable[[Any], Any]) -> Any:
         if value in (None, ""):
             return value
         if isinstance(value, (list, MultiValue)):

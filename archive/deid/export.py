@@ -45,6 +45,7 @@ from archive.deid.profile import Options
 from archive.dicom.pixels import PixelError, read
 from archive.errors import LimestoneError
 from archive.home import Archive
+from archive.store.connection import scalar
 
 log = logging.getLogger("limestone.deid")
 
@@ -95,8 +96,8 @@ class ExportSummary:
 
 
 def _has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE database_name = current_database() "
-                            "AND view_name = ?", [name]).fetchone()[0])
+    return bool(scalar(con, "SELECT count(*) FROM duckdb_views() WHERE database_name = current_database() "
+                       "AND view_name = ?", [name]))
 
 
 def select_studies(con: duckdb.DuckDBPyConnection, study_uids: Iterable[str] = (),
@@ -141,7 +142,7 @@ def _text(ds: Dataset, keyword: str) -> str | None:
     return str(value).strip() or None
 
 
-def _number(ds: Dataset, keyword: str, kind: Callable[[Any], Any] = float):
+def _number(ds: Dataset, keyword: str, kind: Callable[[Any], Any] = float) -> Any:
     value = ds.get(keyword)
     try:
         if hasattr(value, "__len__") and not isinstance(value, (str, bytes)):
@@ -151,7 +152,7 @@ def _number(ds: Dataset, keyword: str, kind: Callable[[Any], Any] = float):
         return None
 
 
-def _date(ds: Dataset, keyword: str):
+def _date(ds: Dataset, keyword: str) -> date | None:
     text = _text(ds, keyword)
     if not text or len(text) < 8 or not text[:8].isdigit():
         return None

@@ -30,7 +30,7 @@ class DeidKeyError(LimestoneError, ValueError):
 class DeidKey:
     secret: bytes
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if len(self.secret) < 16:
             raise DeidKeyError("the de-identification key must be at least 16 bytes")
 

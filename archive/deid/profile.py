@@ -57,7 +57,7 @@ class Options:
     device_identity: bool = True             # Retain Device Identity Option
     clean_descriptors: bool = True           # Clean Descriptors Option
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "dates", DatesValues(self.dates))
 
     def method_codes(self) -> list[tuple[str, str]]:
@@ -100,10 +100,12 @@ def rules() -> dict[int, Rule]:
             continue
         parts = line.split("\t")
         tag_text, keyword, action = parts[:3]
-        options = tuple(tuple(token.split(":", 1)) for token in (parts[3] if len(parts) > 3 else "").split())
+        pairs = [tuple(token.split(":", 1)) for token in (parts[3] if len(parts) > 3 else "").split()]
+        options = tuple((o[0], o[1]) for o in pairs if len(o) == 2)
         tag = int(tag_text[1:5] + tag_text[6:10], 16)
         if (action not in BASIC_ACTIONS or tag in found
-                or any(len(o) != 2 or o[0] not in OPTION_NAMES or o[1] not in OPTION_ACTIONS for o in options)):
+                or len(options) < len(pairs)
+                or any(o[0] not in OPTION_NAMES or o[1] not in OPTION_ACTIONS for o in options)):
             raise ValueError(f"profile.tsv: bad or repeated row for {tag_text} {keyword}")
         found[tag] = Rule(tag, keyword, action, options)
     return found

@@ -13,7 +13,7 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian
 
 _PREAMBLE = b"\x00" * 128 + b"DICM"
 
@@ -37,7 +37,7 @@ class SeriesEncoder:
         meta.FileMetaInformationVersion = b"\x00\x01"
         meta.MediaStorageSOPClassUID = shared.SOPClassUID
         meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        meta.ImplementationClassUID = implementation_uid
+        meta.ImplementationClassUID = UID(implementation_uid)
         meta.ImplementationVersionName = implementation_name
         # The file meta group differs per file only in the instance UID (0002,0003).
         self._meta = {int(elem.tag): _encode(elem) for elem in meta}

@@ -48,7 +48,7 @@ class Exam:
         return REPEAT_WINDOW_DAYS[self.family]
 
 
-def _xr(key, part, desc, views, fov, shape, kvp) -> Exam:
+def _xr(key: str, part: str, desc: str, views: tuple[str, ...], fov: float, shape: str, kvp: float) -> Exam:
     return Exam(key, "XR", part, desc, (SeriesSpec(desc.replace("XR ", ""), desc, views=views),),
                 fov_mm=fov, shape=shape, kvp=kvp)
 

@@ -23,12 +23,17 @@ from archive.demo import images
 from archive.demo._encode import SeriesEncoder
 from archive.demo.exams import Exam, SeriesSpec, exam
 from archive.demo.histories import PlannedStudy, choose_storylines, plan_history
-from archive.demo.manifest import Manifest, PersonEntry, SeriesEntry, StudyEntry, label_repeats
+from archive.demo.manifest import (
+    DEFAULT_PATIENTS,
+    DEFAULT_SEED,
+    Manifest,
+    PersonEntry,
+    SeriesEntry,
+    StudyEntry,
+    label_repeats,
+)
 from archive.demo.patients import GIVEN_F, HEALTH_CARD_ISSUER, MrnBook, Person, make_people, namesake
 from archive.demo.sites import REGION_SITES, DemoSite, site_by_code
-
-DEFAULT_PATIENTS = 40
-DEFAULT_SEED = 2024
 
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 MR_IMAGE = "1.2.840.10008.5.1.4.1.1.4"

@@ -119,6 +119,8 @@ def emergency_transfer(plan: _Plan) -> None:
     district = plan.other_site(CENTRE)
     day = plan.start(0.5)
     scanned = plan.add(district, "CT_HEAD", day, "baseline", night=True)
+    if scanned is None:   # the story would start after the demo's last day
+        return
     plan.add(district, "XR_CHEST_AP", day, "routine", at=(scanned - timedelta(minutes=25)).time())
     moved = scanned + timedelta(hours=int(plan.rng.integers(4, 20)))
     plan.add(CENTRE, "CT_HEAD", moved.date(), "repeat_other_site", at=moved.time())

@@ -8,6 +8,7 @@ and given noise from the caller's generator, so one seed always gives the same p
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -85,7 +86,7 @@ _MR_SIGNAL = {"T1": ([0, 500, 720, 650, 600, 1250], 160), "T2": ([0, 560, 480, 6
               "PD": ([0, 850, 800, 880, 960, 900], 1120)}
 
 
-def _lut(values: list[float], hole: float, outside: float, t: float, depth: float) -> np.ndarray:
+def _lut(values: Sequence[float], hole: float, outside: float, t: float, depth: float) -> np.ndarray:
     """Label -> value, with inner structures brightening and fading along the body like organs."""
     lut = np.interp(_BIN_VALUES, _PHANTOM_LEVELS, values).astype(np.float32)
     inner = (_BIN_VALUES > 0.05) & (_BIN_VALUES < 0.9)
@@ -93,7 +94,7 @@ def _lut(values: list[float], hole: float, outside: float, t: float, depth: floa
     return np.concatenate([lut, np.array([hole, outside], np.float32)])
 
 
-def _values(labels: np.ndarray, values: list[float], hole: float, outside: float, t: float,
+def _values(labels: np.ndarray, values: Sequence[float], hole: float, outside: float, t: float,
             depth: float) -> np.ndarray:
     return _lut(values, hole, outside, t, depth)[labels]
 
@@ -118,7 +119,7 @@ def mr_slice(region: str, weighting: str, size: int, t: float, body_size: float,
     return np.clip(magnitude, 0, 4095).astype(np.uint16)
 
 
-def _map(section: np.ndarray, mask: np.ndarray, values: list[float], hole: float, outside: float) -> np.ndarray:
+def _map(section: np.ndarray, mask: np.ndarray, values: Sequence[float], hole: float, outside: float) -> np.ndarray:
     mapped = np.interp(section, _PHANTOM_LEVELS, values).astype(np.float32)
     mapped[mask & (section < 0.05)] = hole
     mapped[~mask] = outside
@@ -176,7 +177,8 @@ def mammogram(view: str, laterality: str, rows: int, cols: int, rng: np.random.G
     texture = texture * 1.6 + 0.25 * rng.standard_normal((rows, cols), dtype=np.float32)
     image = np.where(mask > 0, 1500.0 + 450.0 * texture + 300.0 * (mask > 1), 120.0).astype(np.float32)
     for _ in range(int(rng.integers(2, 7))):             # a few bright dots, like calcifications
-        r, c = int(rng.integers(rows * 0.25, rows * 0.75)), int(rng.integers(cols * 0.1, cols * 0.5))
+        r = int(rng.integers(int(rows * 0.25), int(rows * 0.75)))
+        c = int(rng.integers(int(cols * 0.1), int(cols * 0.5)))
         if mask[r, c] > 0:
             image[r:r + 3, c:c + 3] += 1200.0
     image += rng.standard_normal(image.shape, dtype=np.float32) * 25.0

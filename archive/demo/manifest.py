@@ -18,6 +18,9 @@ from pathlib import Path
 
 from archive.demo.exams import exam
 
+DEFAULT_PATIENTS = 40   # people in the demo archive unless asked otherwise
+DEFAULT_SEED = 2024     # the same seed writes the same files
+
 
 @dataclass
 class SeriesEntry:
@@ -114,7 +117,7 @@ class Manifest:
         return next(s for s in self.studies if s.study_instance_uid == uid)
 
     def to_json(self) -> str:
-        def default(value):
+        def default(value: object) -> str:
             if isinstance(value, (date, datetime)):
                 return value.isoformat()
             if isinstance(value, Path):

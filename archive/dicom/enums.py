@@ -45,7 +45,7 @@ XRAY_RADIATION_DOSE_SR = "1.2.840.10008.5.1.4.1.1.88.67"
 
 
 def is_structured_report(sop_class_uid: str | None) -> bool:
-    return bool(sop_class_uid) and sop_class_uid.startswith(SR_STORAGE_PREFIX)
+    return bool(sop_class_uid and sop_class_uid.startswith(SR_STORAGE_PREFIX))
 
 
 def sop_class_name(sop_class_uid: str | None) -> str | None:

@@ -42,7 +42,7 @@ class Window:
     center: float
     width: float
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not self.width or self.width < 1:
             raise ValueError(f"window width must be at least 1, got {self.width}")
 

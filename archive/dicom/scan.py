@@ -14,7 +14,7 @@ length that runs past the end of the data, or an undefined-length value that is 
 from __future__ import annotations
 
 from struct import Struct
-from typing import Collection
+from typing import Collection, cast
 
 from pydicom.dataelem import RawDataElement, empty_value_for_VR
 from pydicom.tag import BaseTag
@@ -69,15 +69,17 @@ def _walk(data: bytes, pos: int, implicit: bool, wanted: Collection[int],
         if length == _UNDEFINED:
             if keep:
                 return None
-            pos = _skip_items(data, value, implicit)
-            if pos is None:
+            after = _skip_items(data, value, implicit)
+            if after is None:
                 return None
+            pos = after
             continue
         pos = value + length
         if pos > size:
             return None
         if keep:
-            raw = data[value:pos] if length else empty_value_for_VR(vr, raw=True)
+            # raw=True gives b"" or None; pydicom types it as any element value
+            raw = data[value:pos] if length else cast("bytes | None", empty_value_for_VR(vr, raw=True))
             key = BaseTag(tag)   # pydicom's datasets are keyed by its own tag type
             found[key] = RawDataElement(key, vr, length, raw, value, implicit, True)
     return None if in_item else pos
@@ -94,9 +96,10 @@ def _skip_items(data: bytes, pos: int, implicit: bool) -> int | None:
         if tag != _ITEM:
             return None
         if length == _UNDEFINED:
-            pos = _walk(data, pos + 8, implicit, (), {}, in_item=True)
-            if pos is None:
+            after = _walk(data, pos + 8, implicit, (), {}, in_item=True)
+            if after is None:
                 return None
+            pos = after
         else:
             pos += 8 + length
     return None

@@ -94,9 +94,10 @@ def to_floats(value: Any) -> list[float] | None:
         return None
     items = value if isinstance(value, (list, MultiValue)) else [value]
     numbers = [to_float(v) for v in items]
-    if not numbers or any(n is None for n in numbers):
+    floats = [n for n in numbers if n is not None]
+    if not floats or len(floats) < len(numbers):
         return None
-    return numbers
+    return floats
 
 
 def to_texts(value: Any) -> list[str] | None:

@@ -14,13 +14,14 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection
+from typing import Collection, cast
 
 import pydicom
 from pydicom.charset import convert_encodings, default_encoding
-from pydicom.dataelem import convert_raw_data_element
+from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filereader import read_dataset
+from pydicom.tag import BaseTag
 from pydicom.uid import UID
 
 from archive.clock import now_utc
@@ -88,7 +89,8 @@ def _parse_usual(data: bytes, tags: Collection[int] | None = None) -> Dataset | 
     if tags and little:
         elements = scan(data, end, implicit, tags)
         if elements is not None:
-            ds = Dataset(elements)
+            # Dataset keeps the dict as its own element mapping; scan keys it by pydicom's BaseTag
+            ds = Dataset(cast("dict[BaseTag, DataElement | RawDataElement]", elements))
             ds.set_original_encoding(implicit, little, _encoding(elements))
             ds.file_meta = meta
             return ds
@@ -99,7 +101,7 @@ def _parse_usual(data: bytes, tags: Collection[int] | None = None) -> Dataset | 
     return ds
 
 
-def _encoding(elements: dict) -> str | list[str]:
+def _encoding(elements: dict[int, RawDataElement]) -> str | list[str]:
     """The character encodings a dataset's Specific Character Set names (as pydicom's reader finds them)."""
     charset = elements.get(CHARACTER_SET)
     return convert_encodings(convert_raw_data_element(charset).value) if charset else default_encoding
@@ -201,7 +203,7 @@ def ingest_bytes(data: bytes, name: str, vault: Vault, quarantine_dir: Path, dur
         return Outcome("skipped", name, len(data), reason=reason)
     digest = content_hash(data)
     if kind == "quarantined":
-        quarantine(quarantine_dir, data, digest, name, reason, durable=durable)
+        quarantine(quarantine_dir, data, digest, name, reason or "quarantined", durable=durable)
         return Outcome("quarantined", name, len(data), digest, reason=reason)
     _, written = vault.put(data, digest, durable=durable)
     return Outcome("stored", name, len(data), digest, record, written=written)

@@ -22,7 +22,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 import pycdlib
 import pydicom
@@ -65,7 +65,8 @@ class Item:
     def name(self) -> str:
         return Path((self.member or self.path).split(";")[0]).name
 
-    def read(self, containers: dict[str, object], max_bytes: int | None = None) -> bytes:
+    def read(self, containers: dict[str, pycdlib.PyCdlib | zipfile.ZipFile],
+             max_bytes: int | None = None) -> bytes:
         """The file's bytes; ``containers`` caches open zip and ISO files between calls.
 
         Raises ``Refused`` (before reading more than ``max_bytes`` + 1 bytes) for a larger file.
@@ -79,7 +80,7 @@ class Item:
                 return _bounded(f, limit)
         container = containers.get(self.path)
         if self.path.lower().endswith(".iso"):
-            if container is None:
+            if not isinstance(container, pycdlib.PyCdlib):
                 container = containers[self.path] = _open_iso(self.path)
             kind = {_iso_path_kind(container): self.member}
             size = container.get_record(**kind).get_data_length()
@@ -88,7 +89,7 @@ class Item:
             out = io.BytesIO()
             container.get_file_from_iso_fp(out, **kind)
             return out.getvalue()
-        if container is None:
+        if not isinstance(container, zipfile.ZipFile):
             container = containers[self.path] = zipfile.ZipFile(self.path)
         info = container.getinfo(self.member)
         if info.file_size > limit:
@@ -97,7 +98,7 @@ class Item:
             return _bounded(f, limit)
 
 
-def _bounded(stream: io.BufferedIOBase | zipfile.ZipExtFile | io.BufferedReader, limit: int) -> bytes:
+def _bounded(stream: IO[bytes], limit: int) -> bytes:
     data = stream.read(limit + 1)
     if len(data) > limit:
         raise Refused(f"expands past the size limit ({limit // MB} MB)")
@@ -214,11 +215,11 @@ def _walk_folder(root: Path, discovery: Discovery) -> Iterator[Item]:
             discovery.problems.extend(f"DICOMDIR references a missing file: {m}" for m in missing)
             for reference in off_medium:
                 discovery.refuse(reference, "DICOMDIR reference leaves the medium")
-            for path in referenced:
-                key = os.path.join(os.path.realpath(path.parent), path.name)
+            for reference_path in referenced:
+                key = os.path.join(os.path.realpath(reference_path.parent), reference_path.name)
                 if key not in seen:
                     seen.add(key)
-                    yield Item(str(path))
+                    yield Item(str(reference_path))
         real_folder = os.path.realpath(folder)   # once per folder, not once per file
         for name in sorted(files):
             path = os.path.join(folder, name)

@@ -108,7 +108,7 @@ def _stub(header: Dataset, row: dict, study: dict, series_index: int, image_inde
     meta.MediaStorageSOPClassUID = ds.SOPClassUID
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     syntax = row.get("transfer_syntax_uid") or _text(getattr(header, "file_meta", {}).get("TransferSyntaxUID"))
-    meta.TransferSyntaxUID = syntax or ExplicitVRLittleEndian
+    meta.TransferSyntaxUID = UID(syntax) if syntax else ExplicitVRLittleEndian
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     ds.file_meta = meta
     return ds
@@ -116,7 +116,7 @@ def _stub(header: Dataset, row: dict, study: dict, series_index: int, image_inde
 
 def _is_image(row: dict) -> bool:
     sop_class = row.get("sop_class_uid")
-    return bool(sop_class) and "Image Storage" in UID(sop_class).name
+    return bool(sop_class) and "Image Storage" in UID(str(sop_class)).name
 
 
 @dataclass
@@ -339,7 +339,7 @@ def _write(ds: Dataset) -> bytes:
     return buffer.getvalue()
 
 
-def _item_offsets(data: bytes, count: int) -> list[int]:
+def _item_offsets(data: bytes | bytearray, count: int) -> list[int]:
     """Where each of the first ``count`` items of the Directory Record Sequence starts."""
     at = data.index(_SEQUENCE_ELEMENT, 132) + 12
     offsets = []

@@ -22,9 +22,10 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from html import escape
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from archive.clock import now_utc
 from archive.dicom import pixels
@@ -34,6 +35,12 @@ from archive.media.zipstream import Member, zip_chunks
 from archive.reports import release
 from archive.sharing.scope import Contents
 from archive.vault import Vault, VaultError
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from archive.home import Archive
+    from archive.sharing.actions import Actor
 
 DICOM_ONLY = "DICOM ONLY"
 DICOM_PLUS_WEB = "DICOM PLUS WEB"
@@ -74,7 +81,7 @@ class PdiResult:
     reports: int = 0                    # report text files written (their PDFs beside them)
 
 
-def _name(value) -> str:
+def _name(value: object) -> str:
     parts = str(value or "").split("^")
     family, given = parts[0].strip().upper(), " ".join(p.strip().title() for p in parts[1:3] if p.strip())
     return (f"{family}, {given}" if given else family) or "(no name)"
@@ -181,18 +188,22 @@ def _previews(contents: Contents, vault: Vault) -> list[tuple[str, str, bytes]]:
     return out
 
 
-def _members(media: MediaPlan, vault: Vault, label: Label, previews, reports: list[ReportFile]) -> list[Member]:
+def _member(name: str, data: bytes) -> Member:
+    """A member whose bytes are already in memory."""
+    return Member(name, len(data), lambda: [data])
+
+
+def _members(media: MediaPlan, vault: Vault, label: Label, previews: list[tuple[str, str, bytes]],
+             reports: list[ReportFile]) -> list[Member]:
     text = readme(label, reports).encode()
     html = index_html(label, [(p, c) for p, c, _ in previews], reports).encode()
-    members = [Member("DICOMDIR", len(media.dicomdir), lambda: [media.dicomdir]),
-               Member("README.TXT", len(text), lambda: [text]),
-               Member("INDEX.HTM", len(html), lambda: [html])]
-    members += [Member(path, len(png), (lambda b=png: [b])) for path, _, png in previews]
+    members = [_member("DICOMDIR", media.dicomdir), _member("README.TXT", text), _member("INDEX.HTM", html)]
+    members += [_member(path, png) for path, _, png in previews]
     for r in reports:
-        members.append(Member(r.text_path, len(r.text), (lambda b=r.text: [b])))
-        if r.pdf is not None:
+        members.append(_member(r.text_path, r.text))
+        if r.pdf is not None and r.pdf_path is not None:
             members.append(Member(r.pdf_path, r.pdf.size, r.pdf.chunks))
-    members += [Member(f.path, f.size, (lambda h=f.content_hash: vault.stream(h)))
+    members += [Member(f.path, f.size, partial(vault.stream, f.content_hash))
                 for f in media.files + media.unindexed]
     return members
 
@@ -260,8 +271,8 @@ def export(contents: Contents, vault: Vault, out: Path, *, web: bool = False, cr
                      len(media.missing) + sum(f.pdf_missing for f in files), len(files))
 
 
-def export_studies(archive, study_instance_uids: list[str], out: Path, actor, *, web: bool = False,
-                   con=None) -> PdiResult:
+def export_studies(archive: Archive, study_instance_uids: list[str], out: Path, actor: Actor, *,
+                   web: bool = False, con: duckdb.DuckDBPyConnection | None = None) -> PdiResult:
     """Export studies of the archive (``archive.home.Archive``) and audit it as ``actor``
     (an ``archive.sharing.actions.Actor``)."""
     from archive import audit

@@ -10,21 +10,25 @@ Every socket gets TCP_NODELAY (with Nagle on, DCMTK peers crawl), and errors are
 ``NetworkError`` with one plain line that names the node (and the study when there is one).
 """
 
+import importlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from archive.network.errors import NetworkError
+if TYPE_CHECKING:
+    from archive.network.association import associate, echo, tcp_nodelay
+    from archive.network.errors import NetworkError
 
-# pynetdicom (~0.5 s of CPU to import) is loaded on first use of these, not by the package: a
-# DICOMweb pull and its worker processes never need it.
-_FROM_ASSOCIATION = ("associate", "echo", "tcp_nodelay")
+# Loaded on first use (PEP 562): pynetdicom and pydicom cost a command that only reads the node
+# list (``limestone nodes --help``, ``nodes list``) more than the rest of its run, and a DICOMweb
+# pull and its worker processes never need pynetdicom.
+_LAZY = {"NetworkError": "errors", "associate": "association", "echo": "association",
+         "tcp_nodelay": "association"}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _FROM_ASSOCIATION:
-        from archive.network import association
-        return getattr(association, name)
-    raise AttributeError(f"module 'archive.network' has no attribute {name!r}")
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def quiet_toolkit(verbose: bool = False) -> None:

@@ -10,7 +10,7 @@ from typing import Any, Iterable, Sequence
 
 from pynetdicom import AE, Association, evt
 from pynetdicom.presentation import PresentationContext, build_context
-from pynetdicom.sop_class import Verification
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]  # pynetdicom makes its SOP class names at import
 
 from archive.network.errors import NetworkError
 from archive.network.nodes import Node
@@ -62,7 +62,8 @@ def associate(node: Node, ae_title: str, contexts: Sequence[PresentationContext]
                          ext_neg=list(ext_neg or []), max_pdu=0,
                          evt_handlers=[(evt.EVT_CONN_OPEN, on_open), *handlers])
     if assoc.is_established:
-        assoc._serve_request = functools.partial(_give_back, assoc)
+        # pynetdicom has no hook for a request taken out of turn (see _give_back)
+        assoc._serve_request = functools.partial(_give_back, assoc)  # type: ignore[method-assign]
         return assoc
     if not opened:
         raise NetworkError(f"node {node.address}: cannot connect (host down, port closed or "

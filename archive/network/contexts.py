@@ -35,7 +35,7 @@ from pydicom.uid import (
 )
 from pynetdicom import build_role
 from pynetdicom.presentation import PresentationContext, build_context
-from pynetdicom.sop_class import (
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]  # pynetdicom makes its SOP class names at import
     _STORAGE_CLASSES,
     BasicTextSRStorage,
     BreastTomosynthesisImageStorage,
@@ -71,7 +71,7 @@ from pynetdicom.sop_class import (
 
 MAX_CONTEXTS = 128
 
-UNCOMPRESSED = [ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian]
+UNCOMPRESSED: list[str | UID] = [ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian]
 # Each syntax in a context of its own, most common first: when contexts run short, the tail is
 # dropped. The two little endian syntaxes are separate too, or the node would convert one to the
 # other (its choice of syntax in a shared context) and the bytes would change.

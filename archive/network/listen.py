@@ -111,12 +111,12 @@ class Listener:
             taken += 1
             self.received += 1
             self.bytes += outcome.size
-            if outcome.kind == "stored":
-                writer.add(outcome.record, outcome.size, outcome.digest, source_ae=calling_ae,
+            if outcome.kind == "stored" and outcome.record is not None:
+                writer.add(outcome.record, outcome.size, outcome.digest or "", source_ae=calling_ae,
                            written=outcome.written)
             elif outcome.kind == "quarantined":
                 self.quarantined += 1
-                writer.quarantined(outcome.digest, outcome.name, outcome.reason, outcome.size)
+                writer.quarantined(outcome.digest or "", outcome.name, outcome.reason or "", outcome.size)
             else:
                 log.warning("received a file that is not DICOM from %s; ignored", calling_ae or "unknown AE")
 

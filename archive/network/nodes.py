@@ -9,6 +9,7 @@ pull takes only what is new and a killed run, rerun, fetches only what is missin
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -162,7 +163,7 @@ class NodeRegistry:
     def __enter__(self) -> "NodeRegistry":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # ---- nodes --------------------------------------------------------------------------------
@@ -235,7 +236,7 @@ class NodeRegistry:
             [node]).fetchall()
         return {uid: (status, remote) for uid, status, remote in rows if uid in wanted}
 
-    def unfinished_studies(self, node: str) -> list[str]:
+    def unfinished_studies(self, node: str) -> builtins.list[str]:
         """Studies a previous run found or started but did not complete (retried by the next run)."""
         return [row[0] for row in self.con.execute(
             "SELECT study_instance_uid FROM node_studies WHERE node = ? AND status IN (?, ?, ?)"
@@ -258,7 +259,7 @@ class NodeRegistry:
         self.con.execute("DELETE FROM node_instance_failures WHERE node = ? AND study_instance_uid = ?",
                          [node, study_uid])
 
-    def instance_failures(self, node: str) -> list[tuple[str, str, str]]:
+    def instance_failures(self, node: str) -> builtins.list[tuple[str, str, str]]:
         return self.con.execute(
             "SELECT study_instance_uid, sop_instance_uid, reason FROM node_instance_failures"
             " WHERE node = ? ORDER BY study_instance_uid, sop_instance_uid", [node]).fetchall()

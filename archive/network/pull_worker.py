@@ -12,7 +12,7 @@ import multiprocessing.util
 import signal
 
 from archive.home import Home
-from archive.ingest.intake import ingest_bytes
+from archive.ingest.intake import Outcome, ingest_bytes
 from archive.network.nodes import Node
 from archive.network.retrieve import GetSession, StudyJob, StudyResult
 from archive.network.status import STORE_QUARANTINED, STORE_SUCCESS
@@ -28,7 +28,7 @@ def init(home: Home, master_key: str, master_key_id: str, node: dict, ae_title: 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
     vault = Vault(home, master_key, master_key_id)
 
-    def receive(data: bytes, calling_ae: str):
+    def receive(data: bytes, calling_ae: str) -> tuple[int, Outcome]:
         outcome = ingest_bytes(data, f"from-{calling_ae}.dcm", vault, home.quarantine_dir)
         return (STORE_QUARANTINED if outcome.kind == "quarantined" else STORE_SUCCESS), outcome
 

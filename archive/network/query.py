@@ -107,7 +107,7 @@ def study_identifier(selection: StudyFilter) -> Dataset:
     return identifier("STUDY", STUDY_KEYS, **values)
 
 
-def _get(ds: Dataset, keyword: str):
+def _get(ds: Dataset, keyword: str) -> object:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -116,7 +116,7 @@ def _get(ds: Dataset, keyword: str):
         return None
 
 
-def valid_uid(value) -> str | None:
+def valid_uid(value: object) -> str | None:
     """The UID in ``value`` if it is a well-formed UID, else None."""
     text = v.text(value)
     if not text or "\\" in text:

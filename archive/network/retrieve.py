@@ -16,12 +16,13 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable, Iterable, cast
 
 from pydicom.dataset import Dataset
 from pynetdicom import Association, evt
+from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.presentation import build_context
-from pynetdicom.sop_class import (
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]  # pynetdicom makes its SOP class names at import
     StudyRootQueryRetrieveInformationModelGet,
     StudyRootQueryRetrieveInformationModelMove,
 )
@@ -40,7 +41,8 @@ log = logging.getLogger(__name__)
 GET_MODEL = StudyRootQueryRetrieveInformationModelGet
 MOVE_MODEL = StudyRootQueryRetrieveInformationModelMove
 
-Receive = Callable[[bytes, str], int]
+# The status to answer, or (status, what was kept) when the caller collects the outcomes.
+Receive = Callable[[bytes, str], "int | tuple[int, Any]"]
 
 # Studies in a row that find the node unreachable before a session stops trying it.
 GIVE_UP_AFTER = 2
@@ -97,6 +99,12 @@ class RetrieveSession:
 
     def _alive(self) -> bool:
         return self.assoc is not None and self.assoc.is_established
+
+    def _association(self) -> Association:
+        """The open association (``_ensure`` made it)."""
+        if self.assoc is None:
+            raise NetworkError(f"node {self.node.address}: the association is closed", unreachable=True)
+        return self.assoc
 
     def _connect(self, sop_classes: list[str]) -> None:
         raise NotImplementedError
@@ -173,11 +181,11 @@ class RetrieveSession:
         # Gaps: list what the node holds and ask for what is still missing.
         self._ensure(classes)
         listing: dict[str, list[tuple[str, str | None]]] = {}
-        series, problems = query.find_series(self.assoc, self.node, job.study_uid)
+        series, problems = query.find_series(self._association(), self.node, job.study_uid)
         result.problems.extend(problems)
-        for answer in series:
-            series_uid = v.text(answer.get("SeriesInstanceUID"))
-            found, problems = query.find_instances(self.assoc, self.node, job.study_uid, series_uid)
+        for one_series in series:
+            series_uid = v.text(one_series.get("SeriesInstanceUID")) or ""
+            found, problems = query.find_instances(self._association(), self.node, job.study_uid, series_uid)
             result.problems.extend(problems)
             listing[series_uid] = found
         result.listed = sum(len(found) for found in listing.values())
@@ -245,7 +253,7 @@ class GetSession(RetrieveSession):
 
     def _on_store(self, event: evt.Event) -> int:
         try:
-            sop = v.text(event.request.AffectedSOPInstanceUID) or ""
+            sop = v.text(cast(C_STORE, event.request).AffectedSOPInstanceUID) or ""   # EVT_C_STORE's
             outcome = self.receive(received_file(event), self.node.ae_title)
         except Exception:
             log.exception("node %s: could not keep a received instance", self.node.name)
@@ -280,7 +288,7 @@ class GetSession(RetrieveSession):
         self._classes = frozenset()
 
     def _send(self, identifier: Dataset) -> Answer:
-        return final_answer(self.assoc.send_c_get(identifier, GET_MODEL))
+        return final_answer(self._association().send_c_get(identifier, GET_MODEL))
 
 
 class MoveSession(RetrieveSession):
@@ -303,7 +311,7 @@ class MoveSession(RetrieveSession):
                                timeout=self.timeout)
 
     def _send(self, identifier: Dataset) -> Answer:
-        answer = final_answer(self.assoc.send_c_move(identifier, self.move_aet, MOVE_MODEL))
+        answer = final_answer(self._association().send_c_move(identifier, self.move_aet, MOVE_MODEL))
         if answer.status == 0xA801:
             raise NetworkError(f"node {self.node.address} does not know {self.move_aet!r} as a move "
                                "destination (add our AE title, host and port to the node)", unreachable=True)
@@ -320,7 +328,7 @@ def retrieve_identifier(study_uid: str, level: str, **keys: str) -> Dataset:
     return ds
 
 
-def final_answer(responses) -> Answer:
+def final_answer(responses: Iterable[tuple[Dataset, Dataset | None]]) -> Answer:
     """The final answer of a C-GET or C-MOVE, with its failed sub-operations."""
     for status, found in responses:
         code = getattr(status, "Status", None)

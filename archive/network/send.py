@@ -31,7 +31,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pydicom
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
@@ -48,9 +48,17 @@ from archive.network.contexts import MAX_CONTEXTS
 from archive.network.nodes import Node
 from archive.network.status import StatusCategoryValues, category, describe
 
+if TYPE_CHECKING:
+    import duckdb
+    from pynetdicom import Association
+
+    from archive.home import Archive, Home
+    from archive.network.dicomweb.client import DicomWebClient
+    from archive.vault import Vault
+
 log = logging.getLogger("limestone.send")
 
-FALLBACK_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
+FALLBACK_SYNTAXES: list[str | UID] = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
 
 
 class LostAssociation(LimestoneError):
@@ -90,7 +98,7 @@ class StudySend:
 
 
 # ---- the archive side ----------------------------------------------------------------------------
-def study_items(con, study_uid: str) -> list[Item]:
+def study_items(con: duckdb.DuckDBPyConnection, study_uid: str) -> list[Item]:
     rows = con.execute(
         "SELECT sop_class_uid, sop_instance_uid, transfer_syntax_uid, content_hash, bytes FROM instances "
         "WHERE study_instance_uid = ? ORDER BY series_instance_uid, instance_number, sop_instance_uid",
@@ -132,7 +140,7 @@ def contexts_for(items: list[Item]) -> list:
     return contexts
 
 
-def _why_no_response(assoc) -> str:
+def _why_no_response(assoc: Association) -> str:
     """Why a request got no response; asked while the reactor is paused, before it takes the abort."""
     if assoc.acse.is_aborted("a-abort"):
         return "the node aborted the association"
@@ -142,7 +150,7 @@ def _why_no_response(assoc) -> str:
 
 
 @contextmanager
-def reactor_paused(assoc) -> Iterator[None]:
+def reactor_paused(assoc: Association) -> Iterator[None]:
     """Park the association's reactor while we exchange requests and responses ourselves.
 
     pynetdicom's ``send_*`` methods pause and resume it around every message, and its loop naps
@@ -157,7 +165,7 @@ def reactor_paused(assoc) -> Iterator[None]:
         assoc._reactor_checkpoint.set()
 
 
-def store_raw(assoc, context_id: int, sop_class: str, sop_instance: str, payload: bytes,
+def store_raw(assoc: Association, context_id: int, sop_class: str, sop_instance: str, payload: bytes,
               message_id: int) -> int | None:
     """Send one C-STORE whose dataset is ``payload`` exactly as given; return the response's status.
 
@@ -187,8 +195,8 @@ STOW_BATCH_BYTES = 32 * 1024 * 1024
 
 
 class StudySender:
-    def __init__(self, node: Node, ae_title: str, vault, *, timeout: float, retries: int,
-                 backoff: float, sleep: Callable[[float], None] = time.sleep, web=None):
+    def __init__(self, node: Node, ae_title: str, vault: Vault, *, timeout: float, retries: int,
+                 backoff: float, sleep: Callable[[float], None] = time.sleep, web: DicomWebClient | None = None):
         self.node, self.ae_title, self.vault = node, ae_title, vault
         self.timeout, self.retries, self.backoff, self.sleep = timeout, retries, backoff, sleep
         self.web = web   # a DicomWebClient: the node is sent to over STOW-RS
@@ -225,7 +233,7 @@ class StudySender:
         items = list(pending.values())
         assoc = associate(self.node, self.ae_title, contexts_for(items), timeout=self.timeout)
         try:
-            accepted = {}
+            accepted: dict[tuple[str, str], int | None] = {}
             for ctx in assoc.accepted_contexts:
                 accepted.setdefault((str(ctx.abstract_syntax), str(ctx.transfer_syntax[0])), ctx.context_id)
             refused_syntaxes: dict[str, int] = {}
@@ -257,6 +265,8 @@ class StudySender:
                 batch, size = [], 0
 
     def _stow(self, result: StudySend, batch: list[tuple[Item, bytes]], pending: dict[str, Item]) -> None:
+        if self.web is None:   # only a DICOMweb node is sent to in batches
+            raise NetworkError(f"node {self.node.address} has no DICOMweb URL")
         stored, failed, _ = self.web.store([data for _, data in batch], result.study_instance_uid)
         stored_set = set(stored)
         for item, _ in batch:
@@ -274,8 +284,9 @@ class StudySender:
             result.problems.append(f"attempt {result.attempts}: node {self.node.address} did not report "
                                    f"{len(missing)} instance(s) as stored")
 
-    def _store_all(self, result: StudySend, assoc, accepted: dict, items: list[Item], pending: dict[str, Item],
-                   permanent: dict[str, str], refused_syntaxes: dict[str, int]) -> None:
+    def _store_all(self, result: StudySend, assoc: Association, accepted: dict[tuple[str, str], int | None],
+                   items: list[Item], pending: dict[str, Item], permanent: dict[str, str],
+                   refused_syntaxes: dict[str, int]) -> None:
         """C-STORE each item over ``assoc`` (its reactor paused), keeping count in ``result``."""
         stored = 0
         for number, item in enumerate(items, start=1):
@@ -298,9 +309,9 @@ class StudySender:
             if exact is not None:
                 payload = dataset_bytes(data)
                 context_id, converted = exact, False
-            else:
+            elif fallback is not None:   # (one of the two is set: checked above)
                 context_id, syntax = fallback
-                payload = converted_bytes(data, syntax)
+                payload = converted_bytes(data, UID(syntax))
                 converted = True
                 refused_syntaxes[item.transfer_syntax_uid] = refused_syntaxes.get(item.transfer_syntax_uid, 0) + 1
             try:
@@ -325,7 +336,7 @@ class StudySender:
 
 
 # ---- the transfer log ------------------------------------------------------------------------
-def _log_start(home, result: StudySend, node: Node, user_id: str | None, source: str) -> None:
+def _log_start(home: Home, result: StudySend, node: Node, user_id: str | None, source: str) -> None:
     with closing(state.connect(home)) as con:
         cur = con.execute(
             "INSERT INTO transfers (study_instance_uid, node, destination, user_id, source, requested_at, status) "
@@ -335,7 +346,7 @@ def _log_start(home, result: StudySend, node: Node, user_id: str | None, source:
         result.transfer_id = int(cur.fetchone()[0])
 
 
-def _log_finish(home, result: StudySend) -> None:
+def _log_finish(home: Home, result: StudySend) -> None:
     detail = "; ".join(result.notes + result.problems)[:500] or None
     with closing(state.connect(home)) as con:
         con.execute("UPDATE transfers SET finished_at = ?, status = ?, instances = ?, sent = ?, converted = ?, "
@@ -344,7 +355,7 @@ def _log_finish(home, result: StudySend) -> None:
                      result.converted, result.failed, result.attempts, result.bytes, detail, result.transfer_id])
 
 
-def transfers(home, study_instance_uid: str | None = None, limit: int = 200) -> list[dict]:
+def transfers(home: Home, study_instance_uid: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
     """The transfer log, newest first (optionally for one study)."""
     with closing(state.connect(home)) as con:
         if study_instance_uid:
@@ -356,7 +367,7 @@ def transfers(home, study_instance_uid: str | None = None, limit: int = 200) -> 
 
 
 # ---- several studies -------------------------------------------------------------------------
-def send_studies(archive, study_uids: list[str], node: Node, *, user_id: str | None = None,
+def send_studies(archive: Archive, study_uids: list[str], node: Node, *, user_id: str | None = None,
                  user_role: str | None = None, source: str = "cli", parallel: int | None = None,
                  on_done: Callable[[StudySend], None] | None = None) -> list[StudySend]:
     """Send each study to ``node``; return one result per study, in the order asked."""
@@ -410,7 +421,7 @@ def send_studies(archive, study_uids: list[str], node: Node, *, user_id: str | N
     return results
 
 
-def _record_prior_uses(archive, node: Node, results: list[StudySend], user_id: str | None) -> None:
+def _record_prior_uses(archive: Archive, node: Node, results: list[StudySend], user_id: str | None) -> None:
     """A study sent to a site's node is a prior put to use by that site (repeat-exam metrics)."""
     if not node.site or not results:
         return

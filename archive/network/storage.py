@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 import struct
-from typing import Callable
+from typing import Callable, cast
 
 from pynetdicom import AE, PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION, evt
+from pynetdicom.dimse_primitives import C_STORE
+from pynetdicom.events import EventHandlerType
 from pynetdicom.presentation import build_context
-from pynetdicom.sop_class import Verification
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]  # pynetdicom makes its SOP class names at import
 from pynetdicom.transport import ThreadedAssociationServer
 
 from archive.network.association import NetworkError, make_ae, tcp_nodelay
@@ -60,7 +62,9 @@ def file_meta_bytes(sop_class_uid: str, sop_instance_uid: str, transfer_syntax_u
 
 def received_file(event: evt.Event) -> bytes:
     """The instance of a C-STORE request as a DICOM file, with the sender's bytes unchanged."""
-    request = event.request
+    request = cast(C_STORE, event.request)   # the event is EVT_C_STORE
+    if request.DataSet is None:
+        raise ValueError("a C-STORE request without a dataset")
     return (file_meta_bytes(str(request.AffectedSOPClassUID), str(request.AffectedSOPInstanceUID),
                             str(event.context.transfer_syntax))
             + request.DataSet.getvalue())
@@ -89,10 +93,13 @@ def start_storage_scp(ae_title: str, port: int, receive: Receive, *, bind: str =
                       timeout: float = 30.0) -> ThreadedAssociationServer:
     """Start the SCP in background threads; stop it with ``server.shutdown()``."""
     ae = storage_ae(ae_title, timeout)
-    handlers = [(evt.EVT_CONN_OPEN, tcp_nodelay), (evt.EVT_C_STORE, handle_store, [receive])]
+    handlers: list[EventHandlerType] = [(evt.EVT_CONN_OPEN, tcp_nodelay),
+                                        (evt.EVT_C_STORE, handle_store, [receive])]
     try:
         server = ae.start_server((bind, port), block=False, evt_handlers=handlers)
     except OSError as exc:
         raise NetworkError(f"cannot listen on port {port}{f' of {bind}' if bind else ''}: "
                            f"{exc.strerror or exc} (is another 'limestone listen' running?)") from None
+    if server is None:   # only a blocking server returns None
+        raise NetworkError(f"cannot listen on port {port}")
     return server

@@ -33,7 +33,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import combinations
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import duckdb
 import pyarrow as pa
@@ -226,18 +226,18 @@ def link(records: list[PatientRecord], decisions: Iterable[tuple[str, str, str]]
     for _, group in sorted(groups.items(), key=lambda item: item[1][0].patient_key):
         if len(group) < 2:
             continue
-        keys = tuple(sorted(r.patient_key for r in group))
+        group_keys = tuple(sorted(r.patient_key for r in group))
         with_card = [r for r in group if carded.get(r.patient_key)]
         without = [r for r in group if not carded.get(r.patient_key)]
         card_persons = {components.find(r.patient_key) for r in with_card}
         if len(card_persons) > 1:
             result.conflicts.append(Conflict(
-                "demographics_shared_id_differ", keys,
+                "demographics_shared_id_differ", group_keys,
                 f"same name, birth date and sex on {len(group)} records with "
                 f"{len(card_persons)} different shared identifiers: kept apart"))
         if with_card and without:
             result.conflicts.append(Conflict(
-                "ambiguous", keys,
+                "ambiguous", group_keys,
                 f"{len(without)} record(s) without a shared identifier match the demographics of "
                 "record(s) with one: not merged (could be a namesake)"))
             continue
@@ -308,7 +308,7 @@ def link_patients(con: duckdb.DuckDBPyConnection) -> LinkResult:
         "found_at": pa.array([now] * len(result.conflicts), pa.timestamp("us")),
     })
 
-    def write():
+    def write() -> None:
         con.execute("BEGIN")
         try:
             con.register("new_links", links)
@@ -341,7 +341,7 @@ def decide(con: duckdb.DuckDBPyConnection, patient_key_a: str, patient_key_b: st
         raise ValueError("a decision needs two different patient records")
     a, b = sorted((patient_key_a, patient_key_b))
 
-    def write():
+    def write() -> None:
         con.execute("INSERT INTO patient_link_decisions VALUES (?, ?, ?, ?, ?, ?)",
                     [a, b, decision, decided_by, note, now_utc()])
     retrying(write)
@@ -358,8 +358,8 @@ def person_records(con: duckdb.DuckDBPyConnection, patient_key: str) -> list[str
 
 def pair_quality(predicted: dict[str, str], truth: dict[str, object]) -> dict[str, float]:
     """Pairwise precision and recall of a linkage against the true person of each record."""
-    def pairs(assign):
-        groups = defaultdict(list)
+    def pairs(assign: Mapping[str, object]) -> set[frozenset[str]]:
+        groups: defaultdict[object, list[str]] = defaultdict(list)
         for key, person in assign.items():
             groups[person].append(key)
         return {frozenset(p) for keys in groups.values() for p in combinations(sorted(keys), 2)}

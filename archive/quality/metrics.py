@@ -170,8 +170,9 @@ def measure(image: np.ndarray, modality: str | None = None,
     out.content_fraction = float(np.count_nonzero(np.abs(means - background) > threshold)) / means.size
     if modality == "CT":
         soft = (means >= SOFT_TISSUE_HU[0]) & (means <= SOFT_TISSUE_HU[1])
-        if soft.sum() >= 4:
-            out.ct_noise_hu = _uniform(means[soft], stds[soft])[1]
+        tissue = _uniform(means[soft], stds[soft]) if soft.sum() >= 4 else None
+        if tissue is not None:
+            out.ct_noise_hu = tissue[1]
 
     sample = image[::8, ::8]
     scale = (_quantile(sample, 0.99) - _quantile(sample, 0.01)) or 1.0

@@ -178,7 +178,7 @@ def _commit(con: duckdb.DuckDBPyConnection, home: Home, rows: list[dict[str, Any
         return
     batch = to_arrow(rows, table_schema(con, "qa_metrics"))
 
-    def write():
+    def write() -> None:
         con.execute("BEGIN")
         try:
             con.register("b_qa", batch)

@@ -36,7 +36,7 @@ import pyarrow as pa
 from archive import state
 from archive.clock import now_utc
 from archive.home import Home
-from archive.store.connection import retrying, rollback
+from archive.store.connection import retrying, rollback, scalar
 
 _AUDIT = """
 SELECT event_id, occurred_at, action, user_id, study_instance_uid, detail
@@ -125,7 +125,7 @@ def copy_into_store(con: duckdb.DuckDBPyConnection, home: Home) -> int:
                 "u.used_at, u.user_id FROM derived_uses u "
                 "LEFT JOIN studies s ON s.study_instance_uid = u.current_uid "
                 "WHERE u.event_id NOT IN (SELECT event_id FROM prior_use_events)")
-            added = con.execute("SELECT count(*) FROM temp.new_uses").fetchone()[0]
+            added = scalar(con, "SELECT count(*) FROM temp.new_uses")
             if added:
                 con.execute("INSERT INTO prior_use_events SELECT *, ? FROM temp.new_uses", [now])
             con.execute("DROP TABLE temp.new_uses")

@@ -19,14 +19,14 @@ import pandas as pd
 
 from archive.clock import now_utc
 from archive.repeats import facts
-from archive.store.connection import retrying, rollback
+from archive.store.connection import retrying, rollback, scalar
 
 FAMILIES = {"CR": "XR", "DX": "XR"}  # modality -> modality family
 _KEEP: Any = object()                 # "leave this field as it is"
 MAX_WINDOW_DAYS = 3650
 
 
-def modality_family(modality: str) -> str:
+def modality_family(modality: str | None) -> str:
     """CR and DX are one family (XR); other modalities are their own."""
     code = (modality or "").strip().upper()
     if not re.fullmatch(r"[A-Z]{2,3}", code):
@@ -34,9 +34,9 @@ def modality_family(modality: str) -> str:
     return FAMILIES.get(code, code)
 
 
-def _transaction(con: duckdb.DuckDBPyConnection, statements: list[tuple[str, list]]) -> None:
+def _transaction(con: duckdb.DuckDBPyConnection, statements: list[tuple[str, list[object]]]) -> None:
     """Apply one edit, then refresh the repeat facts so every reader sees its effect at once."""
-    def once():
+    def once() -> None:
         con.execute("BEGIN")
         try:
             for sql, params in statements:
@@ -141,7 +141,7 @@ def set_class_rule(con: duckdb.DuckDBPyConnection, priority: int, modality: str,
     """Add a rule, or replace the rule with the same modality family and priority."""
     family = modality_family(modality)
     code = exam_class.strip().upper()
-    if not con.execute("SELECT count(*) FROM exam_classes WHERE exam_class = ?", [code]).fetchone()[0]:
+    if not scalar(con, "SELECT count(*) FROM exam_classes WHERE exam_class = ?", [code]):
         raise ValueError(f"unknown exam class {code}: create it first")
     _transaction(con, [
         ("DELETE FROM exam_class_rules WHERE modality = ? AND priority = ?", [family, int(priority)]),
@@ -181,7 +181,7 @@ def clinical_flags(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def set_archive_coverage(con: duckdb.DuckDBPyConnection, site: str, covered_since: date | None,
                          updated_by: str) -> None:
     """Since when ``site``'s studies are in the regional archive as soon as they are made (None: never)."""
-    statements = [("DELETE FROM archive_coverage WHERE site = ?", [site])]
+    statements: list[tuple[str, list[object]]] = [("DELETE FROM archive_coverage WHERE site = ?", [site])]
     if covered_since is not None:
         statements.append(("INSERT INTO archive_coverage VALUES (?, ?, ?, ?)",
                            [site, covered_since, updated_by, now_utc()]))

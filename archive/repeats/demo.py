@@ -69,7 +69,7 @@ def plan_uses(manifest: Manifest) -> tuple[DemoRepeats, list[tuple[StudyEntry, s
     # Repeated: a comparison of the prior right after an avoidable repeat, every second one.
     for n, repeat in enumerate(s for s in studies if s.avoidable):
         key = (repeat.person, repeat.exam)
-        if n % 2 or key in used:
+        if n % 2 or key in used or repeat.repeat_of is None:   # an avoidable repeat has its prior
             continue
         prior = manifest.study(repeat.repeat_of)
         when = repeat.study_datetime + timedelta(minutes=30)

@@ -23,7 +23,7 @@ import duckdb
 from archive.clock import now_utc
 from archive.home import Home
 from archive.repeats import audit_uses
-from archive.store.connection import retrying, rollback
+from archive.store.connection import retrying, rollback, scalar
 
 _COLUMNS = (
     "study_instance_uid, patient_key, person_key, site, study_date, study_datetime, modality, "
@@ -44,7 +44,7 @@ def refresh(con: duckdb.DuckDBPyConnection) -> int:
                 f"INSERT INTO repeat_facts SELECT {', '.join('f.' + c.strip() for c in _COLUMNS.split(','))}, "
                 "d.ct_dlp_mgy_cm, d.ct_ctdi_vol_mgy, d.xr_detector_kerma_ugy, ? "
                 "FROM repeat_study_facts f LEFT JOIN study_dose d USING (study_instance_uid)", [now])
-            count = con.execute("SELECT count(*) FROM repeat_facts").fetchone()[0]
+            count = scalar(con, "SELECT count(*) FROM repeat_facts")
             con.execute("DELETE FROM repeat_exam_daily")
             con.execute(
                 "INSERT INTO repeat_exam_daily SELECT study_date, site, exam_class, any_value(class_name), "
@@ -72,7 +72,7 @@ def status(con: duckdb.DuckDBPyConnection, home: Home | None = None) -> dict[str
     """
     cursor = con.execute("SELECT * FROM repeat_facts_status")
     names = [d[0] for d in cursor.description]
-    out = dict(zip(names, cursor.fetchone(), strict=True))
+    out = dict(zip(names, cursor.fetchall()[0], strict=True))   # the view has one row
     out["pending_prior_uses"] = audit_uses.pending_count(con, home) if home is not None else 0
     out["stale"] = bool(out["stale"]) or out["pending_prior_uses"] > 0
     return out

@@ -38,7 +38,7 @@ class RepeatFilter:
     classes: tuple[str, ...] = ()
     modalities: tuple[str, ...] = ()
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.since and self.until and self.since > self.until:
             raise ValueError("the start date is after the end date")
 
@@ -91,7 +91,7 @@ def link_conflicts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def link_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     cursor = con.execute(sql("link_summary"))
     names = [d[0] for d in cursor.description]
-    return dict(zip(names, cursor.fetchone(), strict=True))
+    return dict(zip(names, cursor.fetchall()[0], strict=True))   # the view has one row
 
 
 def status(con: duckdb.DuckDBPyConnection, home: Home | None = None) -> dict[str, Any]:
@@ -101,7 +101,7 @@ def status(con: duckdb.DuckDBPyConnection, home: Home | None = None) -> dict[str
 
 
 def _numbers(row: dict[str, Any]) -> dict[str, Any]:
-    counts = {name: int(row.get(name) or 0) for name in COUNTS}
+    counts: dict[str, Any] = {name: int(row.get(name) or 0) for name in COUNTS}
     counts["repeat_rate"] = round(counts["repeats"] / counts["studies"], 4) if counts["studies"] else 0.0
     counts["dose_avoided"] = {name: round(float(row.get(name) or 0.0), 1) for name in DOSES}
     counts["cost_avoided"] = round(float(row.get("cost_avoided") or 0.0), 2)

@@ -22,19 +22,23 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from archive.clock import now_utc
 from archive.store.connection import retrying, rollback
 
+if TYPE_CHECKING:
+    from archive.home import Archive
+
 log = logging.getLogger("limestone.repeats")
 
 KINDS = ("retrieved", "compared", "shared", "exported")
 
 
-def record_prior_use(target, study_instance_uid: str, kind: str, *, site: str | None = None,
-                     user_id: str | None = None, used_at: datetime | None = None,
+def record_prior_use(target: Archive | duckdb.DuckDBPyConnection, study_instance_uid: str, kind: str, *,
+                     site: str | None = None, user_id: str | None = None, used_at: datetime | None = None,
                      event_id: str | None = None) -> bool:
     """Record that the prior ``study_instance_uid`` was used; return False (and log) on failure.
 
@@ -49,7 +53,7 @@ def record_prior_use(target, study_instance_uid: str, kind: str, *, site: str | 
            user_id, now_utc()]
 
     def write(con: duckdb.DuckDBPyConnection) -> None:
-        def once():
+        def once() -> None:
             con.execute("BEGIN")
             try:
                 con.execute("INSERT INTO prior_use_events SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS "

@@ -80,7 +80,8 @@ def normalise(raw: bytes | str) -> str:
 def split_messages(raw: bytes | str) -> list[str]:
     """Several messages in one file (or MLLP-framed blocks): one string each, in order."""
     text = normalise(raw.replace(b"\x1c", b"\r") if isinstance(raw, bytes) else raw.replace("\x1c", "\r"))
-    messages, current = [], []
+    messages: list[str] = []
+    current: list[str] = []
     for segment in text.split("\r"):
         segment = segment.strip("\x0b")
         if segment.startswith("MSH") and current:
@@ -94,14 +95,14 @@ def split_messages(raw: bytes | str) -> list[str]:
     return messages
 
 
-def _field(segment, number: int) -> str:
+def _field(segment: hl7.Segment, number: int) -> str:
     try:
         return str(segment(number)).strip() if len(segment) > number else ""
     except Exception:
         return ""
 
 
-def _component(segment, number: int, component: int = 1) -> str:
+def _component(segment: hl7.Segment, number: int, component: int = 1) -> str:
     try:
         if len(segment) <= number:
             return ""
@@ -147,14 +148,14 @@ def _person(text: str) -> str | None:
     return " ".join(p for p in (given, family) if p).strip() or None
 
 
-def _unescape(message, text: str) -> str:
+def _unescape(message: hl7.Message, text: str) -> str:
     try:
         return message.unescape(text)
     except Exception:
         return text
 
 
-def _embedded_pdf(message, obx, index: int) -> bytes:
+def _embedded_pdf(message: hl7.Message, obx: hl7.Segment, index: int) -> bytes:
     """The PDF an OBX of value type ED carries in OBX-5 (source^type^subtype^encoding^data)."""
     where = f"OBR #{index}: the embedded document in OBX-5"
     try:

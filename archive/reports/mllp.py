@@ -18,11 +18,16 @@ import asyncio
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
-from hl7.mllp import InvalidBlockError, start_hl7_server
+import duckdb
+from hl7.mllp import HL7StreamReader, HL7StreamWriter, InvalidBlockError, start_hl7_server
 
 from archive.reports import hl7v2
 from archive.reports.inbox import receive
+
+if TYPE_CHECKING:
+    from archive.home import Archive
 
 log = logging.getLogger("limestone.hl7")
 
@@ -32,7 +37,7 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024   # when the archive's settings do not say 
 class MllpServer:
     """``MllpServer(archive, port).start()`` listens until ``stop()``; ``port`` is the bound port."""
 
-    def __init__(self, archive, port: int, bind: str = ""):
+    def __init__(self, archive: Archive, port: int, bind: str = ""):
         self.archive = archive
         self.port = port
         self.bind = bind or "0.0.0.0"  # one socket (IPv4, all interfaces) so port 0 means one port
@@ -40,12 +45,12 @@ class MllpServer:
         self.accepted = 0
         self.rejected = 0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server = None
+        self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hl7-store")
-        self._con = None
+        self._con: duckdb.DuckDBPyConnection | None = None
         kb = getattr(getattr(archive, "settings", None), "hl7_max_message_kb", None)
         self.max_message_bytes = int(kb) * 1024 if kb else MAX_MESSAGE_BYTES
 
@@ -63,9 +68,10 @@ class MllpServer:
         self._loop = loop
         asyncio.set_event_loop(loop)
         try:
-            self._server = loop.run_until_complete(start_hl7_server(
+            server: asyncio.Server = loop.run_until_complete(start_hl7_server(
                 self._serve, host=self.bind, port=self.port, limit=self.max_message_bytes))
-            self.port = self._server.sockets[0].getsockname()[1]
+            self._server = server
+            self.port = server.sockets[0].getsockname()[1]
         except BaseException as exc:  # port in use, bad address: reported by start()
             self._error = exc
             self._ready.set()
@@ -75,18 +81,22 @@ class MllpServer:
         try:
             loop.run_forever()
         finally:
-            self._server.close()
+            server.close()
             tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
             for task in tasks:  # open connections: their message in hand has been answered
                 task.cancel()
             loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-            loop.run_until_complete(self._server.wait_closed())
+            loop.run_until_complete(server.wait_closed())
             loop.close()
 
-    async def _serve(self, reader, writer) -> None:
+    async def _serve(self, reader: HL7StreamReader, writer: HL7StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         source = f"mllp {peer[0]}" if peer else "mllp"
         loop = asyncio.get_running_loop()
+        con = self._con
+        if con is None:   # stopped: nothing can be filed any more
+            writer.close()
+            return
         try:
             while not reader.at_eof():
                 try:
@@ -107,7 +117,7 @@ class MllpServer:
                     break
                 self.received += 1
                 try:
-                    result = await loop.run_in_executor(self._worker, receive, self.archive.home, self._con,
+                    result = await loop.run_in_executor(self._worker, receive, self.archive.home, con,
                                                         block, source, self.archive.vault)
                     code, ack = result.code, result.ack
                 except Exception:  # never leave a sender without an answer

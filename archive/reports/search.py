@@ -10,11 +10,12 @@ The extension comes from the pinned ``duckdb-extension-fts`` wheel and is never 
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from typing import Any
 
 import duckdb
 
-from archive.store.connection import wheel_extension
+from archive.store.connection import scalar, wheel_extension
 
 _INDEX_TABLE = "memory.main.report_search"
 _lock = threading.Lock()
@@ -22,14 +23,14 @@ _lock = threading.Lock()
 
 def load_fts(con: duckdb.DuckDBPyConnection) -> None:
     """LOAD the fts extension from the duckdb-extension-fts wheel (never from the internet)."""
-    loaded = con.execute("SELECT count(*) FROM duckdb_extensions() WHERE extension_name = 'fts' AND loaded"
-                         ).fetchone()[0]
+    loaded = scalar(con, "SELECT count(*) FROM duckdb_extensions() WHERE extension_name = 'fts' AND loaded")
     if not loaded:
         con.execute(f"LOAD '{wheel_extension('duckdb_extension_fts', 'fts.duckdb_extension')}'")
 
 
-def _signature(con: duckdb.DuckDBPyConnection) -> tuple:
-    return con.execute("SELECT count(*), max(received_at) FROM lake.reports").fetchone()
+def _signature(con: duckdb.DuckDBPyConnection) -> tuple[int, datetime | None]:
+    count, last = con.execute("SELECT count(*), max(received_at) FROM lake.reports").fetchall()[0]
+    return count, last
 
 
 def ensure_index(con: duckdb.DuckDBPyConnection) -> None:
@@ -38,8 +39,8 @@ def ensure_index(con: duckdb.DuckDBPyConnection) -> None:
         load_fts(con)
         count, last = _signature(con)
         con.execute("CREATE TABLE IF NOT EXISTS memory.main.report_search_signature (n BIGINT, last TIMESTAMP)")
-        if con.execute("SELECT count(*) FROM memory.main.report_search_signature WHERE n = ? "
-                       "AND last IS NOT DISTINCT FROM ?", [count, last]).fetchone()[0]:
+        if scalar(con, "SELECT count(*) FROM memory.main.report_search_signature WHERE n = ? "
+                  "AND last IS NOT DISTINCT FROM ?", [count, last]):
             return
         con.execute("SET enable_progress_bar = false")
         con.execute(f"CREATE OR REPLACE TABLE {_INDEX_TABLE} AS "

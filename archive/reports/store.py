@@ -14,7 +14,7 @@ import logging
 import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import duckdb
 import pydicom
@@ -24,6 +24,10 @@ from archive.clock import now_utc
 from archive.dicom import values as v
 from archive.reports import pdf, sr
 from archive.store.connection import retrying, rollback
+
+if TYPE_CHECKING:
+    from archive.store.writer import Queued
+    from archive.vault import Vault
 
 log = logging.getLogger("limestone.reports")
 
@@ -91,7 +95,7 @@ def from_dataset(ds: Dataset, content_hash: str | None = None) -> Report | None:
     sop_uid = str(ds.get("SOPInstanceUID", "") or "")
     if not is_report_class(sop_class) or not sop_uid:
         return None
-    common = dict(study_instance_uid=v.text(ds.get("StudyInstanceUID")),
+    common: dict[str, Any] = dict(study_instance_uid=v.text(ds.get("StudyInstanceUID")),
                   accession_number=v.text(ds.get("AccessionNumber")),
                   sop_instance_uid=sop_uid, content_hash=content_hash)
     if sop_class == pdf.ENCAPSULATED_PDF_STORAGE:
@@ -154,7 +158,7 @@ def _settle_document_keys(con: duckdb.DuckDBPyConnection, new: list[Report]) -> 
             report.document_key = row[0]
 
 
-def file_instances(con: duckdb.DuckDBPyConnection, vault, items: Iterable[tuple[str | None, str]]) -> int:
+def file_instances(con: duckdb.DuckDBPyConnection, vault: Vault, items: Iterable[tuple[str | None, str]]) -> int:
     """File the reports among stored instances given as (SOP class UID, content hash).
 
     Called by the store writer after each batch commit (every import, pull and listen), and by
@@ -181,13 +185,13 @@ def file_instances(con: duckdb.DuckDBPyConnection, vault, items: Iterable[tuple[
         return 0
 
 
-def file_after_batch(con: duckdb.DuckDBPyConnection, vault, records) -> int:
+def file_after_batch(con: duckdb.DuckDBPyConnection, vault: Vault, records: Sequence[Queued]) -> int:
     """The store writer's hook: ``records`` are its (Record, size, digest, ...) tuples."""
     return file_instances(con, vault, ((r[0].instance.row.get("sop_class_uid"), r[2]) for r in records
                                        if is_report_class(r[0].instance.row.get("sop_class_uid"))))
 
 
-def rescan(con: duckdb.DuckDBPyConnection, vault) -> int:
+def rescan(con: duckdb.DuckDBPyConnection, vault: Vault) -> int:
     """File reports of archived SR/PDF instances that have none yet (archived before reports were filed)."""
     rows = con.execute(
         "SELECT sop_class_uid, content_hash FROM instances WHERE list_contains(?, sop_class_uid) "

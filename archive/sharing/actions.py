@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
 
 from archive import audit, sharing
 from archive.home import Archive
 from archive.sharing.links import IssuedLink, ShareLink
 from archive.sharing.scope import resolve
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 @dataclass(frozen=True)
@@ -29,8 +33,9 @@ def _event(actor: Actor, action: str, link: ShareLink, detail: str | None = None
 
 def create(archive: Archive, study_instance_uids: list[str], actor: Actor, *, recipient_name: str,
            recipient_role: str = "patient", recipient_email: str | None = None,
-           permissions=sharing.PERMISSIONS, days: int | None = None, use_limit: int | None = None,
-           verify: str = "passcode", con=None) -> IssuedLink:
+           permissions: Iterable[str] = sharing.PERMISSIONS, days: int | None = None,
+           use_limit: int | None = None, verify: str = "passcode",
+           con: duckdb.DuckDBPyConnection | None = None) -> IssuedLink:
     """Issue a link to studies of one patient (checked against the store) and audit it.
 
     ``con`` is an open store connection to reuse (the dashboard keeps one); else one is opened.

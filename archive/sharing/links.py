@@ -189,7 +189,7 @@ def _from_row(row: state.Row) -> ShareLink:
         recipient_email=row["recipient_email"],
         permissions=frozenset(p for p in row["permissions"].split(",") if p),
         verify_kind=row["verify_kind"], created_by=row["created_by"],
-        created_at=_ts(row["created_at"]), expires_at=_ts(row["expires_at"]),
+        created_at=datetime.fromisoformat(row["created_at"]), expires_at=datetime.fromisoformat(row["expires_at"]),
         use_limit=row["use_limit"], uses=row["uses"], failed_attempts=row["failed_attempts"],
         locked_at=_ts(row["locked_at"]), revoked_at=_ts(row["revoked_at"]),
         revoked_by=row["revoked_by"], first_opened_at=_ts(row["first_opened_at"]),
@@ -380,7 +380,7 @@ def revoke(home: Home, link_id: str, by: str, now: datetime | None = None) -> Sh
     with closing(_connect(home)) as con:
         con.execute("UPDATE share_links SET revoked_at = ?, revoked_by = ? WHERE link_id = ? "
                     "AND revoked_at IS NULL", [_iso(now or now_utc()), by, link_id])
-    return get(home, link_id)
+    return _require(home, link_id)
 
 
 def extend(home: Home, link_id: str, days: int, max_days: int = 90,
@@ -394,7 +394,7 @@ def extend(home: Home, link_id: str, days: int, max_days: int = 90,
     with closing(_connect(home)) as con:
         con.execute("UPDATE share_links SET expires_at = ? WHERE link_id = ?",
                     [_iso((now or now_utc()) + timedelta(days=days)), link_id])
-    return get(home, link_id)
+    return _require(home, link_id)
 
 
 def unlock(home: Home, link_id: str) -> ShareLink:
@@ -403,4 +403,4 @@ def unlock(home: Home, link_id: str) -> ShareLink:
     with closing(_connect(home)) as con:
         con.execute("UPDATE share_links SET locked_at = NULL, failed_attempts = 0 WHERE link_id = ?",
                     [link_id])
-    return get(home, link_id)
+    return _require(home, link_id)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import duckdb
 
+from archive.store.connection import scalar
+
 
 def refresh(con: duckdb.DuckDBPyConnection, studies: str, patients: str, replace: bool = True) -> None:
     """Rewrite the browse rows of the studies in relation ``studies`` (a ``study_instance_uid``
@@ -24,7 +26,7 @@ def refresh(con: duckdb.DuckDBPyConnection, studies: str, patients: str, replace
     touched = (f"SELECT study_instance_uid FROM {studies} UNION SELECT study_instance_uid FROM studies "
                f"WHERE patient_key IN (SELECT patient_key FROM {patients})"
                if replace else f"SELECT study_instance_uid FROM {studies}")
-    uids = con.execute(f"SELECT list(study_instance_uid) FROM ({touched})").fetchone()[0]
+    uids = scalar(con, f"SELECT list(study_instance_uid) FROM ({touched})")
     if not uids:
         return
     if replace:

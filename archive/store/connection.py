@@ -21,7 +21,7 @@ import sqlite3
 import time
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import duckdb
@@ -58,7 +58,7 @@ def _enable_wal(catalog: Path) -> None:
         con.close()
 
 
-def postgres_parts(url: str) -> dict[str, str]:
+def postgres_parts(url: str) -> dict[str, Any]:
     """A postgresql:// URL as libpq keywords (host, port, dbname, user, password)."""
     parts = urlsplit(url)
     if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
@@ -163,7 +163,7 @@ def threads(con: duckdb.DuckDBPyConnection, count: int) -> Iterator[None]:
     there, one DuckDB thread does the same work with half the CPU (its many small catalog queries
     cost less without a thread hand-over each).
     """
-    before = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    before = scalar(con, "SELECT current_setting('threads')")
     con.execute(f"SET threads = {int(count)}")
     try:
         yield
@@ -209,6 +209,14 @@ def store_lock(home: Home, purpose: str = "write") -> Iterator[None]:
 def write_lock(home: Home) -> AbstractContextManager[None]:
     """The store's write lock (see ``store_lock``)."""
     return store_lock(home, "write")
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, parameters: object = None) -> Any:
+    """The one value of a query that always returns one row (a count, an aggregate, a setting)."""
+    row = con.execute(sql, parameters).fetchone()
+    if row is None:
+        raise LookupError("the query returned no row")
+    return row[0]
 
 
 def rollback(con: duckdb.DuckDBPyConnection) -> None:

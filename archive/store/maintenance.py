@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
+from typing import Any
 
 import duckdb
 
 from archive.clock import now_utc
-from archive.store.connection import LAKE, retrying
+from archive.store.connection import LAKE, retrying, scalar
 
 
 @dataclass
@@ -25,8 +27,12 @@ class Compaction:
 
 def data_file_count(con: duckdb.DuckDBPyConnection) -> int:
     """How many Parquet data and delete files the lake is made of now."""
-    return int(con.execute(f"SELECT count(*) FROM __ducklake_metadata_{LAKE}.ducklake_data_file "
-                           "WHERE end_snapshot IS NULL").fetchone()[0])
+    return int(scalar(con, f"SELECT count(*) FROM __ducklake_metadata_{LAKE}.ducklake_data_file "
+                           "WHERE end_snapshot IS NULL"))
+
+
+def _first_column(con: duckdb.DuckDBPyConnection, call: str, params: list[str]) -> list[tuple[Any, ...]]:
+    return con.execute(f"SELECT #1 FROM {call}", params).fetchall()
 
 
 def compact(con: duckdb.DuckDBPyConnection, retention: timedelta = timedelta(hours=1)) -> Compaction:
@@ -40,7 +46,7 @@ def compact(con: duckdb.DuckDBPyConnection, retention: timedelta = timedelta(hou
                          (f"ducklake_merge_adjacent_files('{LAKE}')", []),
                          (f"ducklake_expire_snapshots('{LAKE}', older_than => CAST(? AS TIMESTAMPTZ))", [cutoff]),
                          (f"ducklake_cleanup_old_files('{LAKE}', older_than => CAST(? AS TIMESTAMPTZ))", [cutoff])):
-        retrying(lambda call=call, params=params: con.execute(f"SELECT #1 FROM {call}", params).fetchall())
+        retrying(partial(_first_column, con, call, params))
     return Compaction(before, data_file_count(con))
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 
 from archive.layout import Home
-from archive.store.connection import retrying, rollback, store_lock
+from archive.store.connection import retrying, rollback, scalar, store_lock
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -31,9 +31,9 @@ def available() -> list[tuple[int, str, Path]]:
 
 
 def applied(con: duckdb.DuckDBPyConnection) -> set[int]:
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND table_name = 'schema_migrations'").fetchone()[0]
+    exists = scalar(
+        con, "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND table_name = 'schema_migrations'")
     if not exists:
         return set()
     return {row[0] for row in con.execute("SELECT number FROM schema_migrations").fetchall()}

@@ -11,7 +11,7 @@ Writes take the same home-wide lock as the StoreWriter and retry lock conflicts.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 import duckdb
 import pyarrow as pa
@@ -30,8 +30,8 @@ PARTIAL = "partial"
 COMPLETE = "complete"
 
 
-def _transaction(con: duckdb.DuckDBPyConnection, home: Home, action) -> None:
-    def run():
+def _transaction(con: duckdb.DuckDBPyConnection, home: Home, action: Callable[[], object]) -> None:
+    def run() -> None:
         con.execute("BEGIN")
         try:
             action()
@@ -46,7 +46,7 @@ def _transaction(con: duckdb.DuckDBPyConnection, home: Home, action) -> None:
 def _any(con: duckdb.DuckDBPyConnection, rows: str) -> bool:
     """Whether ``SELECT ... {rows}`` finds a row. An UPDATE costs a DuckLake store ~0.2 s of CPU
     even when it changes nothing (a SELECT a tenth of that), and a pull ran six of them."""
-    return con.execute(f"SELECT EXISTS (SELECT 1 {rows})").fetchone()[0]
+    return bool(con.execute(f"SELECT EXISTS (SELECT 1 {rows})").fetchall()[0][0])
 
 
 def _uids_table(con: duckdb.DuckDBPyConnection, name: str, uids: Iterable[str]) -> None:
@@ -77,7 +77,9 @@ def upsert_remote_studies(con: duckdb.DuckDBPyConnection, home: Home, node: str,
     ``remote_instances``, ``source_node`` and the retrieve status are brought up to date.
     """
     now = now_utc()
-    patients, study_rows, series_rows = {}, {}, {}
+    patients: dict[str, dict[str, Any]] = {}
+    study_rows: dict[str, dict[str, Any]] = {}
+    series_rows: dict[str, dict[str, Any]] = {}
     for ds, remote in studies:
         patient = Patient.from_dataset(ds).row
         study = Study.from_dataset(ds).row
@@ -96,7 +98,7 @@ def upsert_remote_studies(con: duckdb.DuckDBPyConnection, home: Home, node: str,
     if not study_rows and not series_rows:
         return 0, 0
 
-    def write():
+    def write() -> None:
         registered = []
         try:
             for name, rows, table in (("r_patients", patients, "patients"), ("r_studies", study_rows, "studies"),
@@ -107,7 +109,7 @@ def upsert_remote_studies(con: duckdb.DuckDBPyConnection, home: Home, node: str,
                         "WHERE patient_key NOT IN (SELECT patient_key FROM patients)")
             counts[0] = con.execute(
                 "SELECT count(*) FROM r_studies WHERE study_instance_uid NOT IN "
-                "(SELECT study_instance_uid FROM studies)").fetchone()[0]
+                "(SELECT study_instance_uid FROM studies)").fetchall()[0][0]
             changed = ("(studies.remote_instances IS DISTINCT FROM r.remote_instances"
                        " OR (studies.source_node IS NULL AND r.source_node IS NOT NULL))")
             if _any(con, f"FROM studies JOIN r_studies r USING (study_instance_uid) WHERE {changed}"):
@@ -119,7 +121,7 @@ def upsert_remote_studies(con: duckdb.DuckDBPyConnection, home: Home, node: str,
             browse_table.refresh(con, "r_studies", "r_patients")
             counts[1] = con.execute(
                 "SELECT count(*) FROM r_series WHERE series_instance_uid NOT IN "
-                "(SELECT series_instance_uid FROM series)").fetchone()[0]
+                "(SELECT series_instance_uid FROM series)").fetchall()[0][0]
             if _any(con, "FROM series JOIN r_series r USING (series_instance_uid)"
                          " WHERE series.remote_instances IS DISTINCT FROM r.remote_instances"):
                 con.execute("UPDATE series SET remote_instances = r.remote_instances"
@@ -145,7 +147,7 @@ def refresh_retrieve_status(con: duckdb.DuckDBPyConnection, home: Home, study_ui
               " WHEN remote_instances IS NOT NULL AND number_of_instances < remote_instances"
               " THEN '" + PARTIAL + "' ELSE '" + COMPLETE + "' END")
 
-    def write():
+    def write() -> None:
         _uids_table(con, "s_studies", uids)
         try:
             stale = f"retrieve_status IS DISTINCT FROM ({status})"

@@ -34,7 +34,7 @@ def _replace(con: duckdb.DuckDBPyConnection, run: IngestRun) -> None:
     columns = ", ".join(row)
     marks = ", ".join("?" for _ in row)
 
-    def write():
+    def write() -> None:
         con.execute("BEGIN")
         try:
             con.execute("DELETE FROM ingest_runs WHERE run_id = ?", [run.run_id])

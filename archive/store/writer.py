@@ -65,13 +65,13 @@ def upsert_sites(con: duckdb.DuckDBPyConnection, sites: Iterable[Site]) -> None:
     rows = []
     for site in sites:
         issuers = site.all_issuers()
-        rows.append(dict(site.__dict__, issuers=issuers, issuer_of_patient_id=(issuers or [None])[0],
+        rows.append(dict(site.__dict__, issuers=issuers, issuer_of_patient_id=issuers[0] if issuers else None,
                          created_at=now_utc()))
     if not rows:
         return
     batch = to_arrow(rows, table_schema(con, "sites"))
 
-    def write():
+    def write() -> None:
         con.execute("BEGIN")
         try:
             con.register("new_sites", batch)
@@ -193,15 +193,15 @@ class StoreWriter:
         return result
 
     # ---- one transaction ------------------------------------------------------------------------
-    def _commit(self, records, quarantine) -> BatchResult:
+    def _commit(self, records: list[Queued], quarantine: list[dict[str, Any]]) -> BatchResult:
         con = self.con
-        unique: dict[str, tuple] = {}
+        unique: dict[str, Queued] = {}
         for item in records:
             unique.setdefault(item[0].instance.row["sop_instance_uid"], item)
         con.execute("BEGIN")
         registered = []
         try:
-            def register(name, rows, table):
+            def register(name: str, rows: list[dict[str, Any]], table: str) -> None:
                 con.register(name, to_arrow(rows, self.schemas[table]))
                 registered.append(name)
 
@@ -232,7 +232,10 @@ class StoreWriter:
                 con.execute("COMMIT")
                 return result
             now = now_utc()
-            instances, series, studies, patients = [], {}, {}, {}
+            instances: list[dict[str, Any]] = []
+            series: dict[str, dict[str, Any]] = {}
+            studies: dict[str, dict[str, Any]] = {}
+            patients: dict[str, dict[str, Any]] = {}
             for record, size, digest, source_ae, _ in new:
                 site = self.sites.resolve(record, source_ae)
                 instances.append(dict(record.instance.row, bytes=size, content_hash=digest,
@@ -265,17 +268,17 @@ class StoreWriter:
                 con.unregister(name)
 
     @staticmethod
-    def _known(con) -> dict[str, bool]:
+    def _known(con: duckdb.DuckDBPyConnection) -> dict[str, bool]:
         """Whether any of the batch's series, studies and patients is in the store already (one query)."""
         checks = {table: f"EXISTS (SELECT 1 FROM {table} WHERE {key} IN (SELECT {key} FROM {batch}))"
                   for table, key, batch in (("series", "series_instance_uid", "b_series"),
                                             ("studies", "study_instance_uid", "b_studies"),
                                             ("patients", "patient_key", "b_patients"))}
-        row = con.execute(f"SELECT {', '.join(checks.values())}").fetchone()
+        row = con.execute(f"SELECT {', '.join(checks.values())}").fetchall()[0]
         return dict(zip(checks, row, strict=True))
 
-    def _merge_keep_known(self, con, table: str, key: str, batch: str, counted: dict[str, str],
-                          known: bool, counts: str = "") -> None:
+    def _merge_keep_known(self, con: duckdb.DuckDBPyConnection, table: str, key: str, batch: str,
+                          counted: dict[str, str], known: bool, counts: str = "") -> None:
         """Merge the batch's rows of ``table`` into ``temp.merged_<table>`` and write them: known
         values win, gaps are filled, and the ``counted`` columns come from ``counts`` (a join
         giving ``c``). The caller drops the temporary tables when the commit is done.
@@ -302,7 +305,7 @@ class StoreWriter:
             con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {batch})")
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM temp.merged_{table}")
 
-    def _merge_series(self, con, known: bool) -> None:
+    def _merge_series(self, con: duckdb.DuckDBPyConnection, known: bool) -> None:
         # New series have all their instances in this batch: count them there.
         source = ("instances WHERE series_instance_uid IN (SELECT series_instance_uid FROM b_series)"
                   if known else "b_instances")
@@ -311,7 +314,7 @@ class StoreWriter:
                                f" LEFT JOIN (SELECT series_instance_uid, count(*) n, sum(bytes) sz FROM {source}"
                                " GROUP BY ALL) c USING (series_instance_uid)")
 
-    def _merge_studies(self, con, known: bool, series_known: bool) -> None:
+    def _merge_studies(self, con: duckdb.DuckDBPyConnection, known: bool, series_known: bool) -> None:
         # New studies of new series have all their series in this batch's merged series.
         source = ("series WHERE study_instance_uid IN (SELECT study_instance_uid FROM b_studies)"
                   if known or series_known else "temp.merged_series")
@@ -323,7 +326,7 @@ class StoreWriter:
                   " sum(bytes) sz, list_sort(list_distinct(list(modality))) mods, mode(body_part_examined) part"
                   f" FROM {source} GROUP BY ALL) c USING (study_instance_uid)")
 
-    def _merge_patients(self, con, known: bool) -> None:
+    def _merge_patients(self, con: duckdb.DuckDBPyConnection, known: bool) -> None:
         self._merge_keep_known(con, "patients", "patient_key", "b_patients", {}, known)
 
 

@@ -30,3 +30,24 @@ def test_help_imports_no_command_module():
             "('duckdb', 'pydicom', 'pandas', 'pynetdicom')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "['pipelines.cli']"
+
+
+HEAVY = ("duckdb", "pandas", "pyarrow", "pydicom", "pynetdicom", "numpy", "cryptography")
+
+
+def imported_modules(importtime_stderr: str) -> set[str]:
+    """The module names of ``python -X importtime`` output (lines ``import time: self | total | name``)."""
+    return {line.rsplit("|", 1)[1].strip() for line in importtime_stderr.splitlines()
+            if line.startswith("import time:") and line.count("|") == 2}
+
+
+@pytest.mark.parametrize("words", [["--help"], *([name, "--help"] for name in sorted(COMMANDS))],
+                         ids=lambda words: " ".join(words))
+def test_help_imports_no_heavy_library(words):
+    """A command's --help (its start) pays for argparse, not for the libraries its run needs."""
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "pipelines", *words], cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    assert "usage: limestone" in out.stdout
+    modules = imported_modules(out.stderr)
+    assert "argparse" in modules   # the output was read: not an empty set passing by default
+    assert sorted(m for m in modules if m.split(".")[0] in HEAVY) == []

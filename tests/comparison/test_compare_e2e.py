@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """The demo archive (8 people, no pydicom files), built once for this module."""
+    from archive.demo.install import build_and_import
     from archive.home import Archive
-    from pipelines.demo import build_and_import
 
     home = tmp_path_factory.mktemp("compare_demo") / "home"
     result = build_and_import(Archive.load(home=str(home)), patients=8, test_files=False)

@@ -74,7 +74,7 @@ def test_a_patient_without_birth_date_sex_or_issuer_opens(tmp_path, monkeypatch)
     from pydicom.uid import generate_uid
 
     from archive.home import Archive
-    from pipelines.import_files import import_paths
+    from archive.ingest.run import import_paths
     from tests.support.samples import pydicom_file
 
     ds = pydicom.dcmread(pydicom_file("CT_small.dcm"))
@@ -87,7 +87,7 @@ def test_a_patient_without_birth_date_sex_or_issuer_opens(tmp_path, monkeypatch)
     (tmp_path / "in").mkdir()
     ds.save_as(tmp_path / "in" / "ct.dcm", enforce_file_format=True)
     archive = Archive.load(home=str(tmp_path / "home"))
-    assert import_paths(archive, [tmp_path / "in"], progress=False, workers=1).exit_code == 0
+    assert import_paths(archive, [tmp_path / "in"], workers=1).exit_code == 0
     monkeypatch.setenv("LIMESTONE_HOME", str(tmp_path / "home"))
     at = page("browse").run()
     at.selectbox(key="browse.open.1.None").select(0).run()

@@ -5,7 +5,7 @@ from datetime import date, datetime
 import pytest
 
 from archive.home import Archive
-from pipelines.import_files import import_paths
+from archive.ingest.run import import_paths
 from tests.support import repeats_world as world
 from tests.support.apptest import page, raw_labels, texts
 from tests.support.repeat_exam_files import write
@@ -105,7 +105,7 @@ def test_the_numbers_are_fresh_after_an_import(tmp_path, monkeypatch):
     # Alice's CT chest again at NORTH, five days after the one at SOUTH: an avoidable repeat.
     folder = write(tmp_path / "new", ("alice_ct4", "NORTH", "TEST-N", "N1", "TEST^ALICE", date(1961, 2, 3), "F",
                                       "TESTHC-1111", datetime(2024, 3, 16, 9), "CT", "CHEST", "CT CHEST"))
-    assert import_paths(Archive.load(home=str(home)), [folder], progress=False, workers=1).imported == 1
+    assert import_paths(Archive.load(home=str(home)), [folder], workers=1).imported == 1
     at = page("repeats", role="manager").run()
     assert not at.exception and not at.error
     m = metrics(at)
@@ -134,7 +134,7 @@ def test_stale_numbers_offer_the_pages_own_recompute(tmp_path, monkeypatch):
     folder = write(tmp_path / "new", ("alice_ct4", "NORTH", "TEST-N", "N1", "TEST^ALICE", date(1961, 2, 3), "F",
                                       "TESTHC-1111", datetime(2024, 3, 16, 9), "CT", "CHEST", "CT CHEST"))
     archive = Archive.load(home=str(home))
-    assert import_paths(archive, [folder], progress=False, workers=1, update_repeats=False).imported == 1
+    assert import_paths(archive, [folder], workers=1, update_repeats=False).imported == 1
     at = page("repeats", role="manager").run()
     notices = " ".join(w.value for w in at.warning)
     assert "changed after these numbers" in notices

@@ -10,9 +10,9 @@ from pydicom.uid import generate_uid
 
 from archive import study_keys
 from archive.home import Archive
+from archive.ingest.run import import_paths
 from archive.network.nodes import Node, NodeRegistry
 from archive.reports import inbox
-from pipelines.import_files import import_paths
 from tests.support.apptest import page, texts
 from tests.support.hl7_messages import oru
 from tests.support.samples import pydicom_file
@@ -28,7 +28,7 @@ def reported(tmp_path_factory):
     (root / "in").mkdir()
     ds.save_as(root / "in" / "ct.dcm", enforce_file_format=True)
     archive = Archive.load(home=str(root / "home"))
-    assert import_paths(archive, [root / "in"], progress=False, workers=1).exit_code == 0
+    assert import_paths(archive, [root / "in"], workers=1).exit_code == 0
     con = archive.store()
     try:
         for control, status, when, text in [("U1", "F", "20240102110000", "Final: clear lungs."),
@@ -107,7 +107,7 @@ def pdf_reported(tmp_path_factory):
     encapsulated_pdf(make_pdf(["Impression: no fracture."]), study_uid=ct.StudyInstanceUID).save_as(
         root / "in" / "report.dcm", enforce_file_format=True)
     archive = Archive.load(home=str(root / "home"))
-    assert import_paths(archive, [root / "in"], progress=False, workers=1).exit_code == 0
+    assert import_paths(archive, [root / "in"], workers=1).exit_code == 0
     return archive, ct.StudyInstanceUID
 
 

@@ -7,8 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 from archive.home import Archive
+from archive.ingest.run import import_paths
 from archive.sites.registry import add_site
-from pipelines.import_files import import_paths
 from tests.support.browser import running_app, sign_in, wait_idle
 from tests.support.repeat_exam_files import write
 from tests.support.screenshots import shot
@@ -39,7 +39,7 @@ def open_sites(page):
 def sites_url(tmp_path_factory):
     root = tmp_path_factory.mktemp("sites")
     archive = Archive.load(home=str(root / "home"))
-    import_paths(archive, [write(root / "files", *EXAMS)], progress=False)
+    import_paths(archive, [write(root / "files", *EXAMS)])
     con = archive.store()
     try:
         add_site(con, archive.home, "NORTH", name="Test North Hospital", issuers=["TEST-N"])

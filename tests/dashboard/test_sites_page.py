@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pytest
 
 from archive.home import Archive
-from pipelines.import_files import import_paths
+from archive.ingest.run import import_paths
 from tests.support.apptest import page, texts
 from tests.support.repeat_exam_files import write
 
@@ -20,7 +20,7 @@ SOUTH = ("a2", "SOUTH", "TEST-S", "S1", "TEST^BOB", date(1970, 2, 3), "M", "",
 @pytest.fixture
 def two_hospitals(tmp_path, monkeypatch):
     archive = Archive.load(home=str(tmp_path / "home"))
-    import_paths(archive, [write(tmp_path / "files", NORTH, SOUTH)], progress=False)
+    import_paths(archive, [write(tmp_path / "files", NORTH, SOUTH)])
     monkeypatch.setenv("LIMESTONE_HOME", str(archive.home.root))
     return archive
 

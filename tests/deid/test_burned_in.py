@@ -15,7 +15,7 @@ from archive.deid.export import export, select_studies
 from archive.deid.keys import DeidKey
 from archive.deid.profile import Options
 from archive.home import Archive
-from pipelines.import_files import import_paths
+from archive.ingest.run import import_paths
 from tests.support.burned_in_images import background, samples, with_text
 
 KEY = DeidKey(b"k" * 32)
@@ -73,7 +73,7 @@ def test_export_holds_back_only_the_image_with_text(tmp_path):
     marked = with_text(background(rng), "TEST^OCR 2024-01-02", 18, 1.0, "bottom-right")
     (folder / "text.dcm").write_bytes(_us(marked.astype(np.uint8), study))
     archive = Archive.load(home=str(tmp_path / "home"))
-    import_paths(archive, [folder], progress=False, workers=1)
+    import_paths(archive, [folder], workers=1)
     con = archive.store(read_only=True)
     try:
         selected = select_studies(con, [study])

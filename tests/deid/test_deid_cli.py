@@ -10,8 +10,8 @@ import pytest
 
 from archive import audit
 from archive.home import Archive
+from archive.ingest.run import import_paths
 from pipelines.cli import main
-from pipelines.import_files import import_paths
 from tests.support.cli import limestone
 from tests.support.samples import pydicom_file
 
@@ -31,7 +31,7 @@ def small_archive(tmp_path_factory, ct_folder) -> Archive:
     extra.mkdir()
     shutil.copy(pydicom_file("examples_ybr_color.dcm"), extra / "us.dcm")
     archive = Archive.load(home=str(root / "home"))
-    import_paths(archive, [ct_folder, extra], progress=False, workers=1)
+    import_paths(archive, [ct_folder, extra], workers=1)
     return archive
 
 

@@ -4,12 +4,12 @@ from collections import Counter
 
 import pytest
 
+from archive.demo.install import build_and_import
 from archive.dicom.models import patient_key
 from archive.home import Archive
 from archive.patients.linking import pair_quality
 from archive.repeats import metrics
 from archive.repeats.demo import exam_class, seed_demo
-from pipelines.demo import build_and_import
 
 PATIENTS = 9   # every storyline once: oncology ... chronic chest, a namesake of person 0, routine
 

@@ -19,9 +19,9 @@ from streamlit.testing.v1 import AppTest
 from archive.dicom import values as v
 from archive.dicom.columns import PATIENT_COLUMNS, SERIES_COLUMNS, STUDY_COLUMNS
 from archive.home import Archive
+from archive.ingest.run import import_paths
 from archive.store.queries.browse import StudySearch, search_studies, study
 from dashboard.components.banner import format_name
-from pipelines.import_files import import_paths
 
 CHARSET_FILES = sorted(Path(f) for f in get_charset_files() if f.endswith(".dcm"))
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
@@ -63,7 +63,7 @@ def imported(tmp_path_factory):
     folder = tmp_path_factory.mktemp("charsets")
     studies = {f.name: _as_archived_file(f, folder / f.name) for f in CHARSET_FILES}
     archive = Archive.load(home=str(tmp_path_factory.mktemp("home") / "home"))
-    summary = import_paths(archive, [folder], progress=False, workers=1)
+    summary = import_paths(archive, [folder], workers=1)
     assert summary.imported == len(CHARSET_FILES), summary
     return archive, folder, studies
 

@@ -17,8 +17,8 @@ from pynetdicom.sop_class import CTImageStorage
 
 from archive.dicom import pixels
 from archive.home import Archive
+from archive.ingest.run import import_paths
 from archive.network.storage import start_storage_scp
-from pipelines.import_files import import_paths
 from tests.support.orthanc_server import free_port
 from tests.support.samples import pydicom_file
 
@@ -52,7 +52,7 @@ def test_import_keeps_the_bytes_and_the_viewer_says_cannot_be_displayed(tmp_path
     (tmp_path / "in" / "odd.dcm").write_bytes(data)
     archive = Archive.load(home=str(tmp_path / "home"))
 
-    summary = import_paths(archive, [tmp_path / "in"], progress=False, workers=1)
+    summary = import_paths(archive, [tmp_path / "in"], workers=1)
 
     assert (summary.imported, summary.quarantined, summary.failed) == (1, 0, 0)
     con = archive.store(read_only=True)

@@ -16,7 +16,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from archive.home import Archive
-from pipelines.import_files import import_paths
+from archive.ingest.run import import_paths
 from tests.support.cli import ROOT
 
 MB = 1024 * 1024
@@ -74,7 +74,7 @@ def test_dicomdir_references_off_the_medium_are_refused(tmp_path, ct_folder):
                                     [str(tmp_path / "elsewhere" / "ABS")], ["LINK"]])
     archive = Archive.load(home=str(tmp_path / "home"))
 
-    summary = import_paths(archive, [medium], progress=False, workers=1)
+    summary = import_paths(archive, [medium], workers=1)
 
     stored = _stored_uids(archive)
     assert inside in stored
@@ -99,7 +99,7 @@ def test_zip_slip_member_names_are_refused_and_nothing_is_written_outside(tmp_pa
     before = sorted(p for p in tmp_path.rglob("*"))
     archive = Archive.load(home=str(work / "home"))
 
-    summary = import_paths(archive, [bundle], progress=False, workers=1)
+    summary = import_paths(archive, [bundle], workers=1)
 
     assert summary.imported == 1
     assert summary.refused == 3
@@ -179,7 +179,7 @@ def test_a_zip_past_its_expansion_budget_is_cut_off(tmp_path, ct_folder):
                            import_max_file_mb=1)
     budget_files = (1 * MB) // size
 
-    summary = import_paths(archive, [bundle], progress=False, workers=1)
+    summary = import_paths(archive, [bundle], workers=1)
 
     assert summary.imported == min(budget_files, 6)
     if budget_files < 6:

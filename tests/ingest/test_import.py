@@ -12,8 +12,8 @@ import pydicom
 import pytest
 
 from archive.home import Archive
+from archive.ingest.run import import_paths
 from archive.ingest.sources import Discovery, discover
-from pipelines.import_files import import_paths
 from tests.support.browse_table_check import assert_browse_table_current
 from tests.support.cli import limestone
 from tests.support.samples import pydicom_file
@@ -34,6 +34,12 @@ EDGE_CASES = {
 }
 
 
+EXPECTED_BACKENDS = {
+    "embedded": {"catalog": "sqlite", "lake": "folder", "vault": "folder", "state": "sqlite"},
+    "distributed": {"catalog": "postgresql", "lake": "s3", "vault": "s3", "state": "postgresql"},
+}
+
+
 def _rows(archive: Archive, sql: str, params=()):
     con = archive.store(read_only=True)
     try:
@@ -46,7 +52,7 @@ def _rows(archive: Archive, sql: str, params=()):
 def imported(tmp_path_factory, pydicom_dir):
     """pydicom's whole test-file folder imported once into a fresh home."""
     archive = Archive.load(home=str(tmp_path_factory.mktemp("pyd") / "home"))
-    summary = import_paths(archive, [pydicom_dir], progress=False)
+    summary = import_paths(archive, [pydicom_dir])
     return archive, summary
 
 
@@ -86,6 +92,7 @@ SYNTAX_SAMPLES = {
 }
 
 
+@pytest.mark.usefixtures("backend")
 def test_every_transfer_syntax_lands_byte_for_byte(tmp_path, archive):
     """Each syntax as a distinct instance (pydicom's variants share UIDs, so give each a fresh one)."""
     originals = {}
@@ -97,7 +104,7 @@ def test_every_transfer_syntax_lands_byte_for_byte(tmp_path, archive):
         path.parent.mkdir(exist_ok=True)
         ds.save_as(path, enforce_file_format=True)
         originals[ds.SOPInstanceUID] = path.read_bytes()
-    summary = import_paths(archive, [tmp_path / "src"], progress=False)
+    summary = import_paths(archive, [tmp_path / "src"])
     assert summary.imported == len(SYNTAX_SAMPLES) and summary.exit_code == 0
     rows = _rows(archive, "SELECT sop_instance_uid, transfer_syntax_uid, content_hash FROM instances")
     assert {r[1] for r in rows} == set(SYNTAX_SAMPLES)
@@ -142,7 +149,7 @@ def test_every_imported_study_is_in_the_browse_table(imported):
         con.close()
 
 
-def test_second_run_imports_nothing_and_says_so(tmp_path, ct_folder):
+def test_second_run_imports_nothing_and_says_so(tmp_path, ct_folder, backend):
     home = tmp_path / "home"
     first = limestone("import", str(ct_folder), "--json", home=home, check=True)
     assert json.loads(first.stdout)["imported"] == 60
@@ -152,17 +159,18 @@ def test_second_run_imports_nothing_and_says_so(tmp_path, ct_folder):
     counts = {k: v for k, v in stats.items() if k not in ("last_backup", "last_escrow", "escrow_due")}
     assert counts == {"patients": 3, "studies": 3, "series": 3, "instances": 60,
                       "bytes": sum(p.stat().st_size for p in ct_folder.rglob("*.dcm")),
-                      "backends": {"catalog": "sqlite", "lake": "folder", "vault": "folder", "state": "sqlite"}}
+                      "backends": EXPECTED_BACKENDS[backend.name]}
     assert stats["last_backup"] is None and stats["escrow_due"] is True
 
 
+@pytest.mark.usefixtures("backend")
 def test_zip_file(tmp_path, ct_folder, archive):
     bundle = tmp_path / "export.zip"
     with zipfile.ZipFile(bundle, "w") as z:
         for path in sorted(ct_folder.rglob("*.dcm")):
             z.write(path, f"STUDY/{path.parent.name}/{path.name}")
         z.writestr("README.TXT", "not an image")
-    summary = import_paths(archive, [bundle], progress=False)
+    summary = import_paths(archive, [bundle])
     assert (summary.imported, summary.skipped, summary.exit_code) == (60, 1, 0)
     digest = _rows(archive, "SELECT content_hash FROM instances LIMIT 1")[0][0]
     originals = {p.read_bytes() for p in ct_folder.rglob("*.dcm")}
@@ -185,7 +193,7 @@ def _make_cd(root: Path, ct_folder: Path) -> Path:
 @pytest.mark.skipif(shutil.which("dcmmkdir") is None, reason="dcmtk is installed by scripts/test")
 def test_cd_with_dicomdir(tmp_path, ct_folder, archive):
     cd = _make_cd(tmp_path / "cd", ct_folder)
-    summary = import_paths(archive, [cd / "DICOMDIR"], progress=False)
+    summary = import_paths(archive, [cd / "DICOMDIR"])
     assert (summary.imported, summary.skipped, summary.quarantined, summary.failed) == (12, 3, 0, 0)
 
 
@@ -198,7 +206,7 @@ def test_cd_mounted_in_lower_case_with_a_missing_file(tmp_path, ct_folder, archi
         if path.name != "DICOMDIR":
             path.rename(path.with_name(path.name.lower()))
     (lower / "dicom" / "pt000000" / "st000000" / "im000003").unlink()
-    summary = import_paths(archive, [lower], progress=False)
+    summary = import_paths(archive, [lower])
     assert summary.imported == 11
     assert summary.failed == 1 and summary.exit_code == 1  # the DICOMDIR names a file that is gone
 
@@ -257,7 +265,7 @@ def test_wrong_master_key_from_setting(tmp_path, ct_folder):
     assert result.returncode == 1 and "failed authentication" in result.stdout
 
 
-def test_key_rotation_from_the_command_line(tmp_path, ct_folder):
+def test_key_rotation_from_the_command_line(tmp_path, ct_folder, backend):
     home = tmp_path / "home"
     limestone("import", str(ct_folder), home=home, check=True)
     old = (home / "keys" / "current").read_text()
@@ -276,7 +284,7 @@ def test_cd_image_iso(tmp_path, ct_folder, archive, names):
     options = ["-R"] if names == "rock-ridge" else ["-iso-level", "1"]
     subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", *options, "-o", str(image), str(cd)],
                    check=True, capture_output=True)
-    summary = import_paths(archive, [image], progress=False)
+    summary = import_paths(archive, [image])
     assert (summary.imported, summary.skipped, summary.quarantined, summary.failed) == (12, 3, 0, 0)
     originals = {p.read_bytes() for p in (cd / "DICOM").rglob("IM*")}
     digests = [r[0] for r in _rows(archive, "SELECT content_hash FROM instances")]
@@ -286,7 +294,7 @@ def test_cd_image_iso(tmp_path, ct_folder, archive, names):
 def test_damaged_zip_is_a_failure_not_a_crash(tmp_path, archive):
     broken = tmp_path / "broken.zip"
     broken.write_bytes(b"PK\x03\x04" + bytes(100))
-    summary = import_paths(archive, [tmp_path], progress=False)
+    summary = import_paths(archive, [tmp_path])
     assert summary.failed == 1 and summary.exit_code == 1
 
 

@@ -7,7 +7,7 @@ import logging
 import pydicom
 
 from archive.home import Archive
-from pipelines.import_files import import_paths
+from archive.ingest.run import import_paths
 from tests.support.samples import pydicom_file
 
 
@@ -20,7 +20,7 @@ def test_a_second_copy_of_a_report_with_other_bytes_is_not_read_after_it_was_dis
     original.save_as(folder / "b.dcm")
     archive = Archive.load(home=str(tmp_path / "home"))
     with caplog.at_level(logging.WARNING):
-        import_paths(archive, [folder], progress=False, workers=1)
+        import_paths(archive, [folder], workers=1)
     assert not [r for r in caplog.records if "could not be read" in r.getMessage()]
     con = archive.store(read_only=True)
     try:

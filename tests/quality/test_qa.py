@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 
 from archive.home import Archive
+from archive.ingest.run import import_paths
 from archive.quality.run import pending, run_qa
-from pipelines.import_files import import_paths
 from tests.support.cli import limestone
 
 
@@ -16,7 +16,7 @@ from tests.support.cli import limestone
 def qa_archive(tmp_path_factory, ct_folder) -> Archive:
     """60 CT instances: 3 series of 20 slices from one station and protocol."""
     archive = Archive.load(home=str(tmp_path_factory.mktemp("qa") / "home"))
-    import_paths(archive, [ct_folder], progress=False, workers=1)
+    import_paths(archive, [ct_folder], workers=1)
     return archive
 
 

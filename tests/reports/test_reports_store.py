@@ -11,9 +11,9 @@ import pydicom
 import pytest
 from pydicom.uid import generate_uid
 
+from archive.ingest.run import import_paths
 from archive.reports import inbox, reports_for_study, search, store, waiting
 from pipelines.cli import main
-from pipelines.import_files import import_paths
 from tests.support.documents import basic_text_sr, encapsulated_pdf, make_pdf, to_bytes
 from tests.support.hl7_messages import oru
 from tests.support.samples import pydicom_file
@@ -30,7 +30,7 @@ def _ct(folder, accession: str, patient_id: str = "FAKE-0001") -> str:
 
 
 def _import(archive, folder):
-    summary = import_paths(archive, [folder], progress=False, workers=1)
+    summary = import_paths(archive, [folder], workers=1)
     assert summary.exit_code == 0
 
 

@@ -47,6 +47,7 @@ def _poll(condition, timeout=60.0, every=0.02):
     raise AssertionError("condition not met before the deadline")
 
 
+@pytest.mark.usefixtures("backend")
 def test_reader_in_another_process_sees_each_commit(tmp_path, ct_folder):
     archive = Archive.load(home=str(tmp_path / "home"))
     archive.store().close()  # create and migrate the store

@@ -1,3 +1,4 @@
+
 from archive.home import Home
 from archive.store import open_store
 from archive.store.migrations import available, migrate
@@ -33,12 +34,12 @@ def test_readers_can_open_while_a_writer_is_open(tmp_path):
     reader.close()
 
 
-def test_compaction_keeps_every_row(tmp_path):
+def test_compaction_keeps_every_row(tmp_path, backend):
     from datetime import timedelta
 
     from archive.store.maintenance import compact, data_file_count
 
-    home = Home(tmp_path / "home")
+    home = backend.home(tmp_path / "home")
     con = open_store(home)
     for batch in range(12):  # 12 commits of 20 rows: 12 small Parquet files
         con.execute("INSERT INTO ingest_runs (run_id, files_seen) SELECT 'r' || i, i FROM range(?, ?) t(i)",

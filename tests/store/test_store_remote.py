@@ -34,6 +34,7 @@ def answers(study):
     return (ds, study.instances), series
 
 
+@pytest.mark.usefixtures("backend")
 def test_metadata_rows_then_images_make_the_study_complete(archive, store, tmp_path):
     study = make_studies(1, 6, seed=3, series_per_study=2)[0]
     study_answer, series_answers = answers(study)

@@ -80,6 +80,7 @@ def test_rows_are_the_same_however_the_batches_fall(archive, tmp_path, batch_siz
     assert counts["browse"] == [(uid, n) for uid, _, n, _ in counts["truth"]]
 
 
+@pytest.mark.usefixtures("backend")
 def test_a_later_batch_adds_to_known_rows_without_losing_them(archive, tmp_path):
     paths = write_ct_studies(tmp_path / "in", 16, per_series=8)
     first, second = _outcomes(archive, paths[:5]), _outcomes(archive, paths[5:])

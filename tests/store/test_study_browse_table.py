@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from datetime import date, timedelta
 
-import duckdb
 import pytest
 
 from archive.ingest.intake import ingest_bytes
@@ -42,6 +41,7 @@ def browse_row(con, uid):
                        "WHERE study_instance_uid = ?", [uid]).fetchone()
 
 
+@pytest.mark.usefixtures("backend")
 def test_each_flush_keeps_the_table_current_even_for_studies_outside_the_batch(archive, store):
     first, second = make_studies(2, 4, seed=5)
     second.patient_id = first.patient_id  # one patient, two studies
@@ -78,6 +78,7 @@ def test_studies_known_from_a_node_are_browsable_before_and_after_their_images(a
     assert browse_row(store, study.study_uid)[2] == 3
 
 
+@pytest.mark.usefixtures("backend")
 def test_compaction_keeps_the_table_current_and_newest_first(archive, store):
     studies = make_studies(12, 1, seed=7, first_date=date(2023, 1, 1), days_apart=3)
     writer = StoreWriter(store, archive.home, "run")
@@ -89,7 +90,7 @@ def test_compaction_keeps_the_table_current_and_newest_first(archive, store):
     listed = store.execute("SELECT data_file FROM ducklake_list_files('lake', 'study_browse')").fetchall()
     files = [r[0] for r in listed]
     assert len(files) == 1
-    dates = [r[0] for r in duckdb.execute("SELECT study_date FROM read_parquet(?)", [files[0]]).fetchall()]
+    dates = [r[0] for r in store.execute("SELECT study_date FROM read_parquet(?)", [files[0]]).fetchall()]
     assert dates == sorted((s.study_date for s in studies), reverse=True)
 
 

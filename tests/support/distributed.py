@@ -7,6 +7,11 @@ prefix, so tests never see each other's data. ``DistributedHome.env`` holds the 
 ``state_url`` runs a test twice: on the embedded SQLite state (``""``) and on a fresh PostgreSQL
 database of the session's server (one ``CREATE DATABASE`` a test, ~0.1 s, dropped afterwards).
 Tests of the state's users take it and build their ``Home(..., state_url=state_url)``.
+
+``backend`` runs a test twice: on the embedded default (SQLite catalog, local lake, vault folder,
+SQLite state) and on the distributed backends (PostgreSQL catalog and state, lake and vault in S3).
+It sets the LIMESTONE_* and AWS_* variables for the test, so ``Archive.load`` and ``limestone``
+subprocesses started by the test use the same archive; ``backend.home(root)`` builds the ``Home``.
 """
 
 from __future__ import annotations
@@ -56,6 +61,26 @@ class DistributedHome:
                     vault_url=self.vault_url, state_url=self.state_url)
 
 
+SETTINGS = ("LIMESTONE_CATALOG", "LIMESTONE_LAKE", "LIMESTONE_VAULT", "LIMESTONE_STATE")
+
+
+@dataclass
+class Backend:
+    """The backends a test runs on: ``name`` is "embedded" or "distributed"; ``env`` its settings."""
+
+    name: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def distributed(self) -> bool:
+        return self.name == "distributed"
+
+    def home(self, root: Path) -> Home:
+        return Home(root, catalog_url=self.env.get("LIMESTONE_CATALOG", ""),
+                    lake_url=self.env.get("LIMESTONE_LAKE", ""), vault_url=self.env.get("LIMESTONE_VAULT", ""),
+                    state_url=self.env.get("LIMESTONE_STATE", ""))
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """One PostgreSQL server for the session (catalogs and states alike)."""
@@ -96,3 +121,20 @@ def distributed(distributed_servers, tmp_path, monkeypatch) -> DistributedHome:
     return DistributedHome(root=tmp_path / "node-a", catalog_url=servers.pg.create_database(name),
                            lake_url=f"s3://{BUCKET}/{name}/lake", vault_url=f"s3://{BUCKET}/{name}/vault",
                            s3_env=servers.s3.env(), state_url=servers.pg.create_database(f"state_{name}"))
+
+
+@pytest.fixture(params=["embedded", "distributed"])
+def backend(request, monkeypatch) -> Iterator[Backend]:
+    """The test's archive settings, set in the environment: embedded, then distributed."""
+    if request.param == "embedded":
+        for key in SETTINGS:
+            monkeypatch.delenv(key, raising=False)
+        yield Backend("embedded")
+        return
+    home: DistributedHome = request.getfixturevalue("distributed")
+    for key, value in home.env.items():
+        monkeypatch.setenv(key, value)
+    try:
+        yield Backend("distributed", home.env)
+    finally:
+        state.release_connections()

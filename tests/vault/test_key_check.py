@@ -11,7 +11,7 @@ import base64
 
 import pytest
 
-from archive.home import Archive, Home
+from archive.home import Archive
 from archive.vault import Vault, VaultKeyError
 from tests.support.cli import limestone
 from tests.support.orthanc_server import free_port
@@ -33,8 +33,8 @@ def _store_counts(home) -> tuple[int, int]:
         con.close()
 
 
-def test_put_refuses_a_wrong_key_under_the_current_id(tmp_path):
-    home = Home(tmp_path / "home")
+def test_put_refuses_a_wrong_key_under_the_current_id(tmp_path, backend):
+    home = backend.home(tmp_path / "home")
     right = Vault(home)
     digest, _ = right.put(b"first file")
     key_id = right.keys.current_id
@@ -48,8 +48,8 @@ def test_put_refuses_a_wrong_key_under_the_current_id(tmp_path):
     assert Vault(home, good, key_id).put(b"second file")[1] is True
 
 
-def test_a_key_from_before_check_values_is_proved_by_a_vault_file(tmp_path):
-    home = Home(tmp_path / "home")
+def test_a_key_from_before_check_values_is_proved_by_a_vault_file(tmp_path, backend):
+    home = backend.home(tmp_path / "home")
     right = Vault(home)
     right.put(b"first file")
     key_id = right.keys.current_id

@@ -13,10 +13,16 @@ def home(tmp_path) -> Home:
     return Home(tmp_path / "home").ensure()
 
 
+@pytest.fixture
+def any_home(tmp_path, backend) -> Home:
+    """A home whose vault is a folder, then a prefix in object storage."""
+    return backend.home(tmp_path / "home").ensure()
+
+
 @pytest.mark.parametrize("size", [0, 1, 1000, SEGMENT - 1, SEGMENT, 2 * SEGMENT + 17])
-def test_round_trip_gives_back_the_exact_bytes(home, size):
+def test_round_trip_gives_back_the_exact_bytes(any_home, size):
     data = os.urandom(size)
-    vault = Vault(home)
+    vault = Vault(any_home)
     digest, written = vault.put(data)
     assert digest == content_hash(data) and written
     assert vault.get(digest) == data
@@ -67,47 +73,47 @@ def test_swapped_files_are_detected(home):
         vault.get(a)
 
 
-def test_missing_file_is_reported(home):
-    vault = Vault(home)
+def test_missing_file_is_reported(any_home):
+    vault = Vault(any_home)
     with pytest.raises(VaultError, match="missing"):
         vault.get("0" * 64)
     with pytest.raises(VaultError, match="not a content hash"):
         vault.get("../../etc/passwd")
 
 
-def test_wrong_master_key_is_refused(home):
-    vault = Vault(home)
+def test_wrong_master_key_is_refused(any_home):
+    vault = Vault(any_home)
     digest, _ = vault.put(b"data")
     key_id = vault.keys.current_id
-    for path in home.keys_dir.iterdir():
+    for path in any_home.keys_dir.iterdir():
         path.unlink()
     wrong = base64.b64encode(os.urandom(32)).decode()
     with pytest.raises(VaultError, match="failed authentication"):
-        Vault(home, master_key=wrong, master_key_id=key_id).get(digest)
+        Vault(any_home, master_key=wrong, master_key_id=key_id).get(digest)
 
 
-def test_never_a_new_key_when_encrypted_files_exist(home):
-    vault = Vault(home)
+def test_never_a_new_key_when_encrypted_files_exist(any_home):
+    vault = Vault(any_home)
     vault.put(b"data")
-    for path in home.keys_dir.iterdir():
+    for path in any_home.keys_dir.iterdir():
         path.unlink()
     with pytest.raises(VaultKeyError, match="no master key"):
-        Vault(home).put(b"more")
-    assert not list(home.keys_dir.iterdir())
+        Vault(any_home).put(b"more")
+    assert not list(any_home.keys_dir.iterdir())
 
 
-def test_master_key_from_setting(home):
+def test_master_key_from_setting(any_home):
     key = base64.b64encode(os.urandom(32)).decode()
-    vault = Vault(home, master_key=key, master_key_id="hsm-1")
+    vault = Vault(any_home, master_key=key, master_key_id="hsm-1")
     digest, _ = vault.put(b"data")
-    assert not home.keys_dir.exists() or not list(home.keys_dir.glob("*.key"))
-    assert Vault(home, master_key=key, master_key_id="hsm-1").get(digest) == b"data"
+    assert not any_home.keys_dir.exists() or not list(any_home.keys_dir.glob("*.key"))
+    assert Vault(any_home, master_key=key, master_key_id="hsm-1").get(digest) == b"data"
     with pytest.raises(VaultKeyError, match="not available"):
-        Vault(home).get(digest)
+        Vault(any_home).get(digest)
     with pytest.raises(VaultKeyError, match="without"):
-        Vault(home, master_key=key)
+        Vault(any_home, master_key=key)
     with pytest.raises(VaultKeyError, match="32 bytes"):
-        Vault(home, master_key="c2hvcnQ=", master_key_id="x")
+        Vault(any_home, master_key="c2hvcnQ=", master_key_id="x")
 
 
 def test_rotation_rewraps_without_reencrypting(home):

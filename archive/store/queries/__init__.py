@@ -20,4 +20,4 @@ def stats(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Counts of patients, studies, series, instances, and the bytes stored."""
     cursor = con.execute(sql("stats"))
     names = [d[0] for d in cursor.description]
-    return dict(zip(names, (int(v) for v in cursor.fetchone()), strict=True))
+    return dict(zip(names, (int(v) for v in cursor.fetchall()[0]), strict=True))   # one row

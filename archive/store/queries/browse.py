@@ -127,7 +127,7 @@ class SearchResult:
     pages: int = field(init=False)
     note: str | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.pages = max(1, -(-self.total // self.page_size))
 
 
@@ -167,7 +167,7 @@ def search_studies(con: duckdb.DuckDBPyConnection, search: StudySearch) -> Searc
     clauses = [FILTERS[f] for f in active]
     values = {f: params[f] for f in active}
     order, reverse = SORTS[search.sort]
-    total = int(con.execute(_compose("browse_count", clauses), values).fetchone()[0])
+    total = int(con.execute(_compose("browse_count", clauses), values).fetchall()[0][0])
     note = None
     if search.sort in PATIENT_SORTS and total > PATIENT_SORT_LIMIT:
         order, reverse = SORTS["date_desc"]

@@ -29,7 +29,7 @@ def same_person_keys(con: duckdb.DuckDBPyConnection, patient_key: str) -> list[s
 def _linked_identity(con: duckdb.DuckDBPyConnection) -> bool:
     try:
         return bool(con.execute("SELECT EXISTS (SELECT 1 FROM patient_links) "
-                                "AND EXISTS (SELECT 1 FROM patient_identity)").fetchone()[0])
+                                "AND EXISTS (SELECT 1 FROM patient_identity)").fetchall()[0][0])
     except duckdb.CatalogException:
         return False
 

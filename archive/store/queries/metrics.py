@@ -25,7 +25,7 @@ class MetricFilter:
     sites: tuple[str, ...] = ()
     modalities: tuple[str, ...] = ()
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.date_from > self.date_to:
             raise ValueError("the start date is after the end date")
 
@@ -40,7 +40,7 @@ def _df(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> pd
 
 def date_range(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
     """The first and last exam dates in the store (None, None when it is empty)."""
-    first, last = con.execute(sql("metrics_date_range")).fetchone()
+    first, last = con.execute(sql("metrics_date_range")).fetchall()[0]   # one row
     return first, last
 
 
