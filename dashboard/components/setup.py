@@ -22,6 +22,7 @@ from archive.audit.trail import AuditEvent, record
 from archive.errors import LimestoneError
 from dashboard import auth, data, image_server
 from dashboard.access import BY_NAME, allowed
+from dashboard.components.session_cookie import keep_session_cookie
 
 log = logging.getLogger("limestone.dashboard")
 # The browser-tab icon, a file served by the app: a Material or emoji icon is fetched from a CDN.
@@ -73,6 +74,7 @@ def page_setup(page: str, require_user: bool = True) -> PageContext | None:
             st.stop()
         demo_notice()
     user = auth.current_user()
+    keep_session_cookie()
     if user is None:
         if not require_user:
             return None

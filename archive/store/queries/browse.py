@@ -131,8 +131,19 @@ class SearchResult:
         self.pages = max(1, -(-self.total // self.page_size))
 
 
-def _compose(name: str, clauses: list[str], order_by: str = "") -> str:
-    return sql(name).replace("{where}", " AND ".join(clauses) or "true").replace("{order_by}", order_by)
+def _compose(name: str, clauses: list[str], order_by: str = "", table: str = "study_browse") -> str:
+    text = sql(name).replace("{where}", " AND ".join(clauses) or "true").replace("{order_by}", order_by)
+    return text.replace("FROM study_browse", f"FROM {table}")
+
+
+def _lookup_key(values: dict[str, Any]) -> str | None:
+    """The ``study_lookup`` key (migration 0016) of an exact-match filter in use: the accession
+    number (the most selective), else the patient ID; None when neither is used."""
+    if values.get("accession") is not None:
+        return f"a:{values['accession']}"
+    if values.get("patient_id") is not None:
+        return f"i:{values['patient_id']}"
+    return None
 
 
 def _leading_bound(con: duckdb.DuckDBPyConnection, clauses: list[str], values: dict[str, Any],
@@ -167,7 +178,12 @@ def search_studies(con: duckdb.DuckDBPyConnection, search: StudySearch) -> Searc
     clauses = [FILTERS[f] for f in active]
     values = {f: params[f] for f in active}
     order, reverse = SORTS[search.sort]
-    total = int(con.execute(_compose("browse_count", clauses), values).fetchone()[0])
+    # A search by accession number or patient ID reads the few rows under that key in the lookup
+    # table (in key order) instead of comparing every study of the browse table (in date order).
+    table, lookup = "study_browse", _lookup_key(values)
+    if lookup is not None:
+        table, clauses, values = "study_lookup", ["lookup_key = $lookup", *clauses], dict(values, lookup=lookup)
+    total = int(con.execute(_compose("browse_count", clauses, table=table), values).fetchone()[0])
     note = None
     if search.sort in PATIENT_SORTS and total > PATIENT_SORT_LIMIT:
         order, reverse = SORTS["date_desc"]
@@ -182,11 +198,11 @@ def search_studies(con: duckdb.DuckDBPyConnection, search: StudySearch) -> Searc
         offset = total - offset - limit
         order = reverse
     bound, value = (_leading_bound(con, clauses, values, order, min(offset + limit, total))
-                    if total > BOUND_ABOVE else (None, None))
+                    if total > BOUND_ABOVE and lookup is None else (None, None))
     if bound is not None:
         clauses = clauses + [bound]
         values = dict(values, bound=value) if value is not None else values
-    rows = con.execute(_compose("browse_page", clauses, order), dict(values, limit=limit, offset=offset)).df()
+    rows = con.execute(_compose("browse_page", clauses, order, table), dict(values, limit=limit, offset=offset)).df()
     if backwards:
         rows = rows.iloc[::-1].reset_index(drop=True)
     return SearchResult(rows[ROW_COLUMNS], total, search.page, search.page_size, note)
@@ -222,5 +238,13 @@ def series_instances(con: duckdb.DuckDBPyConnection, study_instance_uid: str,
 
 
 def patient_timeline(con: duckdb.DuckDBPyConnection, patient_key: str) -> pd.DataFrame:
-    """Every study of the patient, newest first, across sites."""
-    return con.execute(sql("patient_timeline"), {"patient_key": patient_key}).df()
+    """Every study of the patient, newest first, across sites: the record's own studies and, at
+    other records, those of the same name, birth date and sex (a demographic match).
+
+    The person's key is read first (one patient, by key), so that both lookups in
+    ``study_lookup`` are constant keys the scan can prune by.
+    """
+    found = con.execute(sql("patient_person_key"), {"patient_key": patient_key}).fetchone()
+    person = found[0] if found else None
+    return con.execute(sql("patient_timeline"), {"patient_key": patient_key, "own": f"k:{patient_key}",
+                                                 "person": person}).df()
