@@ -147,7 +147,7 @@ def voi(ds: Dataset) -> dict[str, Any] | None:
     centers, widths = _values(ds.get("WindowCenter")), _values(ds.get("WindowWidth"))
     notes = _values(ds.get("WindowCenterWidthExplanation"))
     windows = []
-    for k, (c, w) in enumerate(zip(centers, widths)):
+    for k, (c, w) in enumerate(zip(centers, widths, strict=False)):   # extra centres have no width
         cf, wf = _number(c), _number(w)
         if cf is None or wf is None or wf < 1:
             continue

@@ -225,7 +225,7 @@ def test_lookups_by_patient_id_accession_and_patient_find_what_a_scan_finds(con)
     for (key,) in con.execute("SELECT patient_key FROM patients").fetchall():
         timeline = browse.patient_timeline(con, key)
         expected = con.execute(JOINED_TIMELINE, {"patient_key": key}).fetchall()
-        assert sorted(zip(timeline["study_instance_uid"], timeline["patient_id"], timeline["same_record"])) \
-            == sorted(expected)
+        got = zip(timeline["study_instance_uid"], timeline["patient_id"], timeline["same_record"], strict=True)
+        assert sorted(got) == sorted(expected)
         dates = [d for d in timeline["study_date"] if d is not None and d == d]
         assert dates == sorted(dates, reverse=True)
