@@ -42,8 +42,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("vault", "",
             "Where the encrypted originals go: a folder or s3://bucket/prefix; empty: <home>/vault."),
     Setting("state", "",
-            "The operational database (share links, audit, sessions): a postgresql:// URL; "
-            "empty: <home>/state.sqlite."),
+            "The operational database (share links, audit, sessions, portal limits, nodes, transfers): "
+            "a postgresql:// URL shared by every machine; empty: <home>/state.sqlite."),
     Setting("master_key", "",
             "Base64 of a 32-byte vault master key. When empty, the key is kept in <home>/keys/ "
             "(created on first use, mode 0600)."),

@@ -8,7 +8,6 @@ must not break when the state database is busy, but it is retried first.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -55,7 +54,7 @@ def record(home: Home, event: AuditEvent) -> bool:
                  event.study_instance_uid, event.patient_key, event.detail, event.link_id,
                  event.ip, (event.user_agent or "")[:300] or None])
         return True
-    except sqlite3.Error as exc:
+    except state.ERRORS as exc:
         log.error("audit event %s could not be written: %s", event.action, exc)
         return False
 
@@ -63,7 +62,6 @@ def record(home: Home, event: AuditEvent) -> bool:
 def events(home: Home, study_instance_uid: str | None = None, limit: int = 1000) -> list[dict]:
     """Recent events, newest first, optionally for one study."""
     with closing(state.connect(home)) as con:
-        con.row_factory = sqlite3.Row
         if study_instance_uid is None:
             rows = con.execute("SELECT * FROM audit_events ORDER BY event_id DESC LIMIT ?", [limit])
         else:
@@ -105,6 +103,5 @@ def search(home: Home, *, since: datetime | None = None, until: datetime | None 
         params.append(f"%{escaped}%")
     sql = "SELECT * FROM audit_events" + (" WHERE " + " AND ".join(where) if where else "")
     with closing(state.connect(home)) as con:
-        con.row_factory = sqlite3.Row
         rows = con.execute(sql + " ORDER BY event_id DESC LIMIT ?", params + [limit])
         return [dict(r) for r in rows]

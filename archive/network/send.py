@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import io
 import logging
-import sqlite3
 import threading
 import time
 import warnings
@@ -330,10 +329,10 @@ def _log_start(home, result: StudySend, node: Node, user_id: str | None, source:
     with closing(state.connect(home)) as con:
         cur = con.execute(
             "INSERT INTO transfers (study_instance_uid, node, destination, user_id, source, requested_at, status) "
-            "VALUES (?, ?, ?, ?, ?, ?, 'running')",
+            "VALUES (?, ?, ?, ?, ?, ?, 'running') RETURNING transfer_id",
             [result.study_instance_uid, node.name, node.destination, user_id, source,
              now_utc().isoformat(timespec="milliseconds")])
-        result.transfer_id = int(cur.lastrowid)
+        result.transfer_id = int(cur.fetchone()[0])
 
 
 def _log_finish(home, result: StudySend) -> None:
@@ -348,7 +347,6 @@ def _log_finish(home, result: StudySend) -> None:
 def transfers(home, study_instance_uid: str | None = None, limit: int = 200) -> list[dict]:
     """The transfer log, newest first (optionally for one study)."""
     with closing(state.connect(home)) as con:
-        con.row_factory = sqlite3.Row
         if study_instance_uid:
             rows = con.execute("SELECT * FROM transfers WHERE study_instance_uid = ? ORDER BY transfer_id DESC "
                                "LIMIT ?", [study_instance_uid, limit])

@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -180,7 +179,7 @@ def _iso(value: datetime) -> str:
     return value.isoformat(timespec="seconds")
 
 
-def _from_row(row: sqlite3.Row) -> ShareLink:
+def _from_row(row: state.Row) -> ShareLink:
     return ShareLink(
         link_id=row["link_id"], patient_key=row["patient_key"],
         study_instance_uids=tuple(json.loads(row["studies"])), site=row["site"],
@@ -196,10 +195,8 @@ def _from_row(row: sqlite3.Row) -> ShareLink:
         token_hash=row["token_hash"], secret_hash=row["secret_hash"])
 
 
-def _connect(home: Home) -> sqlite3.Connection:
-    con = state.connect(home)
-    con.row_factory = sqlite3.Row
-    return con
+def _connect(home: Home) -> state.StateConnection:
+    return state.connect(home)
 
 
 def issue(home: Home, scope: Scope, *, recipient_name: str, recipient_role: str = "patient",

@@ -8,9 +8,8 @@ right answer, so it cannot say how many failed)."""
 
 from __future__ import annotations
 
-import sqlite3
 from contextlib import closing
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 
@@ -29,12 +28,11 @@ def links_frame(home: Home, date_from: date | None = None, date_to: date | None 
         where.append("created_at >= ?")
         params.append(date_from.isoformat())
     if date_to:
-        where.append("created_at < date(?, '+1 day')")
-        params.append(date_to.isoformat())
+        where.append("created_at < ?")
+        params.append((date_to + timedelta(days=1)).isoformat())
     sql = ("SELECT link_id, site, recipient_role, created_at, expires_at, first_opened_at, downloads, "
            "revoked_at FROM share_links" + (" WHERE " + " AND ".join(where) if where else ""))
     with closing(state.connect(home)) as con:
-        con.row_factory = sqlite3.Row
         rows = [dict(r) for r in con.execute(sql, params)]
     frame = pd.DataFrame(rows, columns=["link_id", "site", "recipient_role", "created_at", "expires_at",
                                         "first_opened_at", "downloads", "revoked_at"])
