@@ -224,6 +224,95 @@ SCHEMA_STEPS: list[tuple[int, str, str]] = [
             split          TEXT                  -- 'k of n' when split between custodians
         );
     """),
+    (8, "patient_accounts", """
+        -- Patients' own accounts in the portal (archive/patient_access/). An account is bound to one
+        -- patient record (the one the clerk invited); the person's other records (every site) are
+        -- found through the store's patient_identity at each request, so later imports appear.
+        -- Portable SQL (SQLite and PostgreSQL): TEXT/INTEGER, explicit keys, ISO 8601 UTC as TEXT.
+        CREATE TABLE patient_accounts (
+            account_id       TEXT PRIMARY KEY,       -- public id, 'A' + 12 hex digits
+            patient_key      TEXT NOT NULL,          -- the invited record (archive.dicom.models.patient_key)
+            email            TEXT NOT NULL,          -- where codes and "new images" notices go
+            status           TEXT NOT NULL,          -- invited | active | disabled
+            created_by       TEXT NOT NULL,
+            created_at       TEXT NOT NULL,
+            enrolled_at      TEXT,
+            disabled_at      TEXT,
+            disabled_by      TEXT,
+            last_sign_in_at  TEXT,
+            failed_sign_ins  INTEGER NOT NULL DEFAULT 0,   -- since the last success
+            locked_at        TEXT                    -- too many failures; a clerk unlocks
+        );
+        CREATE INDEX patient_accounts_patient ON patient_accounts (patient_key);
+        CREATE INDEX patient_accounts_email ON patient_accounts (email);
+        -- Invitations: a one-time, expiring link (only the token's SHA-256 is kept) plus the birth date.
+        CREATE TABLE patient_invitations (
+            invitation_id    TEXT PRIMARY KEY,       -- 'I' + 12 hex digits
+            account_id       TEXT NOT NULL,
+            token_hash       TEXT NOT NULL UNIQUE,
+            created_by       TEXT NOT NULL,
+            created_at       TEXT NOT NULL,
+            expires_at       TEXT NOT NULL,
+            used_at          TEXT,                   -- enrolment done: never usable again
+            revoked_at       TEXT,                   -- replaced by a newer invitation or withdrawn
+            birth_date_hash  TEXT NOT NULL,          -- scrypt of the birth date (the enrolment check)
+            failed_attempts  INTEGER NOT NULL DEFAULT 0,   -- wrong birth dates
+            locked_at        TEXT
+        );
+        CREATE INDEX patient_invitations_account ON patient_invitations (account_id);
+        -- Passkeys (WebAuthn credentials); the public key only, never anything secret.
+        CREATE TABLE patient_passkeys (
+            credential_id    TEXT PRIMARY KEY,       -- base64url of the credential id
+            account_id       TEXT NOT NULL,
+            public_key       TEXT NOT NULL,          -- base64url of the COSE public key
+            sign_count       INTEGER NOT NULL DEFAULT 0,
+            transports       TEXT,                   -- comma list
+            label            TEXT,
+            created_at       TEXT NOT NULL,
+            last_used_at     TEXT
+        );
+        CREATE INDEX patient_passkeys_account ON patient_passkeys (account_id);
+        -- WebAuthn challenges between the options and the answer (single use, short-lived).
+        CREATE TABLE patient_challenges (
+            challenge_id     TEXT PRIMARY KEY,       -- random id kept in the browser
+            account_id       TEXT,                   -- NULL for a discoverable-credential sign-in
+            purpose          TEXT NOT NULL,          -- register | authenticate
+            challenge        TEXT NOT NULL,          -- base64url
+            created_at       TEXT NOT NULL,
+            expires_at       TEXT NOT NULL,
+            used_at          TEXT
+        );
+        -- One-time codes sent by e-mail (fallback sign-in, enrolment, recovery): scrypt hash only.
+        CREATE TABLE patient_email_codes (
+            code_id          TEXT PRIMARY KEY,       -- 'C' + 16 hex digits
+            account_id       TEXT NOT NULL,
+            purpose          TEXT NOT NULL,          -- sign_in | enrol | recovery
+            code_hash        TEXT NOT NULL,
+            created_at       TEXT NOT NULL,
+            expires_at       TEXT NOT NULL,
+            used_at          TEXT,
+            attempts         INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX patient_email_codes_account ON patient_email_codes (account_id);
+        -- Signed-in sessions: only the SHA-256 of the cookie's secret; "sign out everywhere" ends all.
+        CREATE TABLE patient_sessions (
+            session_hash     TEXT PRIMARY KEY,
+            account_id       TEXT NOT NULL,
+            method           TEXT NOT NULL,          -- passkey | email_code | enrolment
+            created_at       TEXT NOT NULL,
+            expires_at       TEXT NOT NULL,          -- absolute end
+            last_seen_at     TEXT NOT NULL,          -- idle timeout runs from here
+            ended_at         TEXT
+        );
+        CREATE INDEX patient_sessions_account ON patient_sessions (account_id);
+        -- Shares made by a patient are marked (staff lists, the usage report).
+        ALTER TABLE share_links ADD COLUMN created_by_kind TEXT NOT NULL DEFAULT 'staff';  -- staff | patient
+        ALTER TABLE share_links ADD COLUMN account_id TEXT;
+        CREATE INDEX share_links_account ON share_links (account_id);
+        -- Patient (and delegate) actions name the account acting.
+        ALTER TABLE audit_events ADD COLUMN account_id TEXT;
+        CREATE INDEX audit_events_account ON audit_events (account_id);
+    """),
     (9, "portal_limits", """
         -- What every share-portal replica must agree on beyond the links themselves
         -- (portal/limits.py, portal/session.py), used when the state is shared (PostgreSQL).

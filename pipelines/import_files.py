@@ -27,6 +27,7 @@ from archive.home import Archive, Home
 from archive.ingest.filing import store_writer
 from archive.ingest.intake import Outcome, ingest_bytes
 from archive.ingest.sources import Discovery, Item, Limits, Refused, discover
+from archive.patient_access.notices import after_ingest as notify_patients
 from archive.repeats.update import after_run
 from archive.store.connection import threads
 from archive.store.maintenance import compact_if_fragmented
@@ -205,6 +206,8 @@ def import_paths(archive: Archive, paths: list[Path], site: str | None = None, k
         compact_if_fragmented(con)
         if completed and update_repeats and summary.imported:
             after_run(con, archive.home)  # after the summary: its seconds are the import's own
+        if completed:
+            notify_patients(archive, con, summary.imported)   # "you have new images" (best-effort)
         con.close()
     return summary
 

@@ -76,7 +76,7 @@ from archive.store.connection import LAKE
 from archive.vault import VaultError
 from archive.viewing import client
 from archive.viewing import frames as viewer_frames
-from portal import pages
+from portal import pages, patient_pages
 from portal.limits import Busy, PerKeySlots, RateLimit, SharedRateLimit, portal_limits
 from portal.session import COOKIE, Sessions
 from portal.streaming import read_ahead
@@ -232,6 +232,10 @@ class Portal:
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="portal-audit")
 
     # ---- store access ----------------------------------------------------------------------
+    def cursor(self):
+        """A cursor on the portal's read-only store connection, in the lake (close it after use)."""
+        return self._cursor()
+
     def _cursor(self):
         with self._lock:
             if self._con is None:
@@ -616,6 +620,10 @@ class Portal:
             return Response(client.portal_js(), media_type="text/javascript")
         if name == "viewer.css":
             return Response(client.css(), media_type="text/css")
+        if name == "me.css":
+            return Response(patient_pages.CSS, media_type="text/css")
+        if name == "me.js":
+            return Response(patient_pages.JS, media_type="text/javascript")
         return HTMLResponse(pages.refusal(), status_code=404)
 
 
@@ -636,8 +644,9 @@ def create_app(archive: Archive, tls: bool = False) -> Starlette:
         Route("/s/{token}/download/{study:int}", portal.download),
         Route("/s/{token}/report/{study:int}/{n:int}.pdf", portal.report_pdf),
     ]
-    from portal import dicomweb
+    from portal import dicomweb, patient_door
     routes += dicomweb.routes(portal)
+    routes += patient_door.routes(portal)
     app = Starlette(routes=routes, exception_handlers={404: portal.not_found, 405: portal.not_found,
                                                         ClientDisconnect: portal.client_left,
                                                         Exception: portal.failed})

@@ -59,6 +59,7 @@ from archive.network.query import FIND_MODEL, RemoteStudy, StudyFilter, find_ser
 from archive.network.retrieve import MoveSession, MoveTracker, StudyJob, StudyResult
 from archive.network.status import STORE_QUARANTINED, STORE_SUCCESS
 from archive.network.storage import start_storage_scp
+from archive.patient_access.notices import after_ingest as notify_patients
 from archive.repeats.update import after_run
 from archive.store import remote
 from archive.store.runs import IngestRun, finish_run, start_run
@@ -248,6 +249,7 @@ class Puller:
                                      status if advances else "filtered")
             if not summary.interrupted:
                 after_run(self.con, self.archive.home)  # the repeat metrics include what came in
+                notify_patients(self.archive, self.con, run.imported)   # "you have new images"
             self.con.close()
         return summary
 
