@@ -33,7 +33,8 @@ from typing import Any, Callable, Iterator
 
 from archive.backup import manifest as mf
 from archive.backup.manifest import Entry, Manifest, object_name
-from archive.backup.target import BackupError, BackupTarget, open_target
+from archive.backup.target import BackupError, BackupTarget
+from archive.backup.targets import open_target
 from archive.home import Archive, Home
 from archive.layout import is_object_url
 from archive.vault import HEADER_MAX, SUFFIX, VaultError, file_header
@@ -184,9 +185,9 @@ COUNTED = ("patients", "studies", "series", "instances")
 
 def catalog_counts(catalog: Path, lake_dir: Path) -> dict[str, int] | None:
     """The store's counts (as ``limestone stats``) read from a DuckLake catalog's own metadata,
-    without DuckDB: live data files' row counts less their delete files' counts plus the rows
-    inlined in the catalog; ``bytes`` from the ``bytes`` column of the instances' Parquet files
-    (less deleted positions) and inlined rows. Milliseconds, where opening the store through
+    without DuckDB: live data files' row counts less their deleted positions (delete files, and
+    deletions inlined in the catalog) plus the rows inlined in the catalog; ``bytes`` from the
+    ``bytes`` column of the instances' Parquet files (less deleted positions) and inlined rows. Milliseconds, where opening the store through
     DuckDB costs seconds of extension loading (most of an incremental backup's time).
 
     None when the catalog holds anything this reading does not know (then DuckDB counts).
@@ -205,8 +206,6 @@ def _catalog_counts(con: sqlite3.Connection, lake_dir: Path) -> dict[str, int] |
     import pyarrow.parquet as pq
 
     names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if any(n.startswith("ducklake_inlined_delete") for n in names):
-        return None   # deletions of file rows kept in the catalog: a layout this reading leaves to DuckDB
     schema = con.execute("SELECT schema_id, path, path_is_relative FROM ducklake_schema "
                          "WHERE schema_name = 'main' AND end_snapshot IS NULL").fetchone()
     schema_dir = lake_dir / schema[1] if schema[2] else Path(schema[1])
@@ -222,30 +221,37 @@ def _catalog_counts(con: sqlite3.Connection, lake_dir: Path) -> dict[str, int] |
 
         files = con.execute("SELECT data_file_id, path, path_is_relative, record_count FROM ducklake_data_file "
                             "WHERE table_id = ? AND end_snapshot IS NULL", [table_id]).fetchall()
-        deletes = con.execute("SELECT data_file_id, path, path_is_relative, delete_count FROM ducklake_delete_file "
-                              "WHERE table_id = ? AND end_snapshot IS NULL", [table_id]).fetchall()
-        rows = sum(f[3] for f in files) - sum(d[3] for d in deletes)
-        inlined_bytes = 0
+        # Rows of live data files deleted since: positions in delete files, and (small deletes)
+        # positions kept in the catalog itself (ducklake_inlined_delete_<table id>).
+        deleted: dict[int, set[int]] = {f[0]: set() for f in files}
+        for file_id, file_path, is_relative in con.execute(
+                "SELECT data_file_id, path, path_is_relative FROM ducklake_delete_file "
+                "WHERE table_id = ? AND end_snapshot IS NULL", [table_id]).fetchall():
+            if file_id in deleted:
+                positions = pq.read_table(where(file_path, is_relative), columns=["pos"]).column("pos")
+                deleted[file_id].update(positions.to_pylist())
+        inlined_deletes = f"ducklake_inlined_delete_{int(table_id)}"
+        if inlined_deletes in names:
+            for file_id, position in con.execute(f"SELECT file_id, row_id FROM {inlined_deletes}").fetchall():
+                if file_id in deleted:
+                    deleted[file_id].add(position)
+        rows = sum(f[3] for f in files) - sum(len(gone) for gone in deleted.values())
+        total = 0
         for (inlined,) in con.execute("SELECT table_name FROM ducklake_inlined_data_tables WHERE table_id = ?",
                                       [table_id]).fetchall():
             if inlined not in names:
                 continue
             quoted = '"' + inlined.replace('"', '""') + '"'
-            n, total = con.execute(
+            n, inlined_bytes = con.execute(
                 f"SELECT count(*), {'coalesce(sum(bytes), 0)' if table == 'instances' else '0'} "
                 f"FROM {quoted} WHERE end_snapshot IS NULL").fetchone()
             rows += n
-            inlined_bytes += int(total)
+            total += int(inlined_bytes)
         counts[table] = rows
         if table == "instances":
-            deleted: dict[int, set[int]] = {}
-            for file_id, file_path, is_relative, _ in deletes:
-                positions = pq.read_table(where(file_path, is_relative), columns=["pos"]).column("pos")
-                deleted.setdefault(file_id, set()).update(positions.to_pylist())
-            total = inlined_bytes
             for file_id, file_path, is_relative, _ in files:
                 values = pq.read_table(where(file_path, is_relative), columns=["bytes"]).column("bytes").to_pylist()
-                gone = deleted.get(file_id, ())
+                gone = deleted[file_id]
                 total += sum(v or 0 for i, v in enumerate(values) if i not in gone)
             counts["bytes"] = total
     return {k: counts[k] for k in ("patients", "studies", "series", "instances", "bytes")}
