@@ -187,8 +187,9 @@ def catalog_counts(catalog: Path, lake_dir: Path) -> dict[str, int] | None:
     """The store's counts (as ``limestone stats``) read from a DuckLake catalog's own metadata,
     without DuckDB: live data files' row counts less their deleted positions (delete files, and
     deletions inlined in the catalog) plus the rows inlined in the catalog; ``bytes`` from the
-    ``bytes`` column of the instances' Parquet files (less deleted positions) and inlined rows. Milliseconds, where opening the store through
-    DuckDB costs seconds of extension loading (most of an incremental backup's time).
+    ``bytes`` column of the instances' Parquet files (less deleted positions) and inlined rows.
+    Milliseconds, where opening the store through DuckDB costs seconds of extension loading (most
+    of an incremental backup's time).
 
     None when the catalog holds anything this reading does not know (then DuckDB counts).
     """
