@@ -203,6 +203,13 @@ def catalog_counts(catalog: Path, lake_dir: Path) -> dict[str, int] | None:
         con.close()
 
 
+def _column(pq: Any, path: Path, name: str) -> Any:
+    # ParquetFile, not read_table: read_table goes through pyarrow.dataset, whose import pulls in
+    # pandas (seconds: more than the whole count).
+    with pq.ParquetFile(path) as parquet:
+        return parquet.read(columns=[name]).column(name)
+
+
 def _catalog_counts(con: sqlite3.Connection, lake_dir: Path) -> dict[str, int] | None:
     import pyarrow.parquet as pq
 
@@ -229,7 +236,7 @@ def _catalog_counts(con: sqlite3.Connection, lake_dir: Path) -> dict[str, int] |
                 "SELECT data_file_id, path, path_is_relative FROM ducklake_delete_file "
                 "WHERE table_id = ? AND end_snapshot IS NULL", [table_id]).fetchall():
             if file_id in deleted:
-                positions = pq.read_table(where(file_path, is_relative), columns=["pos"]).column("pos")
+                positions = _column(pq, where(file_path, is_relative), "pos")
                 deleted[file_id].update(positions.to_pylist())
         inlined_deletes = f"ducklake_inlined_delete_{int(table_id)}"
         if inlined_deletes in names:
@@ -251,7 +258,7 @@ def _catalog_counts(con: sqlite3.Connection, lake_dir: Path) -> dict[str, int] |
         counts[table] = rows
         if table == "instances":
             for file_id, file_path, is_relative, _ in files:
-                values = pq.read_table(where(file_path, is_relative), columns=["bytes"]).column("bytes").to_pylist()
+                values = _column(pq, where(file_path, is_relative), "bytes").to_pylist()
                 gone = deleted[file_id]
                 total += sum(v or 0 for i, v in enumerate(values) if i not in gone)
             counts["bytes"] = total
