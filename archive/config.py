@@ -42,8 +42,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("vault", "",
             "Where the encrypted originals go: a folder or s3://bucket/prefix; empty: <home>/vault."),
     Setting("state", "",
-            "The operational database (share links, audit, sessions): a postgresql:// URL; "
-            "empty: <home>/state.sqlite."),
+            "The operational database (share links, audit, sessions, portal limits, nodes, transfers): "
+            "a postgresql:// URL shared by every machine; empty: <home>/state.sqlite."),
     Setting("master_key", "",
             "Base64 of a 32-byte vault master key. When empty, the key is kept in <home>/keys/ "
             "(created on first use, mode 0600)."),
@@ -109,6 +109,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("share_max_days", 90, "Longest a share link may last (and be extended to), in days.", int),
     Setting("share_lockout_attempts", 5,
             "Wrong passcodes (or birth dates) that lock a share link until a clerk unlocks it.", int),
+    # Patients' own accounts in the portal (archive/patient_access/).
+    Setting("smtp_url", "",
+            "SMTP server patient e-mails (sign-in codes, new-images notices) go through: "
+            "smtp://[user:password@]host:port (STARTTLS when offered) or smtps://... ; empty: no e-mail."),
+    Setting("smtp_sender", "no-reply@limestone.invalid",
+            "From address of patient e-mails. They never carry patient data: only codes and notices."),
+    Setting("patient_invite_days", 14, "Days an invitation to enrol lasts.", int),
+    Setting("patient_code_minutes", 10, "Minutes an e-mailed sign-in code lasts.", int),
+    Setting("patient_session_minutes", 30,
+            "Minutes a patient stays signed in without using the portal (idle timeout).", int),
+    Setting("patient_session_max_hours", 12,
+            "Longest a patient session lasts however active, in hours.", int),
+    Setting("patient_lockout_attempts", 5,
+            "Failed sign-ins (wrong codes, birth dates) that lock an account or invitation until a "
+            "clerk unlocks it.", int),
+    Setting("patient_report_delay_hours", 0,
+            "Hours after a report is released before the patient sees it in their account "
+            "(time for the doctor to call first); 0: at once, as in the share portal.", int),
     Setting("currency", "CAD",
             "ISO 4217 code of the currency exam costs are in (repeat-exam cost avoided); the region is "
             "in Ontario, hence Canadian dollars."),

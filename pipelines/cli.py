@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("pipelines.report", "reports from the archive's metrics"),
     "priors": ("pipelines.priors", "a study's earlier studies of the same patient, ranked"),
     "share": ("pipelines.share", "issue, list, extend, revoke and unlock patient share links"),
+    "patients": ("pipelines.patients", "patients' own accounts in the portal (invite, notify)"),
     "portal": ("pipelines.portal", "serve the share portal patients open links in"),
     "export": ("pipelines.export", "export studies to CD/USB media (IHE PDI)"),
     "audit": ("pipelines.audit", "search the audit trail or export it (DICOM audit messages)"),

@@ -36,6 +36,9 @@ Hardening (issue 17):
   parsing. Rendering is capped per session (``RENDERS_PER_SESSION`` at once, the rest queue).
 - Refusals of a known link are audited once a minute per link and address, with the count of
   the ones held back, so a client hammering a dead link cannot grow the audit trail without end.
+- Replicas: with the state on PostgreSQL the rate limits, the refusal thinning and the session
+  key are kept in the state (``portal.limits``, ``portal.session``), so several portals behind one
+  load balancer count together; a link's lockout is a column of the link, shared by every replica.
 """
 
 from __future__ import annotations
@@ -73,8 +76,8 @@ from archive.store.connection import LAKE
 from archive.vault import VaultError
 from archive.viewing import client
 from archive.viewing import frames as viewer_frames
-from portal import pages
-from portal.limits import Busy, OncePerWindow, PerKeySlots, RateLimit
+from portal import pages, patient_pages
+from portal.limits import Busy, PerKeySlots, RateLimit, SharedRateLimit, portal_limits
 from portal.session import COOKIE, Sessions
 from portal.streaming import read_ahead
 
@@ -164,7 +167,7 @@ class _Guard:
     """ASGI middleware: Host check, the real client address, per-address request limit, and
     security headers on every response."""
 
-    def __init__(self, app, limit: RateLimit, tls: bool, hosts: frozenset[str] = frozenset(),
+    def __init__(self, app, limit: RateLimit | SharedRateLimit, tls: bool, hosts: frozenset[str] = frozenset(),
                  trusted: tuple = ()):
         self.app, self.limit, self.headers = app, limit, _security_headers(tls)
         self.hosts, self.trusted = hosts, trusted
@@ -189,7 +192,9 @@ class _Guard:
         client = client_address(peer, headers.get("x-forwarded-for"), self.trusted)
         if client != peer:
             scope = dict(scope, client=(client, 0))
-        if not self.limit.allow(client):
+        allowed = (await run_in_threadpool(self.limit.allow, client) if getattr(self.limit, "blocking", False)
+                   else self.limit.allow(client))
+        if not allowed:
             response = HTMLResponse(pages.message("Please wait", pages.TOO_MANY), status_code=429,
                                     headers={"retry-after": "60"})
             return await response(scope, receive, send_with_headers)
@@ -212,14 +217,14 @@ class Portal:
         self.home = archive.home
         self.tls = tls
         self.sessions = Sessions(self.home, int(settings.portal_session_minutes))
-        self.attempts = RateLimit(int(settings.portal_attempts_per_minute))
-        self.requests = RateLimit(int(settings.portal_requests_per_minute))
+        # In the state when replicas share it (PostgreSQL), else in memory (portal.limits).
+        self.requests, self.attempts, self.refusals = portal_limits(
+            self.home, int(settings.portal_requests_per_minute), int(settings.portal_attempts_per_minute))
         self.lockout_attempts = int(settings.share_lockout_attempts)
         self.base_url = str(settings.portal_base_url).rstrip("/")
         # Behind a TLS-terminating proxy the portal itself speaks HTTP: the public address decides.
         self.secure_cookie = tls or self.base_url.startswith("https://")
         self.renders = PerKeySlots(RENDERS_PER_SESSION)
-        self.refusals = OncePerWindow()
         self._con = None
         self._lock = threading.Lock()
         self._contents: dict[str, _Entry] = {}
@@ -227,6 +232,10 @@ class Portal:
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="portal-audit")
 
     # ---- store access ----------------------------------------------------------------------
+    def cursor(self):
+        """A cursor on the portal's read-only store connection, in the lake (close it after use)."""
+        return self._cursor()
+
     def _cursor(self):
         with self._lock:
             if self._con is None:
@@ -358,7 +367,7 @@ class Portal:
     async def answer(self, request: Request) -> Response:
         token = request.path_params["token"]
         ip, _ = self.client(request)
-        if not self.attempts.allow(ip or "unknown"):
+        if not await run_in_threadpool(self.attempts.allow, ip or "unknown"):
             return HTMLResponse(pages.message("Please wait", pages.TOO_MANY), status_code=429,
                                 headers={"retry-after": "60"})
         form = await self.small_form(request)
@@ -611,6 +620,10 @@ class Portal:
             return Response(client.portal_js(), media_type="text/javascript")
         if name == "viewer.css":
             return Response(client.css(), media_type="text/css")
+        if name == "me.css":
+            return Response(patient_pages.CSS, media_type="text/css")
+        if name == "me.js":
+            return Response(patient_pages.JS, media_type="text/javascript")
         return HTMLResponse(pages.refusal(), status_code=404)
 
 
@@ -631,8 +644,9 @@ def create_app(archive: Archive, tls: bool = False) -> Starlette:
         Route("/s/{token}/download/{study:int}", portal.download),
         Route("/s/{token}/report/{study:int}/{n:int}.pdf", portal.report_pdf),
     ]
-    from portal import dicomweb
+    from portal import dicomweb, patient_door
     routes += dicomweb.routes(portal)
+    routes += patient_door.routes(portal)
     app = Starlette(routes=routes, exception_handlers={404: portal.not_found, 405: portal.not_found,
                                                         ClientDisconnect: portal.client_left,
                                                         Exception: portal.failed})

@@ -2,7 +2,8 @@
 
 The cookie is ``<link id>.<session secret>.<expiry>.<HMAC>``: 256 random bits, the expiry (Unix
 seconds) and an HMAC (SHA-256) over them and the link's token hash, under a key kept in
-``<home>/keys/portal-session.bin`` (not ``.key``: those name vault master keys). The state database
+``<home>/keys/portal-session.bin`` (not ``.key``: those name vault master keys), or in the state when
+it is shared by portal replicas (PostgreSQL: table ``portal_keys``). The state database
 keeps one row per session (``portal_sessions``: the secret's SHA-256, never the secret), so
 "Close" ends the session on the server: the same cookie sent again afterwards is refused. A
 tampered, expired, foreign or ended cookie is simply not a session.
@@ -13,6 +14,7 @@ revocation, expiry or lockout applies at once.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -28,7 +30,19 @@ from archive.home import Home
 COOKIE = "limestone_share"
 
 
+def _shared_key(home: Home) -> bytes:
+    """The key every portal replica signs with, kept in the shared state: the first replica's
+    random key wins the insert, the others read it (a cookie signed by one is good on all)."""
+    with closing(state.connect(home)) as con:
+        con.execute("INSERT INTO portal_keys (name, value) VALUES ('session', ?) ON CONFLICT (name) DO NOTHING",
+                    [base64.b64encode(secrets.token_bytes(32)).decode()])
+        row = con.execute("SELECT value FROM portal_keys WHERE name = 'session'").fetchone()
+    return base64.b64decode(row[0])
+
+
 def _key(home: Home) -> bytes:
+    if home.state_url:    # replicas behind one load balancer: one key for all
+        return _shared_key(home)
     path: Path = home.keys_dir / "portal-session.bin"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)

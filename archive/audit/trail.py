@@ -8,7 +8,6 @@ must not break when the state database is busy, but it is retried first.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -21,7 +20,9 @@ log = logging.getLogger("limestone.audit")
 
 ACTIONS = ("view", "download", "export", "share", "revoke", "passcode_failed", "sign_in", "sign_out",
            # share links and the share portal (archive/sharing/links.py, portal/)
-           "extend", "unlock", "lockout", "open", "refused")
+           "extend", "unlock", "lockout", "open", "refused",
+           # patients' own accounts (archive/patient_access/)
+           "invite", "enrol", "disable", "code_sent", "notify")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class AuditEvent:
     link_id: str | None = None          # the share link used or changed (never its token)
     ip: str | None = None               # where the request came from
     user_agent: str | None = None
+    account_id: str | None = None       # the patient account acting (archive/patient_access/)
 
 
 def record(home: Home, event: AuditEvent) -> bool:
@@ -49,13 +51,13 @@ def record(home: Home, event: AuditEvent) -> bool:
         with closing(state.connect(home)) as con:
             con.execute(
                 "INSERT INTO audit_events (occurred_at, action, outcome, user_id, user_role, source, "
-                "study_instance_uid, patient_key, detail, link_id, ip, user_agent) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "study_instance_uid, patient_key, detail, link_id, ip, user_agent, account_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [when, event.action, event.outcome, event.user_id, event.user_role, event.source,
                  event.study_instance_uid, event.patient_key, event.detail, event.link_id,
-                 event.ip, (event.user_agent or "")[:300] or None])
+                 event.ip, (event.user_agent or "")[:300] or None, event.account_id])
         return True
-    except sqlite3.Error as exc:
+    except state.ERRORS as exc:
         log.error("audit event %s could not be written: %s", event.action, exc)
         return False
 
@@ -63,7 +65,6 @@ def record(home: Home, event: AuditEvent) -> bool:
 def events(home: Home, study_instance_uid: str | None = None, limit: int = 1000) -> list[dict]:
     """Recent events, newest first, optionally for one study."""
     with closing(state.connect(home)) as con:
-        con.row_factory = sqlite3.Row
         if study_instance_uid is None:
             rows = con.execute("SELECT * FROM audit_events ORDER BY event_id DESC LIMIT ?", [limit])
         else:
@@ -105,6 +106,5 @@ def search(home: Home, *, since: datetime | None = None, until: datetime | None 
         params.append(f"%{escaped}%")
     sql = "SELECT * FROM audit_events" + (" WHERE " + " AND ".join(where) if where else "")
     with closing(state.connect(home)) as con:
-        con.row_factory = sqlite3.Row
         rows = con.execute(sql + " ORDER BY event_id DESC LIMIT ?", params + [limit])
         return [dict(r) for r in rows]

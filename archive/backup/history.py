@@ -12,7 +12,10 @@ from archive.home import Home
 
 def record_backup(home: Home, target: str, summary: dict[str, Any]) -> None:
     with closing(state.connect(home)) as con:
-        con.execute("INSERT OR REPLACE INTO backup_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        con.execute("INSERT INTO backup_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (backup_id) DO UPDATE "
+                    "SET target = excluded.target, started_at = excluded.started_at, "
+                    "finished_at = excluded.finished_at, files = excluded.files, bytes = excluded.bytes, "
+                    "copied_files = excluded.copied_files, copied_bytes = excluded.copied_bytes",
                     [summary["id"], target, summary["started_at"], summary["finished_at"],
                      summary["files"], summary["bytes"], summary["copied_files"], summary["copied_bytes"]])
 
@@ -20,7 +23,9 @@ def record_backup(home: Home, target: str, summary: dict[str, Any]) -> None:
 def record_escrow(home: Home, escrow_id: str, made_at: str, key_ids: list[str],
                   current_key_id: str | None, split: str | None) -> None:
     with closing(state.connect(home)) as con:
-        con.execute("INSERT OR REPLACE INTO key_escrows VALUES (?, ?, ?, ?, ?)",
+        con.execute("INSERT INTO key_escrows VALUES (?, ?, ?, ?, ?) ON CONFLICT (escrow_id) DO UPDATE "
+                    "SET made_at = excluded.made_at, key_ids = excluded.key_ids, "
+                    "current_key_id = excluded.current_key_id, split = excluded.split",
                     [escrow_id, made_at, json.dumps(key_ids), current_key_id, split])
 
 
@@ -29,7 +34,7 @@ def protection(home: Home, current_key_id: str | None) -> dict[str, Any]:
     e.g. after a rotation, is in no escrow yet). Nothing is created for a home without state."""
     result: dict[str, Any] = {"last_backup": None, "last_escrow": None,
                               "escrow_due": current_key_id is not None}
-    if not home.state_path.exists():
+    if not state.exists(home):
         return result
     with closing(state.connect(home)) as con:
         row = con.execute("SELECT backup_id, target, finished_at, files, bytes, copied_files, copied_bytes "

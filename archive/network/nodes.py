@@ -10,7 +10,6 @@ pull takes only what is new and a killed run, rerun, fetches only what is missin
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import asdict, dataclass
 from datetime import date
 from enum import Enum
@@ -155,7 +154,7 @@ class NodeRegistry:
 
     def __init__(self, home: Home):
         self.home = home
-        self.con: sqlite3.Connection = state.connect(home)
+        self.con: state.StateConnection = state.connect(home)
 
     def close(self) -> None:
         self.con.close()
@@ -199,8 +198,7 @@ class NodeRegistry:
     def remove(self, name: str) -> None:
         """Forget a node and its pull progress (the archived studies stay)."""
         self.get(name)
-        with self.con:
-            self.con.execute("BEGIN IMMEDIATE")
+        with self.con.transaction():
             for table in ("node_studies", "node_instance_failures", "node_pulls"):
                 self.con.execute(f"DELETE FROM {table} WHERE node = ?", [name])
             self.con.execute("DELETE FROM nodes WHERE name = ?", [name])
@@ -210,16 +208,15 @@ class NodeRegistry:
                        count_attempt: bool = False) -> None:
         """Upsert (study UID, study date, remote instances, status, error) for ``node``."""
         now = _iso_now()
-        with self.con:
-            self.con.execute("BEGIN IMMEDIATE")
+        with self.con.transaction():
             self.con.executemany(
                 "INSERT INTO node_studies (node, study_instance_uid, study_date, remote_instances, status,"
                 " last_error, attempts, first_seen_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (node, study_instance_uid) DO UPDATE SET"
-                " study_date = coalesce(excluded.study_date, study_date),"
-                " remote_instances = coalesce(excluded.remote_instances, remote_instances),"
+                " study_date = coalesce(excluded.study_date, node_studies.study_date),"
+                " remote_instances = coalesce(excluded.remote_instances, node_studies.remote_instances),"
                 " status = excluded.status, last_error = excluded.last_error,"
-                " attempts = attempts + excluded.attempts, updated_at = excluded.updated_at",
+                " attempts = node_studies.attempts + excluded.attempts, updated_at = excluded.updated_at",
                 [(node, uid, day.isoformat() if day else None, remote, status, error,
                   1 if count_attempt else 0, now, now) for uid, day, remote, status, error in rows])
 
@@ -250,8 +247,7 @@ class NodeRegistry:
                                  failures: Iterable[tuple[str, str]]) -> None:
         """Remember instances (SOP Instance UID, reason) the node failed to send."""
         now = _iso_now()
-        with self.con:
-            self.con.execute("BEGIN IMMEDIATE")
+        with self.con.transaction():
             self.con.executemany(
                 "INSERT INTO node_instance_failures VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (node, sop_instance_uid) DO UPDATE SET reason = excluded.reason,"
@@ -279,14 +275,14 @@ class NodeRegistry:
     def record_run(self, node: str, mode: str, since: date | None, until: date | None, status: str) -> None:
         """Remember a finished run; only an 'ok' run moves the incremental window, and only forward."""
         now = _iso_now()
-        with self.con:
-            self.con.execute("BEGIN IMMEDIATE")
+        with self.con.transaction():
             if status == "ok":
                 self.con.execute(
                     "INSERT INTO node_pulls VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (node, mode) DO UPDATE SET"
                     " last_since = excluded.last_since,"
                     # a backfill of an older window never moves the mark back
-                    " last_until = max(coalesce(last_until, excluded.last_until), excluded.last_until),"
+                    " last_until = CASE WHEN node_pulls.last_until > excluded.last_until"
+                    " THEN node_pulls.last_until ELSE excluded.last_until END,"
                     " last_run_at = excluded.last_run_at, last_status = excluded.last_status",
                     [node, mode, since.isoformat() if since else None,
                      until.isoformat() if until else None, now, status])

@@ -28,7 +28,6 @@ import logging
 import os
 import re
 import socket
-import sqlite3
 import threading
 import time
 import warnings
@@ -381,10 +380,10 @@ def _log_start(home, result: StudySend, node: Node, user_id: str | None, source:
     with closing(state.connect(home)) as con:
         cur = con.execute(
             "INSERT INTO transfers (study_instance_uid, node, destination, user_id, source, requested_at, status, "
-            "detail) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
+            "detail) VALUES (?, ?, ?, ?, ?, ?, 'running', ?) RETURNING transfer_id",
             [result.study_instance_uid, node.name, node.destination, user_id, source,
              now_utc().isoformat(timespec="milliseconds"), _owner()])
-        result.transfer_id = int(cur.lastrowid)
+        result.transfer_id = int(cur.fetchone()[0])
 
 
 def _log_finish(home, result: StudySend) -> None:
@@ -401,7 +400,6 @@ def transfers(home, study_instance_uid: str | None = None, limit: int = 200) -> 
     send that was killed are marked 'interrupted' first."""
     mark_interrupted(home)
     with closing(state.connect(home)) as con:
-        con.row_factory = sqlite3.Row
         if study_instance_uid:
             rows = con.execute("SELECT * FROM transfers WHERE study_instance_uid = ? ORDER BY transfer_id DESC "
                                "LIMIT ?", [study_instance_uid, limit])

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from archive import state
 from archive.home import Home
 from archive.patients.linking import LinkResult, link_patients
 from archive.repeats import audit_uses, facts
@@ -70,7 +71,7 @@ def after_run(con: duckdb.DuckDBPyConnection, home: Home) -> None:
     raised (what the run stored stays stored; ``limestone link-patients`` completes it)."""
     try:
         bring_up_to_date(con, home)
-    except (duckdb.Error, OSError, sqlite3.Error) as exc:
+    except (duckdb.Error, OSError, sqlite3.Error, state.StateError) as exc:
         log.warning("the repeat metrics were not brought up to date (%s); run 'limestone link-patients'",
                     type(exc).__name__)
 

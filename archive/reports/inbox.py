@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, field
 
@@ -40,9 +39,10 @@ class Received:
 
 def _keep(home: Home, raw: str, source: str) -> int:
     with closing(state.connect(home)) as con:
-        cur = con.execute("INSERT INTO hl7_messages (received_at, source, outcome, raw) VALUES (?, ?, ?, ?)",
+        cur = con.execute("INSERT INTO hl7_messages (received_at, source, outcome, raw) VALUES (?, ?, ?, ?) "
+                          "RETURNING message_id",
                           [now_utc().isoformat(timespec="milliseconds"), source[:200], "received", raw])
-        return int(cur.lastrowid)
+        return int(cur.fetchone()[0])
 
 
 def _settle(home: Home, message_id: int, outcome: str, *, control_id: str | None = None,
@@ -61,7 +61,7 @@ def receive(home: Home, con: duckdb.DuckDBPyConnection, raw: bytes | str, source
     text = hl7v2.normalise(raw)
     try:
         message_id = _keep(home, text, source)
-    except sqlite3.Error as exc:
+    except state.ERRORS as exc:
         log.error("an HL7 message could not be kept (state database: %s); answered AE", exc)
         reason = "the archive cannot keep messages right now; send it again later"
         return Received(hl7v2.acknowledgement(text, "AE", reason), "AE", None, reason)
@@ -93,7 +93,6 @@ def receive(home: Home, con: duckdb.DuckDBPyConnection, raw: bytes | str, source
 def review_queue(home: Home, limit: int = 500) -> list[dict]:
     """Rejected and unfiled messages waiting for someone to look at them, oldest first."""
     with closing(state.connect(home)) as con:
-        con.row_factory = sqlite3.Row
         rows = con.execute("SELECT message_id, received_at, source, control_id, message_type, outcome, "
                            "reason FROM hl7_messages WHERE outcome IN ('rejected', 'error') "
                            "AND reviewed_at IS NULL ORDER BY message_id LIMIT ?", [limit])
@@ -115,6 +114,5 @@ def mark_reviewed(home: Home, message_id: int, reviewed_by: str) -> bool:
 
 def message(home: Home, message_id: int) -> dict | None:
     with closing(state.connect(home)) as con:
-        con.row_factory = sqlite3.Row
         row = con.execute("SELECT * FROM hl7_messages WHERE message_id = ?", [message_id]).fetchone()
         return dict(row) if row else None

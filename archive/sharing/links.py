@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -78,6 +77,8 @@ class ShareLink:
     first_opened_at: datetime | None = None
     last_opened_at: datetime | None = None
     downloads: int = 0
+    created_by_kind: str = "staff"      # staff | patient (a patient shared from their own account)
+    account_id: str | None = None       # the patient account that made it
     token_hash: str = field(default="", repr=False)
     secret_hash: str = field(default="", repr=False)
 
@@ -169,7 +170,7 @@ _DUMMY_HASH = "scrypt$" + base64.b64encode(b"\0" * 16).decode() + "$" + base64.b
 _COLUMNS = ("link_id, token_hash, patient_key, studies, site, recipient_name, recipient_role, "
             "recipient_email, permissions, verify_kind, secret_hash, created_by, created_at, "
             "expires_at, use_limit, uses, failed_attempts, locked_at, revoked_at, revoked_by, "
-            "first_opened_at, last_opened_at, downloads")
+            "first_opened_at, last_opened_at, downloads, created_by_kind, account_id")
 
 
 def _ts(value: str | None) -> datetime | None:
@@ -180,7 +181,7 @@ def _iso(value: datetime) -> str:
     return value.isoformat(timespec="seconds")
 
 
-def _from_row(row: sqlite3.Row) -> ShareLink:
+def _from_row(row: state.Row) -> ShareLink:
     return ShareLink(
         link_id=row["link_id"], patient_key=row["patient_key"],
         study_instance_uids=tuple(json.loads(row["studies"])), site=row["site"],
@@ -193,20 +194,23 @@ def _from_row(row: sqlite3.Row) -> ShareLink:
         locked_at=_ts(row["locked_at"]), revoked_at=_ts(row["revoked_at"]),
         revoked_by=row["revoked_by"], first_opened_at=_ts(row["first_opened_at"]),
         last_opened_at=_ts(row["last_opened_at"]), downloads=row["downloads"],
+        created_by_kind=row["created_by_kind"], account_id=row["account_id"],
         token_hash=row["token_hash"], secret_hash=row["secret_hash"])
 
 
-def _connect(home: Home) -> sqlite3.Connection:
-    con = state.connect(home)
-    con.row_factory = sqlite3.Row
-    return con
+def _connect(home: Home) -> state.StateConnection:
+    return state.connect(home)
 
 
 def issue(home: Home, scope: Scope, *, recipient_name: str, recipient_role: str = "patient",
           recipient_email: str | None = None, permissions: Iterable[str] = PERMISSIONS,
           days: int = 30, max_days: int = 90, use_limit: int | None = None,
-          verify: str = "passcode", created_by: str, now: datetime | None = None) -> IssuedLink:
-    """Create a link to ``scope``; the returned token and passcode are never stored."""
+          verify: str = "passcode", created_by: str, now: datetime | None = None,
+          account_id: str | None = None) -> IssuedLink:
+    """Create a link to ``scope``; the returned token and passcode are never stored.
+
+    ``account_id``: the patient account sharing its own records (the link is marked ``patient``).
+    """
     permissions = frozenset(permissions)
     if not scope.study_instance_uids:
         raise ShareError("choose at least one study to share")
@@ -239,15 +243,16 @@ def issue(home: Home, scope: Scope, *, recipient_name: str, recipient_role: str 
         recipient_email=(recipient_email or "").strip() or None, permissions=permissions,
         verify_kind=verify, created_by=created_by, created_at=now,
         expires_at=now + timedelta(days=days), use_limit=use_limit,
-        token_hash=token_hash(token), secret_hash=secret)
+        token_hash=token_hash(token), secret_hash=secret,
+        created_by_kind="patient" if account_id else "staff", account_id=account_id)
     with closing(_connect(home)) as con:
         con.execute(
-            f"INSERT INTO share_links ({_COLUMNS}) VALUES ({', '.join('?' * 23)})",
+            f"INSERT INTO share_links ({_COLUMNS}) VALUES ({', '.join('?' * 25)})",
             [link.link_id, link.token_hash, link.patient_key, json.dumps(list(link.study_instance_uids)),
              link.site, link.recipient_name, link.recipient_role, link.recipient_email,
              ",".join(sorted(link.permissions)), link.verify_kind, link.secret_hash, link.created_by,
              _iso(link.created_at), _iso(link.expires_at), link.use_limit, 0, 0, None, None, None,
-             None, None, 0])
+             None, None, 0, link.created_by_kind, link.account_id])
     return IssuedLink(link, token, passcode)
 
 
@@ -346,10 +351,14 @@ def count_download(home: Home, link_id: str) -> None:
         con.execute("UPDATE share_links SET downloads = downloads + 1 WHERE link_id = ?", [link_id])
 
 
-def list_links(home: Home, patient_key: str | None = None, limit: int = 500) -> list[ShareLink]:
-    """Links, newest first (optionally one patient's)."""
+def list_links(home: Home, patient_key: str | None = None, limit: int = 500,
+               account_id: str | None = None) -> list[ShareLink]:
+    """Links, newest first (optionally one patient's, or those one patient account made)."""
     with closing(_connect(home)) as con:
-        if patient_key:
+        if account_id:
+            rows = con.execute(f"SELECT {_COLUMNS} FROM share_links WHERE account_id = ? "
+                               "ORDER BY created_at DESC LIMIT ?", [account_id, limit]).fetchall()
+        elif patient_key:
             rows = con.execute(f"SELECT {_COLUMNS} FROM share_links WHERE patient_key = ? "
                                "ORDER BY created_at DESC LIMIT ?", [patient_key, limit]).fetchall()
         else:

@@ -8,9 +8,8 @@ right answer, so it cannot say how many failed)."""
 
 from __future__ import annotations
 
-import sqlite3
 from contextlib import closing
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 
@@ -18,7 +17,7 @@ from archive import state
 from archive.clock import now_utc
 from archive.home import Home
 
-COLUMNS = ["month", "site", "issued", "opened", "never_opened", "open_rate", "downloads",
+COLUMNS = ["month", "site", "issued", "by_patients", "opened", "never_opened", "open_rate", "downloads",
            "links_downloaded", "median_hours_to_first_open", "revoked", "expired_unopened"]
 
 
@@ -29,15 +28,14 @@ def links_frame(home: Home, date_from: date | None = None, date_to: date | None 
         where.append("created_at >= ?")
         params.append(date_from.isoformat())
     if date_to:
-        where.append("created_at < date(?, '+1 day')")
-        params.append(date_to.isoformat())
+        where.append("created_at < ?")
+        params.append((date_to + timedelta(days=1)).isoformat())
     sql = ("SELECT link_id, site, recipient_role, created_at, expires_at, first_opened_at, downloads, "
-           "revoked_at FROM share_links" + (" WHERE " + " AND ".join(where) if where else ""))
+           "revoked_at, created_by_kind FROM share_links" + (" WHERE " + " AND ".join(where) if where else ""))
     with closing(state.connect(home)) as con:
-        con.row_factory = sqlite3.Row
         rows = [dict(r) for r in con.execute(sql, params)]
     frame = pd.DataFrame(rows, columns=["link_id", "site", "recipient_role", "created_at", "expires_at",
-                                        "first_opened_at", "downloads", "revoked_at"])
+                                        "first_opened_at", "downloads", "revoked_at", "created_by_kind"])
     for column in ("created_at", "expires_at", "first_opened_at", "revoked_at"):
         frame[column] = pd.to_datetime(frame[column])
     return frame
@@ -56,16 +54,19 @@ def report(home: Home, date_from: date | None = None, date_to: date | None = Non
         month=links["created_at"].dt.strftime("%Y-%m"), site=links["site"].fillna("(no site)"),
         opened=links["first_opened_at"].notna(),
         hours=(links["first_opened_at"] - links["created_at"]).dt.total_seconds() / 3600,
-        downloaded=links["downloads"] > 0, revoked=links["revoked_at"].notna())
+        downloaded=links["downloads"] > 0, revoked=links["revoked_at"].notna(),
+        by_patient=links["created_by_kind"] == "patient")
     links["expired_unopened"] = ~links["opened"] & (links["expires_at"] <= now)
     grouped = links.groupby(["month", "site"], sort=True)
-    out = grouped.agg(issued=("link_id", "count"), opened=("opened", "sum"), downloads=("downloads", "sum"),
+    out = grouped.agg(issued=("link_id", "count"), by_patients=("by_patient", "sum"),
+                      opened=("opened", "sum"), downloads=("downloads", "sum"),
                       links_downloaded=("downloaded", "sum"), median_hours_to_first_open=("hours", "median"),
                       revoked=("revoked", "sum"), expired_unopened=("expired_unopened", "sum")).reset_index()
     out["never_opened"] = out["issued"] - out["opened"]
     out["open_rate"] = (out["opened"] / out["issued"]).round(3)
     out["median_hours_to_first_open"] = out["median_hours_to_first_open"].round(1)
-    for column in ("issued", "opened", "never_opened", "downloads", "links_downloaded", "revoked", "expired_unopened"):
+    for column in ("issued", "by_patients", "opened", "never_opened", "downloads", "links_downloaded", "revoked",
+                   "expired_unopened"):
         out[column] = out[column].astype(int)
     return out[COLUMNS].sort_values(["month", "site"], ascending=[False, True]).reset_index(drop=True)
 

@@ -185,6 +185,7 @@ def _links(ctx, archive, patient) -> None:
         "Permissions": ", ".join(sorted(link.permissions)), "Created": link.created_at,
         "Expires": link.expires_at, "Uses": f"{link.uses}" + (f"/{link.use_limit}" if link.use_limit else ""),
         "Downloads": link.downloads, "First opened": link.first_opened_at, "Created by": link.created_by,
+        "Shared by": "the patient" if link.created_by_kind == "patient" else "staff",
     } for link in links])
     rows["Role"] = rows["Role"].map(lambda r: ROLE_LABELS.get(r, r))
     tables.show(rows, key="share_links.table")

@@ -54,7 +54,8 @@ def body(ctx):
     chart_with_csv(fig, frame, "share_link_usage", "share_usage.opened")
     st.subheader("By site and month")
     table = frame.rename(columns={
-        "month": "Month", "site": "Site", "issued": "Issued", "opened": "Opened", "never_opened": "Never opened",
+        "month": "Month", "site": "Site", "issued": "Issued", "by_patients": "Shared by patients",
+        "opened": "Opened", "never_opened": "Never opened",
         "open_rate": "Open rate", "downloads": "Downloads", "links_downloaded": "Links downloaded",
         "median_hours_to_first_open": "Median hours to first open", "revoked": "Revoked",
         "expired_unopened": "Expired unopened"})

@@ -27,8 +27,9 @@ ACTIONS = {  # action -> (EventID code, EventActionCode, EventTypeCode or None)
 
 
 @pytest.fixture
-def home(tmp_path) -> Home:
-    return Home(tmp_path / "home")
+def home(tmp_path, state_url) -> Home:
+    """A home on each state backend (SQLite, PostgreSQL)."""
+    return Home(tmp_path / "home", state_url=state_url)
 
 
 def test_each_action_is_recorded_with_who_when_where_and_what(home):

@@ -46,12 +46,12 @@ def test_import_verify_and_stats_on_postgres_and_s3(distributed, tmp_path):
     assert json.loads(result.stdout)["imported"] == 30
     stats = json.loads(run(distributed, "stats", "--json").stdout)
     assert stats["instances"] == 30
-    assert stats["backends"] == {"catalog": "postgresql", "lake": "s3", "vault": "s3", "state": "sqlite"}
+    assert stats["backends"] == {"catalog": "postgresql", "lake": "s3", "vault": "s3", "state": "postgresql"}
     name = distributed.vault_url.split(f"{BUCKET}/", 1)[1]
     assert len([k for k in objects(name + "/") if k.endswith(".lsv")]) == 30
     assert any(k.endswith(".parquet") for k in objects(distributed.lake_url.split(f"{BUCKET}/", 1)[1] + "/"))
     # Nothing of the archive is left in the local folder: no catalog, no lake, no vault files.
-    assert not distributed.home().catalog_path.exists()
+    assert not distributed.home().catalog_path.exists() and not distributed.home().state_path.exists()
     assert not list((distributed.root / "vault").rglob("*.lsv")) if (distributed.root / "vault").exists() else True
     assert run(distributed, "verify").returncode == 0
 
@@ -128,9 +128,3 @@ def test_vault_in_object_storage_detects_damage_and_missing(distributed):
     assert not vault.has(digest)
     with pytest.raises(VaultError, match="missing"):
         vault.get(digest)
-
-
-def test_state_in_postgresql_is_refused_plainly_until_supported(distributed):
-    result = run(distributed, "share", "list", env={"LIMESTONE_STATE": distributed.catalog_url})
-    assert result.returncode != 0
-    assert "LIMESTONE_STATE" in result.stderr and "Traceback" not in result.stderr

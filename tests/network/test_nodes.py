@@ -11,8 +11,8 @@ from archive.network.nodes import Node, NodeError, NodeRegistry
 
 
 @pytest.fixture
-def registry(tmp_path):
-    with NodeRegistry(Home(tmp_path)) as reg:
+def registry(tmp_path, state_url):
+    with NodeRegistry(Home(tmp_path, state_url=state_url)) as reg:
         yield reg
 
 

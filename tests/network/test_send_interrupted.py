@@ -17,8 +17,9 @@ from archive.network.send import mark_interrupted, transfers
 def _row(home: Home, detail: str | None) -> int:
     with closing(state.connect(home)) as con:
         cur = con.execute("INSERT INTO transfers (study_instance_uid, node, destination, requested_at, status, "
-                          "detail) VALUES ('1.2.3', 'n', 'AE@h:1', '2026-12-07T00:00:00', 'running', ?)", [detail])
-        return int(cur.lastrowid)
+                          "detail) VALUES ('1.2.3', 'n', 'AE@h:1', '2026-12-07T00:00:00', 'running', ?) "
+                          "RETURNING transfer_id", [detail])
+        return int(cur.fetchone()[0])
 
 
 def test_dead_sends_are_marked_interrupted_live_and_foreign_ones_are_not(tmp_path):

@@ -25,14 +25,16 @@ def add_transfer(home, study: str, node: str, sent: int, finished: str) -> int:
         cursor = con.execute(
             "INSERT INTO transfers (study_instance_uid, node, destination, user_id, source, requested_at, "
             "finished_at, status, instances, sent) VALUES (?, ?, 'SOUTHPACS@127.0.0.1:104', 'clerk', 'cli', "
-            "?, ?, ?, 3, ?)", [study, node, finished, finished, "sent" if sent else "failed", sent])
-        return cursor.lastrowid
+            "?, ?, ?, 3, ?) RETURNING transfer_id",
+            [study, node, finished, finished, "sent" if sent else "failed", sent])
+        return cursor.fetchone()[0]
 
 
 @pytest.fixture
-def history(tmp_path):
-    """The repeat world (its own live prior uses), plus a state database with past events."""
-    archive = Archive.load(home=str(tmp_path / "home"))
+def history(tmp_path, state_url):
+    """The repeat world (its own live prior uses), plus a state database with past events (on
+    each backend: the repeat update reads SQLite or PostgreSQL alike)."""
+    archive = Archive.load(home=str(tmp_path / "home"), state=state_url)
     con = archive.store()
     w = world.build(con)
     home, uid = archive.home, w.uids

@@ -10,8 +10,8 @@ from archive.sharing import usage as share_usage
 from archive.sharing.links import Scope
 
 
-def test_usage_by_site_and_month(tmp_path):
-    home = Home(tmp_path / "home")
+def test_usage_by_site_and_month(tmp_path, state_url):
+    home = Home(tmp_path / "home", state_url=state_url)
     north, south = Scope("pk1", ("1.1",), "NORTH"), Scope("pk2", ("2.1",), "SOUTH")
 
     def link(scope, when, days=30):

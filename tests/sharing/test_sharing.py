@@ -15,8 +15,9 @@ T0 = datetime(2026, 1, 10, 9, 0)
 
 
 @pytest.fixture
-def home(tmp_path) -> Home:
-    return Home(tmp_path / "home")
+def home(tmp_path, state_url) -> Home:
+    """A home on each state backend (SQLite, PostgreSQL)."""
+    return Home(tmp_path / "home", state_url=state_url)
 
 
 def _issue(home, **kw):
