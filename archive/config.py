@@ -62,6 +62,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Most a single zip file or CD image may expand to, in MB; members past it are refused.", int),
     Setting("import_max_members", 200000,
             "Most files read from a single zip file or CD image; the rest are refused.", int),
+    # The job queue of a distributed archive (archive/jobs/, limestone worker).
+    Setting("worker_heartbeat_seconds", 10.0,
+            "Seconds between a limestone worker's heartbeats in the job queue.", float),
+    Setting("worker_stalled_seconds", 60.0,
+            "A worker whose heartbeat is this many seconds old is taken for dead: its running jobs go "
+            "back to the queue for the other workers.", float),
     Setting("ae_title", "LIMESTONE", "Our own DICOM Application Entity title."),
     Setting("dicom_port", 11112, "Port of our storage SCP (limestone listen).", int),
     Setting("dicom_bind", "",

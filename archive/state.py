@@ -333,6 +333,27 @@ SCHEMA_STEPS: list[tuple[int, str, str]] = [
             value  TEXT NOT NULL                -- base64
         );
     """),
+    (10, "patient_delegations", """
+        -- Family and caregivers (archive/patient_access/delegation.py): an owner's records opened by
+        -- another account until an end date. Granted by the owner in the portal or by a clerk (a child,
+        -- a person under guardianship); every use is audited as the delegate's, on the owner's behalf.
+        CREATE TABLE patient_delegations (
+            delegation_id        TEXT PRIMARY KEY,   -- 'G' + 12 hex digits
+            owner_account_id     TEXT NOT NULL,      -- whose records
+            delegate_account_id  TEXT NOT NULL,      -- who may open them
+            label                TEXT NOT NULL,      -- how the delegate sees the owner ("Sam (son)")
+            granted_by           TEXT NOT NULL,      -- 'patient:A...' or the clerk
+            granted_by_kind      TEXT NOT NULL,      -- patient | clerk
+            created_at           TEXT NOT NULL,
+            ends_at              TEXT NOT NULL,      -- access stops at this instant (UTC)
+            revoked_at           TEXT,
+            revoked_by           TEXT
+        );
+        CREATE INDEX patient_delegations_owner ON patient_delegations (owner_account_id);
+        CREATE INDEX patient_delegations_delegate ON patient_delegations (delegate_account_id);
+        -- An action done for someone else names them (a delegate acting for the owner's account).
+        ALTER TABLE audit_events ADD COLUMN on_behalf_of TEXT;
+    """),
 ]
 
 

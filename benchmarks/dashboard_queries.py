@@ -47,7 +47,8 @@ def build(home: Path, studies: int) -> None:
     sites = ", ".join(f"'{s}'" for s in SITES)
     mods = ", ".join(f"'{m}'" for m in MODALITIES)
     con.execute(f"""
-        INSERT INTO sites SELECT s, 'Hospital ' || s, [s || '_PACS'], s || '-MRN', ['HOSPITAL ' || s], now()
+        INSERT INTO sites (site, name, ae_titles, issuer_of_patient_id, institution_names, created_at)
+        SELECT s, 'Hospital ' || s, [s || '_PACS'], s || '-MRN', ['HOSPITAL ' || s], now()
         FROM unnest([{sites}]) t(s)""")
     con.execute(f"""
         INSERT INTO patients

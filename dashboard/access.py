@@ -43,6 +43,9 @@ PAGES: tuple[PageSpec, ...] = (
     # Share links, the audit trail and link usage.
     PageSpec("share_links", "share_links.py", "Share links", ":material/share:", "Patients",
              frozenset({"clerk", "admin"})),
+    # Patients' own accounts: the clerks' desk and the managers' figures (issue 20).
+    PageSpec("patient_access", "patient_access.py", "Patient access", ":material/badge:", "Patients",
+             frozenset({"clerk", "manager", "admin"})),
     PageSpec("audit_log", "audit_log.py", "Audit trail", ":material/policy:", "Administration",
              frozenset({"admin"})),
     PageSpec("share_usage", "share_usage.py", "Share link usage", ":material/link:", "Department",

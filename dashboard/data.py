@@ -154,6 +154,14 @@ def metric(home: str, name: str, date_from: date, date_to: date, sites: tuple[st
         return function(cur, f, **extra)
 
 
+@st.cache_data(ttl=5, show_spinner=False)
+def job_queue(home: str) -> dict[str, Any]:
+    """The job queue's submissions and workers (``mode`` 'embedded' when there is no queue)."""
+    from archive.jobs.queue import progress
+
+    return progress(archive(home).home)
+
+
 @st.cache_data(ttl=TTL, show_spinner=False)
 def ingest_runs(home: str, sites: tuple[str, ...] = (), limit: int = 50) -> pd.DataFrame:
     with cursor(home) as cur:

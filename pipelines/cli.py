@@ -47,6 +47,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "backup": ("pipelines.backup", "back up the archive (incremental), list, check, prune"),
     "restore": ("pipelines.restore", "rebuild a home from a backup"),
     "sites": ("pipelines.sites", "the region's sites (hospitals) and what identifies their studies"),
+    "worker": ("pipelines.worker", "take import and pull jobs from the job queue (distributed mode)"),
+    "jobs": ("pipelines.jobs", "the job queue: progress, and submitting big imports and pulls"),
+    "migrate-home": ("pipelines.migrate_home", "move a home between the embedded and the distributed backends"),
 }
 
 log = logging.getLogger("limestone")

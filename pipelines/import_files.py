@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -27,6 +28,7 @@ from archive.home import Archive, Home
 from archive.ingest.filing import store_writer
 from archive.ingest.intake import Outcome, ingest_bytes
 from archive.ingest.sources import Discovery, Item, Limits, Refused, discover
+from archive.patient_access.notices import after_ingest as notify_patients
 from archive.repeats.update import after_run
 from archive.store.connection import threads
 from archive.store.maintenance import compact_if_fragmented
@@ -205,6 +207,8 @@ def import_paths(archive: Archive, paths: list[Path], site: str | None = None, k
         compact_if_fragmented(con)
         if completed and update_repeats and summary.imported:
             after_run(con, archive.home)  # after the summary: its seconds are the import's own
+        if completed:
+            notify_patients(archive, con, summary.imported)   # "you have new images" (best-effort)
         con.close()
     return summary
 
@@ -231,7 +235,11 @@ class _StopRequest:
 
     def __init__(self):
         self.requested = False
-        self._previous = {sig: signal.signal(sig, self._request) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # Only the main thread may set handlers: a job worker runs imports in threads (and stops
+        # them its own way).
+        main = threading.current_thread() is threading.main_thread()
+        self._previous = {sig: signal.signal(sig, self._request) for sig in (signal.SIGINT, signal.SIGTERM)} \
+            if main else {}
 
     def _request(self, signum, frame):
         self.requested = True

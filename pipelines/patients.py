@@ -4,6 +4,8 @@ the "you have new images" notices.
 Prints the one-time enrolment link (shown once; only its hash is kept) and writes the printable
 letter with its QR code when ``--letter`` is given. When an SMTP server is set
 (``LIMESTONE_SMTP_URL``) the link is also e-mailed (the e-mail carries no patient data).
+Every import, pull and listen that files new studies sends the notices by itself at its end;
+``notify`` sends whatever is still due (a notice an SMTP failure held back).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from archive.patient_access import AccountError
 from archive.patient_access import actions as patient_actions
 from archive.patient_access.letter import letter_html
 from archive.sharing.actions import Actor
+from pipelines import patient_family
 
 
 def add_parser(subparsers) -> None:
@@ -33,6 +36,7 @@ def add_parser(subparsers) -> None:
     invite.add_argument("--json", action="store_true", help="print the invitation as JSON")
     notify = sub.add_parser("notify", help='e-mail "you have new images" to patients with studies stored since')
     notify.add_argument("--json", action="store_true")
+    patient_family.add_parsers(sub)      # delegate grant|list|revoke (family and caregivers)
     parser.set_defaults(run=run)
 
 

@@ -62,9 +62,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from archive import audit, sharing
+from archive import audit, i18n, sharing
 from archive.dicom import pixels
 from archive.home import Archive
+from archive.i18n import N_, _
 from archive.media.dicomdir import plan as media_plan
 from archive.media.zipstream import Member, zip_chunks, zip_size
 from archive.reports import release
@@ -88,13 +89,13 @@ FORM_BYTES = 4096       # the passcode form's largest body
 BODY_SECONDS = 10.0     # time to send that body
 RENDERS_PER_SESSION = 2  # images of one session rendered at once (the rest wait their turn)
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
-ZIP_README = """These are the original DICOM files of the shared studies, exactly as the hospital
+ZIP_README = N_("""These are the original DICOM files of the shared studies, exactly as the hospital
 archived them, with a DICOMDIR index at the top of the folder.
 
 Open the folder (or the DICOMDIR) with a DICOM viewer, for example on your doctor's workstation,
 or give the whole folder to the clinic that asked for the images. The files are medical records:
 keep them safe and do not send them by ordinary e-mail.
-"""
+""")
 
 
 def _security_headers(tls: bool) -> list[tuple[bytes, bytes]]:
@@ -171,21 +172,28 @@ class _Guard:
                  trusted: tuple = ()):
         self.app, self.limit, self.headers = app, limit, _security_headers(tls)
         self.hosts, self.trusted = hosts, trusted
+        self.secure = tls
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        lang, switched = _language(scope, headers)
+        i18n.use(lang)      # this request's task renders every page and message in that language
+        extra = [(b"content-language", lang.encode())]
+        if switched:        # the visitor used the switch: remember it for their next visits
+            extra.append((b"set-cookie", _language_cookie(lang, self.secure)))
 
         async def send_with_headers(event):
             if event["type"] == "http.response.start":
                 names = {k.lower() for k, _ in event.get("headers", [])}
                 event = dict(event, headers=list(event.get("headers", []))
-                             + [h for h in self.headers if h[0] not in names])
+                             + [h for h in self.headers + extra if h[0] not in names or h[0] == b"set-cookie"])
             await send(event)
 
         if self.hosts and host_name(headers.get("host")) not in self.hosts:
-            response = HTMLResponse(pages.message("Unknown address", "This address does not serve shared images."),
+            response = HTMLResponse(pages.message(_("Unknown address"),
+                                                  _("This address does not serve shared images.")),
                                     status_code=421)
             return await response(scope, receive, send_with_headers)
         peer = (scope.get("client") or ("unknown", 0))[0]
@@ -195,10 +203,28 @@ class _Guard:
         allowed = (await run_in_threadpool(self.limit.allow, client) if getattr(self.limit, "blocking", False)
                    else self.limit.allow(client))
         if not allowed:
-            response = HTMLResponse(pages.message("Please wait", pages.TOO_MANY), status_code=429,
+            response = HTMLResponse(pages.message(_("Please wait"), _(pages.TOO_MANY)), status_code=429,
                                     headers={"retry-after": "60"})
             return await response(scope, receive, send_with_headers)
         return await self.app(scope, receive, send_with_headers)
+
+
+def _language(scope, headers: dict[str, str]) -> tuple[str, bool]:
+    """The request's language and whether the visitor just switched to it (``?lang=fr``): the
+    switch, then the remembered cookie, then ``Accept-Language``."""
+    switch = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("lang", [None])[0]
+    cookies = {}
+    for part in headers.get("cookie", "").split(";"):
+        name, _sep, value = part.strip().partition("=")
+        cookies[name] = value
+    lang = i18n.choose(switch, cookies.get(i18n.COOKIE), headers.get("accept-language"))
+    return lang, i18n.supported(switch) is not None
+
+
+def _language_cookie(lang: str, secure: bool) -> bytes:
+    """The remembered language: a year, the whole portal, nothing else in it."""
+    cookie = f"{i18n.COOKIE}={lang}; Max-Age=31536000; Path=/; SameSite=Lax"
+    return (cookie + ("; Secure" if secure else "")).encode()
 
 
 @dataclass
@@ -298,7 +324,7 @@ class Portal:
         if token:
             known = sharing.find(self.home, token)
             if known is not None:  # a real link that may not be used now: worth a record
-                ip, _ = self.client(request)
+                ip, _agent = self.client(request)
                 held = self.refusals.pass_(f"{known.link_id}|{ip}")
                 if held is not None:   # one row a minute per link and address, with the count held back
                     detail = known.status() + (f"; {held} more refusals not recorded separately" if held else "")
@@ -355,7 +381,7 @@ class Portal:
             self.audit(request, "view", link, shown, detail="reports")
         return HTMLResponse(pages.studies_page(
             self.base(token), entry.contents.patient, studies, link.may("view"), link.may("download"),
-            link.expires_at.strftime("%d %b %Y %H:%M"), entry.contents.bytes,
+            pages.date_time(link.expires_at), entry.contents.bytes,
             dicomweb=(self.public_url(token) + "/dicomweb",
                       self.sessions.issue_key(link.link_id, link.token_hash, int(link.expires_at.timestamp())))
             if link.may("download") else None))
@@ -366,9 +392,9 @@ class Portal:
 
     async def answer(self, request: Request) -> Response:
         token = request.path_params["token"]
-        ip, _ = self.client(request)
+        ip, _agent = self.client(request)
         if not await run_in_threadpool(self.attempts.allow, ip or "unknown"):
-            return HTMLResponse(pages.message("Please wait", pages.TOO_MANY), status_code=429,
+            return HTMLResponse(pages.message(_("Please wait"), _(pages.TOO_MANY)), status_code=429,
                                 headers={"retry-after": "60"})
         form = await self.small_form(request)
         if isinstance(form, Response):
@@ -391,12 +417,13 @@ class Portal:
             await run_in_threadpool(self.audit, request, "lockout", result.link, outcome="failure",
                                     detail=f"locked after {self.lockout_attempts} wrong answers")
             return HTMLResponse(pages.refusal(), status_code=404)
-        error = ("The date of birth does not match. Please check it and try again."
+        error = (_("The date of birth does not match. Please check it and try again.")
                  if result.link.verify_kind == "birth_date" else
-                 "The passcode is not correct. Please check it and try again.")
+                 _("The passcode is not correct. Please check it and try again."))
         left = result.attempts_left
         if left:    # the recipient is warned before a lockout, never surprised by one
-            error += f" {left} more wrong attempt{'s' if left != 1 else ''} will lock this link."
+            error += " " + i18n.ngettext("{left} more wrong attempt will lock this link.",
+                                         "{left} more wrong attempts will lock this link.", left).format(left=left)
         return HTMLResponse(pages.passcode_form(self.base(token), result.link.verify_kind, error),
                             status_code=401)
 
@@ -406,24 +433,27 @@ class Portal:
         larger than ``FORM_BYTES`` or slower than ``BODY_SECONDS``."""
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/x-www-form-urlencoded":
-            return HTMLResponse(pages.message("Not accepted", "Please use the form on the page."), status_code=415)
+            return HTMLResponse(pages.message(_("Not accepted"), _("Please use the form on the page.")),
+                                status_code=415)
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > FORM_BYTES):
-            return HTMLResponse(pages.message("Too large", "Please use the form on the page."), status_code=413)
+            return HTMLResponse(pages.message(_("Too large"), _("Please use the form on the page.")),
+                                status_code=413)
         body = bytearray()
         try:
             async with asyncio.timeout(BODY_SECONDS):
                 async for chunk in request.stream():
                     body += chunk
                     if len(body) > FORM_BYTES:
-                        return HTMLResponse(pages.message("Too large", "Please use the form on the page."),
+                        return HTMLResponse(pages.message(_("Too large"), _("Please use the form on the page.")),
                                             status_code=413)
         except TimeoutError:
-            return HTMLResponse(pages.message("Too slow", "Please try again."), status_code=408)
+            return HTMLResponse(pages.message(_("Too slow"), _("Please try again.")), status_code=408)
         try:
             return parse_qs(body.decode("utf-8", "replace"), max_num_fields=8)
         except ValueError:
-            return HTMLResponse(pages.message("Not accepted", "Please use the form on the page."), status_code=400)
+            return HTMLResponse(pages.message(_("Not accepted"), _("Please use the form on the page.")),
+                                status_code=400)
 
     def signout(self, request: Request) -> Response:
         token = request.path_params["token"]
@@ -477,7 +507,7 @@ class Portal:
             async with self.renders.slot(key):
                 return await run_in_threadpool(render, request)
         except Busy:
-            return HTMLResponse(pages.message("Please wait", "Too many images at once."), status_code=429,
+            return HTMLResponse(pages.message(_("Please wait"), _("Too many images at once.")), status_code=429,
                                 headers={"retry-after": "1"})
 
     def _image(self, request: Request) -> Response:
@@ -485,7 +515,7 @@ class Portal:
         found = self.signed_in(request, token)
         if found is None or not found[0].may("view"):
             return self.refuse(request, token)
-        _, entry = found
+        entry = found[1]
         picked = self._series(entry, request.path_params["study"], request.path_params["series"])
         if picked is None:
             return self.refuse(request)
@@ -502,8 +532,8 @@ class Portal:
                                         request.query_params.get("invert") == "1")
         except (VaultError, pixels.PixelError) as exc:
             log.warning("portal image not shown: %s", exc)
-            return HTMLResponse(pages.message("Image not available",
-                                              "This image cannot be shown. The others can still be viewed."),
+            return HTMLResponse(pages.message(_("Image not available"),
+                                              _("This image cannot be shown. The others can still be viewed.")),
                                 status_code=404)
         return Response(pixels.to_png(image), media_type="image/png")
 
@@ -555,7 +585,7 @@ class Portal:
             studies = [studies[s_index - 1]]
         media = media_plan(Contents(entry.contents.patient, studies), self.archive.vault)
         vault = self.archive.vault
-        readme = ZIP_README.encode()
+        readme = _(ZIP_README).encode()
         members = [Member("README.TXT", len(readme), lambda: [readme]),
                    Member("DICOMDIR", len(media.dicomdir), lambda: [media.dicomdir])]
         members += [Member(f.path, f.size, (lambda h=f.content_hash: vault.stream(h)))
@@ -585,9 +615,9 @@ class Portal:
             log.warning("portal report PDF not available: %s", exc)
             document = None
         if document is None:
-            return HTMLResponse(pages.message("Report not available",
-                                              "This report's PDF cannot be given right now. Its text is on the "
-                                              "studies page; please contact the hospital for the document."),
+            return HTMLResponse(pages.message(_("Report not available"),
+                                              _("This report's PDF cannot be given right now. Its text is on the "
+                                                "studies page; please contact the hospital for the document.")),
                                 status_code=404)
         self.audit(request, "download", link, [study.study_instance_uid], detail=f"report PDF {n}")
         return StreamingResponse(read_ahead(iter(document.chunks())), media_type="application/pdf", headers={
@@ -605,8 +635,8 @@ class Portal:
     def failed(self, request: Request, exc: Exception) -> Response:
         # The traceback names code, not request values (the address holds a token).
         log.error("share portal error: %s", type(exc).__name__, exc_info=(type(exc), exc, None))
-        return HTMLResponse(pages.message("Something went wrong",
-                                          "The page could not be shown. Please try again in a few minutes."),
+        return HTMLResponse(pages.message(_("Something went wrong"),
+                                          _("The page could not be shown. Please try again in a few minutes.")),
                             status_code=500)
 
     @staticmethod

@@ -50,6 +50,7 @@ from archive.sharing.scope import Contents
 from archive.sharing.scope import contents as read_contents
 from archive.vault import VaultError
 from archive.viewing import frames as viewer_frames
+from portal import family
 from portal import patient_pages as pages
 from portal.i18n import t
 from portal.streaming import read_ahead
@@ -86,10 +87,14 @@ class PatientDoor:
             action=action, user_id=f"patient:{account.account_id}" if account else None, user_role="patient",
             patient_key=account.patient_key if account else None, outcome=outcome, source="portal",
             detail=detail, link_id=link_id, ip=ip, user_agent=agent,
-            account_id=account.account_id if account else None), list(studies))
+            account_id=account.account_id if account else None) if not family.audit_fields(request) else
+            audit.AuditEvent(action=action, patient_key=account.patient_key if account else None, outcome=outcome,
+                             source="portal", detail=detail, link_id=link_id, ip=ip, user_agent=agent,
+                             **family.audit_fields(request)), list(studies))
 
     def account(self, request: Request) -> Account | None:
-        return patient_access.session_account(self.home, request.cookies.get(COOKIE), idle_minutes=self.idle)
+        own = patient_access.session_account(self.home, request.cookies.get(COOKIE), idle_minutes=self.idle)
+        return family.acting_for(self.home, request, own)     # a delegate opening someone's records
 
     def refuse(self, status: int = 404) -> HTMLResponse:
         return HTMLResponse(pages.refusal(), status_code=status)
@@ -594,6 +599,7 @@ def routes(portal: Any) -> list[Route]:
         Route("/me/shares", door.shares),
         Route("/me/shares/{link_id}/revoke", door.revoke, methods=["POST"]),
         Route("/me/security", door.security),
+        *family.routes(door),
     ]
     return [Route(r.path, _same_origin(door, r.endpoint), methods=["POST"]) if r.methods and "POST" in r.methods
             else r for r in table]

@@ -11,9 +11,12 @@ from datetime import date, datetime
 from html import escape
 from typing import Any
 
+from archive import i18n
 from archive.dicom.pixels import PRESETS
 from archive.reports import release
+from portal.acting import banner as acting_banner
 from portal.i18n import t
+from portal.pages import language_switch, viewer_text
 
 
 def page(title: str, body: str, signed_in: bool = False, lang: str = "en") -> str:
@@ -21,21 +24,24 @@ def page(title: str, body: str, signed_in: bool = False, lang: str = "en") -> st
     if signed_in:
         nav = (f'<nav aria-label="{escape(t("Main"))}"><a href="/me">{escape(t("My records"))}</a>'
                f'<a href="/me/shares">{escape(t("My shares"))}</a>'
+               f'<a href="/me/family">{escape(t("Family and caregivers"))}</a>'
                f'<a href="/me/security">{escape(t("Sign-in and security"))}</a>'
                f'<form method="post" action="/me/signout"><button class="link" type="submit">'
                f'{escape(t("Sign out"))}</button></form></nav>')
     return f"""<!doctype html>
-<html lang="{escape(lang)}"><head><meta charset="utf-8">
+<html lang="{escape(i18n.current())}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>{escape(title)} · Limestone</title>
 <link rel="stylesheet" href="/static/portal.css">
 <link rel="stylesheet" href="/static/me.css">
 </head><body class="me">
-<header><span class="brand">Limestone</span> <span class="tag">{escape(t("My images and reports"))}</span></header>
+<a class="skip" href="#main">{escape(t("Skip to content"))}</a>
+<header><span class="brand">Limestone</span> <span class="tag">{escape(t("My images and reports"))}</span>
+{language_switch()}</header>
 {nav}
-<main id="main">
-{body}
+<main id="main" tabindex="-1">
+{acting_banner()}{body}
 </main>
 <footer>{escape(t("Every access to your records is recorded."))}</footer>
 <script src="/static/me.js"></script>
@@ -120,7 +126,7 @@ def code_form(error: str | None = None) -> str:
 
 
 def _date(value: Any) -> str:
-    return value.strftime("%d %b %Y") if isinstance(value, date) else t("date unknown")
+    return i18n.format_date(value, "d MMM y") if isinstance(value, date) else t("date unknown")
 
 
 def _site(study: dict) -> str:
@@ -205,7 +211,7 @@ def viewer_page(study: dict, series: dict, n: int, count: int) -> str:
         "panes": [{"url": "/me/chunk", "body": {"study": study["ref"], "series": n}, "count": count, "label": label}],
         "presets": {k: [w.center, w.width] for k, w in PRESETS.items()},
         "help": t("Swipe up or down (or use the arrow keys) to move through the images; pick a window or press "
-                  "Invert; + and − zoom.")})
+                  "Invert; + and − zoom."), "text": viewer_text()})
     return page(t("Image viewer"), f"""
 <section class="card viewer">
 <p><a href="/me/study/{escape(study['ref'])}">&larr;
@@ -253,7 +259,7 @@ def shared_page(url: str, passcode: str, expires: datetime, emailed: bool) -> st
 <p>{escape(t("Link"))}: <code id="share-url">{escape(url)}</code></p>
 <p>{escape(t("Passcode"))}: <code id="share-passcode">{escape(passcode)}</code></p>
 <p class="muted">{escape(t("It works until {when} (UTC). You can withdraw it at any time in My shares.",
-                           when=expires.strftime("%d %b %Y %H:%M")))}</p>
+                           when=i18n.format_datetime(expires, "d MMM y HH:mm")))}</p>
 <p><a class="button" href="/me/shares">{escape(t("My shares"))}</a></p>
 </section>""", signed_in=True)
 
@@ -278,7 +284,7 @@ def shares_page(links: list, openings: dict[str, list[dict]], names: dict[str, s
         status = link.status()
         events = openings.get(link.link_id, [])
         trail = "".join(
-            f'<li><time>{escape(e["occurred_at"].strftime("%d %b %Y %H:%M"))}</time> '
+            f'<li><time>{escape(i18n.format_datetime(e["occurred_at"], "d MMM y HH:mm"))}</time> '
             f'{escape(t(_ACTIONS.get(e["action"], e["action"])))}{_what(e, names)}</li>'
             for e in events) or f'<li>{escape(t("Not opened yet."))}</li>'
         studies = ", ".join(names.get(u, t("a study")) for u in link.study_instance_uids)
@@ -288,7 +294,7 @@ def shares_page(links: list, openings: dict[str, list[dict]], names: dict[str, s
         parts.append(f"""<section class="card share" id="share-{escape(link.link_id)}">
 <h2>{escape(link.recipient_name)}</h2>
 <p class="muted"><span class="status">{escape(t(status))}</span> ·
-{escape(t("until {when}", when=link.expires_at.strftime("%d %b %Y")))}
+{escape(t("until {when}", when=_date(link.expires_at)))}
  · {escape(", ".join(t(p) for p in sorted(link.permissions)))}</p>
 <p>{escape(studies)}</p>
 <h3>{escape(t("Who opened what and when"))}</h3><ul class="trail">{trail}</ul>
@@ -298,7 +304,7 @@ def shares_page(links: list, openings: dict[str, list[dict]], names: dict[str, s
 
 def security_page(passkeys: list, sessions: int, notice: str | None = None) -> str:
     keys = "".join(
-        f'<li>{escape(p.label or t("Passkey"))} · {escape(t("added {when}", when=p.created_at.strftime("%d %b %Y")))}'
+        f'<li>{escape(p.label or t("Passkey"))} · {escape(t("added {when}", when=_date(p.created_at)))}'
         '</li>' for p in passkeys) or f'<li>{escape(t("No passkey yet: you sign in with e-mail codes."))}</li>'
     done = f'<p class="notice" role="status">{escape(notice)}</p>' if notice else ""
     return page(t("Sign-in and security"), f"""

@@ -22,7 +22,9 @@ ACTIONS = ("view", "download", "export", "share", "revoke", "passcode_failed", "
            # share links and the share portal (archive/sharing/links.py, portal/)
            "extend", "unlock", "lockout", "open", "refused",
            # patients' own accounts (archive/patient_access/)
-           "invite", "enrol", "disable", "code_sent", "notify")
+           "invite", "enrol", "disable", "code_sent", "notify",
+           # family and caregivers (archive/patient_access/delegation.py)
+           "delegate", "delegate_revoke")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class AuditEvent:
     ip: str | None = None               # where the request came from
     user_agent: str | None = None
     account_id: str | None = None       # the patient account acting (archive/patient_access/)
+    on_behalf_of: str | None = None     # the account whose records a delegate used (family, caregivers)
 
 
 def record(home: Home, event: AuditEvent) -> bool:
@@ -51,11 +54,11 @@ def record(home: Home, event: AuditEvent) -> bool:
         with closing(state.connect(home)) as con:
             con.execute(
                 "INSERT INTO audit_events (occurred_at, action, outcome, user_id, user_role, source, "
-                "study_instance_uid, patient_key, detail, link_id, ip, user_agent, account_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "study_instance_uid, patient_key, detail, link_id, ip, user_agent, account_id, on_behalf_of) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [when, event.action, event.outcome, event.user_id, event.user_role, event.source,
                  event.study_instance_uid, event.patient_key, event.detail, event.link_id,
-                 event.ip, (event.user_agent or "")[:300] or None, event.account_id])
+                 event.ip, (event.user_agent or "")[:300] or None, event.account_id, event.on_behalf_of])
         return True
     except state.ERRORS as exc:
         log.error("audit event %s could not be written: %s", event.action, exc)

@@ -31,6 +31,7 @@ from archive.ingest.filing import store_writer
 from archive.ingest.intake import Outcome, quarantine, read_record
 from archive.network.status import STORE_QUARANTINED, STORE_SUCCESS
 from archive.network.storage import start_storage_scp
+from archive.patient_access.notices import after_ingest as notify_patients
 from archive.repeats.update import RefreshSchedule, after_run
 from archive.store.runs import IngestRun, finish_run, start_run
 from archive.store.writer import StoreWriter, new_run_id
@@ -175,11 +176,13 @@ class Listener:
                     pending, last_flush = 0, time.monotonic()
                 if refresh.due(time.monotonic()):
                     after_run(con, self.archive.home)
+                    notify_patients(self.archive, con, 1)   # new studies came in: "you have new images"
                     refresh.done()
             self._shutdown()
             refresh.added(self._commit(writer), time.monotonic())
             if refresh.pending:
                 after_run(con, self.archive.home)
+                notify_patients(self.archive, con, 1)
             status = "failed" if self.quarantined else "ok"
         finally:
             if self.server is not None:

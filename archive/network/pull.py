@@ -59,6 +59,7 @@ from archive.network.query import FIND_MODEL, RemoteStudy, StudyFilter, find_ser
 from archive.network.retrieve import MoveSession, MoveTracker, StudyJob, StudyResult
 from archive.network.status import STORE_QUARANTINED, STORE_SUCCESS
 from archive.network.storage import start_storage_scp
+from archive.patient_access.notices import after_ingest as notify_patients
 from archive.repeats.update import after_run
 from archive.store import remote
 from archive.store.runs import IngestRun, finish_run, start_run
@@ -164,8 +165,9 @@ class Puller:
     """
 
     def __init__(self, archive: Archive, node: Node, registry: NodeRegistry,
-                 progress: ProgressFactory | None = None):
+                 progress: ProgressFactory | None = None, update_repeats: bool = True):
         self.archive = archive
+        self.update_repeats = update_repeats   # False: the caller brings the repeat metrics up to date
         self.progress = progress
         self.settings = archive.settings
         self.node = node
@@ -246,8 +248,9 @@ class Puller:
             until = selection.until or now_utc().date()
             self.registry.record_run(self.node.name, mode, selection.since, until,
                                      status if advances else "filtered")
-            if not summary.interrupted:
+            if not summary.interrupted and self.update_repeats:
                 after_run(self.con, self.archive.home)  # the repeat metrics include what came in
+                notify_patients(self.archive, self.con, run.imported)   # "you have new images"
             self.con.close()
         return summary
 
@@ -257,6 +260,26 @@ class Puller:
         self.archive.vault.ensure_key()
 
     # -- C-FIND ---------------------------------------------------------------------------------
+    def study_uids(self, selection: StudyFilter) -> list[str]:
+        """The Study Instance UIDs the node lists for ``selection`` (C-FIND or QIDO-RS); nothing is
+        recorded. A job queue splits a window's pull into one job per study with it."""
+        if self.node.dicomweb:
+            client = self._web()
+            try:
+                studies, problems = web_pull.find_studies(client, self.node, selection)
+            finally:
+                client.close()
+        else:
+            assoc = associate(self.node, self.settings.ae_title, [build_context(FIND_MODEL)],
+                              timeout=self.settings.dicom_timeout)
+            try:
+                studies, problems = find_studies(assoc, self.node, selection)
+            finally:
+                close(assoc)
+        if problems:
+            raise NetworkError("; ".join(problems))
+        return list(dict.fromkeys(s.study_uid for s in studies))
+
     def _web(self) -> DicomWebClient:
         return DicomWebClient(self.node, web_settings(self.settings, self.archive.home.root, self.node))
 

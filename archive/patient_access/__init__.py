@@ -7,7 +7,8 @@
 - ``records``: the studies and released reports of the account's person, at every site;
 - ``shares``: shares a patient makes, lists and revokes (archive.sharing links marked as the patient's);
 - ``letter``: the printable invitation letter with its QR code;
-- ``actions``: every patient action, audited (view, download, share, revoke, sign_in ...).
+- ``actions``: every patient action, audited (view, download, share, revoke, sign_in ...);
+- ``delegation``: family and caregivers: another account opens the records until an end date.
 """
 
 from archive.patient_access.accounts import (

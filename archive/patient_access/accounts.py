@@ -185,7 +185,7 @@ def for_patient(home: Home, patient_key: str) -> Account | None:
 
 
 def for_email(home: Home, email: str) -> list[Account]:
-    """Accounts with this e-mail address (a family may share one address)."""
+    """Accounts with this e-mail address (one not disabled, when invited through ``actions``)."""
     try:
         address = normalise_email(email)
     except AccountError:
@@ -207,8 +207,10 @@ def invite(home: Home, patient_key: str, email: str, birth_date: date, *, create
            days: int = 14, now: datetime | None = None) -> IssuedInvitation:
     """Invite the patient of ``patient_key`` (creating the account, or re-inviting it).
 
-    Older open invitations of the account are withdrawn: only the newest letter works. A disabled
-    account stays disabled until a clerk enables it again (``enable``).
+    Older open invitations of the account are withdrawn: only the newest letter works. Re-inviting a
+    disabled account is how a clerk lets the patient back in: enrolling with the new letter (and the
+    birth date) activates the account again and removes its old passkeys, so sign-in starts afresh
+    (``disable`` withdrew every letter sent before it).
     """
     if not isinstance(birth_date, date):
         raise AccountError("the patient has no birth date in the archive: enrolment needs one")
@@ -300,9 +302,14 @@ def enrol(home: Home, token: str, birth_date: str, lockout_attempts: int = 5,
             "AND used_at IS NULL AND revoked_at IS NULL AND locked_at IS NULL RETURNING account_id",
             [_iso(now), invitation.invitation_id]).fetchone()
         if used is not None:
+            # A letter issued after the account was disabled (disabling withdraws older ones) is a
+            # clerk's decision to let the patient back in: active again, its old passkeys gone.
+            con.execute("DELETE FROM patient_passkeys WHERE account_id = ? AND account_id IN "
+                        "(SELECT account_id FROM patient_accounts WHERE status = 'disabled')",
+                        [used["account_id"]])
             con.execute("UPDATE patient_accounts SET status = 'active', enrolled_at = coalesce(enrolled_at, ?), "
-                        "failed_sign_ins = 0, locked_at = NULL WHERE account_id = ? AND status <> 'disabled'",
-                        [_iso(now), used["account_id"]])
+                        "disabled_at = NULL, disabled_by = NULL, failed_sign_ins = 0, locked_at = NULL "
+                        "WHERE account_id = ?", [_iso(now), used["account_id"]])
     if used is None:
         return Enrolment(False)
     account = get(home, invitation.account_id)
@@ -325,12 +332,15 @@ def sign_in_failed(home: Home, account_id: str, lockout_attempts: int = 5,
 
 
 def disable(home: Home, account_id: str, by: str, now: datetime | None = None) -> Account:
-    """Stop an account at once: it cannot sign in and every session ends."""
+    """Stop an account at once: it cannot sign in, every session ends, and every invitation sent
+    before is withdrawn (only a new invitation, after this, lets the patient back in)."""
     _require(home, account_id)
     now = now or now_utc()
-    with closing(_connect(home)) as con:
+    with closing(_connect(home)) as con, con.transaction():
         con.execute("UPDATE patient_accounts SET status = 'disabled', disabled_at = ?, disabled_by = ? "
                     "WHERE account_id = ?", [_iso(now), by, account_id])
+        con.execute("UPDATE patient_invitations SET revoked_at = ? WHERE account_id = ? "
+                    "AND used_at IS NULL AND revoked_at IS NULL", [_iso(now), account_id])
     end_all_sessions(home, account_id, now)
     return _require(home, account_id)
 

@@ -14,7 +14,7 @@ from datetime import date
 
 from archive import audit
 from archive.home import Archive
-from archive.patient_access import accounts, mail
+from archive.patient_access import accounts, mail, records
 from archive.patient_access.accounts import Account, AccountError, IssuedInvitation
 from archive.sharing.actions import Actor
 
@@ -54,6 +54,34 @@ def find_record(archive: Archive, patient_id: str, issuer: str | None = None) ->
     return rows[0]
 
 
+def _account_key(archive: Archive, patient_key: str, email: str) -> str:
+    """The record the invitation's account is bound to, so that one address names one account.
+
+    A sign-in code is asked for by e-mail address, so two accounts (not disabled) must never share
+    one: an address another person's account uses is refused. When the account using it is the
+    same person's, under another of their records (linked across sites), that account is invited
+    again rather than a second one made.
+    """
+    address = accounts.normalise_email(email)
+    others = [a for a in accounts.for_email(archive.home, address)
+              if a.status != "disabled" and a.patient_key != patient_key]
+    if not others:
+        return patient_key
+    con = archive.store(read_only=True)
+    try:
+        person = set(records.person_keys(con, patient_key))
+    finally:
+        con.close()
+    if any(a.patient_key not in person for a in others):
+        raise AccountError("this e-mail address is already used by another patient's account; sign-in "
+                           "codes go to one account per address: give the patient's own address (or "
+                           "disable the other account first)")
+    if accounts.for_patient(archive.home, patient_key) is not None:
+        raise AccountError("this person already has an account with this e-mail address under another "
+                           "of their records: re-invite that account")
+    return others[0].patient_key
+
+
 def invite_patient(archive: Archive, patient_id: str, email: str, actor: Actor,
                    issuer: str | None = None, send_email: bool = True) -> InviteResult:
     """Invite a patient to their own account; audited as ``invite``."""
@@ -63,8 +91,8 @@ def invite_patient(archive: Archive, patient_id: str, email: str, actor: Actor,
         raise AccountError("the patient has no birth date in the archive: enrolment needs one")
     settings = archive.settings
     days = int(settings.patient_invite_days)
-    issued = accounts.invite(archive.home, record["patient_key"], email, born, created_by=actor.user_id,
-                             days=days)
+    patient_key = _account_key(archive, record["patient_key"], email)
+    issued = accounts.invite(archive.home, patient_key, email, born, created_by=actor.user_id, days=days)
     url = issued.url(str(settings.portal_base_url))
     emailed = False
     if send_email and settings.smtp_url:
@@ -76,7 +104,7 @@ def invite_patient(archive: Archive, patient_id: str, email: str, actor: Actor,
             log.warning("invitation e-mail not sent: %s", exc)
     audit.record(archive.home, audit.AuditEvent(
         action="invite", user_id=actor.user_id, user_role=actor.role, source=actor.source,
-        patient_key=record["patient_key"], account_id=issued.account.account_id, ip=actor.ip,
+        patient_key=patient_key, account_id=issued.account.account_id, ip=actor.ip,
         user_agent=actor.user_agent,
         detail=f"invitation {issued.invitation.invitation_id} until {issued.invitation.expires_at:%Y-%m-%d}"
                + ("; e-mailed" if emailed else "")))

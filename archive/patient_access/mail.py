@@ -13,7 +13,9 @@ import ssl
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
+from archive import i18n
 from archive.errors import LimestoneError
+from archive.i18n import N_
 
 
 class MailError(LimestoneError, RuntimeError):
@@ -49,25 +51,38 @@ def send(smtp_url: str, sender: str, to: str, subject: str, body: str, timeout: 
         raise MailError(f"the e-mail could not be sent: {type(exc).__name__}") from None
 
 
-# The messages: fixed texts with a code or a link, nothing about the patient.
+# The messages: fixed texts with a code or a link, nothing about the patient. Each goes out in
+# English and French (Ontario's hospitals serve both, and a notice sent by a scheduled job knows no
+# reader's language): the subject in the current language (the request's, else English), the body
+# in it first and then in the other, both from the message catalogue (archive/i18n).
+def _both(subject: str, body: str, **values: object) -> tuple[str, str]:
+    first = i18n.current()
+    order = [first] + [lang for lang in i18n.LANGUAGES if lang != first]
+    parts = []
+    for lang in order:
+        with i18n.language(lang):
+            parts.append(i18n.gettext(body).format(**values))
+    return i18n.gettext(subject), "\n----\n\n".join(parts)
+
+
 def code_message(code: str, minutes: int) -> tuple[str, str]:
-    return ("Your sign-in code", f"Your sign-in code is {code}\n\nIt works once, for {minutes} minutes. "
-            "If you did not ask for it, you can ignore this message.\n")
+    return _both(N_("Your sign-in code"),
+                 N_("Your sign-in code is {code}\n\nIt works once, for {minutes} minutes. If you did not ask "
+                    "for it, you can ignore this message.\n"), code=code, minutes=minutes)
 
 
 def invitation_message(url: str, days: int) -> tuple[str, str]:
-    return ("Your invitation to see your images",
-            "You were invited to see your medical images and reports online.\n\n"
-            f"Open this link to set up your account (it works once, for {days} days):\n{url}\n\n"
-            "You will be asked for your date of birth.\n")
+    return _both(N_("Your invitation to see your images"),
+                 N_("You were invited to see your medical images and reports online.\n\nOpen this link to set "
+                    "up your account (it works once, for {days} days):\n{url}\n\nYou will be asked for your "
+                    "date of birth.\n"), url=url, days=days)
 
 
 def new_images_message(url: str) -> tuple[str, str]:
-    return ("You have new images", f"You have new images. Sign in to see them:\n{url}\n")
+    return _both(N_("You have new images"), N_("You have new images. Sign in to see them:\n{url}\n"), url=url)
 
 
 def doctor_share_message(url: str, days: int) -> tuple[str, str]:
-    return ("Images were shared with you",
-            "A patient shared medical images with you.\n\n"
-            f"Open this link (it works for {days} days):\n{url}\n\n"
-            "The patient gives you the passcode separately.\n")
+    return _both(N_("Images were shared with you"),
+                 N_("A patient shared medical images with you.\n\nOpen this link (it works for {days} days):"
+                    "\n{url}\n\nThe patient gives you the passcode separately.\n"), url=url, days=days)

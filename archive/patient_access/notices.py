@@ -4,7 +4,10 @@
 (any site) first stored after the later of its last sign-in, its enrolment and its last notice,
 it sends the fixed message (no patient data, only the portal's ``/me`` address) and records a
 ``notify`` audit event, which is also how the next run knows when the last notice went out.
-Run it after imports (``limestone patients notify``, e.g. from the same scheduler).
+Every import, pull and listen batch that filed new instances calls ``after_ingest`` at the end
+of its run (best-effort: a failure is logged without patient data and never fails the ingest;
+what was not sent is still due, so the next run sends it). ``limestone patients notify`` does
+the same by hand.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import logging
 from contextlib import closing
 from datetime import datetime
+
+import duckdb
 
 from archive import audit, state
 from archive.home import Archive
@@ -27,14 +32,20 @@ def _last_notices(archive: Archive) -> dict[str, datetime]:
     return {r["account_id"]: datetime.fromisoformat(r["at"]).replace(tzinfo=None) for r in rows}
 
 
-def notify_new_images(archive: Archive) -> int:
-    """Send the notices due; how many were sent (none when no SMTP server is set)."""
+def notify_new_images(archive: Archive, con: duckdb.DuckDBPyConnection | None = None,
+                      source: str = "cli") -> int:
+    """Send the notices due; how many were sent (none when no SMTP server is set).
+
+    ``con``: a store connection to read through (an ingest's own); else one is opened here.
+    """
     settings = archive.settings
     if not settings.smtp_url:
         return 0
     notices = _last_notices(archive)
     sent = 0
-    con = archive.store(read_only=True)
+    own = con is None
+    if con is None:
+        con = archive.store(read_only=True)
     try:
         for account in accounts.list_accounts(archive.home, limit=1_000_000):
             if not account.usable:
@@ -54,9 +65,27 @@ def notify_new_images(archive: Archive) -> int:
                 log.warning("new-images notice not sent: %s", exc)
                 continue
             audit.record(archive.home, audit.AuditEvent(
-                action="notify", user_id="system", source="cli", patient_key=account.patient_key,
+                action="notify", user_id="system", source=source, patient_key=account.patient_key,
                 account_id=account.account_id, detail=f"{newer} new studies"))
             sent += 1
     finally:
-        con.close()
+        if own:
+            con.close()
     return sent
+
+
+def after_ingest(archive: Archive, con: duckdb.DuckDBPyConnection, added: int) -> int:
+    """``notify_new_images`` at the end of an ingest run that filed ``added`` new instances.
+
+    Best-effort: whatever goes wrong is logged by its kind only (no address, no patient data) and
+    never raised; a notice not sent is still due, so the next run (or ``limestone patients
+    notify``) sends it.
+    """
+    if not added:
+        return 0
+    try:
+        return notify_new_images(archive, con, source="ingest")
+    except Exception as exc:   # best-effort by design: the ingest's files are stored whatever happens here
+        log.warning("new-images notices not sent after the ingest (%s); the next run retries",
+                    type(exc).__name__)
+        return 0

@@ -38,7 +38,7 @@ document.querySelectorAll("[data-limestone-viewer]").forEach((root) => {
   const data = JSON.parse(root.getAttribute("data-config"));
   LimestoneViewer(root, {
     panes: data.panes.map((p) => Object.assign({}, p, {fetch: limestoneSource(p.url, p.body)})),
-    presets: data.presets || {}, help: data.help,
+    presets: data.presets || {}, help: data.help, text: data.text || {},
   });
 });
 """

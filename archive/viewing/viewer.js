@@ -6,6 +6,12 @@
 function LimestoneViewer(root, opts) {
   const CHUNK = 8, INFLIGHT = 2;
   const presets = opts.presets || {};
+  // Labels in the page's language: opts.text maps each English label to its translation.
+  const T = (s, vars) => {
+    let out = (opts.text && opts.text[s]) || s;
+    for (const k in (vars || {})) out = out.split(`{${k}}`).join(vars[k]);
+    return out;
+  };
   const stats = (window.limestoneViewerStats = window.limestoneViewerStats || {draws: [], keys: []});
   const el = (tag, cls, parent, text) => {
     const e = document.createElement(tag);
@@ -17,28 +23,32 @@ function LimestoneViewer(root, opts) {
   const box = el("div", "lsv" + (opts.panes.length > 1 ? " lsv-two" : ""), root);
   const bar = el("div", "lsv-bar", box);
   bar.setAttribute("role", "toolbar");
-  bar.setAttribute("aria-label", "Image tools");
+  bar.setAttribute("aria-label", T("Image tools"));
+  // A button's name is its title, which holds its visible word (WCAG 2.5.3, label in name).
+  const setLabel = (b, label, title) => { b.textContent = label; b.title = title; b.setAttribute("aria-label", title); };
   const button = (label, title, onclick) => {
-    const b = el("button", "lsv-btn", bar, label);
-    b.type = "button"; b.title = title; b.setAttribute("aria-label", title);
+    const b = el("button", "lsv-btn", bar);
+    setLabel(b, label, title);
+    b.type = "button";
     b.addEventListener("click", onclick);
     return b;
   };
   const windowSelect = el("select", "lsv-select", bar);
-  windowSelect.setAttribute("aria-label", "Window preset");
-  [["file", "File's own window"], ...Object.keys(presets).map((k) => [k, k])].forEach(([v, t]) => {
+  windowSelect.setAttribute("aria-label", T("Window preset"));
+  [["file", T("File's own window")], ...Object.keys(presets).map((k) => [k, k])].forEach(([v, t]) => {
     const o = el("option", null, windowSelect, t); o.value = v;
   });
   if (opts.window && presets[opts.window]) windowSelect.value = opts.window;
   const tools = {};
-  const invertBtn = button("Invert", "Invert the grey scale (I)", () => { forPanes((p) => { p.invert = !p.invert; }); redraw(); });
-  button("−", "Zoom out", () => zoomBy(1 / 1.25));
-  button("+", "Zoom in", () => zoomBy(1.25));
-  button("Fit", "Fit the image and reset the window", () => { forPanes((p) => { p.zoom = 1; p.pan = [0, 0]; p.window = null; }); windowSelect.value = "file"; redraw(); });
-  const cineBtn = button("▶ Cine", "Play the series as a film (Space)", () => toggleCine());
+  const invertBtn = button(T("Invert"), T("Invert the grey scale (I)"), () => { forPanes((p) => { p.invert = !p.invert; }); redraw(); });
+  button("−", T("Zoom out"), () => zoomBy(1 / 1.25));
+  button("+", T("Zoom in"), () => zoomBy(1.25));
+  button(T("Fit"), T("Fit the image and reset the window"), () => { forPanes((p) => { p.zoom = 1; p.pan = [0, 0]; p.window = null; }); windowSelect.value = "file"; redraw(); });
+  const cineBtn = button(T("▶ Cine"), T("Cine: play the series as a film (Space)"), () => toggleCine());
   for (const [name, label] of [["scroll", "Scroll"], ["pan", "Pan"], ["distance", "Distance"], ["ellipse", "Ellipse"]]) {
-    tools[name] = button(label, label === "Scroll" ? "Drag to scroll through the images" :
-      label === "Pan" ? "Drag to move the image" : `Measure: drag to draw a ${label.toLowerCase()}`, () => setTool(name));
+    tools[name] = button(T(label), T(label === "Scroll" ? "Drag to scroll through the images" :
+      label === "Pan" ? "Pan: drag to move the image" : label === "Distance" ? "Measure: drag to draw a distance" :
+      "Measure: drag to draw an ellipse"), () => setTool(name));
   }
   let follow = null, linkBox = null;
   if (opts.panes.length > 1) {
@@ -53,7 +63,7 @@ function LimestoneViewer(root, opts) {
   }
   const area = el("div", "lsv-panes", box);
   const help = el("p", "lsv-help", box, opts.help ||
-    "Scroll: wheel, arrow keys, Page Up/Down, Home/End, drag or swipe. Window: presets or right-drag. Zoom: +/− or Ctrl+wheel.");
+    T("Scroll: wheel, arrow keys, Page Up/Down, Home/End, drag or swipe. Window: presets or right-drag. Zoom: +/− or Ctrl+wheel."));
   let tool = "scroll", current = 0, cine = null, reportTimer = null;
 
   const panes = opts.panes.map((spec, n) => {
@@ -62,7 +72,7 @@ function LimestoneViewer(root, opts) {
     const canvas = el("canvas", "lsv-canvas", wrap);
     canvas.tabIndex = 0;
     canvas.setAttribute("role", "img");
-    canvas.setAttribute("aria-label", (spec.label || "Image") + ": use the arrow keys to scroll");
+    canvas.setAttribute("aria-label", (spec.label || T("Image")) + ": " + T("use the arrow keys to scroll"));
     const live = el("div", "lsv-live", wrap);
     live.setAttribute("aria-live", "polite");
     live.setAttribute("role", "status");
@@ -197,10 +207,10 @@ function LimestoneViewer(root, opts) {
     const ctx = p.ctx, W = p.canvas.width, H = p.canvas.height, img = p.images[p.index];
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.fillStyle = "#000"; ctx.fillRect(0, 0, W, H);
-    const label = `Image ${p.index + 1} of ${p.count}`;
+    const label = T("Image {n} of {count}", {n: p.index + 1, count: p.count});
     let note = "";
     if (img === undefined) {
-      note = "Loading…";
+      note = T("Loading…");
     } else if (img.kind === "none") {
       note = `Image ${p.index + 1} ${img.problem}. The other images of the series can still be viewed.`;
     } else {
@@ -223,7 +233,8 @@ function LimestoneViewer(root, opts) {
       ctx.fillStyle = "#ddd"; ctx.font = `${14 * dpr}px system-ui, sans-serif`; ctx.textAlign = "center"; ctx.textBaseline = "middle";
       ctx.fillText(note.length > 90 ? note.slice(0, 90) + "…" : note, W / 2, H / 2);
     }
-    const text = label + (img && img.frames > 1 ? ` (frame ${img.frame + 1} of ${img.frames})` : "") + (note && img ? ": cannot be shown" : "");
+    const text = label + (img && img.frames > 1 ? T(" (frame {n} of {count})", {n: img.frame + 1, count: img.frames}) : "") +
+      (note && img ? T(": cannot be shown") : "");
     if (p.live.textContent !== text) p.live.textContent = text;
     if (img && img.kind !== "none" && img !== undefined) {
       const index = p.index;
@@ -304,10 +315,10 @@ function LimestoneViewer(root, opts) {
   }
   function step(p, k) { go(p, p.index + k); }
   function toggleCine() {
-    if (cine) { clearInterval(cine); cine = null; cineBtn.textContent = "▶ Cine"; return; }
+    if (cine) { clearInterval(cine); cine = null; setLabel(cineBtn, T("▶ Cine"), T("Cine: play the series as a film (Space)")); return; }
     const p = panes[current];
     cine = setInterval(() => go(p, p.index + 1 >= p.count ? 0 : p.index + 1), 1000 / (opts.fps || 15));
-    cineBtn.textContent = "■ Stop";
+    setLabel(cineBtn, T("■ Stop"), T("Stop the film (Space)"));
   }
   function imagePoint(p, ev) {
     const img = p.images[p.index]; if (!img || img.kind === "none") return null;

@@ -4,6 +4,7 @@ Every number comes from the metric views in the store (migration 0003), the same
 notebooks read; each chart offers its data as CSV.
 """
 
+import logging
 from datetime import date, timedelta
 
 import pandas as pd
@@ -11,10 +12,14 @@ import plotly.express as px
 import streamlit as st
 
 from archive.demo.sites import DAMAGED_SAMPLE_NOTE, is_damaged_sample_run
+from archive.errors import LimestoneError
+from archive.jobs.queue import progress_rows
 from dashboard import data
 from dashboard.components import tables
 from dashboard.components.charts import chart_with_csv, csv_bytes
 from dashboard.components.setup import guarded, page_setup
+
+log = logging.getLogger("limestone.dashboard.metrics")
 
 ctx = page_setup("metrics")
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -155,11 +160,29 @@ def _ingest_health(ctx, f: dict) -> None:
         tables.show(runs.drop(columns=["run_id"]), key="metrics.runs")
         st.download_button("Download CSV", csv_bytes(runs), "ingest_runs.csv", "text/csv",
                            key="metrics.runs.csv", icon=":material/download:")
+    _job_queue(ctx)
     if not quarantine.empty:
         fig = px.bar(quarantine, x="files", y="reason_kind", orientation="h",
                      labels={"files": "Files", "reason_kind": "Reason"})
         fig.update_layout(height=80 + 40 * len(quarantine), margin=dict(l=10, r=10, t=10, b=10))
         chart_with_csv(fig, quarantine, "quarantine_reasons", "metrics.quarantine")
+
+
+def _job_queue(ctx) -> None:
+    """Big imports and pulls spread over workers (a region's archive only)."""
+    try:
+        queue = data.job_queue(ctx.home)
+    except LimestoneError:
+        log.warning("the job queue could not be read", exc_info=True)
+        st.warning("The work queue cannot be read just now.", icon=":material/cloud_off:")
+        return
+    if queue["mode"] != "distributed":
+        return
+    rows = progress_rows(queue)
+    st.caption(f"Work queue: {len(queue['workers'])} worker(s) alive, "
+               f"{sum(1 for r in rows if r['state'] == 'running')} submission(s) in progress")
+    if rows:
+        tables.show(pd.DataFrame(rows), key="metrics.jobs")
 
 
 @guarded("metrics")

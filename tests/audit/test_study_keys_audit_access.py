@@ -51,7 +51,8 @@ def test_page_access_table():
     assert access.allowed("metrics", {"manager"}) and not access.allowed("metrics", {"clerk"})
     assert access.allowed("viewer", {"technologist"}) and not access.allowed("viewer", {"manager"})
     assert not access.allowed("nonexistent", {"admin"})
-    assert [p.name for p in access.pages_for({"clerk"})] == ["home", "browse", "study", "share_links"]
+    assert [p.name for p in access.pages_for({"clerk"})] == ["home", "browse", "study", "share_links",
+                                                              "patient_access"]
     assert all(p.path.exists() for p in access.PAGES + (access.SIGN_IN,))
     assert {r for p in access.PAGES for r in p.roles} <= set(access.ROLES)
 

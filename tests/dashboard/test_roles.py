@@ -27,6 +27,7 @@ EXPECTED = {
     "share_usage": {M, A},
     "hl7_review": {Q, A},
     "sites": {A},
+    "patient_access": {C, M, A},
 }
 USERS = [M, T, Q, C, A, "janitor", None]          # an unknown role, and nobody signed in
 REFUSED = ("does not give access", "Please sign in to use Limestone")

@@ -14,6 +14,12 @@ def world(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def own_world(tmp_path_factory):
+    """A second world, for tests whose accounts must not meet the shared world's (notices, addresses)."""
+    return build(tmp_path_factory.mktemp("patient_access_own"))
+
+
+@pytest.fixture(scope="session")
 def smtp():
     catcher = SmtpCatcher().start()
     try:

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from archive import patient_access as pa
 from archive.clock import now_utc
-from archive.patient_access import codes
+from archive.patient_access import codes, passkeys
 
 BORN = date(1980, 2, 3)
 
@@ -86,3 +86,20 @@ def test_failed_sign_ins_lock_the_account_and_disable_ends_sessions(archive):
     assert pa.session_account(home, session) is not None
     pa.disable(home, account.account_id, by="cli:clerk")
     assert pa.session_account(home, session) is None
+
+
+def test_a_new_invitation_lets_a_disabled_account_back_in_with_fresh_sign_in(archive):
+    home = archive.home
+    issued = pa.invite(home, "k-fake-7", "pat7@example.org", BORN, created_by="cli:clerk")
+    account = pa.enrol(home, issued.token, "19800203").account
+    with sqlite3.connect(home.state_path) as con:   # a passkey of the (say, lost) phone
+        con.execute("INSERT INTO patient_passkeys (credential_id, account_id, public_key, created_at) "
+                    "VALUES ('cred-fake-7', ?, 'pk', '2026-01-01T00:00:00')", [account.account_id])
+    sent_before = pa.invite(home, "k-fake-7", "pat7@example.org", BORN, created_by="cli:clerk")
+    pa.disable(home, account.account_id, by="cli:clerk")
+    assert not pa.enrol(home, sent_before.token, "19800203").ok       # disabling withdrew older letters
+    again = pa.invite(home, "k-fake-7", "pat7@example.org", BORN, created_by="cli:clerk")
+    enrolled = pa.enrol(home, again.token, "19800203")
+    assert enrolled.ok and enrolled.account.usable and enrolled.account.disabled_at is None
+    assert passkeys.list_passkeys(home, account.account_id) == []      # sign-in starts afresh
+    assert not pa.enrol(home, again.token, "19800203").ok              # used once, as any letter

@@ -22,3 +22,12 @@ def shot(page, name: str) -> Path:
     page.screenshot(path=str(path))
     page.set_viewport_size(size)
     return path
+
+
+def page_shot(page, name: str) -> Path:
+    """A whole-page screenshot of a plain web page (the portal): no Streamlit waits."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.wait_for_load_state("load")
+    page.screenshot(path=str(path), full_page=True)
+    return path

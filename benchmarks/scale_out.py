@@ -1,0 +1,234 @@
+"""Scale-out: imports by 1, 2, 4 ``limestone worker`` processes on PostgreSQL + S3 against the
+embedded default, and the dashboard's queries on a PostgreSQL catalog against the SQLite one.
+
+    python benchmarks/scale_out.py [--instances 20000] [--workers 1,2,4] [--files-per-job 500]
+                                   [--studies 1000000] [--repeat 15] [--yearly-instances 80000000]
+
+1. Import: N small real CT files (pydicom's CT_small.dcm, fresh UIDs). Baseline: the embedded
+   default's import (SQLite catalog, folders; one process per core), in a subprocess. Then, for
+   each worker count k, a fresh distributed archive (its own PostgreSQL database and bucket
+   prefix on a PostgreSQL and a SeaweedFS S3 server started here, on loopback), the same files
+   submitted with ``limestone jobs submit import``, and k ``limestone worker --burst`` processes
+   (LIMESTONE_IMPORT_WORKERS=1 each) until the queue is empty. Wall time from the first worker's
+   start; CPU is the user+system time of every child process (the servers' own CPU is not in it);
+   bytes to S3 are the sizes of the objects the run left in its prefix (lake Parquet + vault files).
+   Target: 2 workers >= 0.8x the embedded import's instances/s (on 2 shared cores: nothing serialises).
+2. Queries: the browse and metrics queries of benchmarks/dashboard_queries.py on a synthetic store
+   of M studies, built once in a SQLite catalog and once in the PostgreSQL catalog (lake on S3),
+   read-only like the dashboard; p95 of each side. Target: PostgreSQL p95 <= 1.5x SQLite's.
+3. Projection: a region's yearly volume as instances/s (on average, and in working hours) next to
+   what one worker measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import boto3  # noqa: E402
+
+from archive.home import Archive  # noqa: E402
+from benchmarks.dashboard_queries import build, timed  # noqa: E402
+from tests.support.postgres_server import PostgresServer  # noqa: E402
+from tests.support.s3_server import S3Server  # noqa: E402
+from tests.support.samples import write_ct_studies  # noqa: E402
+
+BUCKET = "limestone-bench"
+MASTER_KEY = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VnhwEjRWeJCrze8="   # a benchmark key, never a real one
+CLEAN = ("LIMESTONE_CATALOG", "LIMESTONE_LAKE", "LIMESTONE_VAULT", "LIMESTONE_STATE")
+
+
+def child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def env(extra: dict[str, str]) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if k not in CLEAN}
+    return {**base, "LIMESTONE_MASTER_KEY": MASTER_KEY, "LIMESTONE_MASTER_KEY_ID": "mk-bench", **extra}
+
+
+def limestone(home: Path, extra: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipelines", "--home", str(home), *args], cwd=ROOT,
+                          env=env(extra), capture_output=True, text=True, check=True)
+
+
+def prefix_bytes(s3: S3Server, prefix: str) -> int:
+    client = boto3.client("s3", endpoint_url=s3.endpoint, aws_access_key_id=s3.access_key,
+                          aws_secret_access_key=s3.secret_key, region_name=s3.region)
+    total = 0
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
+        total += sum(item["Size"] for item in page.get("Contents", []))
+    return total
+
+
+def embedded_import(source: Path, home: Path, files: int) -> dict:
+    code = ("import sys; from pathlib import Path; from archive.home import Archive; "
+            "from pipelines.import_files import import_paths; "
+            "s = import_paths(Archive.load(home=sys.argv[1]), [Path(sys.argv[2])], progress=False, "
+            "update_repeats=False); print(s.imported)")
+    cpu = child_cpu()
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code, str(home), str(source)], cwd=ROOT, env=env({}),
+                          capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - started
+    assert int(done.stdout.strip()) == files, done.stdout + done.stderr
+    return {"label": "embedded (SQLite + folders), one import", "seconds": seconds, "cpu": child_cpu() - cpu,
+            "s3_bytes": 0}
+
+
+def distributed_import(source: Path, tmp: Path, pg: PostgresServer, s3: S3Server, workers: int, files: int,
+                       files_per_job: int) -> dict:
+    name = f"bench_{workers}_{os.getpid()}_{int(time.time())}"
+    settings = {"LIMESTONE_CATALOG": pg.create_database(name), "LIMESTONE_LAKE": f"s3://{BUCKET}/{name}/lake",
+                "LIMESTONE_VAULT": f"s3://{BUCKET}/{name}/vault", "LIMESTONE_IMPORT_WORKERS": "1", **s3.env()}
+    admin = tmp / f"{name}-admin"
+    submitted = json.loads(limestone(admin, settings, "jobs", "submit", "import", str(source),
+                                     "--files-per-job", str(files_per_job), "--json").stdout)
+    cpu = child_cpu()
+    started = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, "-m", "pipelines", "--home", str(tmp / f"{name}-w{i}"), "worker",
+                               "--burst"], cwd=ROOT, env=env(settings), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for i in range(workers)]
+    for proc in procs:
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"worker failed: {err[-2000:]}")
+    seconds = time.perf_counter() - started
+    cpu = child_cpu() - cpu
+    state = json.loads(limestone(admin, settings, "jobs", "wait", submitted["submission_id"], "--timeout", "600",
+                                 "--json").stdout)
+    assert state["imported"] == files and state["failed"] == 0, state
+    return {"label": f"distributed (PostgreSQL + S3), {workers} worker(s)", "seconds": seconds, "cpu": cpu,
+            "s3_bytes": prefix_bytes(s3, name + "/")}
+
+
+def query_cases(con) -> list[tuple[str, Callable[[], object]]]:
+    from archive.store.queries import browse, metrics, stats
+
+    first, last = metrics.date_range(con)
+    year = metrics.MetricFilter(date(last.year - 1, last.month, 1), last)
+    whole = metrics.MetricFilter(first, last)
+    uid = con.execute("SELECT study_instance_uid FROM studies ORDER BY study_date DESC LIMIT 1 OFFSET 10").fetchone()[0]
+
+    def search(**kw):
+        return lambda: browse.search_studies(con, browse.StudySearch(**kw))
+
+    return [("stats (counts, bytes)", lambda: stats(con)),
+            ("browse: newest first, page 1", search()),
+            ("browse: modality + site + one year", search(modality="CT", site="NORTH", date_from=year.date_from,
+                                                          date_to=year.date_to)),
+            ("browse: description contains", search(description="knee")),
+            ("study + patient", lambda: browse.study(con, uid)),
+            ("metrics: volume per week, 1 year", lambda: metrics.exam_volume(con, year, "week")),
+            ("metrics: volume per month, all years", lambda: metrics.exam_volume(con, whole, "month")),
+            ("metrics: turnaround, 1 year", lambda: metrics.turnaround(con, year)),
+            ("metrics: storage by month, all years", lambda: metrics.storage(con, whole))]
+
+
+def queries(tmp: Path, pg: PostgresServer, s3: S3Server, studies: int, repeat: int) -> list[tuple[str, float, float]]:
+    name = f"bench_q_{os.getpid()}_{int(time.time())}"
+    distributed = {"LIMESTONE_CATALOG": pg.create_database(name), "LIMESTONE_LAKE": f"s3://{BUCKET}/{name}/lake",
+                   "LIMESTONE_VAULT": f"s3://{BUCKET}/{name}/vault", **s3.env()}
+    results: dict[str, dict[str, float]] = {}
+    for side, settings in (("sqlite", {}), ("postgresql", distributed)):
+        saved = {k: os.environ.get(k) for k in (*CLEAN, *settings)}
+        for key in CLEAN:
+            os.environ.pop(key, None)
+        os.environ.update(settings)
+        try:
+            home = tmp / f"queries-{side}"
+            print(f"building {studies:,} studies on the {side} catalog ...", flush=True)
+            build(home, studies)
+            con = Archive.load(home=str(home)).store(read_only=True)
+            try:
+                for label, action in query_cases(con):
+                    results.setdefault(label, {})[side] = timed(action, repeat)[1]
+            finally:
+                con.close()
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+    return [(label, sides["sqlite"], sides["postgresql"]) for label, sides in results.items()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--instances", type=int, default=20_000)
+    parser.add_argument("--workers", default="1,2,4", help="worker counts, comma separated")
+    parser.add_argument("--files-per-job", type=int, default=500)
+    parser.add_argument("--studies", type=int, default=1_000_000, help="studies of the query stores (0: skip)")
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--yearly-instances", type=int, default=80_000_000,
+                        help="a region's instances per year, for the projection (~40 TB at 0.5 MB each)")
+    args = parser.parse_args(argv)
+    counts = [int(x) for x in args.workers.split(",") if x.strip()]
+    failures = 0
+    with tempfile.TemporaryDirectory() as folder, PostgresServer() as pg, S3Server() as s3:
+        tmp = Path(folder)
+        s3.create_bucket(BUCKET)
+        source = tmp / "source"
+        write_ct_studies(source, args.instances, per_series=100, seed=7)
+        os.sync()
+        load = os.getloadavg()[0]
+        rows = [embedded_import(source, tmp / "embedded", args.instances)]
+        for k in counts:
+            rows.append(distributed_import(source, tmp, pg, s3, k, args.instances, args.files_per_job))
+        base_rate = args.instances / rows[0]["seconds"]
+        print(f"\nimport of {args.instances:,} instances; {os.cpu_count()} cores, load average {load:.1f} "
+              "at start\n")
+        print("| run | seconds | instances/s | x embedded | CPU ms/instance | MB to S3 | target |")
+        print("|---|---:|---:|---:|---:|---:|---|")
+        per_worker = 0.0
+        for row in rows:
+            rate = args.instances / row["seconds"]
+            target = ""
+            if row["label"].endswith(", 2 worker(s)"):
+                ok = rate >= 0.8 * base_rate
+                failures += not ok
+                target = f">= 0.8x: {'met' if ok else 'NOT met'}"
+            if row["label"].endswith(", 1 worker(s)"):
+                per_worker = rate
+            print(f"| {row['label']} | {row['seconds']:.1f} | {rate:,.0f} | {rate / base_rate:.2f} | "
+                  f"{1000 * row['cpu'] / args.instances:.2f} | {row['s3_bytes'] / 1e6:,.1f} | {target} |")
+
+        if args.studies:
+            print()
+            results = queries(tmp, pg, s3, args.studies, args.repeat)
+            print(f"\nqueries at {args.studies:,} studies: p95 of {args.repeat} runs each (after a warm-up)\n")
+            print("| query | SQLite p95 ms | PostgreSQL p95 ms | ratio | target <= 1.5x |")
+            print("|---|---:|---:|---:|---|")
+            for label, lite, pgp95 in results:
+                ratio = pgp95 / lite if lite else float("inf")
+                ok = ratio <= 1.5
+                failures += not ok
+                print(f"| {label} | {lite:.1f} | {pgp95:.1f} | {ratio:.2f} | {'met' if ok else 'NOT met'} |")
+
+    average = args.yearly_instances / (365 * 24 * 3600)
+    working = args.yearly_instances / (250 * 10 * 3600)   # 250 working days of 10 hours
+    print(f"\nprojection: {args.yearly_instances:,} instances a year = {average:,.1f} instances/s on average, "
+          f"{working:,.1f}/s if it all came in working hours (250 days x 10 h)")
+    if per_worker:
+        print(f"measured: {per_worker:,.0f} instances/s with one worker here -> "
+              f"{max(1, -(-working // per_worker)):.0f} worker(s) keep up in working hours "
+              f"(x{per_worker / working:,.1f} headroom per worker)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
