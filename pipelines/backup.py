@@ -18,7 +18,8 @@ from archive.home import Archive
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("backup", help="back up the archive (incremental), list, check, prune")
-    parser.add_argument("--to", dest="to", metavar="TARGET", help="folder to back up to (a disk or NAS share)")
+    parser.add_argument("--to", dest="to", metavar="TARGET",
+                        help="folder to back up to (a disk or NAS share), or s3://bucket/prefix")
     parser.add_argument("--keep", type=int, metavar="N", help="then keep only the newest N backups")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     actions = parser.add_subparsers(dest="action", metavar="ACTION")

@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import-hl7": ("pipelines.import_hl7", "file HL7 v2 ORU^R01 report messages from files"),
     "reports": ("pipelines.reports", "reports (SR, PDF, HL7) kept beside the images"),
     "send": ("pipelines.send", "send studies to a node of the node list (C-STORE or STOW-RS)"),
+    "transfers": ("pipelines.transfers", "the transfer log of sends (interrupted ones marked)"),
     "backup": ("pipelines.backup", "back up the archive (incremental), list, check, prune"),
     "restore": ("pipelines.restore", "rebuild a home from a backup"),
     "sites": ("pipelines.sites", "the region's sites (hospitals) and what identifies their studies"),

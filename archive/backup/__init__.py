@@ -11,7 +11,8 @@ from archive.backup.check import CheckResult, check
 from archive.backup.history import protection
 from archive.backup.restore import RestoreResult, restore
 from archive.backup.run import BackupResult, back_up, listing, prune
-from archive.backup.target import BackupError, BackupTarget, FolderTarget, open_target
+from archive.backup.target import BackupError, BackupTarget, FolderTarget
+from archive.backup.targets import open_target
 
 __all__ = ["BackupError", "BackupResult", "BackupTarget", "CheckResult", "FolderTarget", "RestoreResult",
            "back_up", "check", "listing", "open_target", "protection", "prune", "restore"]

@@ -22,7 +22,8 @@ from typing import Any
 from archive.backup import manifest as mf
 from archive.backup.manifest import Entry, object_name
 from archive.backup.run import point_catalog
-from archive.backup.target import BackupError, BackupTarget, open_target
+from archive.backup.target import BackupTarget
+from archive.backup.targets import open_target
 from archive.home import Home
 from archive.vault import SUFFIX, FolderBlobs, Vault, VaultError
 
@@ -43,7 +44,19 @@ class CheckResult:
                 "referenced": self.referenced, "problems": self.problems}
 
 
-def _check_entry(target: BackupTarget, vault: Vault, entry: Entry) -> str | None:
+def _local(target: BackupTarget, name: str, scratch: Path) -> tuple[Path, bool]:
+    """Blob ``name`` as a local file: in place on a folder target, else downloaded into ``scratch``
+    (then True: the caller removes it)."""
+    path = target.local_path(name)
+    if path is not None:
+        return path, False
+    dest = scratch / name.replace("/", "_")
+    with target.open(name) as src, open(dest, "wb") as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+    return dest, True
+
+
+def _check_entry(target: BackupTarget, vault: Vault, entry: Entry, scratch: Path) -> str | None:
     name = object_name(entry.object)
     size = target.size(name)
     if size is None:
@@ -52,13 +65,14 @@ def _check_entry(target: BackupTarget, vault: Vault, entry: Entry) -> str | None
         return f"damaged ({size} bytes, {entry.size} expected)"
     if entry.is_vault and entry.path.endswith(SUFFIX):
         digest = os.path.basename(entry.path)[: -len(SUFFIX)]
-        path = target.local_path(name)
-        if path is None:
-            raise BackupError("this target cannot be checked in place")
+        path, fetched = _local(target, name, scratch)
         try:
             _copy_reader(vault, path).verify(digest)
         except VaultError as exc:
             return str(exc).replace(f"vault file {digest[:12]}… ", "")
+        finally:
+            if fetched:
+                path.unlink(missing_ok=True)
         return None
     hasher = hashlib.sha256()
     with target.open(name) as f:
@@ -94,9 +108,9 @@ def _catalog_hashes(target: BackupTarget, files: list[Entry], scratch: Path) -> 
     view.lake_dir.mkdir(parents=True)
     view.extensions_dir.mkdir(parents=True)
     for entry in files:
-        source = target.local_path(object_name(entry.object))
-        if source is None:
-            raise BackupError("this target cannot be checked in place")
+        if entry.path != "store/catalog.sqlite" and not entry.path.startswith("store/lake/"):
+            continue
+        source, _ = _local(target, object_name(entry.object), scratch)
         if entry.path == "store/catalog.sqlite":
             shutil.copyfile(source, view.catalog_path)    # DuckLake may touch its catalog: a copy
             point_catalog(view.catalog_path, view.lake_dir)
@@ -117,12 +131,15 @@ def check(location: str, vault: Vault, backup_id: str | None = None) -> CheckRes
     manifest = mf.load(target, backup_id)
     result = CheckResult(manifest.id)
     files = mf.entries(target, manifest)
+    scratch = Path(tempfile.mkdtemp(prefix="limestone-check-"))
+    fetched = scratch / "fetched"
+    fetched.mkdir()
     with ThreadPoolExecutor(2) as pool:
-        for entry, problem in zip(files, pool.map(lambda e: _check_entry(target, vault, e), files), strict=True):
+        for entry, problem in zip(files, pool.map(lambda e: _check_entry(target, vault, e, fetched), files),
+                                  strict=True):
             result.checked += 1
             if problem:
                 result.problems.append({"path": entry.path, "problem": problem})
-    scratch = Path(tempfile.mkdtemp(prefix="limestone-check-"))
     try:
         referenced = _catalog_hashes(target, files, scratch)
     except Exception as exc:

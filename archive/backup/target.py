@@ -5,9 +5,9 @@ A target holds named blobs: ``objects/...`` (file contents, named by content), `
 Every write is atomic: a blob is written under a temporary name and renamed into place, so a
 run killed at any point (kill -9, a full disk) leaves only temporary files and finished blobs.
 
-The folder target serves a local disk, a mounted disk or a NAS share. An object-storage target
-(``s3://bucket/prefix``, with the scale-out work) implements the same methods: a PUT is atomic by
-itself, ``lock`` becomes a conditional put, ``scratch`` a local temporary folder.
+The folder target serves a local disk, a mounted disk or a NAS share. The object-storage target
+(``s3://bucket/prefix``, ``archive.backup.object_target``) implements the same methods: a PUT is
+atomic by itself, ``lock`` is a conditional put, ``scratch`` a local temporary folder.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, Protocol, TextIO
 
 from archive.errors import LimestoneError
-from archive.home import Home
 
 MARKER = "limestone-backup.json"
 FORMAT = 1
@@ -313,20 +312,3 @@ def _syncfs(fd: int) -> None:
     except (OSError, AttributeError):
         pass
     os.sync()
-
-
-def open_target(location: str, home: Home | None = None, *, for_writing: bool = False) -> FolderTarget:
-    """The backup target at ``location``; refuses the home itself or a folder inside it."""
-    if location.startswith("s3://"):
-        raise BackupError("s3:// backup targets come with the scale-out work; use a folder "
-                          "(a mounted disk or NAS share) for now")
-    root = Path(location).expanduser().resolve()
-    if home is not None:
-        home_root = home.root.resolve()
-        if root == home_root or home_root in root.parents:
-            raise BackupError(f"the backup target {root} is the archive home or inside it: "
-                              "choose a folder on another disk")
-    target = FolderTarget(root)
-    if not for_writing:
-        target.check()
-    return target

@@ -1,8 +1,11 @@
 """Receiving what modalities and PACS send: a storage SCP filing every instance into the archive.
 
 Accepts C-ECHO and C-STORE of every storage SOP class in every transfer syntax. Each instance is
-kept as sent: its bytes go to the vault before the sender is told it is stored, and its rows reach
-the store in batches (at the latest ``listen_flush_seconds`` after it arrived). Damaged instances
+kept as sent: its bytes, sealed for the vault, are in the fsync'd receive journal before the sender
+is told it is stored (``archive.ingest.journal``: one flush per instance, shared between concurrent
+associations); the vault files and the store rows follow in batches (at the latest
+``listen_flush_seconds`` after arrival), the vault files synced once per batch, before the rows
+commit and the journal segment is deleted. Damaged instances
 are kept in quarantine and answered with a warning status. The patient links and repeat metrics
 are brought up to date at the latest ``repeat_refresh_seconds`` after the first new study since
 their last refresh, and once more when it stops (``archive.repeats.update``): a whole refresh, so
@@ -25,13 +28,14 @@ from typing import Any, Callable
 from archive.home import Archive
 from archive.ingest import journal
 from archive.ingest.filing import store_writer
-from archive.ingest.intake import Outcome, ingest_bytes
+from archive.ingest.intake import Outcome, quarantine, read_record
 from archive.network.status import STORE_QUARANTINED, STORE_SUCCESS
 from archive.network.storage import start_storage_scp
 from archive.patient_access.notices import after_ingest as notify_patients
 from archive.repeats.update import RefreshSchedule, after_run
 from archive.store.runs import IngestRun, finish_run, start_run
 from archive.store.writer import StoreWriter, new_run_id
+from archive.vault import content_hash
 
 log = logging.getLogger("limestone.listen")
 
@@ -71,7 +75,8 @@ class Listener:
         self.port = port
         self.bind = bind
         self.site = site
-        self.arrived: "queue.Queue[tuple[Outcome, str]]" = queue.Queue()
+        self.arrived: "queue.Queue[tuple[Outcome, str, bytes]]" = queue.Queue()
+        self._held: list[tuple[Outcome, str, bytes]] = []   # drained, not yet filed (with sealed bytes)
         self.stop = threading.Event()
         self.received = 0
         self.quarantined = 0
@@ -81,44 +86,63 @@ class Listener:
         self.replayed = 0
 
     def receive(self, data: bytes, calling_ae: str) -> int:
-        # Acknowledged means durable: the vault file is fsync'd, and so is the journal line that
-        # names it, before the status goes back; the store gets the row with the next batch.
-        outcome = ingest_bytes(data, f"from-{calling_ae or 'unknown'}.dcm", self.archive.vault,
-                               self.archive.home.quarantine_dir, durable=True)
+        # Acknowledged means durable: the instance's sealed vault file is in the journal, and the
+        # journal is fsync'd, before the status goes back; the vault file and the store row follow
+        # with the next batch (``_commit``).
+        name = f"from-{calling_ae or 'unknown'}.dcm"
+        record, kind, reason = read_record(data, name)
+        outcome = Outcome(kind, name, len(data), record=record, reason=reason)
+        sealed = b""
+        if kind != "skipped":
+            outcome.digest = digest = content_hash(data)
+            if kind == "quarantined":
+                quarantine(self.archive.home.quarantine_dir, data, digest, name, reason or "", durable=True)
+            elif not self.archive.vault.has(digest):
+                sealed = self.archive.vault.seal(data, digest)
+        ticket = None
         with self.journal.lock:
-            if outcome.kind in ("stored", "quarantined"):
-                self.journal.append(journal.Entry(outcome.kind, outcome.digest or "", outcome.size,
-                                                  outcome.name, calling_ae or None, outcome.reason))
-            self.arrived.put((outcome, calling_ae))
-        return STORE_QUARANTINED if outcome.kind == "quarantined" else STORE_SUCCESS
+            if kind in ("stored", "quarantined"):
+                ticket = self.journal.append(journal.Entry(kind, outcome.digest or "", outcome.size,
+                                                           name, calling_ae or None, reason), sealed)
+            self.arrived.put((outcome, calling_ae, sealed))
+        if ticket is not None:
+            self.journal.sync(ticket)
+        return STORE_QUARANTINED if kind == "quarantined" else STORE_SUCCESS
 
     def _commit(self, writer: StoreWriter) -> int:
-        """Take everything received so far into ``writer``, commit it, and forget its journal."""
+        """File everything received so far: vault files (durable), then the store rows that name
+        them (one commit), then forget the journal segment that held them."""
         with self.journal.lock:
             segment = self.journal.rotate()
-            self._drain(writer)
+            self._drain()
+        held, self._held = self._held, []
+        written = self.archive.vault.put_sealed([(o.digest or "", sealed) for o, _, sealed in held if sealed])
+        for outcome, calling_ae, _ in held:
+            if outcome.kind == "stored" and outcome.record is not None:
+                writer.add(outcome.record, outcome.size, outcome.digest or "", source_ae=calling_ae,
+                           written=outcome.digest in written)
+            else:
+                writer.quarantined(outcome.digest or "", outcome.name, outcome.reason or "", outcome.size)
         inserted = writer.flush().inserted
         journal.committed(segment)
         return inserted
 
-    def _drain(self, writer: StoreWriter) -> int:
+    def _drain(self) -> int:
+        """Move what arrived to the batch being held; return how many."""
         taken = 0
         while True:
             try:
-                outcome, calling_ae = self.arrived.get_nowait()
+                outcome, calling_ae, sealed = self.arrived.get_nowait()
             except queue.Empty:
                 return taken
-            taken += 1
             self.received += 1
             self.bytes += outcome.size
-            if outcome.kind == "stored" and outcome.record is not None:
-                writer.add(outcome.record, outcome.size, outcome.digest or "", source_ae=calling_ae,
-                           written=outcome.written)
-            elif outcome.kind == "quarantined":
-                self.quarantined += 1
-                writer.quarantined(outcome.digest or "", outcome.name, outcome.reason or "", outcome.size)
-            else:
+            if outcome.kind == "skipped":
                 log.warning("received a file that is not DICOM from %s; ignored", calling_ae or "unknown AE")
+                continue
+            taken += 1
+            self.quarantined += outcome.kind == "quarantined"
+            self._held.append((outcome, calling_ae, sealed))
 
     def serve(self, ready: threading.Event | None = None,
               on_listening: Callable[[int], None] | None = None) -> ListenSummary:
@@ -145,7 +169,7 @@ class Listener:
             pending, last_flush = 0, time.monotonic()
             refresh = RefreshSchedule(settings.repeat_refresh_seconds)
             while not self.stop.wait(0.2):
-                pending += self._drain(writer)
+                pending += self._drain()
                 if pending and (pending >= settings.batch_size
                                 or time.monotonic() - last_flush >= settings.listen_flush_seconds):
                     refresh.added(self._commit(writer), time.monotonic())

@@ -25,6 +25,9 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import re
+import socket
 import threading
 import time
 import warnings
@@ -87,7 +90,7 @@ class StudySend:
     attempts: int = 0
     bytes: int = 0
     transfer_id: int | None = None
-    status: str = "running"                     # sent | partial | failed
+    status: str = "running"                     # sent | partial | failed (interrupted: its process died)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -336,13 +339,61 @@ class StudySender:
 
 
 # ---- the transfer log ------------------------------------------------------------------------
+# While a transfer runs, its ``detail`` names the process sending it (host, pid and the process's
+# start, so a pid reused after a kill is not mistaken for it); the finished transfer's detail
+# replaces it. A row whose process is gone was interrupted (kill -9, power loss): the next send,
+# or any listing of the transfer log, marks it so.
+_OWNER = re.compile(r"^sending: pid (\d+) on (\S+) started (\S+)$")
+INTERRUPTED_DETAIL = ("interrupted: the sending process ended before it finished (killed or the machine "
+                      "stopped); send the study again to resume (instances already there are accepted again)")
+
+
+def _process_start(pid: int) -> str | None:
+    """When process ``pid`` started (boot id and clock ticks since boot), None if it is not running."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()[:8]
+    except OSError:
+        return None
+    return f"{boot}:{int(fields[19])}"   # field 22 of stat: starttime
+
+
+def _owner() -> str:
+    return f"sending: pid {os.getpid()} on {socket.gethostname()} started {_process_start(os.getpid())}"
+
+
+def mark_interrupted(home: Home) -> int:
+    """Mark 'running' transfers whose sending process on this host is gone as 'interrupted';
+    return how many. Rows of another host are left as they are (their process cannot be seen)."""
+    host = socket.gethostname()
+    with closing(state.connect(home)) as con:
+        running = con.execute("SELECT transfer_id, detail FROM transfers WHERE status = 'running'").fetchall()
+        dead = []
+        for transfer_id, detail in running:
+            match = _OWNER.match(detail or "")
+            if match is None:
+                continue   # written before owners were recorded: nothing to tell it by
+            pid, on, started = int(match[1]), match[2], match[3]
+            if on == host and _process_start(pid) != started:
+                dead.append(transfer_id)
+        for transfer_id in dead:
+            con.execute("UPDATE transfers SET status = 'interrupted', finished_at = ?, detail = ? "
+                        "WHERE transfer_id = ? AND status = 'running'",
+                        [now_utc().isoformat(timespec="milliseconds"), INTERRUPTED_DETAIL, transfer_id])
+    if dead:
+        log.warning("%d transfer(s) were interrupted by a send that stopped; marked as such", len(dead))
+    return len(dead)
+
+
 def _log_start(home: Home, result: StudySend, node: Node, user_id: str | None, source: str) -> None:
     with closing(state.connect(home)) as con:
         cur = con.execute(
-            "INSERT INTO transfers (study_instance_uid, node, destination, user_id, source, requested_at, status) "
-            "VALUES (?, ?, ?, ?, ?, ?, 'running') RETURNING transfer_id",
+            "INSERT INTO transfers (study_instance_uid, node, destination, user_id, source, requested_at, status, "
+            "detail) VALUES (?, ?, ?, ?, ?, ?, 'running', ?) RETURNING transfer_id",
             [result.study_instance_uid, node.name, node.destination, user_id, source,
-             now_utc().isoformat(timespec="milliseconds")])
+             now_utc().isoformat(timespec="milliseconds"), _owner()])
         result.transfer_id = int(cur.fetchone()[0])
 
 
@@ -356,7 +407,9 @@ def _log_finish(home: Home, result: StudySend) -> None:
 
 
 def transfers(home: Home, study_instance_uid: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    """The transfer log, newest first (optionally for one study)."""
+    """The transfer log, newest first (optionally for one study); transfers left 'running' by a
+    send that was killed are marked 'interrupted' first."""
+    mark_interrupted(home)
     with closing(state.connect(home)) as con:
         if study_instance_uid:
             rows = con.execute("SELECT * FROM transfers WHERE study_instance_uid = ? ORDER BY transfer_id DESC "
@@ -373,6 +426,7 @@ def send_studies(archive: Archive, study_uids: list[str], node: Node, *, user_id
     """Send each study to ``node``; return one result per study, in the order asked."""
     settings = archive.settings
     study_uids = list(dict.fromkeys(study_uids))
+    mark_interrupted(archive.home)
     con = archive.store(read_only=True)
     try:
         work = {uid: study_items(con, uid) for uid in study_uids}

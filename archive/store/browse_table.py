@@ -1,9 +1,12 @@
-"""The archive browser's table ``study_browse``: each study with its patient's identity, in one row.
+"""The archive browser's tables: ``study_browse``, each study with its patient's identity in one
+row, and ``study_lookup``, the same rows once per key they are looked up by (patient ID,
+accession number, patient key, the person's name + birth date + sex; migration 0016).
 
 Migration 0009 creates it and 0010 fills it; its rows are defined once, by the table macro
 ``study_browse_rows(study_uids)`` (migration 0012; the view ``study_browse_source`` is that macro
-over every study). Every writer of ``studies`` or ``patients`` then calls ``refresh`` in its own
-transaction, so a reader sees the table and the studies change together.
+over every study; ``study_lookup_rows`` for the lookup table). Every writer of ``studies`` or
+``patients`` then calls ``refresh`` in its own transaction, so a reader sees both tables and the
+studies change together.
 """
 
 from __future__ import annotations
@@ -31,4 +34,6 @@ def refresh(con: duckdb.DuckDBPyConnection, studies: str, patients: str, replace
         return
     if replace:
         con.execute("DELETE FROM study_browse WHERE study_instance_uid IN (SELECT unnest($uids))", {"uids": uids})
+        con.execute("DELETE FROM study_lookup WHERE study_instance_uid IN (SELECT unnest($uids))", {"uids": uids})
     con.execute("INSERT INTO study_browse SELECT * FROM study_browse_rows($uids)", {"uids": uids})
+    con.execute("INSERT INTO study_lookup SELECT * FROM study_lookup_rows($uids)", {"uids": uids})

@@ -148,6 +148,11 @@ def connect(home: Home, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         else:
             _attach(con, home, read_only)
         con.execute(f"USE {LAKE}")
+        if read_only:
+            # A lake's data files never change once written (new data is a new file), so their
+            # Parquet footers can be kept: a point lookup then reads no footer again (measured
+            # on 200,000 studies: a lookup's CPU time halved).
+            con.execute("SET parquet_metadata_cache = true")
     except duckdb.Error as exc:
         con.close()
         raise StoreError(f"cannot open the archive store in {_where(home)}: "

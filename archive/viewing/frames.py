@@ -21,12 +21,15 @@ from __future__ import annotations
 import json
 import struct
 import threading
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.pixels import apply_voi
 
 from archive.dicom import pixels
 from archive.vault import VaultError
@@ -113,6 +116,7 @@ def encode(ds: Dataset, frame_values: np.ndarray, image: Image) -> bytes:
     else:
         window = pixels.file_window(ds) or pixels.auto_window(frame_values)
         header["window"] = [float(window.center), float(window.width)]
+        header["voi"] = voi(ds)
         as_int = frame_values.astype(np.int16)
         lo, hi = (float(frame_values.min()), float(frame_values.max())) if frame_values.size else (0.0, 0.0)
         if -32768 <= lo and hi <= 32767 and np.array_equal(as_int, frame_values):
@@ -121,6 +125,52 @@ def encode(ds: Dataset, frame_values: np.ndarray, image: Image) -> bytes:
             header["kind"], data = "f32", np.ascontiguousarray(frame_values, dtype="<f4").tobytes()
     header["bytes"] = len(data)
     return _framed(header, data)
+
+
+def _values(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple, MultiValue)) else [value]
+
+
+def voi(ds: Dataset) -> dict[str, Any] | None:
+    """The file's own VOI transform for the browser (PS3.3 C.11.2.1.2), or None when it has none.
+
+    ``function``: VOILUTFunction (LINEAR, LINEAR_EXACT or SIGMOID; anything else is LINEAR);
+    ``windows``: every Window Center/Width pair with its explanation (the first is the default,
+    the others are offered as choices; a width under 1 is dropped, and a centre list longer than
+    the width list is cut to pairs); ``lut``: the first item of a VOI LUT Sequence as
+    ``first`` (first value mapped), ``data`` (its entries) and the output range ``lo``..``hi``
+    the viewer scales to 8 bits, as ``pixels.file_voi`` does on the server. A LUT wins over the
+    windows, as in pydicom's ``apply_voi_lut``.
+    """
+    centers, widths = _values(ds.get("WindowCenter")), _values(ds.get("WindowWidth"))
+    notes = _values(ds.get("WindowCenterWidthExplanation"))
+    windows = []
+    for k, (c, w) in enumerate(zip(centers, widths, strict=False)):   # extra centres have no width
+        cf, wf = _number(c), _number(w)
+        if cf is None or wf is None or wf < 1:
+            continue
+        windows.append([cf, wf, str(notes[k]) if k < len(notes) and notes[k] else f"File window {k + 1}"])
+    function = str(ds.get("VOILUTFunction") or "LINEAR").strip().upper()
+    out: dict[str, Any] = {"function": function if function in ("LINEAR_EXACT", "SIGMOID") else "LINEAR",
+                           "windows": windows, "lut": None}
+    if ds.get("VOILUTSequence"):
+        try:
+            descriptor = [int(v) for v in ds.VOILUTSequence[0].LUTDescriptor]
+            entries, first = descriptor[0] or 65536, descriptor[1]
+            # The entries as pydicom reads them (US or OW data, 8 or 16 bits): the LUT applied to
+            # every value it maps.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                data = np.asarray(apply_voi(np.arange(first, first + entries, dtype=np.int64), ds, index=0),
+                                  dtype=np.float64)
+            if data.size:
+                out["lut"] = {"first": first, "data": data.tolist(), "lo": float(data.min()),
+                              "hi": float(data.max())}
+        except Exception:   # a damaged LUT: the windows (or an automatic one) are used, as on the server
+            pass
+    return out if windows or out["lut"] else None
 
 
 def unavailable(problem: str, image: Image) -> bytes:

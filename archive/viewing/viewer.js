@@ -100,8 +100,18 @@ function LimestoneViewer(root, opts) {
       else if (h.kind === "f32") h.values = new Float32Array(bytes);
       else if (h.kind === "rgb") h.values = new Uint8Array(bytes);
       p.images[i++] = h;
+      fileWindows(h);
       stats.loaded = stats.loaded || {}; stats.loaded[p.n] = (stats.loaded[p.n] || 0) + 1;
     }
+  }
+  function fileWindows(h) {
+    // A file with several windows (e.g. "lung" and "mediastinum"): each becomes a choice.
+    if (!h.voi || h.voi.windows.length < 2 || windowSelect.querySelector('option[value^="file:"]')) return;
+    const after = windowSelect.options[0].nextSibling;
+    h.voi.windows.forEach((w, k) => {
+      const o = document.createElement("option"); o.value = "file:" + k; o.textContent = w[2] || ("File window " + (k + 1));
+      windowSelect.insertBefore(o, after);
+    });
   }
   function nextStart(p) {
     const c = p.index, seen = (s) => p.pending.has(s) || p.images[s] !== undefined;
@@ -118,7 +128,9 @@ function LimestoneViewer(root, opts) {
     return null;
   }
   function pump(p) {
-    while (p.inflight < INFLIGHT) {
+    // The image on screen comes first and alone (a chunk fetched beside it would share the
+    // server's time with it); then the rest, nearest first, INFLIGHT chunks at a time.
+    while (p.inflight < (p.images[p.index] === undefined ? 1 : INFLIGHT)) {
       const next = nextStart(p);
       if (!next) return;
       const [start, count] = next;
@@ -138,18 +150,48 @@ function LimestoneViewer(root, opts) {
   }
 
   /* ---- drawing ------------------------------------------------------------------------ */
-  function windowOf(p, img) {
-    if (p.window) return p.window;
-    const preset = presets[windowSelect.value];
-    return preset ? preset : (img.window || [128, 256]);
+  /* The grey transform (PS3.3 C.11.2.1.2) from modality values to 0..255: the file's own VOI
+     (its VOI LUT, else its first window with its VOILUTFunction: LINEAR, LINEAR_EXACT or SIGMOID;
+     another of its windows when chosen), a preset (LINEAR) or the user's right-drag window (with
+     the file's function). A transform's output range is scaled to 8 bits as the server does. */
+  const lutIds = new WeakMap();
+  let lutCount = 0;
+  function voiOf(p, img) {
+    const v = img.voi, sel = windowSelect.value, preset = presets[sel];
+    const fn = preset || !v ? "LINEAR" : v.function;
+    if (p.window) return {fn, w: p.window};
+    if (preset) return {fn, w: preset};
+    if (v && sel.startsWith("file:") && v.windows[+sel.slice(5)]) return {fn, w: v.windows[+sel.slice(5)]};
+    if (v && v.lut) return {lut: v.lut};
+    if (v && v.windows.length) return {fn, w: v.windows[0]};
+    return {fn, w: img.window || [128, 256]};
   }
-  function lutFor(p, w, inv) {
-    const key = w[0] + "/" + w[1] + "/" + inv;
+  function voiKey(t) {
+    if (!t.lut) return t.fn + "/" + t.w[0] + "/" + t.w[1];
+    if (!lutIds.has(t.lut)) lutIds.set(t.lut, ++lutCount);
+    return "lut" + lutIds.get(t.lut);
+  }
+  function greyFn(t) {
+    if (t.lut) {
+      const L = t.lut, d = L.data, n = d.length, k = 255 / Math.max(L.hi - L.lo, 1e-9);
+      return (x) => { let i = Math.round(x) - L.first; i = i < 0 ? 0 : i > n - 1 ? n - 1 : i; return (d[i] - L.lo) * k; };
+    }
+    const c = t.w[0], w = t.w[1];
+    if (t.fn === "SIGMOID") return (x) => 255 / (1 + Math.exp(-4 * (x - c) / w));
+    if (t.fn === "LINEAR_EXACT") return (x) => (x <= c - w / 2 ? 0 : x > c + w / 2 ? 255 : ((x - c) / w + 0.5) * 255);
+    const width = Math.max(1, w), low = c - 0.5 - (width - 1) / 2, scale = 255 / Math.max(1, width - 1);
+    return (x) => (width <= 1 ? (x <= c - 0.5 ? 0 : 255) : (x - low) * scale);
+  }
+  function windowOf(p, img) {
+    const t = voiOf(p, img);
+    return t.lut ? (img.window || [128, 256]) : t.w;
+  }
+  function lutFor(p, t, inv) {
+    const key = voiKey(t) + "/" + inv;
     if (p.lutKey === key) return p.lut;
-    const lut = p.lut || new Uint32Array(65536);
-    const c = w[0], width = Math.max(1, w[1]), low = c - 0.5 - (width - 1) / 2, scale = 255 / Math.max(1, width - 1);
+    const lut = p.lut || new Uint32Array(65536), f = greyFn(t);
     for (let v = -32768; v < 32768; v++) {
-      let g = width <= 1 ? (v <= c - 0.5 ? 0 : 255) : Math.round((v - low) * scale);
+      let g = Math.round(f(v));
       g = g < 0 ? 0 : g > 255 ? 255 : g;
       if (inv) g = 255 - g;
       lut[v + 32768] = 0xff000000 | (g << 16) | (g << 8) | g;
@@ -158,21 +200,21 @@ function LimestoneViewer(root, opts) {
     return lut;
   }
   function render(p, img) {
-    const w = windowOf(p, img), inv = p.invert !== !!img.mono1;
-    const key = p.index + "|" + w.join("/") + "|" + inv;
+    const t = voiOf(p, img), inv = p.invert !== !!img.mono1;
+    const key = p.index + "|" + voiKey(t) + "|" + inv;
     if (p.offKey === key) return;
     const off = p.off;
     if (off.width !== img.cols || off.height !== img.rows) { off.width = img.cols; off.height = img.rows; p.offCtx = null; }
-    p.offCtx = p.offCtx || off.getContext("2d");
+    p.offCtx = p.offCtx || off.getContext("2d", {willReadFrequently: true});
     const data = p.offCtx.createImageData(img.cols, img.rows);
     const out = new Uint32Array(data.data.buffer), v = img.values, n = img.rows * img.cols;
     if (img.kind === "i16") {
-      const lut = lutFor(p, w, inv);
+      const lut = lutFor(p, t, inv);
       for (let i = 0; i < n; i++) out[i] = lut[v[i] + 32768];
     } else if (img.kind === "f32") {
-      const c = w[0], width = Math.max(1, w[1]), low = c - 0.5 - (width - 1) / 2, scale = 255 / Math.max(1, width - 1);
+      const f = greyFn(t);
       for (let i = 0; i < n; i++) {
-        let g = Math.round((v[i] - low) * scale); g = g < 0 ? 0 : g > 255 ? 255 : g; if (inv) g = 255 - g;
+        let g = Math.round(f(v[i])); g = g < 0 ? 0 : g > 255 ? 255 : g; if (inv) g = 255 - g;
         out[i] = 0xff000000 | (g << 16) | (g << 8) | g;
       }
     } else {
@@ -224,7 +266,8 @@ function LimestoneViewer(root, opts) {
       corner(ctx, [cn.tl[0], `Im ${p.index + 1}/${p.count}` + (img.frames > 1 ? `  Fr ${img.frame + 1}/${img.frames}` : ""),
         img.location != null ? `Loc ${fmt(img.location)} mm` : ""], m, m, false, false);
       corner(ctx, cn.tr, W - m, m, true, false);
-      corner(ctx, [img.kind === "rgb" ? "" : `W ${fmt(w[1])} L ${fmt(w[0])}`, ...(cn.bl || []),
+      const lutShown = img.kind !== "rgb" && voiOf(p, img).lut;
+      corner(ctx, [img.kind === "rgb" ? "" : lutShown ? "VOI LUT (file)" : `W ${fmt(w[1])} L ${fmt(w[0])}`, ...(cn.bl || []),
         img.spacing ? `${img.spacing[0].toFixed(2)} mm/px` : ""], m, H - m, false, true);
       corner(ctx, [p.zoom !== 1 ? `Zoom ${fmt(p.zoom)}x` : "", ...(cn.br || [])], W - m, H - m, true, true);
     }

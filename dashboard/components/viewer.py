@@ -133,6 +133,11 @@ def image_viewer(home: str, user_id: str, panes: list[Pane], key: str,
                       on_position_change=lambda: None, on_measurements_change=lambda: None)
 
 
+def preload() -> None:
+    """The viewer's component with no panes (it draws nothing), so its scripts are loaded early."""
+    _COMPONENT(key="viewer.preload", data={"panes": None})
+
+
 def _int(value) -> str:
     try:
         return str(int(value))

@@ -85,11 +85,12 @@ def test_clerk_does_not_see_metrics(page, app_url):
     expect(sidebar.get_by_text("Browse studies")).to_be_visible()
     expect(sidebar.get_by_text("Department metrics")).to_have_count(0)
     expect(sidebar.get_by_text("Image viewer")).to_have_count(0)
-    # A typed-in URL does not reach the page either (a new page load starts a new session, and
-    # the page itself refuses roles it does not allow: see tests/dashboard). Signed out, the page
-    # asks for sign-in in place, so a deep link lands where it pointed.
+    # A typed-in URL does not reach the page either: the new page load is still the clerk's (the
+    # demo session cookie), whose pages do not include it, and the page itself refuses roles it
+    # does not allow (see tests/dashboard).
     page.goto(app_url + "/metrics")
-    expect(page.get_by_text("Please sign in to use Limestone.")).to_be_visible()
+    expect(page.get_by_text("Signed in as Cal Clerk · clerk")).to_be_visible()
+    wait_idle(page)
     expect(page.get_by_test_id("stPlotlyChart")).to_have_count(0)
     expect(page.get_by_role("heading", name="Department metrics")).to_have_count(0)
     shot(page, "07_clerk_refused")

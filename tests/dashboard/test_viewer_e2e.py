@@ -110,3 +110,34 @@ def test_images_refused_after_sign_out(page, ct_url, ct):
     page.get_by_role("button", name="Sign out").click()
     wait_idle(page)
     assert requests.post(request.url, data=json.dumps(dict(body, start=0, count=1)), timeout=10).status_code == 403
+
+
+def both_sizes(page, name: str) -> None:
+    shot(page, f"{name}_desktop")
+    desktop = page.viewport_size
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(500)
+    shot(page, f"{name}_phone")
+    page.set_viewport_size(desktop)
+
+
+def test_a_reload_keeps_the_demo_user_signed_in_until_sign_out(page, ct_url, ct):
+    page.goto(f"{ct_url}/viewer?study={study_keys.encode(ct[0].home, ct[1].current_uid)}")
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=30000)
+    both_sizes(page, "viewer_sign_in_form")     # the viewer's scripts load under the form
+    live, canvas = open_viewer(page, ct_url, ct)
+    cookie = [c for c in page.context.cookies() if c["name"] == "limestone_demo_session"]
+    assert cookie and cookie[0]["sameSite"] == "Strict" and "Eve" not in page.url
+    page.reload()           # a new browser session: restored from the signed cookie, no sign-in form
+    expect(page.locator(".lsv-live").first).to_have_text("Image 1 of 300", timeout=60000)
+    expect(page.get_by_text("Signed in as Eve Tester · technologist")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign in")).to_have_count(0)
+    both_sizes(page, "viewer_after_reload")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=30000)
+    page.reload()           # signed out stays signed out, even with a copy of the old cookie
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=30000)
+    page.context.add_cookies([dict(cookie[0])])
+    page.reload()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=30000)
+    expect(page.get_by_text("Signed in as")).to_have_count(0)

@@ -128,3 +128,24 @@ def test_vault_in_object_storage_detects_damage_and_missing(distributed):
     assert not vault.has(digest)
     with pytest.raises(VaultError, match="missing"):
         vault.get(digest)
+
+
+def test_lookups_by_patient_and_accession_on_a_postgresql_catalog(distributed, tmp_path):
+    """The lookup table (migrations 0016-0017) works with its catalog in PostgreSQL and its data in
+    S3: filled by the writer, equal to its view, and used by the browser's exact searches."""
+    from archive.store.queries import browse
+    from tests.support.browse_table_check import assert_browse_table_current
+
+    write_ct_studies(tmp_path / "ct", 6, per_series=2, seed=31)
+    assert run(distributed, "import", str(tmp_path / "ct")).returncode == 0
+    con = connect(distributed.home(), read_only=True)
+    try:
+        assert_browse_table_current(con)
+        pid, accession, key = con.execute("SELECT patient_id, accession_number, patient_key FROM study_browse "
+                                          "LIMIT 1").fetchone()
+        assert browse.search_studies(con, browse.StudySearch(patient_id=pid)).total == con.execute(
+            "SELECT count(*) FROM study_browse WHERE patient_id = ?", [pid]).fetchone()[0] > 0
+        assert browse.search_studies(con, browse.StudySearch(accession=accession)).total >= 1
+        assert len(browse.patient_timeline(con, key)) >= 1
+    finally:
+        con.close()

@@ -5,6 +5,7 @@ and ``send`` killed mid-transfer against Orthanc, then run again (everything onc
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -58,6 +59,18 @@ def _stored(limestone: Limestone) -> tuple[int, set[str]]:
     return len(rows), set(rows)
 
 
+def _journaled(home) -> int:
+    """Instances a running listen has acknowledged and holds in its journal (not yet filed)."""
+    from archive.ingest.journal import entries
+    count = 0
+    for segment in (home / "journal").glob("*.jsonl"):
+        try:
+            count += sum(1 for _ in entries(segment))
+        except FileNotFoundError:   # committed meanwhile
+            pass
+    return count
+
+
 def test_listen_killed_mid_transfer_keeps_every_acknowledged_instance(tmp_path):
     require_dcmtk("storescu")
     limestone = Limestone(tmp_path / "home")
@@ -65,11 +78,12 @@ def test_listen_killed_mid_transfer_keeps_every_acknowledged_instance(tmp_path):
     uid_of = {str(p): str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID) for p in files}
     port = free_port()
     # Rows would reach the store only after an hour: everything acknowledged before the kill lives
-    # in the vault and the journal alone.
+    # in the journal alone (the sealed vault files with it: the vault is filed per batch).
     process, _, err = _start_listen(limestone, port, "3600")
     sender = _storescu(port, files)
     try:
-        wait_for(lambda: vault_files(limestone.home) >= 40, 120, "some instances received")
+        wait_for(lambda: _journaled(limestone.home) >= 40, 120, "some instances received")
+        assert vault_files(limestone.home) == 0
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(30)
@@ -147,6 +161,11 @@ def test_send_killed_then_rerun_delivers_everything_once(tmp_path, kill_files, l
         finally:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(30)
+        # The killed send's rows do not stay 'running': the listing sees its process gone.
+        log = json.loads(sender.run("transfers", "--json").stdout)
+        assert log and not [r for r in log if r["status"] == "running"], log
+        interrupted = [r for r in log if r["status"] == "interrupted"]
+        assert interrupted and all("send the study again" in r["detail"] for r in interrupted)
         again = sender.run("send", *[a for uid in uids for a in ("--study", uid)], "--to", "target")
         assert again.returncode == 0, again.stdout + again.stderr
         assert f"{len(uids)} of {len(uids)} studies sent" in again.stdout

@@ -184,3 +184,48 @@ def test_pages_agree_with_the_full_order_when_sort_keys_tie_and_are_missing(gapp
                                                          and int(u.split(".")[-1]) % 9 > 0][4:8]
     finally:
         con.close()
+
+
+# The patient timeline as it was defined before the lookup table (migration 0016): a join of every
+# patient record with the same MRN, or the same name, birth date and sex, to its studies.
+JOINED_TIMELINE = """
+WITH me AS (SELECT patient_key, patient_name, patient_birth_date, patient_sex
+            FROM patients WHERE patient_key = $patient_key LIMIT 1),
+linked AS (SELECT p.patient_key, p.patient_id, p.issuer_of_patient_id, p.patient_key = me.patient_key AS same_record
+           FROM patients p, me
+           WHERE p.patient_key = me.patient_key
+              OR (me.patient_name IS NOT NULL AND me.patient_birth_date IS NOT NULL
+                  AND p.patient_name = me.patient_name AND p.patient_birth_date = me.patient_birth_date
+                  AND coalesce(p.patient_sex, '') = coalesce(me.patient_sex, '')))
+SELECT s.study_instance_uid, l.patient_id, l.same_record
+FROM studies s JOIN linked l USING (patient_key)"""
+
+
+def test_lookups_by_patient_id_accession_and_patient_find_what_a_scan_finds(con):
+    """Every patient ID, accession number and patient of the store, through the lookup table,
+    against the same filters on the browse table or the join."""
+    def found(**kw):
+        rows = browse.search_studies(con, browse.StudySearch(page_size=500, **kw)).rows
+        return sorted(rows["study_instance_uid"])
+
+    def scanned(where, value):
+        return sorted(r[0] for r in con.execute(f"SELECT study_instance_uid FROM study_browse WHERE {where}",
+                                                [value]).fetchall())
+    pids = [r[0] for r in con.execute("SELECT DISTINCT patient_id FROM study_browse WHERE patient_id IS NOT NULL")
+            .fetchall()]
+    accessions = [r[0] for r in con.execute("SELECT DISTINCT accession_number FROM study_browse "
+                                            "WHERE accession_number IS NOT NULL").fetchall()]
+    assert pids and accessions
+    for pid in pids:
+        assert found(patient_id=pid) == scanned("patient_id = ?", pid) != []
+        assert found(patient_id=pid, site="SOUTH") == scanned("patient_id = ? AND site = 'SOUTH'", pid)
+    for accession in accessions:
+        assert found(accession=accession) == scanned("accession_number = ?", accession) != []
+    assert found(patient_id="NOBODY") == [] and found(accession="NONE-SUCH") == []
+    for (key,) in con.execute("SELECT patient_key FROM patients").fetchall():
+        timeline = browse.patient_timeline(con, key)
+        expected = con.execute(JOINED_TIMELINE, {"patient_key": key}).fetchall()
+        got = zip(timeline["study_instance_uid"], timeline["patient_id"], timeline["same_record"], strict=True)
+        assert sorted(got) == sorted(expected)
+        dates = [d for d in timeline["study_date"] if d is not None and d == d]
+        assert dates == sorted(dates, reverse=True)

@@ -110,3 +110,22 @@ def test_the_migration_fills_the_table_from_an_older_store(archive, monkeypatch)
                            "ORDER BY 1").fetchall() == [("1.2.3", "doe jane", "ct knee"), ("1.2.4", None, None)]
     finally:
         con.close()
+
+
+def test_the_lookup_table_follows_a_patients_new_name_and_id(archive, store):
+    """A later batch that names the patient rewrites the lookup rows of all its studies (the
+    demographic key changes), and a moved study leaves no lookup row behind."""
+    first, second = make_studies(2, 4, seed=8)
+    second.patient_id = first.patient_id
+    writer = StoreWriter(store, archive.home, "run")
+    add(writer, archive, first, numbers=(1,), named=False)
+    writer.flush()
+    keys = lambda: sorted(r[0][:2] for r in store.execute(  # noqa: E731
+        "SELECT lookup_key FROM study_lookup WHERE study_instance_uid = ?", [first.study_uid]).fetchall())
+    assert keys() == ["a:", "i:", "k:"]          # no name yet: no demographic key
+    add(writer, archive, second, numbers=(1,))
+    writer.flush()
+    assert_browse_table_current(store)
+    assert keys() == ["a:", "d:", "i:", "k:"]
+    assert store.execute("SELECT count(*) FROM study_lookup WHERE lookup_key = ?",
+                         [f"i:{first.patient_id}"]).fetchone()[0] == 2

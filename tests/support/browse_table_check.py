@@ -6,7 +6,9 @@ import duckdb
 
 
 def assert_browse_table_current(con: duckdb.DuckDBPyConnection) -> None:
-    """``study_browse`` equals ``study_browse_source`` row for row (duplicates and NULLs count)."""
-    extra = con.execute("SELECT * FROM study_browse EXCEPT ALL SELECT * FROM study_browse_source").fetchall()
-    missing = con.execute("SELECT * FROM study_browse_source EXCEPT ALL SELECT * FROM study_browse").fetchall()
-    assert extra == [] and missing == [], f"stale browse rows {extra}, missing browse rows {missing}"
+    """``study_browse`` equals ``study_browse_source`` and ``study_lookup`` equals
+    ``study_lookup_source`` row for row (duplicates and NULLs count)."""
+    for table in ("study_browse", "study_lookup"):
+        extra = con.execute(f"SELECT * FROM {table} EXCEPT ALL SELECT * FROM {table}_source").fetchall()
+        missing = con.execute(f"SELECT * FROM {table}_source EXCEPT ALL SELECT * FROM {table}").fetchall()
+        assert extra == [] and missing == [], f"{table}: stale rows {extra}, missing rows {missing}"

@@ -131,8 +131,19 @@ class SearchResult:
         self.pages = max(1, -(-self.total // self.page_size))
 
 
-def _compose(name: str, clauses: list[str], order_by: str = "") -> str:
-    return sql(name).replace("{where}", " AND ".join(clauses) or "true").replace("{order_by}", order_by)
+def _compose(name: str, clauses: list[str], order_by: str = "", table: str = "study_browse") -> str:
+    text = sql(name).replace("{where}", " AND ".join(clauses) or "true").replace("{order_by}", order_by)
+    return text.replace("FROM study_browse", f"FROM {table}")
+
+
+def _lookup_key(values: dict[str, Any]) -> str | None:
+    """The ``study_lookup`` key (migration 0016) of an exact-match filter in use: the accession
+    number (the most selective), else the patient ID; None when neither is used."""
+    if values.get("accession") is not None:
+        return f"a:{values['accession']}"
+    if values.get("patient_id") is not None:
+        return f"i:{values['patient_id']}"
+    return None
 
 
 def _leading_bound(con: duckdb.DuckDBPyConnection, clauses: list[str], values: dict[str, Any],
@@ -167,7 +178,16 @@ def search_studies(con: duckdb.DuckDBPyConnection, search: StudySearch) -> Searc
     clauses = [FILTERS[f] for f in active]
     values = {f: params[f] for f in active}
     order, reverse = SORTS[search.sort]
-    total = int(con.execute(_compose("browse_count", clauses), values).fetchall()[0][0])
+    # A search by accession number or patient ID reads the few rows under that key in the lookup
+    # table (in key order) instead of comparing every study of the browse table (in date order).
+    table, lookup = "study_browse", _lookup_key(values)
+    if lookup is not None:
+        clauses, values = ["lookup_key = $lookup", *clauses], dict(values, lookup=lookup)
+        found = _looked_up(con, search, clauses, values, order)
+        if found is not None:
+            return found
+        table = "study_lookup"
+    total = int(con.execute(_compose("browse_count", clauses, table=table), values).fetchall()[0][0])
     note = None
     if search.sort in PATIENT_SORTS and total > PATIENT_SORT_LIMIT:
         order, reverse = SORTS["date_desc"]
@@ -182,14 +202,28 @@ def search_studies(con: duckdb.DuckDBPyConnection, search: StudySearch) -> Searc
         offset = total - offset - limit
         order = reverse
     bound, value = (_leading_bound(con, clauses, values, order, min(offset + limit, total))
-                    if total > BOUND_ABOVE else (None, None))
+                    if total > BOUND_ABOVE and lookup is None else (None, None))
     if bound is not None:
         clauses = clauses + [bound]
         values = dict(values, bound=value) if value is not None else values
-    rows = con.execute(_compose("browse_page", clauses, order), dict(values, limit=limit, offset=offset)).df()
+    rows = con.execute(_compose("browse_page", clauses, order, table), dict(values, limit=limit, offset=offset)).df()
     if backwards:
         rows = rows.iloc[::-1].reset_index(drop=True)
     return SearchResult(rows[ROW_COLUMNS], total, search.page, search.page_size, note)
+
+
+def _looked_up(con: duckdb.DuckDBPyConnection, search: StudySearch, clauses: list[str],
+               values: dict[str, Any], order: str) -> SearchResult | None:
+    """A page of an exact lookup in one read of ``study_lookup``: the matches of one key are few,
+    so their count comes with the page (a window count) instead of from a second scan. None when
+    the page is past the last match (then the count is read on its own)."""
+    params = search.params()
+    text = _compose("browse_page", clauses, order, "study_lookup").replace(
+        "patient_sex\nFROM", "patient_sex, count(*) OVER () AS matches\nFROM")
+    rows = con.execute(text, dict(values, limit=params["limit"], offset=params["offset"])).df()
+    if rows.empty:
+        return None
+    return SearchResult(rows[ROW_COLUMNS], int(rows["matches"].iloc[0]), search.page, search.page_size)
 
 
 def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
@@ -222,5 +256,36 @@ def series_instances(con: duckdb.DuckDBPyConnection, study_instance_uid: str,
 
 
 def patient_timeline(con: duckdb.DuckDBPyConnection, patient_key: str) -> pd.DataFrame:
-    """Every study of the patient, newest first, across sites."""
-    return con.execute(sql("patient_timeline"), {"patient_key": patient_key}).df()
+    """Every study of the patient, newest first, across sites: the record's own studies and, at
+    other records, those of the same name, birth date and sex (a demographic match).
+
+    The person's key is read first (one patient, by key), so that both lookups in
+    ``study_lookup`` are constant keys the scan can prune by.
+    """
+    own = con.execute(sql("patient_timeline_part"), {"lookup": f"k:{patient_key}", "patient_key": None}).df()
+    if own.empty:       # a record without studies: its demographics from the patients table
+        found = con.execute(sql("patient_person_key"), {"patient_key": patient_key}).fetchone()
+        person = found[0] if found else None
+    else:
+        first = own.iloc[0]
+        person = _person_key(first["patient_name"], first["patient_birth_date"], first["patient_sex"])
+    others = (con.execute(sql("patient_timeline_part"), {"lookup": person, "patient_key": patient_key}).df()
+              if person is not None else own.iloc[0:0])
+    rows = pd.concat([frame for frame in (own, others) if not frame.empty] or [own], ignore_index=True)
+    rows["same_record"] = rows["patient_key"] == patient_key
+    rows = rows.sort_values(["study_date", "study_time"], ascending=False, na_position="last", kind="stable")
+    return rows[TIMELINE_COLUMNS].reset_index(drop=True)
+
+
+TIMELINE_COLUMNS = ["study_instance_uid", "study_date", "study_time", "study_description", "modalities",
+                    "body_part_examined", "site", "accession_number", "number_of_series", "number_of_instances",
+                    "patient_id", "issuer_of_patient_id", "same_record"]
+
+
+def _person_key(name: Any, birth_date: Any, sex: Any) -> str | None:
+    """``person_lookup_key`` of migration 0016, computed from a browse row's patient columns."""
+    if name is None or birth_date is None or pd.isna(name) or pd.isna(birth_date):
+        return None
+    day = pd.Timestamp(birth_date).date().isoformat()
+    sex = "" if sex is None or pd.isna(sex) else str(sex)
+    return f"d:{name}\x1f{day}\x1f{sex}"
