@@ -80,7 +80,12 @@ def grant(home: Home, owner: Account, delegate: Account, ends_at: datetime, *, l
         raise AccountError("say whose records these are (for example: Sam, my son)")
     delegation = Delegation("G" + secrets.token_hex(6), owner.account_id, delegate.account_id, label, granted_by,
                             granted_by_kind, now.replace(microsecond=0), ends_at.replace(microsecond=0))
-    with closing(_connect(home)) as con:
+    with closing(_connect(home)) as con, con.transaction():
+        # One current grant per owner and delegate: a new one replaces the old (a changed end date),
+        # so the delegate's list never shows the same person twice.
+        con.execute("UPDATE patient_delegations SET revoked_at = ?, revoked_by = ? WHERE owner_account_id = ? "
+                    "AND delegate_account_id = ? AND revoked_at IS NULL",
+                    [delegation.created_at.isoformat(), granted_by, owner.account_id, delegate.account_id])
         con.execute(f"INSERT INTO patient_delegations ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
                     [delegation.delegation_id, owner.account_id, delegate.account_id, label, granted_by,
                      granted_by_kind, delegation.created_at.isoformat(), delegation.ends_at.isoformat()])

@@ -164,3 +164,13 @@ def test_the_figures_count_patients_and_delegates(door, owner, carer):
     assert table["invited"].sum() >= totals["invited"] and table["studies_viewed"].sum() >= 2
     long_ago = datetime.utcnow() + timedelta(days=200)          # seen from the future, nobody is active
     assert figures.totals(frame, now=long_ago)["active_90_days"] == 0
+
+
+def test_a_second_grant_to_the_same_person_replaces_the_first(door, owner, carer):
+    soon = (datetime.utcnow() + timedelta(days=10)).strftime("%Y-%m-%d")
+    later = (datetime.utcnow() + timedelta(days=40)).strftime("%Y-%m-%d")
+    assert _grant(owner, soon).status_code == 200
+    assert _grant(owner, later).status_code == 200
+    carer_id, owner_id = _account(door, Q_MAIL).account_id, _account(door, P_MAIL).account_id
+    current = [g for g in delegation.granted_to(door.archive.home, carer_id) if g.owner_account_id == owner_id]
+    assert len(current) == 1 and current[0].ends_at.strftime("%Y-%m-%d") == later
