@@ -76,7 +76,7 @@ def prefix_bytes(s3: S3Server, prefix: str) -> int:
 
 def embedded_import(source: Path, home: Path, files: int) -> dict:
     code = ("import sys; from pathlib import Path; from archive.home import Archive; "
-            "from pipelines.import_files import import_paths; "
+            "from archive.ingest.run import import_paths; "
             "s = import_paths(Archive.load(home=sys.argv[1]), [Path(sys.argv[2])], progress=False, "
             "update_repeats=False); print(s.imported)")
     cpu = child_cpu()

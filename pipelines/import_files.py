@@ -44,11 +44,3 @@ def run(args: argparse.Namespace, archive: Archive) -> int:
               "Run the same import again to complete it.", file=sys.stderr)
     return summary.exit_code
 
-
-def __getattr__(name: str) -> Any:
-    # Code written before the import moved to archive.ingest.run (tests, benchmarks of other branches)
-    if name in ("import_paths", "ImportSummary"):
-        from archive.ingest import run as ingest_run
-
-        return getattr(ingest_run, name)
-    raise AttributeError(name)

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from archive.home import Archive
-from pipelines.import_files import import_paths
+from archive.ingest.run import import_paths
 from tests.support.apptest import page as app_page
 from tests.support.apptest import raw_labels, texts
 from tests.support.browser import nav, sign_in, wait_healthy
