@@ -6,13 +6,15 @@ sending the study again resumes it.
 
 from __future__ import annotations
 
+import argparse
 import json
+from typing import TYPE_CHECKING, Any
 
-from archive.home import Archive
-from archive.network.send import transfers
+if TYPE_CHECKING:
+    from archive.home import Archive
 
 
-def add_parser(subparsers) -> None:
+def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("transfers", help="the transfer log of sends (interrupted ones marked)")
     parser.add_argument("--study", metavar="UID", help="only the transfers of this study")
     parser.add_argument("--limit", type=int, default=200, help="at most this many rows (default 200)")
@@ -20,7 +22,9 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args, archive: Archive) -> int:
+def run(args: argparse.Namespace, archive: Archive) -> int:
+    from archive.network.send import transfers
+
     rows = transfers(archive.home, args.study, limit=args.limit)
     if args.json:
         print(json.dumps(rows, indent=1))

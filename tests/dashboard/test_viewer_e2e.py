@@ -108,6 +108,7 @@ def test_images_refused_after_sign_out(page, ct_url, ct):
     assert requests.post(request.url, data=json.dumps(dict(body, grant="x" * 43, start=0, count=1)),
                          timeout=10).status_code == 403
     page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text("Please sign in to use Limestone.")).to_be_visible(timeout=60000)   # the run it started
     wait_idle(page)
     assert requests.post(request.url, data=json.dumps(dict(body, start=0, count=1)), timeout=10).status_code == 403
 
