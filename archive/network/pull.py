@@ -37,10 +37,10 @@ import multiprocessing
 import os
 import queue
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from archive.clock import now_utc
 from archive.dicom import values as v
@@ -62,6 +62,8 @@ from archive.store.runs import IngestRun, finish_run, start_run
 from archive.store.writer import StoreWriter, new_run_id
 
 if TYPE_CHECKING:
+    from duckdb import DuckDBPyConnection
+
     from archive.network.retrieve import MoveTracker
 
 log = logging.getLogger("limestone.pull")
@@ -171,7 +173,7 @@ class Puller:
         self.settings = archive.settings
         self.node = node
         self.registry = registry
-        self.con = None
+        self.con: DuckDBPyConnection    # the store, opened by ``run``
         self.writer: StoreWriter | None = None
         self.outcomes: "queue.Queue[Outcome]" = queue.Queue()
         self.pending_state: list[tuple] = []
@@ -344,7 +346,7 @@ class Puller:
             assoc = associate(self.node, self.settings.ae_title, [build_context(FIND_MODEL)],
                               timeout=self.settings.dicom_timeout)
             series_of = lambda uid: find_series(assoc, self.node, uid)  # noqa: E731
-        series_rows = []
+        series_rows: list[tuple[Any, int | None]] = []
         try:
             for study in studies:
                 try:
@@ -418,6 +420,7 @@ class Puller:
         progress = self.progress(total, f"pull {self.node.name}") if self.progress else NoProgress()
         workers = min(self.node.max_associations, len(jobs))
         scp = None
+        executor: Executor
         if self.node.dicomweb:
             executor = self._get_workers()
             submit = lambda job: executor.submit(web_worker.retrieve, job)  # noqa: E731
@@ -483,6 +486,7 @@ class Puller:
         """The C-GET worker processes (started early, see ``_start_get_workers``)."""
         if self.get_workers is None:
             self._start_get_workers()
+        assert self.get_workers is not None     # started just above
         return self.get_workers
 
     def _start_get_workers(self) -> None:
@@ -515,7 +519,7 @@ class Puller:
             message = f"node {self.node.address}: study {job.study_uid}: not tried, the node is unreachable"
             self._take(StudyResult(job.study_uid, error=message, unreachable=True), study, summary, None)
 
-    def _move_receiver(self, tracker: MoveTracker):
+    def _move_receiver(self, tracker: MoveTracker) -> Callable[[bytes, str], int]:
         home, vault = self.archive.home, self.archive.vault
 
         def receive(data: bytes, calling_ae: str) -> int:
@@ -527,7 +531,7 @@ class Puller:
             return STORE_QUARANTINED if outcome.kind == "quarantined" else STORE_SUCCESS
         return receive
 
-    def _drain(self, summary: PullSummary, progress) -> None:
+    def _drain(self, summary: PullSummary, progress: Progress | None) -> None:
         while True:
             try:
                 outcome = self.outcomes.get_nowait()
@@ -540,14 +544,17 @@ class Puller:
     def _keep(self, outcome: Outcome, summary: PullSummary) -> None:
         summary.instances += 1
         summary.bytes += outcome.size
-        if outcome.kind == "stored":
-            self.writer.add(outcome.record, outcome.size, outcome.digest, source_ae=self.node.ae_title or None,
-                            written=outcome.written)
+        writer = self.writer
+        assert writer is not None     # made by ``_retrieve`` before any outcome arrives
+        if outcome.kind == "stored" and outcome.record is not None:
+            writer.add(outcome.record, outcome.size, outcome.digest or "", source_ae=self.node.ae_title or None,
+                       written=outcome.written)
         elif outcome.kind == "quarantined":
             summary.quarantined += 1
-            self.writer.quarantined(outcome.digest, outcome.name, outcome.reason, outcome.size)
+            writer.quarantined(outcome.digest or "", outcome.name, outcome.reason or "", outcome.size)
 
-    def _take(self, result: StudyResult, study: RemoteStudy, summary: PullSummary, progress) -> None:
+    def _take(self, result: StudyResult, study: RemoteStudy, summary: PullSummary,
+              progress: Progress | None) -> None:
         for outcome in result.outcomes:
             self._keep(outcome, summary)
         if progress is not None and result.outcomes:
