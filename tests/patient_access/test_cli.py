@@ -22,6 +22,9 @@ def test_invite_prints_json_writes_the_letter_and_refuses_unknown_patients(world
     assert "/me/enrol/lpi_" in out["url"] and out["emailed"] is False
     text = letter.read_text()
     assert out["url"] in text and "<svg" in text and Q_NORTH not in text and "FAKE^OTHER" not in text
+    # English first (the clerk's language), then French from the catalogue, each marked with its lang
+    assert text.index('<section lang="en">') < text.index('<section lang="fr">')
+    assert "Your images and reports, online" in text and "Vos images et vos rapports, en ligne" in text
     unknown = run_cli("--home", str(world.home), "patients", "invite", "--patient-id", "FAKE-NOBODY",
                       "--email", "x.fake@example.org")
     assert unknown.returncode == 2 and "no patient" in unknown.stderr
