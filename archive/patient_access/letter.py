@@ -46,8 +46,8 @@ def _section(url: str, expires_at: datetime, patient_name: str, hospital: str, l
 
 
 def letter_html(url: str, expires_at: datetime, *, patient_name: str = "", hospital: str = "") -> str:
-    """A one-page HTML letter ready to print (A4/Letter), with the QR code of ``url``: the text in
-    the current language first, then in the region's other one (as the e-mails are)."""
+    """A one-page HTML letter ready to print (A4/Letter): the text in the current language first,
+    then in the region's other one (as the e-mails are), then the QR code of ``url`` below both."""
     first = i18n.current()
     sections = []
     for lang in [first] + [lang for lang in i18n.LANGUAGES if lang != first]:
@@ -63,8 +63,7 @@ h1{{font-size:1.4rem}} .qr svg{{width:5cm;height:5cm}} code{{word-break:break-al
 ol li{{margin:.3rem 0}} section+section{{border-top:1px solid #999;margin-top:1rem}}
 @media print{{body{{margin:1.5cm}}}}
 </style></head><body>
-{sections[0]}
+{"".join(sections)}
 <div class="qr" id="qr">{qr_svg(url)}</div>
 <p>{address} <code id="enrol-url">{escape(url)}</code></p>
-{"".join(sections[1:])}
 </body></html>"""
