@@ -91,6 +91,9 @@ def test_listen_killed_mid_transfer_keeps_every_acknowledged_instance(tmp_path):
     acknowledged = _acknowledged(log)
     assert len(acknowledged) >= 40, log[-2000:]   # (all of them when the machine is quick)
 
+    # A fresh port for the restart: the killed listen's port is free for any other process (another
+    # pytest worker's server) to take meanwhile, and a push to that one would never finish.
+    port = free_port()
     process, out, err = _start_listen(limestone, port, "0.5")
     try:
         count, uids = _stored(limestone)
