@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
 from archive.backup.target import BackupError, BackupTarget
@@ -85,7 +86,15 @@ def backup_ids(target: BackupTarget) -> list[str]:
     """Ids of the complete backups, oldest first (ids sort by time)."""
     ids = [name.rsplit("/", 1)[1][:-len(".json")] for name in target.names("manifests")
            if name.endswith(".json") and not name.endswith(".files.json")]
-    return sorted(ids)
+    return sorted(ids, key=lambda backup_id: (id_time(backup_id), backup_id))
+
+
+def id_time(backup_id: str) -> datetime:
+    """When backup ``backup_id`` started: ``20261207T080426123Z-…`` (or, before 2026-12, ``…26Z-…``)."""
+    stamp = backup_id.split("-", 1)[0].rstrip("Z")
+    seconds, millis = stamp[:15], stamp[15:] or "0"
+    return datetime.strptime(seconds, "%Y%m%dT%H%M%S").replace(
+        microsecond=int(millis) * 1000, tzinfo=timezone.utc)
 
 
 def load(target: BackupTarget, backup_id: str | None = None) -> Manifest:

@@ -27,7 +27,7 @@ import shutil
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -58,8 +58,16 @@ class BackupResult:
                 "target": None}
 
 
-def new_backup_id(now: datetime) -> str:
-    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+def new_backup_id(now: datetime, newest: str | None = None) -> str:
+    """An id that sorts by time (to the millisecond) and after ``newest``, the target's last id.
+
+    Two backups within one millisecond, or a machine whose clock is behind the one that wrote
+    ``newest``, still get an id that sorts last, so "the newest backup" is always the last made
+    (ids are chosen under the target's lock).
+    """
+    if newest is not None:
+        now = max(now, mf.id_time(newest) + timedelta(milliseconds=1))
+    return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z-" + secrets.token_hex(3)
 
 
 def _iso(now: datetime) -> str:
@@ -275,9 +283,9 @@ def back_up(archive: Archive, location: str, *, keep: int | None = None,
     target.prepare()
     with target.lock():
         started = datetime.now(timezone.utc)
-        backup_id = new_backup_id(started)
-        known: dict[str, Entry] = {}
         ids = mf.backup_ids(target)
+        backup_id = new_backup_id(started, ids[-1] if ids else None)
+        known: dict[str, Entry] = {}
         if ids:
             known.update((e.path, e) for e in mf.entries(target, mf.load(target, ids[-1])))
         journal_known = {}
