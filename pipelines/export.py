@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from pathlib import Path
 
 from archive.home import Archive
+from pipelines.actors import cli_actor
 
 
 def add_parser(subparsers) -> None:
@@ -24,14 +24,8 @@ def add_parser(subparsers) -> None:
 
 def run(args, archive: Archive) -> int:
     from archive.media.pdi import PdiError, export_studies
-    from archive.sharing.actions import Actor
-
     try:
-        who = args.by or getpass.getuser()
-    except Exception:
-        who = "unknown"
-    try:
-        result = export_studies(archive, args.study, args.out, Actor(f"cli:{who}", None, source="cli"),
+        result = export_studies(archive, args.study, args.out, cli_actor(args.by, role=None),
                                 web=args.web)
     except PdiError as exc:
         print(f"limestone export: {exc}", file=sys.stderr)

@@ -7,16 +7,12 @@ Patients grant and withdraw access themselves in the portal (``/me/family``).
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from datetime import datetime, time
-from typing import TYPE_CHECKING
 
 from archive.home import Archive
-
-if TYPE_CHECKING:
-    from archive.sharing.actions import Actor
+from pipelines.actors import cli_actor
 
 
 def add_parsers(sub) -> None:
@@ -42,16 +38,6 @@ def add_parsers(sub) -> None:
     parser.set_defaults(run=run)
 
 
-def _actor(args) -> Actor:
-    from archive.sharing.actions import Actor
-
-    try:
-        who = args.by or getpass.getuser()
-    except Exception:
-        who = "unknown"
-    return Actor(f"cli:{who}", "clerk", source="cli")
-
-
 def run(args, archive: Archive) -> int:
     from archive.patient_access import AccountError, delegation
 
@@ -65,14 +51,14 @@ def run(args, archive: Archive) -> int:
                       f"{g.ends_at:%Y-%m-%d}  {g.status()}  ({g.granted_by_kind})")
             return 0
         if args.delegate_command == "revoke":
-            found = delegation.revoke(archive.home, args.delegation_id, _actor(args).user_id)
+            found = delegation.revoke(archive.home, args.delegation_id, cli_actor(args.by).user_id)
         else:
             try:
                 last_day = datetime.strptime(args.until, "%Y-%m-%d").date()
             except ValueError:
                 raise AccountError("--until must be a date, YYYY-MM-DD") from None
             found = delegation.grant_by_clerk(
-                archive, args.patient_id, datetime.combine(last_day, time(23, 59, 59)), actor=_actor(args),
+                archive, args.patient_id, datetime.combine(last_day, time(23, 59, 59)), actor=cli_actor(args.by),
                 label=args.label, issuer=args.issuer, to_account=args.to_account, to_email=args.to_email)
     except AccountError as exc:
         print(f"limestone patients delegate {args.delegate_command}: {exc}", file=sys.stderr)

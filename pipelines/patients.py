@@ -10,17 +10,13 @@ Every import, pull and listen that files new studies sends the notices by itself
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from archive.home import Archive
 from pipelines import patient_family
-
-if TYPE_CHECKING:
-    from archive.sharing.actions import Actor
+from pipelines.actors import cli_actor
 
 
 def add_parser(subparsers) -> None:
@@ -40,16 +36,6 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def _actor(args) -> Actor:
-    from archive.sharing.actions import Actor
-
-    try:
-        who = args.by or getpass.getuser()
-    except Exception:
-        who = "unknown"
-    return Actor(f"cli:{who}", "clerk", source="cli")
-
-
 def run(args, archive: Archive) -> int:
     from archive.patient_access import AccountError
     from archive.patient_access import actions as patient_actions
@@ -61,7 +47,7 @@ def run(args, archive: Archive) -> int:
         print(json.dumps({"sent": sent}) if args.json else f"{sent} new-images notices sent.")
         return 0
     try:
-        result = patient_actions.invite_patient(archive, args.patient_id, args.email, _actor(args),
+        result = patient_actions.invite_patient(archive, args.patient_id, args.email, cli_actor(args.by),
                                                 issuer=args.issuer, send_email=not args.no_email)
     except AccountError as exc:
         print(f"limestone patients {args.patients_command}: {exc}", file=sys.stderr)

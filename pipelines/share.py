@@ -6,16 +6,12 @@ is stored anywhere, so they cannot be shown again: issue a new link if they are 
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
-from typing import TYPE_CHECKING
 
 from archive import sharing
 from archive.home import Archive
-
-if TYPE_CHECKING:
-    from archive.sharing.actions import Actor
+from pipelines.actors import cli_actor
 
 
 def add_parser(subparsers) -> None:
@@ -46,16 +42,6 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def _actor(args) -> Actor:
-    from archive.sharing.actions import Actor
-
-    try:
-        who = args.by or getpass.getuser()
-    except Exception:
-        who = "unknown"
-    return Actor(f"cli:{who}", "clerk", source="cli")
-
-
 def run(args, archive: Archive) -> int:
     try:
         return _run(args, archive)
@@ -71,7 +57,7 @@ def _run(args, archive: Archive) -> int:
     if command == "create":
         permissions = [p.strip() for p in args.permissions.split(",") if p.strip()]
         issued = share_actions.create(
-            archive, args.study, _actor(args), recipient_name=args.recipient, recipient_role=args.role,
+            archive, args.study, cli_actor(args.by), recipient_name=args.recipient, recipient_role=args.role,
             recipient_email=args.email, permissions=permissions, days=args.days,
             use_limit=args.use_limit, verify=args.verify)
         url = issued.url(archive.settings.portal_base_url)
@@ -101,8 +87,8 @@ def _run(args, archive: Archive) -> int:
         return 0
     action = {"revoke": share_actions.revoke, "unlock": share_actions.unlock}.get(command)
     if action is not None:
-        link = action(archive, args.link_id, _actor(args))
+        link = action(archive, args.link_id, cli_actor(args.by))
     else:
-        link = share_actions.extend(archive, args.link_id, args.days, _actor(args))
+        link = share_actions.extend(archive, args.link_id, args.days, cli_actor(args.by))
     print(f"{link.link_id}: {link.status()}, until {link.expires_at:%Y-%m-%d %H:%M} UTC")
     return 0

@@ -67,7 +67,6 @@ from archive.dicom import pixels
 from archive.home import Archive
 from archive.i18n import N_, _
 from archive.media.dicomdir import plan as media_plan
-from archive.media.zipstream import Member, zip_chunks, zip_size
 from archive.reports import release
 from archive.sharing.links import ShareLink
 from archive.sharing.scope import Contents
@@ -80,7 +79,7 @@ from archive.viewing import frames as viewer_frames
 from portal import pages, patient_pages
 from portal.limits import Busy, PerKeySlots, RateLimit, SharedRateLimit, portal_limits
 from portal.session import COOKIE, Sessions
-from portal.streaming import read_ahead
+from portal.streaming import read_ahead, zip_download
 
 log = logging.getLogger("limestone.portal")
 
@@ -584,19 +583,11 @@ class Portal:
                 return self.refuse(request)
             studies = [studies[s_index - 1]]
         media = media_plan(Contents(entry.contents.patient, studies), self.archive.vault)
-        vault = self.archive.vault
-        readme = _(ZIP_README).encode()
-        members = [Member("README.TXT", len(readme), lambda: [readme]),
-                   Member("DICOMDIR", len(media.dicomdir), lambda: [media.dicomdir])]
-        members += [Member(f.path, f.size, (lambda h=f.content_hash: vault.stream(h)))
-                    for f in media.files + media.unindexed]
         sharing.count_download(self.home, link.link_id)
         self.audit(request, "download", link, [s.study_instance_uid for s in studies],
                    detail=f"zip: {len(media.files) + len(media.unindexed)} files, {media.bytes} bytes"
                           + (f", {len(media.missing)} missing" if media.missing else ""))
-        return StreamingResponse(read_ahead(zip_chunks(members)), media_type="application/zip", headers={
-            "content-disposition": 'attachment; filename="limestone-images.zip"',
-            "content-length": str(zip_size(members))})
+        return zip_download(media, self.archive.vault, _(ZIP_README).encode(), "limestone-images.zip")
 
     def report_pdf(self, request: Request) -> Response:
         token = request.path_params["token"]

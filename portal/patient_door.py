@@ -40,7 +40,6 @@ from starlette.routing import Route
 from archive import audit, patient_access
 from archive.media import pdi
 from archive.media.dicomdir import plan as media_plan
-from archive.media.zipstream import Member, zip_chunks, zip_size
 from archive.patient_access import codes, mail, passkeys, records
 from archive.patient_access import shares as patient_shares
 from archive.patient_access.accounts import Account
@@ -53,7 +52,7 @@ from archive.viewing import frames as viewer_frames
 from portal import family
 from portal import patient_pages as pages
 from portal.i18n import t
-from portal.streaming import read_ahead
+from portal.streaming import read_ahead, zip_download
 
 log = logging.getLogger("limestone.portal.patients")
 
@@ -145,9 +144,17 @@ class PatientDoor:
         finally:
             cur.close()
 
-    def picked(self, request: Request, account: Account) -> list[dict] | None:
+    def chosen(self, request: Request) -> tuple[Account, list[dict]] | Response:
+        """The signed-in account and the studies its ``?s=`` references chose; nothing chosen goes
+        back to the list, and a reference that is not the account's (or no account) is refused."""
+        account = self.account(request)
+        if account is None:
+            return self.refuse()
         refs = request.query_params.getlist("s")[:200]
-        return records.resolve(self.studies(account), refs) if refs else None
+        if not refs:
+            return RedirectResponse("/me", status_code=303)
+        picked = records.resolve(self.studies(account), refs)
+        return self.refuse() if picked is None else (account, picked)
 
     # ---- enrolment -------------------------------------------------------------------------
     def enrol_page(self, request: Request) -> Response:
@@ -432,31 +439,20 @@ class PatientDoor:
             "content-length": str(document.size), "content-disposition": f'attachment; filename="report-{n}.pdf"'})
 
     def download(self, request: Request) -> Response:
-        account = self.account(request)
-        if account is not None and not request.query_params.getlist("s"):
-            return RedirectResponse("/me", status_code=303)     # nothing chosen: back to the list
-        picked = self.picked(request, account) if account else None
-        if account is None or picked is None:
-            return self.refuse()
-        contents = self.contents(picked)
-        media = media_plan(contents, self.archive.vault)
-        vault = self.archive.vault
-        members = [Member("README.TXT", len(ZIP_README), lambda: [ZIP_README]),
-                   Member("DICOMDIR", len(media.dicomdir), lambda: [media.dicomdir])]
-        members += [Member(f.path, f.size, (lambda h=f.content_hash: vault.stream(h)))
-                    for f in media.files + media.unindexed]
+        chosen = self.chosen(request)
+        if isinstance(chosen, Response):
+            return chosen
+        account, picked = chosen
+        media = media_plan(self.contents(picked), self.archive.vault)
         self.audit(request, "download", account, [r["study_instance_uid"] for r in picked],
                    detail=f"zip: {len(media.files) + len(media.unindexed)} files, {media.bytes} bytes")
-        return StreamingResponse(read_ahead(zip_chunks(members)), media_type="application/zip", headers={
-            "content-disposition": 'attachment; filename="my-images.zip"', "content-length": str(zip_size(members))})
+        return zip_download(media, self.archive.vault, ZIP_README, "my-images.zip")
 
     def cd_image(self, request: Request) -> Response:
-        account = self.account(request)
-        if account is not None and not request.query_params.getlist("s"):
-            return RedirectResponse("/me", status_code=303)     # nothing chosen: back to the list
-        picked = self.picked(request, account) if account else None
-        if account is None or picked is None:
-            return self.refuse()
+        chosen = self.chosen(request)
+        if isinstance(chosen, Response):
+            return chosen
+        account, picked = chosen
         contents = self.contents(picked)
         cur = self.portal.cursor()
         try:
@@ -482,12 +478,10 @@ class PatientDoor:
 
     # ---- shares ----------------------------------------------------------------------------
     def share_new(self, request: Request) -> Response:
-        account = self.account(request)
-        if account is not None and not request.query_params.getlist("s"):
-            return RedirectResponse("/me", status_code=303)     # nothing chosen: back to the list
-        picked = self.picked(request, account) if account else None
-        if account is None or picked is None:
-            return self.refuse()
+        chosen = self.chosen(request)
+        if isinstance(chosen, Response):
+            return chosen
+        account, picked = chosen
         s = self.archive.settings
         return HTMLResponse(pages.share_form(picked, max_days=int(s.share_max_days),
                                              default_days=int(s.share_default_days)))

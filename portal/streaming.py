@@ -5,6 +5,11 @@ from __future__ import annotations
 import asyncio
 import threading
 
+from starlette.responses import StreamingResponse
+
+from archive.media import MediaPlan, Member, zip_chunks, zip_size
+from archive.vault import Vault
+
 _END = object()
 
 
@@ -60,3 +65,14 @@ async def read_ahead(pieces, depth: int = 8):
     finally:
         stop.set()
         room.release()   # a producer waiting for room wakes up, sees stop and ends
+
+
+def zip_download(media: MediaPlan, vault: Vault, readme: bytes, filename: str) -> StreamingResponse:
+    """The originals ``media`` plans as one ZIP streamed from the vault: ``readme`` as README.TXT,
+    the DICOMDIR, then every file (its length known before the first byte is sent)."""
+    members = [Member("README.TXT", len(readme), lambda: [readme]),
+               Member("DICOMDIR", len(media.dicomdir), lambda: [media.dicomdir])]
+    members += [Member(f.path, f.size, (lambda h=f.content_hash: vault.stream(h)))
+                for f in media.files + media.unindexed]
+    return StreamingResponse(read_ahead(zip_chunks(members)), media_type="application/zip", headers={
+        "content-disposition": f'attachment; filename="{filename}"', "content-length": str(zip_size(members))})
