@@ -7,7 +7,8 @@
 Any number of workers, on any machines sharing the archive's settings, take jobs queued by
 ``limestone jobs submit`` (archive/jobs/). A job that raises is retried (up to ``ATTEMPTS`` times,
 waiting longer each time); the jobs of a worker that died (kill -9, a lost machine) are put back in
-the queue by the others once its heartbeat is ``--stalled-after`` seconds old. Every job is
+the queue by the others once its heartbeat is ``--stalled-after`` seconds old, and marked failed
+when workers died running it ``ATTEMPTS`` times (a file that crashes every worker). Every job is
 idempotent (imports on SOP Instance UID, pulls fetch what is missing), so a job run twice stores
 nothing twice. SIGTERM (``systemctl stop``) lets the running jobs finish first.
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("limestone.worker")
 
-ATTEMPTS = 4            # a failing job is tried this many times in all
 REFRESH_DELAY = 20      # seconds after a job that stored something before the repeat metrics refresh
 
 
@@ -65,7 +65,7 @@ def register_tasks(app: Any, archive: Archive, queue: JobsQueue) -> None:
     from procrastinate import RetryStrategy
 
     from archive.ingest.run import import_paths
-    from archive.jobs import IMPORT_TASK, PULL_STUDY_TASK, PULL_TASK, QUEUE, REFRESH_TASK
+    from archive.jobs import ATTEMPTS, IMPORT_TASK, PULL_STUDY_TASK, PULL_TASK, QUEUE, REFRESH_TASK
     from archive.network.nodes import Node, NodeRegistry
     from archive.network.pull import Puller, PullRequest
     from archive.network.query import StudyFilter

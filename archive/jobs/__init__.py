@@ -3,6 +3,7 @@
 
 from archive.jobs.plan import import_batches, pull_windows
 from archive.jobs.queue import (
+    ATTEMPTS,
     IMPORT_TASK,
     PULL_STUDY_TASK,
     PULL_TASK,
@@ -13,5 +14,5 @@ from archive.jobs.queue import (
     queue_url,
 )
 
-__all__ = ["IMPORT_TASK", "PULL_STUDY_TASK", "PULL_TASK", "QUEUE", "REFRESH_TASK", "JobsError", "JobsQueue",
+__all__ = ["ATTEMPTS", "IMPORT_TASK", "PULL_STUDY_TASK", "PULL_TASK", "QUEUE", "REFRESH_TASK", "JobsError", "JobsQueue",
            "import_batches", "pull_windows", "queue_url"]

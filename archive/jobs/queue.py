@@ -50,6 +50,7 @@ IMPORT_TASK = "limestone.import_files"        # one batch of files, or one conta
 PULL_TASK = "limestone.pull_window"           # one date window of a node: finds its studies
 PULL_STUDY_TASK = "limestone.pull_study"      # one study of a node: retrieves it
 REFRESH_TASK = "limestone.refresh_repeats"    # patient links and repeat metrics, once after a burst
+ATTEMPTS = 4   # a job is tried this many times in all, whether it raised or its worker died
 
 EMBEDDED = ("work is spread over workers only in the distributed mode: set LIMESTONE_CATALOG (or "
             "LIMESTONE_STATE) to a postgresql:// URL shared by the workers. On one machine, "
@@ -271,23 +272,38 @@ def progress(home: Home) -> dict[str, Any]:
     return JobsQueue(home).progress()
 
 
-async def retry_stalled(app: "procrastinate.App", seconds_since_heartbeat: float) -> list[int]:
+async def retry_stalled(app: "procrastinate.App", seconds_since_heartbeat: float,
+                        attempts: int = ATTEMPTS) -> list[int]:
     """Put back in the queue the running jobs of workers whose heartbeat stopped (a dead worker's).
+
+    A job whose worker has died while running it ``attempts`` times in all (one that kills its
+    worker: a file that exhausts memory, a crash in a decoder) is marked failed instead, so it
+    cannot take every worker down in turn for ever; ``limestone jobs`` counts it as failed.
 
     Two live workers may find the same job: the one that loses the race is told the job is no
     longer running, which is fine.
     """
+    from procrastinate.jobs import Status
+
     retried = []
     stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=seconds_since_heartbeat)
     for job in stalled:
+        assert job.id is not None
+        given_up = job.attempts + 1 >= attempts
         try:
-            await app.job_manager.retry_job(job)
+            if given_up:
+                await app.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
+            else:
+                await app.job_manager.retry_job(job)
         except Exception as exc:   # raced by another worker: the job is not 'doing' any more
             log.info("stalled job %s already taken back: %s", job.id, exc)
             continue
-        assert job.id is not None
-        retried.append(job.id)
-        log.warning("job %s (%s) of a stopped worker is back in the queue", job.id, job.task_name)
+        if given_up:
+            log.error("job %s (%s) failed: the worker running it stopped %d times", job.id, job.task_name,
+                      job.attempts + 1)
+        else:
+            retried.append(job.id)
+            log.warning("job %s (%s) of a stopped worker is back in the queue", job.id, job.task_name)
     return retried
 
 
