@@ -208,6 +208,11 @@ class Puller:
         started = time.monotonic()
         self._ensure_master_key()   # before any row or file is written
         self.con = self.archive.store()
+        if not request.metadata_only:
+            # The workers (or the C-MOVE receiver) take the cores; the run's own statements are
+            # small catalog reads and writes, which DuckDB's extra threads make cost more CPU
+            # (measured: 4.0 s of the parent's CPU per 2,000 instances, 2.9 s with one thread).
+            self.con.execute("SET threads = 1")
         run = IngestRun(new_run_id(), "pull", f"node {self.node.name}", self.node.site)
         self.run_id = run.run_id
         start_run(self.con, run)
@@ -220,6 +225,7 @@ class Puller:
                 summary.errors.append(f"node {self.node.address}: study {request.study} not found")
             if studies:
                 if request.metadata_only:
+                    self._record_found(studies)
                     self._metadata(studies, summary)
                 else:
                     self._retrieve(studies, summary)
@@ -250,6 +256,7 @@ class Puller:
             self.registry.record_run(self.node.name, mode, selection.since, until,
                                      status if advances else "filtered")
             if not summary.interrupted and self.update_repeats:
+                self.con.execute("RESET threads")   # workers done: the whole-archive update may use every core
                 after_run(self.con, self.archive.home)  # the repeat metrics include what came in
                 notify_patients(self.archive, self.con, run.imported)   # "you have new images"
             self.con.close()
@@ -328,10 +335,13 @@ class Puller:
         if studies:
             known = remote.retrieve_status(self.con, [s.study_uid for s in studies])
             summary.new = sum(1 for s in studies if s.study_uid not in known)
-            remote.upsert_remote_studies(self.con, self.archive.home, self.node.name, self.node.site,
-                                         [(s.identifier, s.remote_instances) for s in studies])
-            self.touched.update(s.study_uid for s in studies)
         return studies
+
+    def _record_found(self, studies: list[RemoteStudy]) -> None:
+        """Record the studies found in the store (rows 'not retrieved' until their images arrive)."""
+        remote.upsert_remote_studies(self.con, self.archive.home, self.node.name, self.node.site,
+                                     [(s.identifier, s.remote_instances) for s in studies])
+        self.touched.update(s.study_uid for s in studies)
 
     def _metadata(self, studies: list[RemoteStudy], summary: PullSummary) -> None:
         if self.node.dicomweb:
@@ -407,8 +417,15 @@ class Puller:
         return jobs
 
     def _retrieve(self, studies: list[RemoteStudy], summary: PullSummary) -> None:
+        """Record the studies found and retrieve those not complete in the archive.
+
+        The workers get their studies first, and the parent records the studies found while they
+        fetch (that write costs about a second of a DuckLake store): the found rows are committed
+        before any batch of received instances, which the parent writes after them.
+        """
         jobs = self._jobs(studies, summary)
         if not jobs:
+            self._record_found(studies)
             return
         # Marked as found first: if this run is killed, the next one takes them up, whatever its window.
         self.registry.record_studies(self.node.name, [
@@ -452,6 +469,7 @@ class Puller:
         unreachable_streak = 0
         last_flush, flushed_at = time.monotonic(), 0
         try:
+            self._record_found(studies)
             while futures:
                 done, _ = wait(futures, timeout=0.25, return_when=FIRST_COMPLETED)
                 self._drain(summary, progress)
