@@ -1,9 +1,9 @@
 """Pulling a PACS node's studies into the archive: planning, retrieval and completeness.
 
 1. C-FIND (study root, study level) for the window. Every study found is recorded in the store
-   at once (study rows flagged 'not retrieved' until their images arrive), so the archive shows
-   the node's contents even before, or without (metadata only, which also records series), any
-   image is fetched.
+   (study rows flagged 'not retrieved' until their images arrive; while the first studies are
+   fetched, and before any of their instances), so the archive shows the node's contents even
+   before, or without (metadata only, which also records series), any image is fetched.
 2. Studies not yet complete in the archive (fewer instances than the node reports) are retrieved
    by C-GET or C-MOVE (to our own storage SCP, started for the run), several at a time, up to the
    node's limit of associations. C-GET runs in worker processes (DICOM decoding and encryption
