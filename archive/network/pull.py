@@ -215,8 +215,9 @@ class Puller:
             self.con = self.archive.store()
             if not request.metadata_only:
                 # The workers (or the C-MOVE receiver) take the cores; the run's own statements
-                # are small catalog reads and writes, which DuckDB's extra threads make cost more
-                # CPU (measured: 4.0 s of the parent's CPU per 2,000 instances, 2.9 s with one).
+                # are small catalog reads and writes, which cost about half the CPU on one DuckDB
+                # thread (measured on 2,000 instances: the found studies' upsert 0.60 -> 0.34 s,
+                # the batch commit 0.58 -> 0.31 s).
                 self.con.execute("SET threads = 1")
             start_run(self.con, run)
         except BaseException:
