@@ -28,9 +28,13 @@ def to_date(value: Any) -> date | None:
     raw = text(value)
     if not raw:
         return None
-    raw = raw.replace(".", "")  # ACR-NEMA style YYYY.MM.DD
+    raw = raw.replace(".", "")[:8]  # ACR-NEMA style YYYY.MM.DD
     try:
-        return datetime.strptime(raw[:8], "%Y%m%d").date()
+        if len(raw) == 8 and raw.isascii() and raw.isdigit():
+            # The usual YYYYMMDD, read as strptime reads it, at a tenth of its cost (an import
+            # converts several dates per instance).
+            return date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
+        return datetime.strptime(raw, "%Y%m%d").date()
     except ValueError:
         return None
 

@@ -1,9 +1,9 @@
 """Pulling a PACS node's studies into the archive: planning, retrieval and completeness.
 
 1. C-FIND (study root, study level) for the window. Every study found is recorded in the store
-   at once (study rows flagged 'not retrieved' until their images arrive), so the archive shows
-   the node's contents even before, or without (metadata only, which also records series), any
-   image is fetched.
+   (study rows flagged 'not retrieved' until their images arrive; while the first studies are
+   fetched, and before any of their instances), so the archive shows the node's contents even
+   before, or without (metadata only, which also records series), any image is fetched.
 2. Studies not yet complete in the archive (fewer instances than the node reports) are retrieved
    by C-GET or C-MOVE (to our own storage SCP, started for the run), several at a time, up to the
    node's limit of associations. C-GET runs in worker processes (DICOM decoding and encryption
@@ -206,20 +206,31 @@ class Puller:
         mode = request.mode
         summary = PullSummary(self.node.name, metadata_only=request.metadata_only)
         started = time.monotonic()
-        self._ensure_master_key()   # before any row or file is written
-        self.con = self.archive.store()
+        self._ensure_master_key()   # before any row or file is written, and before a worker opens the vault
+        if not request.metadata_only and (self.node.dicomweb or self.node.retrieve_method == "get"):
+            self._start_get_workers()   # they load (~0.5 s of imports each) while the store opens
         run = IngestRun(new_run_id(), "pull", f"node {self.node.name}", self.node.site)
         self.run_id = run.run_id
-        start_run(self.con, run)
+        try:
+            self.con = self.archive.store()
+            if not request.metadata_only:
+                # The workers (or the C-MOVE receiver) take the cores; the run's own statements
+                # are small catalog reads and writes, which cost about half the CPU on one DuckDB
+                # thread (measured on 2,000 instances: the found studies' upsert 0.60 -> 0.34 s,
+                # the batch commit 0.58 -> 0.31 s).
+                self.con.execute("SET threads = 1")
+            start_run(self.con, run)
+        except BaseException:
+            self._stop_get_workers()
+            raise
         status = "failed"
         try:
-            if not request.metadata_only and (self.node.dicomweb or self.node.retrieve_method == "get"):
-                self._start_get_workers()
             studies = self._find(selection, summary, include_unfinished=advances and not request.metadata_only)
             if request.study and not any(s.study_uid == request.study for s in studies):
                 summary.errors.append(f"node {self.node.address}: study {request.study} not found")
             if studies:
                 if request.metadata_only:
+                    self._record_found(studies)
                     self._metadata(studies, summary)
                 else:
                     self._retrieve(studies, summary)
@@ -231,8 +242,7 @@ class Puller:
             status = "interrupted"
             raise
         finally:
-            if self.get_workers is not None:
-                self.get_workers.shutdown(wait=True, cancel_futures=True)
+            self._stop_get_workers()
             self._flush()
             if self.touched:
                 remote.refresh_retrieve_status(self.con, self.archive.home, self.touched)
@@ -250,6 +260,7 @@ class Puller:
             self.registry.record_run(self.node.name, mode, selection.since, until,
                                      status if advances else "filtered")
             if not summary.interrupted and self.update_repeats:
+                self.con.execute("RESET threads")   # workers done: the whole-archive update may use every core
                 after_run(self.con, self.archive.home)  # the repeat metrics include what came in
                 notify_patients(self.archive, self.con, run.imported)   # "you have new images"
             self.con.close()
@@ -328,10 +339,13 @@ class Puller:
         if studies:
             known = remote.retrieve_status(self.con, [s.study_uid for s in studies])
             summary.new = sum(1 for s in studies if s.study_uid not in known)
-            remote.upsert_remote_studies(self.con, self.archive.home, self.node.name, self.node.site,
-                                         [(s.identifier, s.remote_instances) for s in studies])
-            self.touched.update(s.study_uid for s in studies)
         return studies
+
+    def _record_found(self, studies: list[RemoteStudy]) -> None:
+        """Record the studies found in the store (rows 'not retrieved' until their images arrive)."""
+        remote.upsert_remote_studies(self.con, self.archive.home, self.node.name, self.node.site,
+                                     [(s.identifier, s.remote_instances) for s in studies])
+        self.touched.update(s.study_uid for s in studies)
 
     def _metadata(self, studies: list[RemoteStudy], summary: PullSummary) -> None:
         if self.node.dicomweb:
@@ -407,8 +421,15 @@ class Puller:
         return jobs
 
     def _retrieve(self, studies: list[RemoteStudy], summary: PullSummary) -> None:
+        """Record the studies found and retrieve those not complete in the archive.
+
+        The workers get their studies first, and the parent records the studies found while they
+        fetch (that write costs about a second of a DuckLake store): the found rows are committed
+        before any batch of received instances, which the parent writes after them.
+        """
         jobs = self._jobs(studies, summary)
         if not jobs:
+            self._record_found(studies)
             return
         # Marked as found first: if this run is killed, the next one takes them up, whatever its window.
         self.registry.record_studies(self.node.name, [
@@ -452,6 +473,7 @@ class Puller:
         unreachable_streak = 0
         last_flush, flushed_at = time.monotonic(), 0
         try:
+            self._record_found(studies)
             while futures:
                 done, _ = wait(futures, timeout=0.25, return_when=FIRST_COMPLETED)
                 self._drain(summary, progress)
@@ -511,6 +533,10 @@ class Puller:
                       self.node.as_dict(), self.settings.ae_title, self.settings.dicom_timeout))
         for _ in range(self.node.max_associations):
             self.get_workers.submit(pull_worker.ready)
+
+    def _stop_get_workers(self) -> None:
+        if self.get_workers is not None:
+            self.get_workers.shutdown(wait=True, cancel_futures=True)
 
     def _give_up(self, futures: dict, summary: PullSummary) -> None:
         cancelled = [(f, js) for f, js in list(futures.items()) if f.cancel()]
