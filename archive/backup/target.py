@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, Protocol, TextIO
 
 from archive.errors import LimestoneError
+from archive.vault import sync_filesystem
 
 MARKER = "limestone-backup.json"
 FORMAT = 1
@@ -268,7 +269,7 @@ class FolderTarget:
     def sync(self) -> None:
         fd = os.open(self.root, os.O_RDONLY)
         try:
-            _syncfs(fd)
+            sync_filesystem(fd)
         finally:
             os.close(fd)
 
@@ -299,16 +300,3 @@ def _copy_range(source_fd: int, dest_fd: int, size: int, name: str) -> None:
         if sent == 0:
             raise BackupError(f"{name} shrank while it was copied")
         offset += sent
-
-
-def _syncfs(fd: int) -> None:
-    """Flush the file system holding ``fd`` (one call, instead of an fsync per file)."""
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.syncfs(fd) == 0:
-            return
-    except (OSError, AttributeError):
-        pass
-    os.sync()

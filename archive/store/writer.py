@@ -175,6 +175,8 @@ class StoreWriter:
         quarantine, self._quarantine = self._quarantine, []
         if not records and not quarantine:
             return BatchResult()
+        if self.vault is not None and any(item[4] for item in records):
+            self.vault.flush()   # the files on disk before the rows naming them commit
         with write_lock(self.home):
             result = retrying(lambda: self._commit(records, quarantine))
         self.totals.inserted += result.inserted
