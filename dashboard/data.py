@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import date
-from typing import Any
+from typing import Any, Callable
 
 import duckdb
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from archive.config import Settings
 from archive.errors import LimestoneError
@@ -95,6 +96,30 @@ def warm(home: str, *more: Any) -> None:
                 log.info("warm-up step failed: %s", type(exc).__name__)
 
     threading.Thread(target=run, name="limestone-warm", daemon=True).start()
+
+
+def prefetch(*calls: Callable[[], Any]) -> None:
+    """Run cached queries a page needs further down, each in a thread, beside the one it waits on.
+
+    DuckDB works without holding the interpreter, so two queries on two cores take little longer
+    than one. The page's own call later finds the value cached, or waits for it (Streamlit
+    computes a cached value once, under a lock per key); a failure is left for that call to
+    report. Measured here (4 paired runs, loaded machine): the comparison page's first image came
+    0.15-0.35 s sooner.
+    """
+    run = get_script_run_ctx()
+    for call in calls:
+        thread = threading.Thread(target=_quietly, args=(call,), name="limestone-prefetch", daemon=True)
+        if run is not None:   # the session's context: no "missing ScriptRunContext" warnings
+            add_script_run_ctx(thread, run)
+        thread.start()
+
+
+def _quietly(call: Callable[[], Any]) -> None:
+    try:
+        call()
+    except BaseException as exc:   # a stopped run included: the page's own call reports or redoes it
+        log.info("prefetch failed: %s", type(exc).__name__)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
