@@ -1,6 +1,6 @@
-"""What the first image after opening a page waits for: queries read ahead, the table's scripts
-loaded during sign-in, no full garbage collection after each run (benchmarks/viewer_scroll.py
-measures the time)."""
+"""What the first image after opening a page waits for: queries warmed and read ahead, the table's
+scripts loaded during sign-in, no full garbage collection after each run
+(benchmarks/viewer_scroll.py measures the time)."""
 
 import threading
 import tomllib
@@ -51,3 +51,7 @@ def test_signed_out_pages_load_the_table_scripts_out_of_sight(home):
 def test_no_full_garbage_collection_after_every_run():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
+
+
+def test_every_study_query_is_run_once_in_the_background(home):
+    data.warm_queries(str(home.home))   # each query of the study, viewer and comparison pages: none fails
