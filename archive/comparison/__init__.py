@@ -10,8 +10,9 @@
 """
 
 from archive.comparison.priors import Prior, relevant_priors
-from archive.comparison.record import record_comparison
+from archive.comparison.record import audit_comparison, record_prior_uses
 from archive.comparison.scroll_link import SyncPlan, plan_sync
 from archive.comparison.series_pairing import pair_series
 
-__all__ = ["Prior", "SyncPlan", "pair_series", "plan_sync", "record_comparison", "relevant_priors"]
+__all__ = ["Prior", "SyncPlan", "audit_comparison", "pair_series", "plan_sync", "record_prior_uses",
+           "relevant_priors"]

@@ -180,9 +180,13 @@ def rank(current: dict[str, Any], candidates: pd.DataFrame) -> list[Prior]:
 
 
 def relevant_priors(con: duckdb.DuckDBPyConnection, study_instance_uid: str,
-                    limit: int | None = None) -> list[Prior]:
-    """The ranked priors of a study; raises LookupError when the study is not in the store."""
-    current = browse.study(con, study_instance_uid)
+                    limit: int | None = None, current: dict[str, Any] | None = None) -> list[Prior]:
+    """The ranked priors of a study; raises LookupError when the study is not in the store.
+
+    ``current``: the study's row from ``browse.study`` when the caller has read it already (one
+    query fewer).
+    """
+    current = current if current is not None else browse.study(con, study_instance_uid)
     if current is None:
         raise LookupError("the study is not in the archive")
     keys = same_person_keys(con, current["patient_key"]) if current.get("patient_key") else []

@@ -29,9 +29,10 @@ log = logging.getLogger("limestone.compare")
 
 
 @st.cache_data(ttl=data.TTL, show_spinner=False)
-def relevant_priors(home: str, study_instance_uid: str) -> list[prior_ranking.Prior]:
+def relevant_priors(home: str, study_instance_uid: str, _study: dict | None = None) -> list[prior_ranking.Prior]:
+    """The ranked priors; ``_study``: the study's row as the page read it (``data.study``)."""
     with data.cursor(home) as cur:
-        return prior_ranking.relevant_priors(cur, study_instance_uid)
+        return prior_ranking.relevant_priors(cur, study_instance_uid, current=_study)
 
 
 @st.cache_data(ttl=data.TTL, show_spinner=False)

@@ -10,6 +10,7 @@ prior used (``archive.comparison.record``).
 
 import hashlib
 import uuid
+from functools import partial
 
 import pandas as pd
 import streamlit as st
@@ -18,7 +19,7 @@ from archive import study_keys
 from archive.comparison.difference import difference, display_sense
 from archive.comparison.difference import render as render_difference
 from archive.comparison.image_registration import suggest_offset
-from archive.comparison.record import Shown, comparison_id, record_comparison
+from archive.comparison.record import Shown, audit_comparison, comparison_id, record_prior_uses
 from archive.comparison.scroll_link import (
     OFF,
     OFFSET,
@@ -54,20 +55,30 @@ def _day(value) -> str:
     return f"{value:%Y-%m-%d}" if value is not None and value == value else "unknown date"
 
 
-def _record(archive, study, chosen) -> None:
-    """Audit and 'prior used', once per session for this set of studies."""
+def _shown(study, chosen) -> tuple[Shown, list[Shown]]:
+    return (Shown(study["study_instance_uid"], study.get("patient_key")),
+            [Shown(p.study_instance_uid, p.patient_key) for p in chosen])
+
+
+def _audit(archive, study, chosen) -> bool:
+    """Audit the comparison once per session for this set of studies; True when it was new."""
     session = ss.setdefault("compare.session", uuid.uuid4().hex)
     cid = comparison_id(ctx.user.user_id, study["study_instance_uid"],
                         [p.study_instance_uid for p in chosen], session)
     done = ss.setdefault("compare.recorded", set())
     if cid in done:
-        return
-    result = record_comparison(archive, ctx.user.user_id, ctx.user.role_label,
-                               Shown(study["study_instance_uid"], study.get("patient_key")),
-                               [Shown(p.study_instance_uid, p.patient_key) for p in chosen],
-                               study.get("site"), session, background=True)
-    if result["audited"]:
+        return False
+    if audit_comparison(archive, ctx.user.user_id, ctx.user.role_label, *_shown(study, chosen), session):
         done.add(cid)
+    return True
+
+
+def _read_ahead(home: str, uid: str, index: int) -> None:
+    """The current study's series and the images of the one on screen, read while the page ranks
+    the priors (``data.prefetch``)."""
+    rows = cmp.series_geometry(home, uid)
+    if 0 <= index < len(rows):
+        cmp.series_instances(home, uid, rows.iloc[index]["series_instance_uid"])
 
 
 @guarded("compare")
@@ -83,14 +94,28 @@ def body(ctx):
         find_study(ctx, archive, "compare", label="Current study", pick_label="Study to compare",
                    placeholder="Choose the current study")
         return
+    data.prefetch(partial(_read_ahead, ctx.home, uid, ss.get("compare.current_series", 0)))
     patient_banner(study)
     st.title(f"Compare: {study.get('study_description') or 'study'}")
     st.caption(f"Current study: {_day(study.get('study_date'))} · {study.get('site') or 'no site'} · "
                f"{', '.join(study.get('modalities') or [])}")
-    chosen = _choose_priors(ctx, uid)
+    priors = cmp.relevant_priors(ctx.home, uid, study)
+    if not priors:
+        st.info("This patient has no earlier studies in the regional archive to compare with.")
+        return
+    chosen = _choose_priors(priors)
     if not chosen:
         return
-    _record(archive, study, chosen)
+    data.prefetch(*(partial(cmp.series_geometry, ctx.home, p.study_instance_uid) for p in chosen))
+    first_open = _audit(archive, study, chosen)
+    _compare(ctx, archive, key, uid, study, chosen)
+    if first_open:   # once the images are on their way: its store writer would compete with them
+        record_prior_uses(archive, ctx.user.user_id, *_shown(study, chosen), study.get("site"),
+                          ss["compare.session"], background=True)
+
+
+def _compare(ctx, archive, key, uid, study, chosen) -> None:
+    """The series pickers, the scroll-link controls and the linked panes of the chosen priors."""
     current_rows = cmp.series_geometry(ctx.home, uid)
     if current_rows.empty:
         st.warning("The current study has no series in the store.")
@@ -122,11 +147,7 @@ def body(ctx):
         _difference(ctx, archive, cur_inst, cur_geom, paired[0], key)
 
 
-def _choose_priors(ctx, uid) -> list:
-    priors = cmp.relevant_priors(ctx.home, uid)
-    if not priors:
-        st.info("This patient has no earlier studies in the regional archive to compare with.")
-        return []
+def _choose_priors(priors) -> list:
     table = pd.DataFrame([{"Score": p.score, "Date": p.study_date, "Before": p.ago, "Site": p.site,
                            "Modality": p.modality, "Description": p.description,
                            "Body part": p.body_part} for p in priors])

@@ -1,5 +1,7 @@
 """The image viewer page: one study's series, read from the vault. Opening it is audited."""
 
+from functools import partial
+
 import streamlit as st
 
 from archive import study_keys
@@ -26,12 +28,29 @@ def _audit_view(ctx, archive, study) -> None:
         seen.add(study["study_instance_uid"])
 
 
+def _wanted(series_param: str | None, count: int) -> int:
+    """The index of the series the address asks for (``?series=``, 1-based), within ``count``."""
+    try:
+        return min(max(int(series_param or "1"), 1), max(count, 1)) - 1
+    except ValueError:
+        return 0
+
+
+def _read_ahead(home: str, uid: str, series_param: str | None) -> None:
+    """The study's series and the images of the one asked for, read while the page reads the study."""
+    series = data.study_series(home, uid)
+    if not series.empty:
+        data.series_instances(home, uid, series.iloc[_wanted(series_param, len(series))]["series_instance_uid"])
+
+
 @guarded("viewer")
 def body(ctx):
     archive = data.archive(ctx.home)
     redirect_study_uid(archive)
     key = st.query_params.get("study")
     uid = study_keys.decode(archive.home, key)
+    if uid:
+        data.prefetch(partial(_read_ahead, ctx.home, uid, st.query_params.get("series")))
     study = data.study(ctx.home, uid) if uid else None
     if study is None:
         st.title("Image viewer")
@@ -48,10 +67,7 @@ def body(ctx):
     labels = [f"#{'' if data.whole(s.series_number) is None else data.whole(s.series_number)} "
               f"{s.modality or ''} {s.series_description or ''} ({data.whole(s.number_of_instances) or 0})"
               for s in series.itertuples()]
-    try:
-        wanted = min(max(int(st.query_params.get("series", "1")), 1), len(series)) - 1
-    except ValueError:
-        wanted = 0
+    wanted = _wanted(st.query_params.get("series"), len(series))
     top = st.columns([3, 1])
     with top[0]:
         chosen = st.selectbox("Series", range(len(series)), index=wanted, format_func=labels.__getitem__,

@@ -5,6 +5,7 @@ from datetime import date
 import pytest
 
 from archive.comparison.priors import description_similarity, rank, relevant_priors, score, time_before
+from archive.store.queries import browse
 from tests.support import compare_world as world
 
 
@@ -32,6 +33,12 @@ def test_same_modality_and_body_part_first_then_recency(store):
     assert "later" not in ranked and "current" not in ranked     # only earlier studies
     assert "namesake_ct" not in ranked                           # same name, other birth date
     assert "alias_ct" not in ranked                              # different name: only a link finds it
+
+
+def test_the_study_row_a_page_has_read_is_used_as_it_is(store):
+    con, built = store
+    current = browse.study(con, built.uids["current"])
+    assert relevant_priors(con, built.uids["current"], current=current) == relevant_priors(con, built.uids["current"])
 
 
 def test_priors_carry_site_date_and_time_before(store):
