@@ -111,10 +111,9 @@ def warm_queries(home: str) -> None:
     from archive.store.queries import compare
 
     with cursor(home) as cur:
-        row = cur.execute("SELECT study_instance_uid FROM studies LIMIT 1").fetchone()
-        if row is None:
+        uid = browse.any_study_uid(cur)
+        if uid is None:
             return
-        uid = row[0]
         browse.study(cur, uid)
         for series_uid in browse.study_series(cur, uid)["series_instance_uid"][:1]:
             browse.series_instances(cur, uid, series_uid)

@@ -16,7 +16,7 @@ from archive.vault import Vault
 
 
 def store_writer(con: duckdb.DuckDBPyConnection, home: Home, run_id: str, *, site: str | None = None,
-                 batch_size: int = 2000, vault: Vault | None = None) -> StoreWriter:
+                 batch_size: int = 2000, vault: Vault | None = None, vault_durable: bool = False) -> StoreWriter:
     """A ``StoreWriter`` whose batches also file the reports among them (when ``vault`` is given)."""
     return StoreWriter(con, home, run_id, site=site, batch_size=batch_size, vault=vault,
-                       after_flush=[file_after_batch])
+                       after_flush=[file_after_batch], vault_durable=vault_durable)

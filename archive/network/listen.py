@@ -154,7 +154,7 @@ class Listener:
         run = IngestRun(new_run_id(), "listen", f"listen {self.ae_title}@{self.port}", self.site)
         start_run(con, run)
         writer = store_writer(con, self.archive.home, run.run_id, site=self.site, batch_size=10**9,
-                             vault=vault)
+                             vault=vault, vault_durable=True)   # put_sealed: each file durable already
         status = "failed"
         try:
             # What a listener that died had acknowledged, before anything new is accepted.

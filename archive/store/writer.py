@@ -138,13 +138,16 @@ class StoreWriter:
 
     ``after_flush`` hooks run after every committed batch, given the connection, the vault and the
     batch's queued files (only when ``vault`` is given); ``archive.ingest.filing.store_writer``
-    makes a writer with the hooks every ingest needs.
+    makes a writer with the hooks every ingest needs. Before a batch commits, the vault files it
+    wrote are flushed to disk (``Vault.flush``) unless ``vault_durable``: the caller made each one
+    durable already (``listen`` files them with ``Vault.put_sealed``).
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, home: Home, run_id: str,
                  site: str | None = None, batch_size: int = 2000, vault: Vault | None = None,
-                 after_flush: Sequence[AfterFlush] = ()):
+                 after_flush: Sequence[AfterFlush] = (), vault_durable: bool = False):
         self.con = con
+        self.vault_durable = vault_durable
         self.after_flush = list(after_flush)
         self.home = home
         self.vault = vault
@@ -175,7 +178,7 @@ class StoreWriter:
         quarantine, self._quarantine = self._quarantine, []
         if not records and not quarantine:
             return BatchResult()
-        if self.vault is not None and any(item[4] for item in records):
+        if self.vault is not None and not self.vault_durable and any(item[4] for item in records):
             self.vault.flush()   # the files on disk before the rows naming them commit
         with write_lock(self.home):
             result = retrying(lambda: self._commit(records, quarantine))

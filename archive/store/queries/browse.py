@@ -234,6 +234,12 @@ def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     return options
 
 
+def any_study_uid(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The UID of some study of the store (None when it is empty): a sample for warming queries."""
+    row = con.execute("SELECT study_instance_uid FROM studies LIMIT 1").fetchone()
+    return None if row is None else str(row[0])
+
+
 def study(con: duckdb.DuckDBPyConnection, study_instance_uid: str) -> dict[str, Any] | None:
     """One study with its patient's identity, or None when it is not in the store."""
     cursor = con.execute(sql("study"), {"study_instance_uid": study_instance_uid})
