@@ -26,6 +26,7 @@ from archive.home import Archive
 
 if TYPE_CHECKING:
     from archive.jobs import JobsQueue
+    from archive.store.pool import StorePool
 
 log = logging.getLogger("limestone.worker")
 
@@ -60,8 +61,9 @@ def _refresh_soon(queue: JobsQueue) -> None:
         pass
 
 
-def register_tasks(app: Any, archive: Archive, queue: JobsQueue) -> None:
-    """The tasks a worker runs, on ``app`` (names from archive.jobs)."""
+def register_tasks(app: Any, archive: Archive, queue: JobsQueue, stores: StorePool) -> None:
+    """The tasks a worker runs, on ``app`` (names from archive.jobs); their store connections
+    come from ``stores`` and stay open between jobs."""
     from procrastinate import RetryStrategy
 
     from archive.ingest.run import import_paths
@@ -74,8 +76,8 @@ def register_tasks(app: Any, archive: Archive, queue: JobsQueue) -> None:
 
     @app.task(name=IMPORT_TASK, queue=QUEUE, retry=retry, pass_context=True)
     def import_files(context: Any, submission: str, paths: list[str], site: str | None = None) -> dict:
-        summary = import_paths(archive, [Path(p) for p in paths], site=site,
-                               update_repeats=False)
+        with stores.connection() as con:
+            summary = import_paths(archive, [Path(p) for p in paths], site=site, update_repeats=False, store=con)
         counts = {"files": summary.files_seen, "imported": summary.imported,
                   "already_present": summary.already_present, "quarantined": summary.quarantined,
                   "failed": summary.failed + summary.refused, "bytes": summary.bytes, "seconds": summary.seconds}
@@ -128,11 +130,8 @@ def register_tasks(app: Any, archive: Archive, queue: JobsQueue) -> None:
     def refresh_repeats() -> None:
         from archive.repeats.update import after_run
 
-        con = archive.store()
-        try:
+        with stores.connection() as con:
             after_run(con, archive.home)
-        finally:
-            con.close()
 
 
 async def _serve(app: Any, args: Any) -> None:
@@ -160,6 +159,7 @@ async def _serve(app: Any, args: Any) -> None:
 def run(args, archive: Archive) -> int:
     from archive.jobs import JobsQueue
     from archive.jobs.queue import worker_name
+    from archive.store.pool import StorePool
 
     queue = JobsQueue(archive.home)   # JobsError (embedded mode) -> one plain line, exit 2
     archive.home.ensure()
@@ -167,8 +167,12 @@ def run(args, archive: Archive) -> int:
     args.heartbeat = args.heartbeat or archive.settings.worker_heartbeat_seconds
     args.stalled_after = args.stalled_after or archive.settings.worker_stalled_seconds
     app = queue.app()
-    register_tasks(app, archive, queue)
+    stores = StorePool(archive.home)
+    register_tasks(app, archive, queue, stores)
     logging.getLogger("procrastinate").setLevel(logging.INFO if args.verbose else logging.WARNING)
     print(f"limestone worker {worker_name()}: taking jobs from the queue", flush=True)
-    asyncio.run(_serve(app, args))
+    try:
+        asyncio.run(_serve(app, args))
+    finally:
+        stores.close()
     return 0

@@ -192,10 +192,12 @@ def quarantine(quarantine_dir: Path, data: bytes, digest: str, name: str, reason
         fsync_dir(quarantine_dir)
 
 
-def ingest_bytes(data: bytes, name: str, vault: Vault, quarantine_dir: Path, durable: bool = False) -> Outcome:
-    """Recognise, check and store one file's original bytes; never raises for bad input.
+def examine(data: bytes, name: str, quarantine_dir: Path, durable: bool = False) -> Outcome:
+    """Recognise and check one file; never raises for bad input.
 
-    ``durable``: the vault file is fsync'd before this returns (a receiver about to acknowledge it).
+    A damaged file is kept in quarantine now (``durable``: fsync'd); a good one comes back as a
+    'stored' outcome with its record and content hash whose vault file is still to be written
+    (``ingest_bytes`` writes it, an import writes a batch's at once).
     """
     name = Path(name).name
     record, kind, reason = read_record(data, name)
@@ -205,5 +207,15 @@ def ingest_bytes(data: bytes, name: str, vault: Vault, quarantine_dir: Path, dur
     if kind == "quarantined":
         quarantine(quarantine_dir, data, digest, name, reason or "quarantined", durable=durable)
         return Outcome("quarantined", name, len(data), digest, reason=reason)
-    _, written = vault.put(data, digest, durable=durable)
-    return Outcome("stored", name, len(data), digest, record, written=written)
+    return Outcome("stored", name, len(data), digest, record)
+
+
+def ingest_bytes(data: bytes, name: str, vault: Vault, quarantine_dir: Path, durable: bool = False) -> Outcome:
+    """Recognise, check and store one file's original bytes; never raises for bad input.
+
+    ``durable``: the vault file is fsync'd before this returns (a receiver about to acknowledge it).
+    """
+    outcome = examine(data, name, quarantine_dir, durable=durable)
+    if outcome.kind == "stored":
+        _, outcome.written = vault.put(data, outcome.digest, durable=durable)
+    return outcome

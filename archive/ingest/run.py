@@ -22,9 +22,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
+import duckdb
+
 from archive.home import Archive, Home
 from archive.ingest.filing import store_writer
-from archive.ingest.intake import Outcome, ingest_bytes
+from archive.ingest.intake import Outcome, examine
 from archive.ingest.sources import Discovery, Item, Limits, Refused, discover
 from archive.patient_access.notices import after_ingest as notify_patients
 from archive.repeats.update import after_run
@@ -37,6 +39,7 @@ from archive.vault import Vault
 log = logging.getLogger("limestone.import")
 
 CHUNK = 32  # files per task sent to a worker: amortises inter-process overhead
+HELD_BYTES = 64 << 20  # file bytes a worker holds at most before writing their vault files
 REFUSED_NAMED = 100  # refused files named in the summary; the count covers them all
 
 
@@ -120,6 +123,8 @@ def _init_worker(home: Home, master_key: str, master_key_id: str, max_file_bytes
 
 def _process(items: list[Item]) -> list[Outcome]:
     outcomes = []
+    held: list[tuple[Outcome, bytes]] = []   # examined, their vault files not yet written
+    held_bytes = 0
     for item in items:
         try:
             data = item.read(_worker["containers"], _worker["max_file_bytes"])
@@ -129,8 +134,23 @@ def _process(items: list[Item]) -> list[Outcome]:
         except (OSError, KeyError, ValueError, EOFError, RuntimeError, NotImplementedError) as exc:
             outcomes.append(Outcome("failed", item.name, reason=f"cannot read: {exc}"))
             continue
-        outcomes.append(ingest_bytes(data, item.name, _worker["vault"], _worker["quarantine"]))
+        outcome = examine(data, item.name, _worker["quarantine"])
+        outcomes.append(outcome)
+        if outcome.kind == "stored":
+            held.append((outcome, data))
+            held_bytes += len(data)
+            if held_bytes >= HELD_BYTES:
+                _put(held)
+                held, held_bytes = [], 0
+    _put(held)
     return outcomes
+
+
+def _put(held: list[tuple[Outcome, bytes]]) -> None:
+    """Write the vault files of examined outcomes, together (object storage sends them at once)."""
+    written = _worker["vault"].put_many([(data, outcome.digest) for outcome, data in held]) if held else set()
+    for outcome, _ in held:
+        outcome.written = outcome.digest in written
 
 
 def _chunks(items: Iterable[Item]) -> Iterator[list[Item]]:
@@ -170,8 +190,11 @@ def _outcomes(archive: Archive, items: Iterable[Item], workers: int, limits: Lim
 # ---- main side --------------------------------------------------------------------------------------
 def import_paths(archive: Archive, paths: list[Path], site: str | None = None, kind: str = "import",
                  progress: Callable[[], Progress] | None = None, workers: int | None = None,
-                 update_repeats: bool = True) -> ImportSummary:
+                 update_repeats: bool = True, store: duckdb.DuckDBPyConnection | None = None) -> ImportSummary:
     """Import every file under ``paths``; return the run's summary (see ``ImportSummary.exit_code``).
+
+    ``store``: an open writer connection to the store to use (a job worker keeps one between
+    jobs, ``archive.store.pool``); left open. Without it, one is opened and closed here.
 
     ``progress``, when given, makes the progress display (the command line passes a tqdm bar when it
     runs in a terminal). SIGINT and SIGTERM stop the run after the current file, with what was read
@@ -188,7 +211,7 @@ def import_paths(archive: Archive, paths: list[Path], site: str | None = None, k
     archive.vault.ensure_key()  # before workers start, so they never race to create one
     workers = workers or archive.settings.import_workers or os.cpu_count() or 1
     summary = ImportSummary(new_run_id(), kind, _describe(paths), site)
-    con = archive.store()
+    con = store or archive.store()
     start_run(con, summary)
     writer = store_writer(con, archive.home, summary.run_id, site=site, batch_size=archive.settings.batch_size,
                          vault=archive.vault)
@@ -228,7 +251,8 @@ def import_paths(archive: Archive, paths: list[Path], site: str | None = None, k
             after_run(con, archive.home)  # after the summary: its seconds are the import's own
         if completed:
             notify_patients(archive, con, summary.imported)   # "you have new images" (best-effort)
-        con.close()
+        if store is None:
+            con.close()
     return summary
 
 

@@ -29,7 +29,7 @@ class IngestRun:
     status: str = "running"
 
 
-def _replace(con: duckdb.DuckDBPyConnection, run: IngestRun) -> None:
+def _write(con: duckdb.DuckDBPyConnection, run: IngestRun, replace: bool) -> None:
     row = {f.name: getattr(run, f.name) for f in fields(IngestRun)}  # subclasses may carry more
     columns = ", ".join(row)
     marks = ", ".join("?" for _ in row)
@@ -37,7 +37,8 @@ def _replace(con: duckdb.DuckDBPyConnection, run: IngestRun) -> None:
     def write() -> None:
         con.execute("BEGIN")
         try:
-            con.execute("DELETE FROM ingest_runs WHERE run_id = ?", [run.run_id])
+            if replace:
+                con.execute("DELETE FROM ingest_runs WHERE run_id = ?", [run.run_id])
             con.execute(f"INSERT INTO ingest_runs ({columns}) VALUES ({marks})", list(row.values()))
             con.execute("COMMIT")
         except Exception:
@@ -47,8 +48,12 @@ def _replace(con: duckdb.DuckDBPyConnection, run: IngestRun) -> None:
 
 
 def start_run(con: duckdb.DuckDBPyConnection, run: IngestRun) -> IngestRun:
-    """Record that a run has started (status 'running')."""
-    _replace(con, run)
+    """Record that a run has started (status 'running').
+
+    An insert only: a run's id is new, and a DELETE in a DuckLake table conflicts with every
+    other writer's DELETE in it (many job workers start runs at once), an INSERT with none.
+    """
+    _write(con, run, replace=False)
     return run
 
 
@@ -56,5 +61,5 @@ def finish_run(con: duckdb.DuckDBPyConnection, run: IngestRun, status: str) -> I
     """Record a run's final counts and status ('ok', 'failed' or 'interrupted')."""
     run.finished_at = now_utc()
     run.status = status
-    _replace(con, run)
+    _write(con, run, replace=True)
     return run

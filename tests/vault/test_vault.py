@@ -32,6 +32,32 @@ def test_round_trip_gives_back_the_exact_bytes(any_home, size):
     assert list(vault.hashes()) == [digest]
 
 
+def test_a_batch_is_stored_once_and_says_what_it_wrote(any_home):
+    vault = Vault(any_home)
+    known, fresh, twice = os.urandom(100), os.urandom(2000), os.urandom(0)
+    vault.put(known)
+    batch = [(known, content_hash(known)), (fresh, content_hash(fresh)), (twice, content_hash(twice)),
+             (twice, content_hash(twice))]
+    assert vault.put_many(batch) == {content_hash(fresh), content_hash(twice)}
+    assert all(vault.get(digest) == data for data, digest in batch)
+    assert sorted(vault.hashes()) == sorted({digest for _, digest in batch})
+    assert vault.put_many(batch) == set()   # a second import writes nothing
+
+
+def test_object_storage_put_asks_nothing_before_its_conditional_put(tmp_path, backend, monkeypatch):
+    """In object storage the conditional PUT's answer says whether the file was there: a HEAD
+    first would cost one more request for every new file."""
+    if not backend.distributed:
+        pytest.skip("a folder vault looks before it writes")
+    vault = Vault(backend.home(tmp_path / "home").ensure())
+    monkeypatch.setattr(vault.blobs, "has", lambda digest: pytest.fail("asked before writing"))
+    data = os.urandom(500)
+    assert vault.put(data) == (content_hash(data), True)
+    assert vault.put(data) == (content_hash(data), False)
+    assert vault.put_sealed([(content_hash(data), vault.seal(data, content_hash(data)))]) == set()
+    assert vault.get(content_hash(data)) == data
+
+
 def test_file_is_encrypted_and_key_file_is_private(home):
     data = b"PATIENT^SECRET" * 100
     vault = Vault(home)
