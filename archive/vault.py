@@ -207,14 +207,31 @@ class KeyRing:
         key_id = f"mk-{secrets.token_hex(6)}"
         key = AESGCM.generate_key(bit_length=256)
         path = self.keys_dir / f"{key_id}.key"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(base64.b64encode(key).decode())
-        _atomic_write(self.keys_dir / "current", key_id.encode(), mode=0o600)
+        if path.exists():
+            raise VaultKeyError(f"master key '{key_id}' already exists in {self.keys_dir}")
+        # Whole or absent, never half-written: another process reads every *.key it finds.
+        _atomic_write(path, base64.b64encode(key), mode=0o600, durable=True)
         self._keys[key_id] = key
         self.write_check(key_id)
+        _atomic_write(self.keys_dir / "current", key_id.encode(), mode=0o600, durable=True)
         self._current = key_id
         return key_id
+
+    def create_first(self) -> str:
+        """The first master key of a new home, made once even when several processes (imports
+        started together, a pull beside a listen) each find none: they take turns, and each
+        after the first loads the key the first one made."""
+        import fcntl
+
+        self.keys_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.keys_dir / ".first-key.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            made = KeyRing(self.keys_dir)
+            if made.current_id is None:
+                return self.create()
+            self._keys.update(made.export())
+            self._current = made.current_id
+            return made.current_id
 
 
 _CHECK_MARKER = b"limestone master key check v1"
@@ -401,7 +418,7 @@ class Vault:
             if not self.is_empty():
                 raise VaultKeyError(f"the vault holds encrypted files but no master key was found in "
                                     f"{self.keys.keys_dir}; restore the key or set LIMESTONE_MASTER_KEY")
-            key_id = self.keys.create()
+            key_id = self.keys.create_first()
         if self._checked != key_id:
             self._verify_key(key_id)
             self._checked = key_id

@@ -8,6 +8,7 @@ does not open the key check value kept beside the key files.
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +91,27 @@ def test_import_listen_and_pull_refuse_a_wrong_key(tmp_path):
 
     assert _files(home) == files
     assert _store_counts(home) == counts       # not even a failed run was recorded
+
+
+def _first_key(root: str, start, ids) -> None:
+    from archive.layout import Home as _Home
+    from archive.vault import Vault as _Vault
+
+    start.wait()
+    ids.put(_Vault(_Home(Path(root))).ensure_key())
+
+
+def test_processes_starting_together_on_a_new_home_make_one_master_key(tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    start, ids = ctx.Barrier(6), ctx.Queue()
+    workers = [ctx.Process(target=_first_key, args=(str(tmp_path / "home"), start, ids)) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [w.exitcode for w in workers] == [0] * 6
+    made = {ids.get(timeout=5) for _ in workers}
+    assert len(made) == 1
+    assert [p.stem for p in (tmp_path / "home" / "keys").glob("*.key")] == list(made)

@@ -44,12 +44,10 @@ def test_a_batch_is_stored_once_and_says_what_it_wrote(any_home):
     assert vault.put_many(batch) == set()   # a second import writes nothing
 
 
-def test_object_storage_put_asks_nothing_before_its_conditional_put(tmp_path, backend, monkeypatch):
+def test_object_storage_put_asks_nothing_before_its_conditional_put(distributed, monkeypatch):
     """In object storage the conditional PUT's answer says whether the file was there: a HEAD
-    first would cost one more request for every new file."""
-    if not backend.distributed:
-        pytest.skip("a folder vault looks before it writes")
-    vault = Vault(backend.home(tmp_path / "home").ensure())
+    first would cost one more request for every new file (a folder vault looks before it writes)."""
+    vault = Vault(distributed.home().ensure())
     monkeypatch.setattr(vault.blobs, "has", lambda digest: pytest.fail("asked before writing"))
     data = os.urandom(500)
     assert vault.put(data) == (content_hash(data), True)
