@@ -155,7 +155,7 @@ def stats(home: str) -> dict[str, int]:
 @st.cache_data(ttl=TTL, show_spinner=False)
 def protection(home: str) -> dict[str, Any]:
     """The last backup and key escrow of the home, and whether a new escrow is due."""
-    from archive.backup import protection as backup_protection
+    from archive.backup.history import protection as backup_protection
 
     arch = archive(home)
     try:

@@ -43,8 +43,7 @@ def _human(n: float) -> str:
 
 
 def run(args, archive: Archive) -> int:
-    from archive.backup import back_up, check, listing, prune
-    from archive.backup.run import summary_json
+    from archive.backup.run import back_up, listing, prune, summary_json
 
     as_json = args.json or getattr(args, "sub_json", False)
     if args.action == "list":
@@ -60,6 +59,8 @@ def run(args, archive: Archive) -> int:
                   f"({b['copied_files']:,} files, {_human(b['copied_bytes'])} copied)")
         return 0
     if args.action == "verify":
+        from archive.backup.check import check
+
         result = check(args.source, archive.vault, args.backup)
         if as_json:
             print(json.dumps(result.as_dict()))

@@ -28,8 +28,8 @@ def add_parser(subparsers) -> None:
 
 def run(args, archive: Archive) -> int:
     from archive import escrow
-    from archive.backup import restore
     from archive.backup.history import record_escrow
+    from archive.backup.restore import restore
 
     new_home = args.new_home or archive.settings.home
     target_archive = Archive.load(home=str(Path(new_home).expanduser().resolve()))

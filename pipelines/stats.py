@@ -15,7 +15,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args, archive: Archive) -> int:
-    from archive.backup import protection
+    from archive.backup.history import protection
     from archive.store.queries import stats
     from archive.vault import VaultKeyError
 

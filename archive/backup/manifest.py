@@ -15,29 +15,36 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator, NamedTuple
 
 from archive.backup.target import BackupError, BackupTarget
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
+    """One file of a backup. A named tuple, not a dataclass: a backup reads and writes one per
+    file of the home, and a tuple is made (and turned into JSON) several times faster."""
+
     path: str             # relative to the home, '/'-separated
     object: str           # object name (content-addressed)
     size: int
     mtime_ns: int
     key_id: str | None = None   # vault files: the master key that wraps its data key
+    inode: int | None = None    # of the home file when copied (see ``archive.backup.run.back_up``)
 
     @property
     def is_vault(self) -> bool:
         return self.path.startswith("vault/")
 
     def line(self) -> str:
-        return json.dumps([self.path, self.object, self.size, self.mtime_ns, self.key_id])
+        return _ENCODE(self)
 
     @classmethod
     def from_row(cls, row: list) -> "Entry":
-        return cls(str(row[0]), str(row[1]), int(row[2]), int(row[3]), row[4] if len(row) > 4 else None)
+        return cls(str(row[0]), str(row[1]), int(row[2]), int(row[3]), row[4] if len(row) > 4 else None,
+                   row[5] if len(row) > 5 else None)
+
+
+_ENCODE = json.JSONEncoder().encode   # an entry as a JSON array (a named tuple encodes as one)
 
 
 def object_name(obj: str) -> str:
@@ -72,12 +79,20 @@ def list_name(backup_id: str) -> str:
     return f"manifests/{backup_id}.files.json.gz"
 
 
-def save(target: BackupTarget, manifest: Manifest, entries: Iterable[Entry]) -> None:
-    """Write the file list, make everything durable, then the summary (the commit point)."""
-    body = gzip.compress(("\n".join(e.line() for e in entries) + "\n").encode(), compresslevel=5)
+def save_list(target: BackupTarget, manifest: Manifest, entries: list[Entry]) -> None:
+    """Write the file list and make everything written so far durable (before ``save_summary``).
+
+    One entry per line. Level 1 compression: the list is mostly hex digests, which compress alike
+    at any level; level 5 took three times as long.
+    """
+    body = gzip.compress(("\n".join(map(_ENCODE, entries)) + "\n").encode(), compresslevel=1)
     manifest.file_list_sha256 = hashlib.sha256(body).hexdigest()
     target.put_bytes(list_name(manifest.id), body)
     target.sync()
+
+
+def save_summary(target: BackupTarget, manifest: Manifest) -> None:
+    """Write the summary: the commit point of a backup whose list ``save_list`` wrote."""
     target.put_bytes(summary_name(manifest.id), json.dumps(manifest.summary(), indent=1).encode())
     target.sync()
 
@@ -92,9 +107,9 @@ def backup_ids(target: BackupTarget) -> list[str]:
 def id_time(backup_id: str) -> datetime:
     """When backup ``backup_id`` started: ``20261207T080426123Z-…`` (or, before 2026-12, ``…26Z-…``)."""
     stamp = backup_id.split("-", 1)[0].rstrip("Z")
-    seconds, millis = stamp[:15], stamp[15:] or "0"
-    return datetime.strptime(seconds, "%Y%m%dT%H%M%S").replace(
-        microsecond=int(millis) * 1000, tzinfo=timezone.utc)
+    # Sliced, not strptime: its first use imports _strptime and calendar (2 ms of a backup's 200).
+    return datetime(int(stamp[0:4]), int(stamp[4:6]), int(stamp[6:8]), int(stamp[9:11]), int(stamp[11:13]),
+                    int(stamp[13:15]), int(stamp[15:] or "0") * 1000, tzinfo=timezone.utc)
 
 
 def load(target: BackupTarget, backup_id: str | None = None) -> Manifest:
@@ -121,7 +136,9 @@ def entries(target: BackupTarget, manifest: Manifest) -> list[Entry]:
         raise BackupError(f"the file list of backup {manifest.id} is missing") from None
     if hashlib.sha256(body).hexdigest() != manifest.file_list_sha256:
         raise BackupError(f"the file list of backup {manifest.id} is damaged")
-    return [Entry.from_row(json.loads(line)) for line in gzip.decompress(body).decode().splitlines() if line]
+    lines = gzip.decompress(body).decode().splitlines()
+    # One parse of the whole list as a JSON array: a third of the time of a parse per line.
+    return [Entry.from_row(row) for row in json.loads("[" + ",".join(line for line in lines if line) + "]")]
 
 
 def journal_entries(target: BackupTarget) -> Iterator[Entry]:
