@@ -229,3 +229,14 @@ def test_lookups_by_patient_id_accession_and_patient_find_what_a_scan_finds(con)
         assert sorted(got) == sorted(expected)
         dates = [d for d in timeline["study_date"] if d is not None and d == d]
         assert dates == sorted(dates, reverse=True)
+
+
+def test_filter_options_are_every_site_modality_and_body_part_of_the_store(con):
+    options = browse.filter_options(con)
+
+    def column(query: str) -> list[str]:
+        return sorted(r[0] for r in con.execute(query).fetchall() if r[0] is not None)
+    assert options["site"] == column("SELECT site FROM sites UNION SELECT site FROM studies")
+    assert options["modality"] == column("SELECT DISTINCT unnest(modalities) FROM studies")
+    assert options["body_part"] == column("SELECT DISTINCT body_part_examined FROM studies")
+    assert options["site"] and options["modality"] and options["body_part"]

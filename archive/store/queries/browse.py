@@ -58,6 +58,10 @@ PATIENT_SORT_LIMIT = 100_000
 # With more matches than this, a page query is bounded by its leading sort column first (see
 # _leading_bound); with fewer, sorting them all costs less than the extra scan.
 BOUND_ABOVE = 100_000
+# For a page within the first this many rows, the count's scan also collects the leading sort
+# column's first values (``max(column, n)``), so the bound costs no scan of its own (at
+# 1,000,000 studies, 25 ms for both where the count and the bound took 45 ms).
+TOP_ROWS = 1_000
 ROW_COLUMNS = ["study_instance_uid", "study_date", "study_time", "accession_number", "study_description",
                "modalities", "body_part_examined", "site", "number_of_series", "number_of_instances",
                "bytes", "patient_key", "patient_name", "patient_id", "issuer_of_patient_id",
@@ -169,9 +173,10 @@ def search_studies(con: duckdb.DuckDBPyConnection, search: StudySearch) -> Searc
     """One page of the studies matching ``search``, and how many match in all.
 
     Queries on the browse table: the count, for many matches the leading sort column's bound for
-    the page, then the page's rows (one scan with the filters and a top-N sort; the wide columns are read for the
-    page's rows only). Pages past the middle are read from the other end with the reversed order,
-    so the last page costs what the first does.
+    the page (from the count's own scan for the first pages), then the page's rows (one scan with
+    the filters and a top-N sort; the wide columns are read for the page's rows only). Pages past
+    the middle are read from the other end with the reversed order, so the last page costs what
+    the first does.
     """
     params = search.params()
     active = [f for f in FILTERS if params.get(f) is not None]
@@ -187,13 +192,22 @@ def search_studies(con: duckdb.DuckDBPyConnection, search: StudySearch) -> Searc
         if found is not None:
             return found
         table = "study_lookup"
-    total = int(con.execute(_compose("browse_count", clauses, table=table), values).fetchall()[0][0])
+    limit, offset = params["limit"], params["offset"]
+    column, direction, _, nulls = order.split(",")[0].split()
+    top: list[Any] | None = None
+    if lookup is None and offset + limit <= TOP_ROWS and nulls == "LAST":
+        text = _compose("browse_count_top", clauses).replace("{column}", column)
+        count, top = con.execute(text.replace("{top}", "max" if direction == "DESC" else "min"),
+                                 dict(values, rows=offset + limit)).fetchall()[0]
+        total = int(count)
+    else:
+        total = int(con.execute(_compose("browse_count", clauses, table=table), values).fetchall()[0][0])
     note = None
     if search.sort in PATIENT_SORTS and total > PATIENT_SORT_LIMIT:
         order, reverse = SORTS["date_desc"]
         note = (f"Sorting by patient works on up to {PATIENT_SORT_LIMIT:,} matches; these "
                 f"{total:,} are shown newest first. Add a filter to sort them by patient.")
-    limit, offset = params["limit"], params["offset"]
+        top = None
     if offset >= total:
         return SearchResult(pd.DataFrame(columns=ROW_COLUMNS), total, search.page, search.page_size, note)
     backwards = offset + limit > total - offset
@@ -201,8 +215,14 @@ def search_studies(con: duckdb.DuckDBPyConnection, search: StudySearch) -> Searc
         limit = min(limit, total - offset)
         offset = total - offset - limit
         order = reverse
-    bound, value = (_leading_bound(con, clauses, values, order, min(offset + limit, total))
-                    if total > BOUND_ABOVE and lookup is None else (None, None))
+    bound, value = None, None
+    if total > BOUND_ABOVE and lookup is None:
+        needed = min(offset + limit, total)
+        if top is not None and not backwards:     # the count's scan read the bound already
+            if len(top) >= needed:                # (else the page reaches the NULLs: no bound)
+                bound, value = f"{column} {'<=' if direction == 'ASC' else '>='} $bound", top[needed - 1]
+        else:
+            bound, value = _leading_bound(con, clauses, values, order, needed)
     if bound is not None:
         clauses = clauses + [bound]
         values = dict(values, bound=value) if value is not None else values
@@ -228,10 +248,15 @@ def _looked_up(con: duckdb.DuckDBPyConnection, search: StudySearch, clauses: lis
 
 def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     """Sites, modalities and body parts present in the store, for filter choices."""
-    options: dict[str, list[str]] = {"site": [], "modality": [], "body_part": []}
-    for kind, value in con.execute(sql("filter_options")).fetchall():
-        options[kind].append(value)
-    return options
+    sites: set[str] = set()
+    modalities: set[str] = set()
+    body_parts: set[str] = set()
+    for site, body_part, study_modalities in con.execute(sql("filter_options")).fetchall():
+        sites.add(site)
+        body_parts.add(body_part)
+        modalities.update(study_modalities or ())
+    return {kind: sorted(v for v in values if v is not None)
+            for kind, values in (("site", sites), ("modality", modalities), ("body_part", body_parts))}
 
 
 def any_study_uid(con: duckdb.DuckDBPyConnection) -> str | None:
