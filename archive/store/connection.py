@@ -166,6 +166,23 @@ def connect(home: Home, read_only: bool = False) -> duckdb.DuckDBPyConnection:
 
 
 @contextmanager
+def one_snapshot(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Run the reads meanwhile in one transaction: they see one snapshot of the store (a count
+    and its page agree while imports commit), and DuckLake resolves its catalog once instead of
+    per query (about 3 ms a query at 1,000,000 studies). Inside the caller's own transaction,
+    that one is used."""
+    try:
+        con.execute("BEGIN TRANSACTION")
+    except duckdb.TransactionException:
+        yield
+        return
+    try:
+        yield
+    finally:
+        con.execute("ROLLBACK")     # only read: nothing to keep
+
+
+@contextmanager
 def threads(con: duckdb.DuckDBPyConnection, count: int) -> Iterator[None]:
     """Let DuckDB use ``count`` threads meanwhile, then as many as before.
 

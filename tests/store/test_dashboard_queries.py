@@ -240,3 +240,32 @@ def test_filter_options_are_every_site_modality_and_body_part_of_the_store(con):
     assert options["modality"] == column("SELECT DISTINCT unnest(modalities) FROM studies")
     assert options["body_part"] == column("SELECT DISTINCT body_part_examined FROM studies")
     assert options["site"] and options["modality"] and options["body_part"]
+
+
+def test_a_search_reads_its_count_and_its_page_from_one_snapshot(tmp_path, monkeypatch):
+    """A commit landing between the count and the page does not make them disagree."""
+    from archive.home import Home
+    from archive.store import open_store
+
+    home = Home(tmp_path / "home")
+    writer = open_store(home)
+    writer.execute("INSERT INTO study_browse (study_instance_uid, study_date) "
+                   "SELECT '1.5.' || i, DATE '2024-01-01' FROM range(3) t(i)")
+    reader = open_store(home, read_only=True)
+    page_query = browse._compose
+
+    def commit_before_the_page(name, *args, **kwargs):
+        if name == "browse_page":     # another process commits two more studies meanwhile
+            writer.execute("INSERT INTO study_browse (study_instance_uid, study_date) "
+                           "SELECT '1.6.' || i, DATE '2023-12-31' FROM range(2) t(i)")
+        return page_query(name, *args, **kwargs)
+    monkeypatch.setattr(browse, "_compose", commit_before_the_page)
+    try:
+        result = browse.search_studies(reader, browse.StudySearch(page_size=10))
+        assert result.total == 3
+        assert sorted(result.rows["study_instance_uid"]) == ["1.5.0", "1.5.1", "1.5.2"]
+        monkeypatch.setattr(browse, "_compose", page_query)
+        assert browse.search_studies(reader, browse.StudySearch(page_size=10)).total == 5
+    finally:
+        reader.close()
+        writer.close()

@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from archive.store.connection import one_snapshot
 from archive.store.queries import sql
 
 # Sort name -> (ORDER BY clause, the reversed clause). Ties are broken by the UID so pages never
@@ -170,7 +171,7 @@ def _leading_bound(con: duckdb.DuckDBPyConnection, clauses: list[str], values: d
 
 
 def search_studies(con: duckdb.DuckDBPyConnection, search: StudySearch) -> SearchResult:
-    """One page of the studies matching ``search``, and how many match in all.
+    """One page of the studies matching ``search``, and how many match in all (one snapshot).
 
     Queries on the browse table: the count, for many matches the leading sort column's bound for
     the page (from the count's own scan for the first pages), then the page's rows (one scan with
@@ -178,6 +179,11 @@ def search_studies(con: duckdb.DuckDBPyConnection, search: StudySearch) -> Searc
     the middle are read from the other end with the reversed order, so the last page costs what
     the first does.
     """
+    with one_snapshot(con):
+        return _search(con, search)
+
+
+def _search(con: duckdb.DuckDBPyConnection, search: StudySearch) -> SearchResult:
     params = search.params()
     active = [f for f in FILTERS if params.get(f) is not None]
     clauses = [FILTERS[f] for f in active]
@@ -216,13 +222,14 @@ def search_studies(con: duckdb.DuckDBPyConnection, search: StudySearch) -> Searc
         offset = total - offset - limit
         order = reverse
     bound, value = None, None
-    if total > BOUND_ABOVE and lookup is None:
-        needed = min(offset + limit, total)
-        if top is not None and not backwards:     # the count's scan read the bound already
-            if len(top) >= needed:                # (else the page reaches the NULLs: no bound)
-                bound, value = f"{column} {'<=' if direction == 'ASC' else '>='} $bound", top[needed - 1]
-        else:
-            bound, value = _leading_bound(con, clauses, values, order, needed)
+    needed = min(offset + limit, total)
+    if top is not None and not backwards:
+        # The count's scan read the bound already: it narrows any page (a page of 6,000 matches
+        # by patient name 37 -> 32 ms). Fewer values than rows: the page reaches the NULLs.
+        if len(top) >= needed:
+            bound, value = f"{column} {'<=' if direction == 'ASC' else '>='} $bound", top[needed - 1]
+    elif total > BOUND_ABOVE and lookup is None:
+        bound, value = _leading_bound(con, clauses, values, order, needed)
     if bound is not None:
         clauses = clauses + [bound]
         values = dict(values, bound=value) if value is not None else values
@@ -293,6 +300,11 @@ def patient_timeline(con: duckdb.DuckDBPyConnection, patient_key: str) -> pd.Dat
     The person's key is read first (one patient, by key), so that both lookups in
     ``study_lookup`` are constant keys the scan can prune by.
     """
+    with one_snapshot(con):
+        return _timeline(con, patient_key)
+
+
+def _timeline(con: duckdb.DuckDBPyConnection, patient_key: str) -> pd.DataFrame:
     own = con.execute(sql("patient_timeline_part"), {"lookup": f"k:{patient_key}", "patient_key": None}).df()
     if own.empty:       # a record without studies: its demographics from the patients table
         found = con.execute(sql("patient_person_key"), {"patient_key": patient_key}).fetchone()
