@@ -157,6 +157,26 @@ def images_count(count: int) -> str:
     return ngettext("{count} image", "{count} images", count).format(count=count)
 
 
+def has_images(instances: list[dict]) -> bool:
+    """Whether a series' instances hold pixel data to show: a structured report, an RT plan or a
+    waveform has no rows (``rows`` stays empty in the store)."""
+    return any(i.get("rows") for i in instances)
+
+
+def series_tile(series: dict, label: str, view_href: str | None, thumb_href: str) -> str:
+    """A series' tile: its thumbnail, linking to the viewer when ``view_href`` is given. A series
+    without images (a report, a plan, a waveform) gets a plain tile saying so: no black square,
+    no viewer to open; its files are in the download."""
+    count = len(series["instances"])
+    if not has_images(series["instances"]):
+        files = ngettext("{count} file", "{count} files", count).format(count=count)
+        return (f'<div class="tile no-images"><span class="no-images-box">{escape(_("No images to show"))}</span>'
+                f'<span>{escape(label)}</span><span class="muted">{escape(files)}</span></div>')
+    thumb = (f'<img src="{thumb_href}" alt="" loading="lazy" width="128" height="128">' if view_href else "")
+    inner = f'{thumb}<span>{escape(label)}</span><span class="muted">{escape(images_count(count))}</span>'
+    return f'<a class="tile" href="{view_href}">{inner}</a>' if view_href else f'<div class="tile">{inner}</div>'
+
+
 def studies_page(base: str, patient: dict, studies: list[dict], can_view: bool, can_download: bool,
                  expires: str, total_bytes: int, dicomweb: tuple[str, str] | None = None) -> str:
     """The link's home: banner, studies with their series (thumbnails), reports, downloads."""
@@ -183,13 +203,9 @@ def studies_page(base: str, patient: dict, studies: list[dict], can_view: bool, 
         parts.append(_reports(base, s_index, study.get("reports") or [], can_view, can_download))
         parts.append('<div class="series">')
         for r_index, series in enumerate(study["series"], start=1):
-            label = series_label(series, r_index)
-            thumb = (f'<img src="{base}/thumb/{s_index}/{r_index}.png" alt="" loading="lazy" width="128" height="128">'
-                     if can_view else "")
-            link_open = f'<a class="tile" href="{base}/view/{s_index}/{r_index}">' if can_view else '<div class="tile">'
-            link_close = "</a>" if can_view else "</div>"
-            parts.append(f'{link_open}{thumb}<span>{escape(label)}</span>'
-                         f'<span class="muted">{escape(images_count(len(series["instances"])))}</span>{link_close}')
+            parts.append(series_tile(series, series_label(series, r_index),
+                                     f"{base}/view/{s_index}/{r_index}" if can_view else None,
+                                     f"{base}/thumb/{s_index}/{r_index}.png"))
         parts.append("</div></section>")
     if dicomweb and dicomweb[1]:
         summary = _("For a doctor's DICOM viewer (DICOMweb)")
@@ -320,6 +336,8 @@ summary{cursor:pointer;padding:.3rem 0;font-weight:600}
 .tile{display:flex;flex-direction:column;align-items:center;gap:.2rem;padding:.5rem;
  border:1px solid #dde2e8;border-radius:8px;color:inherit;text-decoration:none;background:#fafbfc;text-align:center}
 .tile img{background:#000;border-radius:4px;object-fit:contain;width:128px;height:128px;max-width:100%}
+.no-images-box{display:flex;align-items:center;justify-content:center;width:128px;height:128px;max-width:100%;
+ border:1px dashed #9aa5b1;border-radius:4px;color:#3d4852;font-size:.85rem;padding:.4rem;box-sizing:border-box}
 .viewer img{width:min(100%,640px);height:auto;background:#000;display:block;margin:1rem auto}
 .controls{display:flex;flex-wrap:wrap;gap:.8rem;align-items:center}.controls label{display:inline;margin:0}
 .controls input[type=range]{flex:1;min-width:160px}

@@ -52,6 +52,7 @@ from archive.viewing import frames as viewer_frames
 from portal import family
 from portal import patient_pages as pages
 from portal.i18n import t
+from portal.pages import has_images
 from portal.streaming import read_ahead, zip_download
 
 log = logging.getLogger("limestone.portal.patients")
@@ -356,7 +357,7 @@ class PatientDoor:
     @staticmethod
     def image_series(contents: Contents) -> list:
         """The study's series that hold images (reports and other documents are shown as reports)."""
-        return [s for s in contents.studies[0].series if any(i.get("rows") for i in s.instances)]
+        return [s for s in contents.studies[0].series if has_images(s.instances)]
 
     def study(self, request: Request) -> Response:
         found = self._study(request)

@@ -16,7 +16,7 @@ from archive.dicom.pixels import PRESETS
 from archive.reports import release
 from portal.acting import banner as acting_banner
 from portal.i18n import t
-from portal.pages import language_switch, viewer_text
+from portal.pages import language_switch, series_tile, viewer_text
 
 
 def page(title: str, body: str, signed_in: bool = False, lang: str = "en") -> str:
@@ -188,10 +188,7 @@ def study_page(study: dict, series: list[dict], reports: list[dict]) -> str:
     tiles = []
     for n, r in enumerate(series, start=1):
         label = f'{r.get("modality") or ""} {r.get("series_description") or ""}'.strip() or t("Series {n}", n=n)
-        count = len(r["instances"])
-        tiles.append(f'<a class="tile" href="/me/view/{ref}/{n}"><img src="/me/thumb/{ref}/{n}.png" alt="" '
-                     f'loading="lazy" width="128" height="128"><span>{escape(label)}</span>'
-                     f'<span class="muted">{escape(t("{count} images", count=count))}</span></a>')
+        tiles.append(series_tile(r, label, f"/me/view/{ref}/{n}", f"/me/thumb/{ref}/{n}.png"))
     return page(study.get("study_description") or t("Imaging study"), f"""
 <section class="card">
 <p><a href="/me">&larr; {escape(t("My records"))}</a></p>

@@ -125,3 +125,15 @@ def test_birth_date_verification(shared, portal):
     assert wrong.status_code == 401 and "does not match" in wrong.text
     right = f"{BIRTH_DATE[:4]}-{BIRTH_DATE[4:6]}-{BIRTH_DATE[6:]}"
     assert requests.post(url, data={"answer": right}, allow_redirects=False).status_code == 303
+
+
+def test_series_without_images_are_shown_as_such_not_as_black_thumbnails(shared, portal):
+    issued = issue(shared, "a_report")
+    url = link_url(portal, issued)
+    page = signed_in(portal, issued).get(url)
+    assert page.status_code == 200
+    # The reported study: one CT series, and SR and Encapsulated PDF series (no pixel data).
+    assert page.text.count('class="tile"') == 1
+    assert page.text.count("/thumb/") == 1 and page.text.count("/view/1/") == 1
+    assert page.text.count('class="tile no-images"') >= 2
+    assert page.text.count("No images to show") == page.text.count('class="tile no-images"')
