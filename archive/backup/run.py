@@ -28,6 +28,7 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -322,25 +323,27 @@ def back_up(archive: Archive, location: str, *, keep: int | None = None,
         started = datetime.now(timezone.utc)
         ids = mf.backup_ids(target)
         backup_id = new_backup_id(started, ids[-1] if ids else None)
-        known: dict[str, Entry] = {}
-        if ids:
-            known.update((e.path, e) for e in mf.entries(target, mf.load(target, ids[-1])))
-        journal_known = {}
-        for entry in mf.journal_entries(target):
-            if target.size(object_name(entry.object)) == entry.size:
-                journal_known[entry.path] = entry
-        known.update(journal_known)
         journal = f"staging/{backup_id}.jsonl"
-
         entries: list[Entry] = []
         copied: list[str] = []
         copied_bytes = 0
-        previous = mf.load(target, ids[-1]) if ids else None
         with target.scratch() as scratch, contextlib.ExitStack() as children:
             # 1-2: snapshots of the catalog and the state database, before any file is walked.
             sqlite_snapshot(home.catalog_path, scratch / "catalog.sqlite")
             if home.state_path.exists():
                 sqlite_snapshot(home.state_path, scratch / "state.sqlite")
+            # The snapshot's counts are read from here on, on the other core, while the last
+            # backup's list is read, the files copied and the new list written; dropped when the
+            # catalog has not changed since (the last backup's counts stand).
+            counts_job = _Forked(_snapshot_counts, scratch, home)
+            children.callback(counts_job.close)
+            known: dict[str, Entry] = {}
+            previous = mf.load(target, ids[-1]) if ids else None
+            if previous is not None:
+                known.update((e.path, e) for e in mf.entries(target, previous))
+            for entry in mf.journal_entries(target):
+                if target.size(object_name(entry.object)) == entry.size:
+                    known[entry.path] = entry
             snapshot_ns = int(started.timestamp() * 1e9)
             for rel, local in (("store/catalog.sqlite", scratch / "catalog.sqlite"),
                                ("state.sqlite", scratch / "state.sqlite")):
@@ -356,14 +359,10 @@ def back_up(archive: Archive, location: str, *, keep: int | None = None,
                 if written:
                     copied.append(rel)
                     copied_bytes += size
-            # The counts of the snapshot are read while the files are copied and the list written;
-            # an unchanged catalog keeps the last backup's counts.
             last_catalog = known.get("store/catalog.sqlite")
             counts: dict[str, int] = dict(previous.counts) if previous else {}
-            counts_job = None
-            if not (counts and last_catalog and last_catalog.object == entries[0].object):
-                counts_job = _Forked(_snapshot_counts, scratch, home)
-                children.callback(counts_job.close)
+            if counts and last_catalog and last_catalog.object == entries[0].object:
+                counts_job.cancel()
 
             # 3: the files, copied in parallel (the kernel copies vault files; hashing releases the GIL).
             todo: list[str] = []
@@ -405,7 +404,7 @@ def back_up(archive: Archive, location: str, *, keep: int | None = None,
                 copied_files=len(copied), copied_bytes=copied_bytes,
                 key_ids=sorted({e.key_id for e in entries if e.key_id}))
             mf.save_list(target, manifest, sorted(entries, key=lambda e: e.path))   # while counting
-            if counts_job is not None:
+            if not counts_job.cancelled:
                 manifest.counts = counts_job.result()
         mf.save_summary(target, manifest)
         for name in list(target.names("staging")):
@@ -441,6 +440,13 @@ class _Forked:
                 os._exit(code)
         os.close(write)
         self.pipe: BinaryIO | None = os.fdopen(read, "rb")
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Stop the child: its result is not needed."""
+        self.cancelled = True
+        os.kill(self.pid, signal.SIGKILL)
+        self.close()
 
     def result(self) -> Any:
         assert self.pipe is not None
