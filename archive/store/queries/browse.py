@@ -63,10 +63,9 @@ BOUND_ABOVE = 100_000
 # column's first values (``max(column, n)``), so the bound costs no scan of its own (at
 # 1,000,000 studies, 25 ms for both where the count and the bound took 45 ms).
 TOP_ROWS = 1_000
-ROW_COLUMNS = ["study_instance_uid", "study_date", "study_time", "accession_number", "study_description",
+ROW_COLUMNS = ["study_instance_uid", "study_date", "accession_number", "study_description",
                "modalities", "body_part_examined", "site", "number_of_series", "number_of_instances",
-               "bytes", "patient_key", "patient_name", "patient_id", "issuer_of_patient_id",
-               "patient_birth_date", "patient_sex"]
+               "patient_name", "patient_id", "issuer_of_patient_id", "patient_birth_date", "patient_sex"]
 
 
 def like_pattern(text: str | None, anchored_start: bool = True) -> str | None:
