@@ -56,3 +56,19 @@ def test_the_migration_rewrites_the_rows_in_lookup_order_and_new_files_keep_it(a
         assert (study["patient_key"], study["patient_name"], study["site"]) == ("k879", "P^120", "NORTH")
     finally:
         con.close()
+
+
+def test_lookup_tables_are_written_in_small_row_groups(archive):
+    """Migration 0018: a bulk write (or a compaction) of more than 16,384 rows makes several row
+    groups, so a point lookup in key order reads one small row group per file."""
+    con = open_store(archive.home)
+    try:
+        fill(con, 1000, 20_000)
+        for table in TABLES:
+            files = [r[0] for r in con.execute(
+                f"SELECT data_file FROM ducklake_list_files('lake', '{table}')").fetchall()]
+            sizes = [r[1] for f in files for r in duckdb.execute(
+                "SELECT DISTINCT row_group_id, row_group_num_rows FROM parquet_metadata(?)", [f]).fetchall()]
+            assert sum(sizes) >= 20_000 and max(sizes) <= 16_384, (table, sizes)
+    finally:
+        con.close()
