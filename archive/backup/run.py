@@ -416,6 +416,9 @@ def back_up(archive: Archive, location: str, *, keep: int | None = None,
     return BackupResult(manifest, copied, pruned)
 
 
+_MAX_FD = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 65536
+
+
 class _Forked:
     """``fn(*args)`` run in a forked child, on the other core, its JSON-able result read back.
 
@@ -429,7 +432,10 @@ class _Forked:
         read, write = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:   # the child: never returns into the caller's code
-            os.close(read)
+            # Only the standard streams and its pipe: an inherited descriptor of the target's lock
+            # would keep the target locked after a kill -9 of the parent, until the child ends.
+            os.closerange(3, write)
+            os.closerange(write + 1, _MAX_FD)
             code = 1
             try:
                 data = json.dumps(fn(*args)).encode()

@@ -42,3 +42,18 @@ def test_an_unchanged_home_copies_no_file_again(home, tmp_path):
     assert not [p for p in second.copied if p.startswith(("vault/", "store/lake/"))]
     assert second.manifest.files == first.manifest.files
     assert second.manifest.counts == first.manifest.counts
+
+
+def test_the_counting_child_keeps_no_descriptor_of_its_parent(tmp_path):
+    """The child that counts a backup's rows holds none of the parent's files (the target's lock):
+    a kill -9 of the parent leaves the target unlocked even while the child still runs."""
+    import fcntl
+
+    from archive.backup.run import _Forked
+
+    with open(tmp_path / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        locked = lock.fileno()
+        fds = _Forked(lambda: sorted(int(fd) for fd in os.listdir("/proc/self/fd"))).result()
+    assert locked not in fds
+    assert set(fds) - {0, 1, 2} and len(set(fds) - {0, 1, 2}) <= 2   # its pipe (and listdir's own)
