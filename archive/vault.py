@@ -254,17 +254,20 @@ def fsync_dir(path: Path | str) -> None:
         os.close(fd)
 
 
-def sync_filesystem(fd: int) -> None:
-    """Flush the whole file system holding ``fd`` (Linux ``syncfs``: one call instead of an fsync
-    per file; ``sync`` elsewhere)."""
+def sync_filesystem(folder: Path | str) -> None:
+    """Flush the whole file system holding ``folder`` (Linux ``syncfs``: one call instead of an
+    fsync per file; ``sync`` elsewhere)."""
     import ctypes
 
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.syncfs(fd) == 0:
             return
     except (OSError, AttributeError):
         pass
+    finally:
+        os.close(fd)
     os.sync()
 
 
@@ -538,13 +541,8 @@ class Vault:
         """Make every vault file written so far durable, by whichever process of this machine wrote
         it: one flush of the vault's file system before a store commit names the files (an object
         store's PUT is durable once it answers)."""
-        if not isinstance(self.blobs, FolderBlobs) or not self.blobs.root.is_dir():
-            return
-        fd = os.open(self.blobs.root, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            sync_filesystem(fd)
-        finally:
-            os.close(fd)
+        if isinstance(self.blobs, FolderBlobs) and self.blobs.root.is_dir():
+            sync_filesystem(self.blobs.root)
 
     def discard(self, digest: str) -> None:
         """Remove a file that no instance references (e.g. a duplicate copy with other bytes)."""

@@ -267,11 +267,7 @@ class FolderTarget:
             shutil.rmtree(folder, ignore_errors=True)
 
     def sync(self) -> None:
-        fd = os.open(self.root, os.O_RDONLY)
-        try:
-            sync_filesystem(fd)
-        finally:
-            os.close(fd)
+        sync_filesystem(self.root)
 
 
 _NO_RANGE_COPY = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM)

@@ -68,26 +68,27 @@ def postgres_parts(url: str) -> dict[str, Any]:
             "password": unquote(parts.password or "")}
 
 
-def _quote(value: str) -> str:
+def sql_string(value: str) -> str:
+    """``value`` as an SQL string literal (for statements that take no parameters)."""
     return "'" + value.replace("'", "''") + "'"
 
 
 def _s3_secret(con: duckdb.DuckDBPyConnection) -> None:
     """Give DuckDB the standard AWS_* settings as an S3 secret (path-style for S3-compatible servers)."""
     env = os.environ
-    options = [f"KEY_ID {_quote(env.get('AWS_ACCESS_KEY_ID', ''))}",
-               f"SECRET {_quote(env.get('AWS_SECRET_ACCESS_KEY', ''))}",
-               f"REGION {_quote(env.get('AWS_REGION') or env.get('AWS_DEFAULT_REGION') or 'us-east-1')}"]
+    options = [f"KEY_ID {sql_string(env.get('AWS_ACCESS_KEY_ID', ''))}",
+               f"SECRET {sql_string(env.get('AWS_SECRET_ACCESS_KEY', ''))}",
+               f"REGION {sql_string(env.get('AWS_REGION') or env.get('AWS_DEFAULT_REGION') or 'us-east-1')}"]
     endpoint = env.get("AWS_ENDPOINT_URL", "")
     if endpoint:
         parts = urlsplit(endpoint)
-        options += [f"ENDPOINT {_quote(parts.netloc)}", "URL_STYLE 'path'",
+        options += [f"ENDPOINT {sql_string(parts.netloc)}", "URL_STYLE 'path'",
                     f"USE_SSL {'true' if parts.scheme == 'https' else 'false'}"]
     con.execute(f"CREATE OR REPLACE SECRET limestone_s3 (TYPE s3, {', '.join(options)})")
 
 
 def _attach(con: duckdb.DuckDBPyConnection, home: Home, read_only: bool) -> None:
-    options = f"DATA_PATH {_quote(home.lake_location)}" + (", READ_ONLY" if read_only else "")
+    options = f"DATA_PATH {sql_string(home.lake_location)}" + (", READ_ONLY" if read_only else "")
     if is_object_url(home.lake_url):
         con.execute(f"INSTALL '{wheel_extension('duckdb_extension_httpfs', 'httpfs.duckdb_extension')}'")
         con.execute("LOAD httpfs")
@@ -97,7 +98,7 @@ def _attach(con: duckdb.DuckDBPyConnection, home: Home, read_only: bool) -> None
         con.execute("LOAD postgres")
         pg = postgres_parts(home.catalog_url)
         con.execute("CREATE OR REPLACE SECRET limestone_catalog (TYPE postgres, " + ", ".join(
-            f"{key} {_quote(pg[name])}" for key, name in
+            f"{key} {sql_string(pg[name])}" for key, name in
             (("HOST", "host"), ("PORT", "port"), ("DATABASE", "dbname"), ("USER", "user"),
              ("PASSWORD", "password"))) + ")")
         # The connection details come from the secret; the path names only the database.
@@ -107,7 +108,7 @@ def _attach(con: duckdb.DuckDBPyConnection, home: Home, read_only: bool) -> None
         con.execute(f"INSTALL '{wheel_extension('duckdb_extension_sqlite', 'sqlite.duckdb_extension')}'")
         con.execute("LOAD sqlite")
         source = f"ducklake:sqlite:{home.catalog_path}"
-    retrying(lambda: con.execute(f"ATTACH {_quote(source)} AS {LAKE} ({options})"))
+    retrying(lambda: con.execute(f"ATTACH {sql_string(source)} AS {LAKE} ({options})"))
 
 
 def _without_secrets(home: Home, message: str) -> str:

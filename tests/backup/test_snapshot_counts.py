@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archive.backup.run import catalog_counts
+from archive.backup.counts import catalog_counts
 from archive.home import Home
 from archive.store.connection import connect
 from archive.store.queries import stats
