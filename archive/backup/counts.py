@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from archive.backup.run import point_catalog
+from archive.backup.catalog import point_catalog
 from archive.home import Home
 from archive.layout import is_object_url
 from archive.store.connection import connect, sql_string

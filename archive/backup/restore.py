@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from archive.backup import manifest as mf
+from archive.backup.catalog import point_catalog
 from archive.backup.manifest import Entry, object_name
-from archive.backup.run import point_catalog
 from archive.backup.target import BackupError, BackupTarget
 from archive.backup.targets import open_target
 from archive.home import Home

@@ -90,18 +90,6 @@ def sqlite_snapshot(source: Path, dest: Path) -> None:
         src.close()
 
 
-def point_catalog(catalog: Path, lake_dir: Path) -> None:
-    """Make a copied catalog name ``lake_dir`` as its data path (DuckLake keeps it absolute and
-    refuses to open a catalog elsewhere otherwise)."""
-    con = sqlite3.connect(catalog)
-    try:
-        with con:
-            con.execute("UPDATE ducklake_metadata SET value = ? WHERE key = 'data_path' AND scope IS NULL",
-                        [f"{lake_dir}/"])
-    finally:
-        con.close()
-
-
 def walk(home: Home) -> Iterator[tuple[str, os.DirEntry]]:
     """(path relative to the home, directory entry) of every file in the copied folders."""
     skip = len(str(home.root)) + 1

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.backup.run import point_catalog
+from archive.backup.catalog import point_catalog
 from tests.support.peers import Limestone
 
 PASSPHRASE = "a long test passphrase 42"
