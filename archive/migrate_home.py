@@ -38,6 +38,7 @@ from archive.store.connection import retrying, rollback, write_lock
 from archive.vault import FolderBlobs, Vault, VaultError
 
 COPY_THREADS = 8
+COPY_BATCH = 64      # vault files a thread copies at once (one pack in object storage)
 
 
 class MigrationError(LimestoneError, RuntimeError):
@@ -128,7 +129,8 @@ def _copy_state(source: Home, target: Home, result: MigrationResult) -> None:
         else:
             names = [r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
                                                "AND name NOT LIKE 'sqlite_%' ORDER BY 1")]
-        names = [n for n in names if n != "schema_steps"]
+        # The vault's index is the vault copy's to write: it describes where the target's files are.
+        names = [n for n in names if n not in ("schema_steps", "vault_objects")]
         if any(dst.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in ("share_links", "audit_events")):
             raise MigrationError("the target state already holds share links or audit events: migrate into an "
                                  "empty one")
@@ -169,21 +171,22 @@ def _copy_vault(source: Vault, target: Vault, result: MigrationResult,
     present = set(target.hashes())
     result.vault_files = len(wanted)
 
-    def copy(digest: str) -> int:
-        if digest in present:
-            return 0
-        sealed = _sealed(source.blobs, digest)
+    def copy(batch: list[str]) -> int:
+        """Copy a batch of files: read in this thread, written as one pack to object storage."""
+        files = [(digest, _sealed(source.blobs, digest)) for digest in batch if digest not in present]
         if isinstance(target.blobs, FolderBlobs):
-            target.blobs.write(digest, sealed, durable=True)
+            for digest, sealed in files:
+                target.blobs.write(digest, sealed, durable=True)
         else:
-            target.blobs.write(digest, sealed)
-        return 1
+            target.blobs.write_many(files)
+        return len(files)
 
+    batches = [wanted[start:start + COPY_BATCH] for start in range(0, len(wanted), COPY_BATCH)]
     with ThreadPoolExecutor(COPY_THREADS) as pool:
-        for copied in pool.map(copy, wanted):
+        for batch, copied in zip(batches, pool.map(copy, batches), strict=True):
             result.copied_files += copied
             if progress:
-                progress(1)
+                progress(len(batch))
     now = set(target.hashes())
     result.missing_files = [d for d in wanted if d not in now]
 

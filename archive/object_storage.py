@@ -2,25 +2,28 @@
 
 Locations are ``s3://bucket/prefix``. Credentials, endpoint and region come from the standard
 ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL`` and ``AWS_REGION`` (boto3,
-the maintained AWS SDK for Python, reads them itself); nothing here logs them. Objects are written
-once (a conditional put: ``If-None-Match: *``), so two workers storing the same content at once
-leave one object, and read with ranged GETs streamed in pieces, so memory stays flat.
+the maintained AWS SDK for Python, reads them itself); nothing here logs them. The vault's files
+are packed many to an object (``ObjectBlobs``), written once (a conditional put: ``If-None-Match:
+*``) and read with ranged GETs streamed in pieces, so memory stays flat.
 
-The vault's writes are its hot path (one PUT per instance an import stores), so they skip boto3's
-request pipeline (event hooks, endpoint rules, response parsing: ~2 ms of CPU a call here): the
-request is signed by botocore's own SigV4 signer, with the same credentials, region and endpoint
-as the boto3 client, and sent by urllib3 (~0.7 ms), ``PUT_THREADS`` at a time. Everything else
-(reads, listings, deletes) goes through boto3.
+The vault's pack PUTs skip boto3's request pipeline (event hooks, endpoint rules, response
+parsing: ~2 ms of CPU a call here): the request is signed by botocore's own SigV4 signer, with the
+same credentials, region and endpoint as the boto3 client, and sent by urllib3 (~0.7 ms),
+``PUT_THREADS`` at a time. Everything else (reads, listings, deletes) goes through boto3.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from functools import cached_property
-from typing import Any, Iterable, Iterator
+import secrets
+import struct
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import quote, urlsplit
 
 import boto3
@@ -31,6 +34,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.httpsession import get_cert_path
 
+from archive.clock import now_utc
 from archive.errors import LimestoneError
 
 
@@ -83,6 +87,35 @@ class ConditionalPuts:
         return answer.status, code.group(1).decode(errors="replace") if code else ""
 
 
+@dataclass(frozen=True)
+class _Connection:
+    s3: Any
+    puts: ConditionalPuts
+    threads: ThreadPoolExecutor
+
+
+_connections: dict[tuple[int, str], _Connection] = {}
+_connections_lock = threading.Lock()
+
+
+def _connection() -> _Connection:
+    """This process's S3 client, PUT sender and PUT threads for the current AWS_* settings, made
+    once: a boto3 client costs ~0.2 s of CPU to make (it loads its service model), and a worker
+    opens a vault for every job."""
+    settings = "\0".join(os.environ.get(f"AWS_{name}", "") for name in
+                         ("ENDPOINT_URL", "REGION", "DEFAULT_REGION", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY",
+                          "SESSION_TOKEN", "PROFILE", "CA_BUNDLE"))
+    key = (os.getpid(), hashlib.sha256(settings.encode()).hexdigest())
+    with _connections_lock:
+        made = _connections.get(key)
+        if made is None:
+            session = boto3.session.Session()
+            s3 = client(session)
+            made = _connections[key] = _Connection(s3, ConditionalPuts(s3, session),
+                                                   ThreadPoolExecutor(PUT_THREADS, thread_name_prefix="vault-put"))
+        return made
+
+
 class _ForwardReader:
     """The body of a GET read forward by slices: ``view[a:b]`` with a, b increasing (no copy kept)."""
 
@@ -106,34 +139,62 @@ class _ForwardReader:
         return data
 
 
-class ObjectBlobs:
-    """Sealed vault files as objects ``<prefix>/ab/ab12….lsv`` in a bucket; failures raise ``error``
-    (the vault's own error type, so callers catch one type wherever the vault lives)."""
+def _now() -> str:
+    return now_utc().isoformat(timespec="seconds")
 
-    def __init__(self, url: str, suffix: str, error: type[Exception] = ObjectStorageError):
+
+PACK_BYTES = 64 << 20    # a pack is closed at this size (a larger file is a pack of its own)
+PACK_ENTRY = b"LSP1"     # before each sealed file in a pack: magic | 32-byte digest | u64 length
+INDEX_ROWS = 500         # index rows per statement
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a sealed vault file is: ``byte_count`` bytes from ``first_byte`` of object ``object``."""
+
+    object: str
+    first_byte: int
+    byte_count: int
+
+
+class ObjectBlobs:
+    """Sealed vault files packed into objects ``<prefix>/packs/ab/<random>.lsp`` in a bucket, with
+    an index (table ``vault_objects`` of the state database, ``archive.state``) saying where each is.
+
+    One PUT per instance cost about 2 ms of CPU in this process and as much again in the object
+    server, several times the rest of an import (``benchmarks/scale_out.py``); a batch of files now
+    goes out as one pack. A pack is self-describing (each sealed file follows its content hash and
+    length), so the index can be rebuilt by reading the packs. A file is indexed only after its
+    pack's PUT has answered (a PUT is durable then), and the first row for a content hash wins, so
+    two workers storing the same file at once leave one entry. On several machines the state
+    database must be the shared PostgreSQL one (``LIMESTONE_STATE``), as for share links and audit.
+
+    Failures raise ``error`` (the vault's own error type, so callers catch one type wherever the
+    vault lives).
+    """
+
+    def __init__(self, url: str, suffix: str, connect: Callable[[], Any],
+                 error: type[Exception] = ObjectStorageError):
         self.url = url
         self.error = error
         self.bucket, self.prefix = split_url(url)
         self.suffix = suffix
+        self._connect = connect         # a state database connection (``archive.state.connect``)
+        self._located: dict[str, Location] = {}
 
-    @cached_property
-    def _session(self) -> boto3.session.Session:
-        return boto3.session.Session()
-
-    @cached_property
+    @property
     def s3(self) -> Any:
-        return client(self._session)
+        return _connection().s3
 
-    @cached_property
+    @property
     def _puts(self) -> ConditionalPuts:
-        return ConditionalPuts(self.s3, self._session)
+        return _connection().puts
 
-    @cached_property
+    @property
     def _threads(self) -> ThreadPoolExecutor:
-        return ThreadPoolExecutor(PUT_THREADS, thread_name_prefix="vault-put")
+        return _connection().threads
 
-    def key(self, digest: str) -> str:
-        name = f"{digest[:2]}/{digest}{self.suffix}"
+    def _key(self, name: str) -> str:
         return f"{self.prefix}/{name}" if self.prefix else name
 
     def _fail(self, digest: str, exc: Exception) -> Exception:
@@ -142,81 +203,150 @@ class ObjectBlobs:
             return self.error(f"vault file {digest[:12]}… is missing")
         return self.error(f"object storage error for vault file {digest[:12]}…: {code or type(exc).__name__}")
 
+    # ---- the index ----------------------------------------------------------------------------
+    def _locate(self, digest: str) -> Location:
+        known = self._located.get(digest)
+        if known is not None:
+            return known
+        with self._connect() as con:
+            row = con.execute("SELECT object, first_byte, byte_count FROM vault_objects WHERE digest = ?",
+                              [digest]).fetchone()
+        if row is None:
+            raise self.error(f"vault file {digest[:12]}… is missing")
+        if len(self._located) >= 4096:
+            self._located.clear()
+        found = self._located[digest] = Location(row[0], int(row[1]), int(row[2]))
+        return found
+
     def has(self, digest: str) -> bool:
-        try:
-            self.s3.head_object(Bucket=self.bucket, Key=self.key(digest))
-            return True
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise self._fail(digest, exc) from None
-        except BotoCoreError as exc:
-            raise self._fail(digest, exc) from None
+        with self._connect() as con:
+            return con.execute("SELECT 1 FROM vault_objects WHERE digest = ?", [digest]).fetchone() is not None
+
+    def known(self, digests: list[str]) -> set[str]:
+        """Which of ``digests`` are stored."""
+        found: set[str] = set()
+        with self._connect() as con:
+            for start in range(0, len(digests), INDEX_ROWS):
+                part = digests[start:start + INDEX_ROWS]
+                marks = ", ".join("?" for _ in part)
+                found.update(r[0] for r in con.execute(
+                    f"SELECT digest FROM vault_objects WHERE digest IN ({marks})", part))
+        return found
 
     def hashes(self) -> Iterator[str]:
-        paginator = self.s3.get_paginator("list_objects_v2")
-        start = f"{self.prefix}/" if self.prefix else ""
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=start):
-            for item in page.get("Contents", []):
-                name = item["Key"].rsplit("/", 1)[-1]
-                if name.endswith(self.suffix):
-                    yield name[: -len(self.suffix)]
+        after = ""
+        while True:
+            with self._connect() as con:
+                page = [r[0] for r in con.execute("SELECT digest FROM vault_objects WHERE digest > ? "
+                                                  "ORDER BY digest LIMIT 10000", [after])]
+            yield from page
+            if len(page) < 10000:
+                return
+            after = page[-1]
+
+    # ---- writing ------------------------------------------------------------------------------
+    def _put_pack(self, entries: list[tuple[str, bytes]]) -> list[tuple[str, Location]]:
+        """Send one pack of (digest, sealed) entries; return where each entry is in it."""
+        name = f"packs/{secrets.token_hex(1)}/{secrets.token_hex(16)}.lsp"
+        parts: list[bytes] = []
+        placed: list[tuple[str, Location]] = []
+        offset = 0
+        for digest, sealed in entries:
+            head = PACK_ENTRY + bytes.fromhex(digest) + struct.pack(">Q", len(sealed))
+            parts += (head, sealed)
+            placed.append((digest, Location(name, offset + len(head), len(sealed))))
+            offset += len(head) + len(sealed)
+        try:
+            status, code = self._puts.put(self.bucket, self._key(name), b"".join(parts))
+        except urllib3.exceptions.HTTPError as exc:
+            raise self.error(f"object storage error for a vault pack: {type(exc).__name__}") from None
+        if not 200 <= status < 300:
+            raise self.error(f"object storage error for a vault pack: {code or status}")
+        return placed
+
+    def write_many(self, files: Iterable[tuple[str, bytes]], checked: bool = False) -> set[str]:
+        """Store each (digest, sealed bytes) not stored yet, in packs of up to ``PACK_BYTES`` sent
+        ``PUT_THREADS`` at a time, then index them; return the digests written now (a file already
+        indexed, or indexed by another writer meanwhile, is not). ``checked``: the caller has just
+        left out the stored ones (``known``)."""
+        batch: dict[str, bytes] = {}
+        for digest, sealed in files:
+            batch.setdefault(digest, sealed)
+        known = self.known(list(batch)) if batch and not checked else set()
+        packs: list[list[tuple[str, bytes]]] = []
+        size = PACK_BYTES
+        for digest, sealed in batch.items():
+            if digest in known:
+                continue
+            if size + len(sealed) > PACK_BYTES:
+                packs.append([])
+                size = 0
+            packs[-1].append((digest, sealed))
+            size += len(sealed)
+        if not packs:
+            return set()
+        futures = [self._threads.submit(self._put_pack, pack) for pack in packs]
+        wait(futures)
+        placed = [entry for future in futures for entry in future.result()]
+        stored = _now()
+        with self._connect() as con, con.transaction():
+            con.executemany("INSERT INTO vault_objects (digest, object, first_byte, byte_count, stored_at) "
+                            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING",
+                            [(d, at.object, at.first_byte, at.byte_count, stored) for d, at in placed])
+            names = sorted({at.object for _, at in placed})
+            marks = ", ".join("?" for _ in names)
+            ours = {r[0] for r in con.execute(f"SELECT digest FROM vault_objects WHERE object IN ({marks})", names)}
+        return ours
 
     def write(self, digest: str, sealed: bytes) -> bool:
-        """Write once: a conditional put. True when written now; False when an object was already
-        there (stored before, or by another writer at the same time), which is kept as it is."""
-        try:
-            status, code = self._puts.put(self.bucket, self.key(digest), sealed)
-        except urllib3.exceptions.HTTPError as exc:
-            raise self.error(f"object storage error for vault file {digest[:12]}…: {type(exc).__name__}") from None
-        if 200 <= status < 300:
-            return True
-        if status == 412 or code in ("PreconditionFailed", "ConditionalRequestConflict"):
-            return False
-        raise self.error(f"object storage error for vault file {digest[:12]}…: {code or status}")
-
-    def write_many(self, files: Iterable[tuple[str, bytes]]) -> set[str]:
-        """``write`` each (digest, sealed bytes), ``PUT_THREADS`` at a time; the digests written now.
-
-        Returns once every PUT has answered; then the first failure, if any, is raised.
-        """
-        futures: dict[str, Future[bool]] = {}
-        for digest, sealed in files:   # sent as they come: a caller's generator seals the next meanwhile
-            if digest not in futures:
-                futures[digest] = self._threads.submit(self.write, digest, sealed)
-        wait(futures.values())
-        return {digest for digest, future in futures.items() if future.result()}
+        """Write once: True when written now; False when the file was already stored (before, or
+        by another writer at the same time), which is kept as it is."""
+        return digest in self.write_many([(digest, sealed)])
 
     def replace(self, digest: str, sealed: bytes) -> None:
-        try:
-            self.s3.put_object(Bucket=self.bucket, Key=self.key(digest), Body=sealed)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._fail(digest, exc) from None
+        """Point ``digest`` at a new sealed copy (a key rotation's re-wrapped header)."""
+        (_, at), = self._put_pack([(digest, sealed)])
+        with self._connect() as con:
+            con.execute("INSERT INTO vault_objects (digest, object, first_byte, byte_count, stored_at) "
+                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET object = excluded.object, "
+                        "first_byte = excluded.first_byte, byte_count = excluded.byte_count, "
+                        "stored_at = excluded.stored_at", [digest, at.object, at.first_byte, at.byte_count, _now()])
+        self._located[digest] = at
 
     def delete(self, digest: str) -> None:
+        """Forget the file: its entry leaves the index (the pack's bytes stay until the pack is rewritten)."""
+        with self._connect() as con:
+            con.execute("DELETE FROM vault_objects WHERE digest = ?", [digest])
+        self._located.pop(digest, None)
+
+    # ---- reading ------------------------------------------------------------------------------
+    def _get(self, digest: str, at: Location, size: int) -> Any:
+        last = at.first_byte + size - 1
         try:
-            self.s3.delete_object(Bucket=self.bucket, Key=self.key(digest))
+            return self.s3.get_object(Bucket=self.bucket, Key=self._key(at.object),
+                                      Range=f"bytes={at.first_byte}-{last}")
         except (ClientError, BotoCoreError) as exc:
             raise self._fail(digest, exc) from None
 
     def read_head(self, digest: str, size: int) -> bytes:
+        at = self._locate(digest)
+        size = min(size, at.byte_count)
+        if size <= 0:
+            return b""
+        body = self._get(digest, at, size)["Body"]
         try:
-            answer = self.s3.get_object(Bucket=self.bucket, Key=self.key(digest), Range=f"bytes=0-{size - 1}")
-            return answer["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "InvalidRange":   # an empty object
-                return b""
-            raise self._fail(digest, exc) from None
-        except BotoCoreError as exc:
-            raise self._fail(digest, exc) from None
+            return bytes(body.read())
+        finally:
+            body.close()
 
     @contextlib.contextmanager
-    def mapped(self, digest: str) -> Iterator[_ForwardReader]:
-        """The sealed object as one streamed GET, read forward in slices."""
-        try:
-            answer = self.s3.get_object(Bucket=self.bucket, Key=self.key(digest))
-        except (ClientError, BotoCoreError) as exc:
-            raise self._fail(digest, exc) from None
+    def mapped(self, digest: str) -> Iterator[_ForwardReader | memoryview]:
+        """The sealed file as one ranged GET, read forward in slices."""
+        at = self._locate(digest)
+        if at.byte_count == 0:
+            yield memoryview(b"")
+            return
+        answer = self._get(digest, at, at.byte_count)
         body = answer["Body"]
         try:
             yield _ForwardReader(body, int(answer["ContentLength"]), self.error)

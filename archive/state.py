@@ -354,6 +354,19 @@ SCHEMA_STEPS: list[tuple[int, str, str]] = [
         -- An action done for someone else names them (a delegate acting for the owner's account).
         ALTER TABLE audit_events ADD COLUMN on_behalf_of TEXT;
     """),
+    (11, "vault_objects", """
+        -- Where each file of a vault in object storage is (archive/object_storage.py): vault files
+        -- are packed many to an object, so an import sends one PUT per batch, not one per instance.
+        -- Written after the pack's PUT has answered; the first row for a content hash wins.
+        CREATE TABLE vault_objects (
+            digest      TEXT PRIMARY KEY,       -- SHA-256 (hex) of the original file
+            object      TEXT NOT NULL,          -- the pack's key under the vault's prefix
+            first_byte  INTEGER NOT NULL,       -- where the sealed file starts in the pack
+            byte_count  INTEGER NOT NULL,       -- the sealed file's length
+            stored_at   TEXT NOT NULL           -- ISO 8601, UTC
+        );
+        CREATE INDEX vault_objects_object ON vault_objects (object);
+    """),
 ]
 
 

@@ -382,9 +382,10 @@ class Vault:
         self.keys = KeyRing(home.keys_dir, master_key, master_key_id)
         self.blobs: FolderBlobs | ObjectBlobs
         if is_object_url(home.vault_url):
+            from archive import state
             from archive.object_storage import ObjectBlobs as Objects  # boto3 only when needed
 
-            self.blobs = Objects(home.vault_url, SUFFIX, VaultError)
+            self.blobs = Objects(home.vault_url, SUFFIX, lambda: state.connect(home), VaultError)
         else:
             self.blobs = FolderBlobs(home.vault_dir)
         self._checked: str | None = None   # the key id verified by ensure_key
@@ -479,19 +480,19 @@ class Vault:
                 return digest, False
             self.blobs.write(digest, self.seal(data, digest), durable=durable)
             return digest, True
-        # In object storage the conditional PUT says whether the object was there: asking first
-        # would cost a request for every new file (an object store's PUT is durable once it answers).
-        return digest, self.blobs.write(digest, self.seal(data, digest))
+        return digest, digest in self.put_many([(data, digest)])
 
     def put_many(self, files: list[tuple[bytes, str]]) -> set[str]:
         """``put`` each (data, content hash), not durable; return the hashes written now.
 
-        In object storage the PUTs go out several at a time (``ObjectBlobs.write_many``): a batch
-        costs about its slowest PUT, not the sum of their round trips.
+        In object storage the batch goes out as one pack (``ObjectBlobs.write_many``): one PUT, not
+        one per file.
         """
         if isinstance(self.blobs, FolderBlobs):
             return {digest for data, digest in files if self.put(data, digest)[1]}
-        return self.blobs.write_many((digest, self.seal(data, digest)) for data, digest in files)
+        known = self.blobs.known([digest for _, digest in files])   # sealed only when new
+        return self.blobs.write_many([(digest, self.seal(data, digest)) for data, digest in files
+                                      if digest not in known], checked=True)
 
     def seal(self, data: bytes, digest: str) -> bytes:
         """The vault file of ``data`` (named ``digest``), sealed under the current master key, not

@@ -1,17 +1,17 @@
 """Scale-out: imports by 1, 2, 4 ``limestone worker`` processes on PostgreSQL + S3 against the
 embedded default, and the dashboard's queries on a PostgreSQL catalog against the SQLite one.
 
-    python benchmarks/scale_out.py [--instances 20000] [--workers 1,2,4] [--files-per-job 500]
+    python benchmarks/scale_out.py [--instances 20000] [--workers 1,2,4] [--files-per-job 2000]
                                    [--studies 1000000] [--repeat 15] [--yearly-instances 80000000]
 
 1. Import: N small real CT files (pydicom's CT_small.dcm, fresh UIDs). Baseline: the embedded
    default's import (SQLite catalog, folders; one process per core), in a subprocess. Then, for
-   each worker count k, a fresh distributed archive (its own PostgreSQL database and bucket
+   each worker count k, a fresh distributed archive (its own catalog and state databases and bucket
    prefix on a PostgreSQL and a SeaweedFS S3 server started here, on loopback), the same files
-   submitted with ``limestone jobs submit import``, and k ``limestone worker --burst`` processes
+   submitted with ``limestone jobs submit import`` (which also creates the store), and k ``limestone worker --burst`` processes
    (LIMESTONE_IMPORT_WORKERS=1 each) until the queue is empty. Wall time from the first worker's
    start; CPU is the user+system time of every child process (the servers' own CPU is not in it);
-   bytes to S3 are the sizes of the objects the run left in its prefix (lake Parquet + vault files).
+   bytes to S3 are the sizes of the objects the run left in its prefix (lake Parquet + vault packs).
    Target: 2 workers >= 0.8x the embedded import's instances/s (on 2 shared cores: nothing serialises).
 2. Queries: the browse and metrics queries of benchmarks/dashboard_queries.py on a synthetic store
    of M studies, built once in a SQLite catalog and once in the PostgreSQL catalog (lake on S3),
@@ -93,7 +93,8 @@ def distributed_import(source: Path, tmp: Path, pg: PostgresServer, s3: S3Server
                        files_per_job: int) -> dict:
     name = f"bench_{workers}_{os.getpid()}_{int(time.time())}"
     settings = {"LIMESTONE_CATALOG": pg.create_database(name), "LIMESTONE_LAKE": f"s3://{BUCKET}/{name}/lake",
-                "LIMESTONE_VAULT": f"s3://{BUCKET}/{name}/vault", "LIMESTONE_IMPORT_WORKERS": "1", **s3.env()}
+                "LIMESTONE_VAULT": f"s3://{BUCKET}/{name}/vault",
+                "LIMESTONE_STATE": pg.create_database(f"{name}_state"), "LIMESTONE_IMPORT_WORKERS": "1", **s3.env()}
     admin = tmp / f"{name}-admin"
     submitted = json.loads(limestone(admin, settings, "jobs", "submit", "import", str(source),
                                      "--files-per-job", str(files_per_job), "--json").stdout)
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--instances", type=int, default=20_000)
     parser.add_argument("--workers", default="1,2,4", help="worker counts, comma separated")
-    parser.add_argument("--files-per-job", type=int, default=500)
+    parser.add_argument("--files-per-job", type=int, default=2000)
     parser.add_argument("--studies", type=int, default=1_000_000, help="studies of the query stores (0: skip)")
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--yearly-instances", type=int, default=80_000_000,

@@ -33,8 +33,8 @@ def add_parser(subparsers) -> None:
     imp = kinds.add_parser("import", help="import folders, zip files and CDs (paths shared by the workers)")
     imp.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     imp.add_argument("--site", help="site code the studies belong to (default: found from the files)")
-    imp.add_argument("--files-per-job", type=int, default=500, metavar="N",
-                     help="plain files per job (a CD, zip or ISO is one job) (default 500)")
+    imp.add_argument("--files-per-job", type=int, metavar="N",
+                     help="plain files per job (a CD, zip or ISO is one job) (default 2000)")
     imp.add_argument("--json", action="store_true", help="print the submission as JSON")
     imp.set_defaults(run=run_submit_import)
     pull = kinds.add_parser("pull", help="pull a node's studies of a date window, one job per study")
@@ -87,6 +87,13 @@ def _submitted(args, submission, what: str) -> int:
     return 0
 
 
+def _store_ready(archive: Archive) -> None:
+    """Create the store or apply its pending migrations here, before any job is queued: workers
+    started together would otherwise each wait for the first one's migrations (~2 s on a
+    PostgreSQL catalog with the lake in S3), and a catalog that cannot be reached is refused now."""
+    archive.store().close()
+
+
 def run_submit_import(args, archive: Archive) -> int:
     from archive.jobs import IMPORT_TASK, JobsQueue, import_batches
 
@@ -94,9 +101,11 @@ def run_submit_import(args, archive: Archive) -> int:
     if missing:
         raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
     queue = JobsQueue(archive.home)
-    jobs = [dict(job, site=args.site) for job in import_batches(args.paths, args.files_per_job)]
+    per_job = {} if args.files_per_job is None else {"files_per_job": args.files_per_job}
+    jobs = [dict(job, site=args.site) for job in import_batches(args.paths, **per_job)]
     names = ", ".join(p.name or str(p) for p in args.paths[:3]) + (
         f" and {len(args.paths) - 3} more" if len(args.paths) > 3 else "")
+    _store_ready(archive)
     submission = queue.submit("import", names, IMPORT_TASK, jobs)
     return _submitted(args, submission, f"import of {names}")
 
@@ -115,6 +124,7 @@ def run_submit_pull(args, archive: Archive) -> int:
         return 2
     jobs = [{"node": node.as_dict(), "since": a.isoformat(), "until": b.isoformat()} for a, b in windows]
     what = f"node {node.name} {args.since.isoformat()}..{args.until.isoformat()}"
+    _store_ready(archive)
     submission = queue.submit("pull", what, PULL_TASK, jobs)
     return _submitted(args, submission, f"pull of {what}")
 

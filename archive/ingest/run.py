@@ -28,6 +28,7 @@ from archive.home import Archive, Home
 from archive.ingest.filing import store_writer
 from archive.ingest.intake import Outcome, examine
 from archive.ingest.sources import Discovery, Item, Limits, Refused, discover
+from archive.layout import is_object_url
 from archive.patient_access.notices import after_ingest as notify_patients
 from archive.repeats.update import after_run
 from archive.store.connection import threads
@@ -39,6 +40,9 @@ from archive.vault import Vault
 log = logging.getLogger("limestone.import")
 
 CHUNK = 32  # files per task sent to a worker: amortises inter-process overhead
+# With the vault in object storage a task's files go out as one pack (one PUT and one index
+# transaction, ~20 ms together): 32 files a pack cost ~0.6 ms a file, 512 a few hundredths.
+PACKED_CHUNK = 512
 HELD_BYTES = 64 << 20  # file bytes a worker holds at most before writing their vault files
 REFUSED_NAMED = 100  # refused files named in the summary; the count covers them all
 
@@ -153,11 +157,11 @@ def _put(held: list[tuple[Outcome, bytes]]) -> None:
         outcome.written = outcome.digest in written
 
 
-def _chunks(items: Iterable[Item]) -> Iterator[list[Item]]:
+def _chunks(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
     chunk: list[Item] = []
     for item in items:
         chunk.append(item)
-        if len(chunk) == CHUNK:
+        if len(chunk) == size:
             yield chunk
             chunk = []
     if chunk:
@@ -168,15 +172,16 @@ def _outcomes(archive: Archive, items: Iterable[Item], workers: int, limits: Lim
     """Process items on ``workers`` processes (inline when 1), in order, with bounded look-ahead."""
     settings = archive.settings
     init_args = (archive.home, settings.master_key, settings.master_key_id, limits.max_file_bytes)
+    size = PACKED_CHUNK if is_object_url(archive.home.vault_url) else CHUNK
     if workers <= 1:
         _init_worker(*init_args)
-        for chunk in _chunks(items):
+        for chunk in _chunks(items, size):
             yield from _process(chunk)
         return
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker_process, initargs=init_args) as pool:
         pending: deque[Future[list[Outcome]]] = deque()
         try:
-            for chunk in _chunks(items):
+            for chunk in _chunks(items, size):
                 pending.append(pool.submit(_process, chunk))
                 while len(pending) >= workers * 4:
                     yield from pending.popleft().result()

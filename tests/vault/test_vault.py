@@ -1,11 +1,14 @@
 import base64
 import os
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from archive.home import Home
 from archive.vault import SEGMENT, Vault, VaultError, VaultKeyError, content_hash
+from tests.support.workers import MASTER_KEY
 
 
 @pytest.fixture
@@ -44,16 +47,55 @@ def test_a_batch_is_stored_once_and_says_what_it_wrote(any_home):
     assert vault.put_many(batch) == set()   # a second import writes nothing
 
 
-def test_object_storage_put_asks_nothing_before_its_conditional_put(distributed, monkeypatch):
-    """In object storage the conditional PUT's answer says whether the file was there: a HEAD
-    first would cost one more request for every new file (a folder vault looks before it writes)."""
+def test_object_storage_sends_a_batch_as_one_pack(distributed, monkeypatch):
+    """In object storage a batch of files goes out as one PUT (a pack), not one per file, and
+    another machine sharing the state database reads every file of it."""
+    vault = Vault(distributed.home().ensure(), MASTER_KEY, "mk-test")
+    sent = []
+    real_put = vault.blobs._puts.put
+    monkeypatch.setattr(vault.blobs._puts, "put", lambda *a: sent.append(a[1]) or real_put(*a))
+    files = [os.urandom(n) for n in (0, 500, 70_000, 500)]
+    batch = [(data, content_hash(data)) for data in files]
+    assert vault.put_many(batch) == {digest for _, digest in batch}
+    assert len(sent) == 1 and "/packs/" in sent[0]
+    assert vault.put_many(batch) == set() and len(sent) == 1   # stored: nothing is sent again
+    other = Vault(distributed.home(distributed.root.parent / "node-b"), MASTER_KEY, "mk-test")
+    assert all(other.get(digest) == data for data, digest in batch)
+    assert sorted(other.hashes()) == sorted({digest for _, digest in batch})
+
+
+def test_object_storage_indexes_nothing_when_the_put_fails(distributed, monkeypatch):
+    """A pack the server refused is not indexed: nothing half-stored, and the next try stores it."""
     vault = Vault(distributed.home().ensure())
-    monkeypatch.setattr(vault.blobs, "has", lambda digest: pytest.fail("asked before writing"))
-    data = os.urandom(500)
-    assert vault.put(data) == (content_hash(data), True)
-    assert vault.put(data) == (content_hash(data), False)
-    assert vault.put_sealed([(content_hash(data), vault.seal(data, content_hash(data)))]) == set()
-    assert vault.get(content_hash(data)) == data
+    data = os.urandom(800)
+    monkeypatch.setattr(vault.blobs._puts, "put", lambda *a: (503, "SlowDown"))
+    with pytest.raises(VaultError, match="SlowDown"):
+        vault.put(data)
+    assert not vault.has(content_hash(data))
+    monkeypatch.undo()
+    assert vault.put(data) == (content_hash(data), True) and vault.get(content_hash(data)) == data
+
+
+def test_object_storage_racing_writers_store_a_file_once(distributed):
+    """Two machines storing the same files at the same moment: each file is indexed once, and
+    each writer is told which files it wrote (together, every file exactly once)."""
+    homes = [distributed.home(distributed.root.parent / f"node-{n}").ensure() for n in "ab"]
+    vaults = [Vault(home, MASTER_KEY, "mk-test") for home in homes]
+    vaults[0].ensure_key()
+    files = [os.urandom(1000 + n) for n in range(40)]
+    batch = [(data, content_hash(data)) for data in files]
+    barrier = threading.Barrier(2)
+
+    def store(vault: Vault) -> set[str]:
+        sealed = [(digest, vault.seal(data, digest)) for data, digest in batch]
+        barrier.wait()
+        return vault.blobs.write_many(sealed, checked=True)   # both send a pack: the index decides
+
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(store, vaults)
+    assert first.isdisjoint(second) and first | second == {digest for _, digest in batch}
+    assert sorted(vaults[1].hashes()) == sorted(first | second)
+    assert all(vaults[1].get(digest) == data for data, digest in batch)
 
 
 def test_file_is_encrypted_and_key_file_is_private(home):
