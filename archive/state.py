@@ -41,7 +41,7 @@ from functools import lru_cache
 from typing import Any
 
 from archive.errors import LimestoneError
-from archive.home import Home
+from archive.layout import Home
 
 # (number, name, SQL). Append only: never edit or reorder a step that has shipped.
 SCHEMA_STEPS: list[tuple[int, str, str]] = [

@@ -16,12 +16,19 @@ One more row shows where the time goes: decrypting the same vault files in-proce
 
 Targets (issue 7): download at least half the copy's speed; memory growth under 100 MB.
 
-    .venv/bin/python benchmarks/portal_download.py [--size-mb 1024] [--rounds 3] [--keep DIR]
+``--s3`` runs the same on a region's backends (issue 19): the catalog and state in PostgreSQL and
+the lake and vault in S3 (PostgreSQL and SeaweedFS servers started here, on loopback). The
+baseline is then a plain download of the vault's objects from S3 to the same disk (boto3's
+``download_file``, ranged GETs in parallel threads), and ``limestone verify`` (every vault file read
+back from S3 and authenticated) is timed against it too.
+
+    .venv/bin/python benchmarks/portal_download.py [--size-mb 1024] [--rounds 3] [--keep DIR] [--s3]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import shutil
@@ -48,7 +55,11 @@ from archive.ingest.intake import ingest_bytes  # noqa: E402
 from archive.sharing import actions as share_actions  # noqa: E402
 from archive.store.runs import IngestRun, finish_run, start_run  # noqa: E402
 from archive.store.writer import StoreWriter, new_run_id  # noqa: E402
+from tests.support.postgres_server import PostgresServer  # noqa: E402
+from tests.support.s3_server import S3Server  # noqa: E402
 from tests.support.samples import pydicom_file  # noqa: E402
+
+BUCKET = "limestone-bench"
 
 ROWS, COLUMNS = 2048, 2560          # 16-bit: 10 MiB of pixel data per file
 
@@ -109,6 +120,43 @@ def copy_vault(archive: Archive, digests: list[str], out: Path) -> tuple[float, 
         total += source.stat().st_size
     os.sync()
     return time.perf_counter() - start, total
+
+
+def copy_objects(prefix: str, out: Path) -> tuple[float, int]:
+    """The S3 baseline: every object under ``prefix`` of the bucket downloaded to ``out``."""
+    import boto3
+
+    s3 = boto3.client("s3")
+    out.mkdir(parents=True, exist_ok=True)
+    keys = [(item["Key"], item["Size"]) for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=BUCKET, Prefix=prefix) for item in page.get("Contents", [])]
+    os.sync()
+    start = time.perf_counter()
+    for n, (key, _) in enumerate(keys):
+        s3.download_file(BUCKET, key, str(out / f"{n:06d}"))
+    os.sync()
+    return time.perf_counter() - start, sum(size for _, size in keys)
+
+
+def verify(env: dict[str, str]) -> float:
+    """Seconds of ``limestone verify`` (every vault file read back and authenticated)."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "pipelines", "verify", "--json"], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"limestone verify failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return seconds
+
+
+def region_backends(stack: contextlib.ExitStack) -> dict[str, str]:
+    """Settings of a fresh region archive on PostgreSQL and SeaweedFS servers started on loopback."""
+    pg = stack.enter_context(PostgresServer())
+    s3 = stack.enter_context(S3Server())
+    s3.create_bucket(BUCKET)
+    return {"LIMESTONE_CATALOG": pg.create_database("bench_portal"), "LIMESTONE_LAKE": f"s3://{BUCKET}/portal/lake",
+            "LIMESTONE_VAULT": f"s3://{BUCKET}/portal/vault", "LIMESTONE_STATE": pg.create_database("bench_state"),
+            **s3.env()}
 
 
 def download(session: requests.Session, url: str, out: Path, pid: int) -> tuple[float, int, float, float]:
@@ -183,11 +231,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=3, help="copy/download rounds (best of each is kept)")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
+    parser.add_argument("--s3", action="store_true", help="on PostgreSQL + S3 (a region's backends), not folders")
     args = parser.parse_args(argv)
     work = args.keep or Path(tempfile.mkdtemp(prefix="limestone-bench-portal-"))
     work.mkdir(parents=True, exist_ok=True)
     proc = None
+    stack = contextlib.ExitStack()
     try:
+        if args.s3:
+            os.environ.update(region_backends(stack))   # this process's archive and the portal's alike
         t0 = time.perf_counter()
         archive, study, files = build(work / "home", args.size_mb)
         print(f"built a {files}-file study in {time.perf_counter() - t0:.0f} s", flush=True)
@@ -221,10 +273,13 @@ def main(argv: list[str] | None = None) -> int:
         assert session.post(link, data={"answer": issued.passcode}, allow_redirects=False).status_code == 303
         assert session.get(link).status_code == 200  # warm: the link's contents are read from the store once
 
-        copies, downloads = [], []
+        copies, downloads, verifies = [], [], []
         for r in range(args.rounds):
             shutil.rmtree(work / "copy", ignore_errors=True)
-            copies.append(copy_vault(archive, digests, work / "copy"))
+            copies.append(copy_objects("portal/vault/", work / "copy") if args.s3
+                          else copy_vault(archive, digests, work / "copy"))
+            if args.s3:
+                verifies.append(verify(env))
             (work / "download.zip").unlink(missing_ok=True)
             downloads.append(download(session, link + "/download", work / "download.zip", proc.pid))
             print(f"round {r + 1}: copy {copies[-1][1] / copies[-1][0] / 1e6:.0f} MB/s, "
@@ -240,14 +295,20 @@ def main(argv: list[str] | None = None) -> int:
                                                        allow_redirects=False, timeout=120))
 
         copy_mbs, dl_mbs = copy_bytes / copy_time / 1e6, dl_bytes / dl_time / 1e6
+        baseline = "download of the vault's objects from S3" if args.s3 else "copy of vault files"
         rows = [
+            ("backends", "PostgreSQL + S3 (SeaweedFS), loopback" if args.s3 else "embedded (SQLite + folders)",
+             "", "", ""),
             ("study size", f"{original_bytes / 1e6:,.0f} MB in {files} files", "", "", ""),
             ("download through portal (ZIP to disk)", f"{dl_mbs:,.0f} MB/s",
-             f"copy of vault files {copy_mbs:,.0f} MB/s",
+             f"{baseline} {copy_mbs:,.0f} MB/s",
              f"{dl_mbs / copy_mbs:.2f}", ">= 0.50"),
             ("where the time goes: vault decryption alone (in-process)",
              f"{decrypt_bytes / decrypt_time / 1e6:,.0f} MB/s",
              "", f"{decrypt_bytes / decrypt_time / 1e6 / copy_mbs:.2f}", ""),
+            *([("limestone verify (every file read back and authenticated)",
+                f"{copy_bytes / min(verifies) / 1e6:,.0f} MB/s", f"{baseline} {copy_mbs:,.0f} MB/s",
+                f"{copy_time / min(verifies):.2f}", "")] if verifies else []),
             ("portal memory growth during download", f"{growth:.1f} MB", f"RSS before {rss_before:.0f} MB",
              "", "< 100 MB"),
             ("50 concurrent link checks (GET)", f"p95 {p95(checks) * 1000:.0f} ms",
@@ -265,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         if proc is not None:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(15)
+        stack.close()
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
 
