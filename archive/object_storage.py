@@ -287,7 +287,9 @@ class ObjectBlobs:
             return set()
         futures = [self._threads.submit(self._put_pack, pack) for pack in packs]
         wait(futures)
-        placed = [entry for future in futures for entry in future.result()]
+        # In content-hash order: two writers indexing overlapping batches take the rows' locks in
+        # the same order, so neither waits for the other in a deadlock.
+        placed = sorted((entry for future in futures for entry in future.result()), key=lambda entry: entry[0])
         stored = _now()
         with self._connect() as con, con.transaction():
             con.executemany("INSERT INTO vault_objects (digest, object, first_byte, byte_count, stored_at) "

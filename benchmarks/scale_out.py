@@ -2,16 +2,18 @@
 embedded default, and the dashboard's queries on a PostgreSQL catalog against the SQLite one.
 
     python benchmarks/scale_out.py [--instances 20000] [--workers 1,2,4] [--files-per-job 2000]
-                                   [--studies 1000000] [--repeat 15] [--rounds 3] [--yearly-instances 80000000]
+                                   [--studies 1000000] [--repeat 15] [--rounds 3] [--cold] [--yearly-instances 80000000]
 
 1. Import: N small real CT files (pydicom's CT_small.dcm, fresh UIDs). Baseline: the embedded
    default's import (SQLite catalog, folders; one process per core), in a subprocess. Then, for
    each worker count k, a fresh distributed archive (its own catalog and state databases and bucket
    prefix on a PostgreSQL and a SeaweedFS S3 server started here, on loopback), the same files
-   submitted with ``limestone jobs submit import`` (which also creates the store), and k
-   ``limestone worker --burst`` processes (LIMESTONE_IMPORT_WORKERS=1 each) until the queue is
-   empty. Wall time from the first worker's start; CPU is the user+system time of every child
-   process, and apart from it the servers' (SeaweedFS, and PostgreSQL with its ended backends);
+   submitted with ``limestone jobs submit import`` (the store made beforehand, untimed), and k
+   ``limestone worker`` processes (LIMESTONE_IMPORT_WORKERS=1 each) already running, as a region
+   runs them (systemd units): wall time from ``jobs submit`` to ``jobs wait`` returning, both whole
+   commands (``--cold``: ``worker --burst`` processes started after the submission, timed from
+   their start to their exit). CPU is the user+system time of the commands and the workers, and
+   apart from it the servers' (SeaweedFS, and PostgreSQL with its ended backends);
    bytes to S3 are the sizes of the objects the run left in its prefix (lake Parquet + vault packs).
    Target: 2 workers >= 0.8x the embedded import's instances/s (on 2 shared cores: nothing serialises).
 2. Queries: the browse and metrics queries of benchmarks/dashboard_queries.py on a synthetic store
@@ -105,28 +107,69 @@ def embedded_import(source: Path, home: Path, files: int) -> dict:
             "server_cpu": 0.0, "s3_bytes": 0}
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a running process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def distributed_import(source: Path, tmp: Path, pg: PostgresServer, s3: S3Server, workers: int, files: int,
-                       files_per_job: int) -> dict:
+                       files_per_job: int, cold: bool) -> dict:
+    """The import by ``workers`` workers: running already (as deployed, systemd units), timed from
+    ``jobs submit`` to ``jobs wait`` returning; ``cold``: ``worker --burst`` processes started after
+    the submission and timed from their start to their end (start-up included)."""
     name = f"bench_{workers}_{os.getpid()}_{int(time.time())}"
     settings = {"LIMESTONE_CATALOG": pg.create_database(name), "LIMESTONE_LAKE": f"s3://{BUCKET}/{name}/lake",
                 "LIMESTONE_VAULT": f"s3://{BUCKET}/{name}/vault",
                 "LIMESTONE_STATE": pg.create_database(f"{name}_state"), "LIMESTONE_IMPORT_WORKERS": "1", **s3.env()}
     admin = tmp / f"{name}-admin"
-    submitted = json.loads(limestone(admin, settings, "jobs", "submit", "import", str(source),
-                                     "--files-per-job", str(files_per_job), "--json").stdout)
-    cpu, servers = child_cpu(), server_cpu()
-    started = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, "-m", "pipelines", "--home", str(tmp / f"{name}-w{i}"), "worker",
-                               "--burst"], cwd=ROOT, env=env(settings), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True) for i in range(workers)]
-    for proc in procs:
-        _, err = proc.communicate()
-        if proc.returncode != 0:
-            raise RuntimeError(f"worker failed: {err[-2000:]}")
-    seconds = time.perf_counter() - started
-    cpu, servers = child_cpu() - cpu, server_cpu() - servers
-    state = json.loads(limestone(admin, settings, "jobs", "wait", submitted["submission_id"], "--timeout", "600",
-                                 "--json").stdout)
+    # The region's archive exists before the import: its store is created here, untimed.
+    subprocess.run([sys.executable, "-c", "import sys; from archive.home import Archive; "
+                    "Archive.load(home=sys.argv[1]).store().close()", str(admin)],
+                   cwd=ROOT, env=env(settings), check=True)
+    command = [sys.executable, "-m", "pipelines", "--home"]
+
+    def submit() -> str:
+        return json.loads(limestone(admin, settings, "jobs", "submit", "import", str(source), "--files-per-job",
+                                    str(files_per_job), "--json").stdout)["submission_id"]
+
+    def start() -> list[subprocess.Popen]:
+        return [subprocess.Popen([*command, str(tmp / f"{name}-w{i}"), "worker", *(["--burst"] if cold else [])],
+                                 cwd=ROOT, env=env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 text=True) for i in range(workers)]
+
+    if cold:
+        submission = submit()
+        cpu, servers = child_cpu(), server_cpu()
+        started = time.perf_counter()
+        procs = start()
+        for proc in procs:
+            _, err = proc.communicate()
+            if proc.returncode != 0:
+                raise RuntimeError(f"worker failed: {err[-2000:]}")
+        seconds = time.perf_counter() - started
+        cpu, servers = child_cpu() - cpu, server_cpu() - servers
+    else:
+        procs = start()
+        try:
+            deadline = time.monotonic() + 120
+            while len(json.loads(limestone(admin, settings, "jobs", "--json").stdout)["workers"]) < workers:
+                if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                    raise RuntimeError("the workers did not start")
+                time.sleep(0.2)
+            cpu, servers = child_cpu() + sum(map(process_cpu, (p.pid for p in procs))), server_cpu()
+            started = time.perf_counter()
+            submission = submit()
+            limestone(admin, settings, "jobs", "wait", submission, "--timeout", "600")
+            seconds = time.perf_counter() - started
+            cpu = child_cpu() + sum(map(process_cpu, (p.pid for p in procs))) - cpu
+            servers = server_cpu() - servers
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.communicate(timeout=60)
+    state = json.loads(limestone(admin, settings, "jobs", "wait", submission, "--timeout", "600", "--json").stdout)
     assert state["imported"] == files and state["failed"] == 0, state
     return {"label": f"distributed (PostgreSQL + S3), {workers} worker(s)", "seconds": seconds, "cpu": cpu,
             "server_cpu": servers, "s3_bytes": prefix_bytes(s3, name + "/")}
@@ -192,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--studies", type=int, default=1_000_000, help="studies of the query stores (0: skip)")
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--rounds", type=int, default=3, help="import rounds, alternating the sides (median kept)")
+    parser.add_argument("--cold", action="store_true",
+                        help="start 'worker --burst' processes after submitting (their start-up timed too)")
     parser.add_argument("--yearly-instances", type=int, default=80_000_000,
                         help="a region's instances per year, for the projection (~40 TB at 0.5 MB each)")
     args = parser.parse_args(argv)
@@ -207,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         runs: dict[str, list[dict]] = {}
         for round_ in range(args.rounds):   # alternated: a slow spell of the machine hits every side
             done = [embedded_import(source, tmp / f"embedded-{round_}", args.instances)]
-            done += [distributed_import(source, tmp, pg, s3, k, args.instances, args.files_per_job) for k in counts]
+            done += [distributed_import(source, tmp, pg, s3, k, args.instances, args.files_per_job, args.cold)
+                     for k in counts]
             for row in done:
                 runs.setdefault(row["label"], []).append(row)
         rows = [sorted(same, key=lambda r: r["seconds"])[len(same) // 2] for same in runs.values()]

@@ -68,11 +68,11 @@ def test_object_storage_indexes_nothing_when_the_put_fails(distributed, monkeypa
     """A pack the server refused is not indexed: nothing half-stored, and the next try stores it."""
     vault = Vault(distributed.home().ensure())
     data = os.urandom(800)
-    monkeypatch.setattr(vault.blobs._puts, "put", lambda *a: (503, "SlowDown"))
-    with pytest.raises(VaultError, match="SlowDown"):
-        vault.put(data)
+    with monkeypatch.context() as refusing:
+        refusing.setattr(vault.blobs._puts, "put", lambda *a: (503, "SlowDown"))
+        with pytest.raises(VaultError, match="SlowDown"):
+            vault.put(data)
     assert not vault.has(content_hash(data))
-    monkeypatch.undo()
     assert vault.put(data) == (content_hash(data), True) and vault.get(content_hash(data)) == data
 
 
