@@ -9,7 +9,7 @@ are packed many to an object (``ObjectBlobs``), written once (a conditional put:
 The vault's pack PUTs skip boto3's request pipeline (event hooks, endpoint rules, response
 parsing: ~2 ms of CPU a call here): the request is signed by botocore's own SigV4 signer, with the
 same credentials, region and endpoint as the boto3 client, and sent by urllib3 (~0.7 ms),
-``PUT_THREADS`` at a time. Everything else (reads, listings, deletes) goes through boto3.
+``PUT_THREADS`` at a time. Reads (and the backups' objects) go through boto3.
 """
 
 from __future__ import annotations
@@ -173,12 +173,10 @@ class ObjectBlobs:
     vault lives).
     """
 
-    def __init__(self, url: str, suffix: str, connect: Callable[[], Any],
-                 error: type[Exception] = ObjectStorageError):
+    def __init__(self, url: str, connect: Callable[[], Any], error: type[Exception] = ObjectStorageError):
         self.url = url
         self.error = error
         self.bucket, self.prefix = split_url(url)
-        self.suffix = suffix
         self._connect = connect         # a state database connection (``archive.state.connect``)
         self._located: dict[str, Location] = {}
 
@@ -219,8 +217,7 @@ class ObjectBlobs:
         return found
 
     def has(self, digest: str) -> bool:
-        with self._connect() as con:
-            return con.execute("SELECT 1 FROM vault_objects WHERE digest = ?", [digest]).fetchone() is not None
+        return digest in self.known([digest])
 
     def known(self, digests: list[str]) -> set[str]:
         """Which of ``digests`` are stored."""
@@ -299,11 +296,6 @@ class ObjectBlobs:
             marks = ", ".join("?" for _ in names)
             ours = {r[0] for r in con.execute(f"SELECT digest FROM vault_objects WHERE object IN ({marks})", names)}
         return ours
-
-    def write(self, digest: str, sealed: bytes) -> bool:
-        """Write once: True when written now; False when the file was already stored (before, or
-        by another writer at the same time), which is kept as it is."""
-        return digest in self.write_many([(digest, sealed)])
 
     def replace(self, digest: str, sealed: bytes) -> None:
         """Point ``digest`` at a new sealed copy (a key rotation's re-wrapped header)."""

@@ -385,7 +385,7 @@ class Vault:
             from archive import state
             from archive.object_storage import ObjectBlobs as Objects  # boto3 only when needed
 
-            self.blobs = Objects(home.vault_url, SUFFIX, lambda: state.connect(home), VaultError)
+            self.blobs = Objects(home.vault_url, lambda: state.connect(home), VaultError)
         else:
             self.blobs = FolderBlobs(home.vault_dir)
         self._checked: str | None = None   # the key id verified by ensure_key

@@ -58,6 +58,12 @@ def child_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def process_cpu(pid: int | str, ended_children: bool = False) -> float:
+    """CPU seconds (user + system) a running process has used so far, with its ended children's."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15 if ended_children else 13]) / os.sysconf("SC_CLK_TCK")
+
+
 def server_cpu() -> float:
     """CPU seconds used so far by this machine's SeaweedFS and PostgreSQL processes (with their
     ended children: a PostgreSQL backend ends with its connection)."""
@@ -65,11 +71,10 @@ def server_cpu() -> float:
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             command = Path(f"/proc/{pid}/cmdline").read_bytes()
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            if b"weed" in command or command.startswith(b"postgres") or b"/postgres" in command.split(b"\0")[0]:
+                total += process_cpu(pid, ended_children=True)
         except OSError:
             continue
-        if b"weed" in command or command.startswith(b"postgres") or b"/postgres" in command.split(b"\0")[0]:
-            total += sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
     return total
 
 
@@ -105,12 +110,6 @@ def embedded_import(source: Path, home: Path, files: int) -> dict:
     assert int(done.stdout.strip()) == files, done.stdout + done.stderr
     return {"label": "embedded (SQLite + folders), one import", "seconds": seconds, "cpu": child_cpu() - cpu,
             "server_cpu": 0.0, "s3_bytes": 0}
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a running process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def distributed_import(source: Path, tmp: Path, pg: PostgresServer, s3: S3Server, workers: int, files: int,
